@@ -1,0 +1,3 @@
+//! stub
+pub use pipeline_core::*;
+pub use pipeline_macros::pipeline;
