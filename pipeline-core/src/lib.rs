@@ -1,1 +1,94 @@
-//! stub
+//! The runtime of `pipeline`: streaming pipelines in the style of Go's
+//! "pipelines and cancellation", on smol and async-channel.
+//!
+//! Stages are joined by bounded channels; a stage can fan out to several
+//! workers reading one channel, and several flows can fan in with
+//! [`Pipeline::merge`]. One close-to-cancel signal per run ([`Cancel`], the
+//! article's `done`) stops every stage at once: on the first error, on a
+//! panic, when the sink has what it needs, or from outside. When a run ends,
+//! however it ends, every task it spawned has ended.
+//!
+//! # A tour
+//!
+//! ```
+//! use pipeline_core::{ErrorPolicy, Error, Pipeline, StageConfig};
+//!
+//! // gen -> sq -> sum, with four sq workers that keep input order.
+//! let sum = Pipeline::new()
+//!     .from_iter("gen", 1..=100u64)
+//!     .map(StageConfig::new("sq").workers(4).ordered(), |n| n * n)
+//!     .fold(0, |acc, n| acc + n)
+//!     .run()?;
+//! assert_eq!(sum, 338_350);
+//!
+//! // Early stop: take the first value and return; nothing is left running.
+//! let p = Pipeline::new();
+//! let live = p.live_tasks();
+//! let first = p.from_iter("gen", 1u64..).map("sq", |n| n * n).first().run()?;
+//! assert_eq!((first, live.get()), (Some(1), 0));
+//!
+//! // First error wins, and names its stage.
+//! let err = Pipeline::new()
+//!     .from_iter("gen", 0..10u32)
+//!     .try_map("check", |n| if n == 3 { Err("three") } else { Ok(n) })
+//!     .collect::<Vec<_>>()
+//!     .run()
+//!     .unwrap_err();
+//! assert_eq!(err.stage_name(), Some("check"));
+//!
+//! // Under the continue policy errors travel as items; none is dropped.
+//! let items: Vec<_> = Pipeline::new()
+//!     .with_policy(ErrorPolicy::Continue)
+//!     .from_iter("gen", 0..10u32)
+//!     .try_map(StageConfig::new("check").ordered().workers(3), |n| {
+//!         if n % 3 == 0 { Err(format!("{n} is a multiple of 3")) } else { Ok(n) }
+//!     })
+//!     .iter()
+//!     .collect();
+//! assert_eq!(items.iter().filter(|r| r.is_err()).count(), 4);
+//! assert!(matches!(items[0], Err(Error::Stage { .. })));
+//! # Ok::<(), pipeline_core::Error>(())
+//! ```
+//!
+//! # Guarantees
+//!
+//! 1. A stage closes its output once every worker has finished sending.
+//! 2. A stage receives until its input closes or, once cancelled, stops
+//!    receiving and lets its senders go.
+//! 3. Cancelling closes one shared signal, which wakes every blocked send
+//!    and receive of the run.
+//! 4. When a run ends, every task it spawned has ended ([`LiveTasks`]).
+//! 5. Fail-fast: the first error is the one returned. Continue: errors
+//!    travel as items, none is dropped.
+//! 6. A panicking stage function cancels the run and becomes
+//!    [`Error::Panic`] naming the stage.
+//! 7. Items in flight stay below [`Run::in_flight_bound`]; ordered stages keep
+//!    input order with a bounded reorder window; `workers = n` means n items
+//!    in work at once, driven by the executor, not by the consumer.
+//! 8. Stage functions can check [`Cancel::current`] between chunks of long
+//!    work, so cancellation takes effect within one chunk.
+
+#![warn(missing_docs)]
+
+mod cancel;
+mod channel;
+mod config;
+mod error;
+mod executor;
+mod merge;
+mod op;
+mod ordered;
+mod pipeline;
+mod sink;
+mod source;
+mod stage;
+mod stats;
+
+pub use cancel::Cancel;
+pub use config::{ErrorPolicy, StageConfig, DEFAULT_BUFFER};
+pub use error::{BoxError, Error};
+pub use executor::{block_on, live_tasks_total, spawn, threads, LiveTasks};
+pub use pipeline::{Errors, Flow, Pipeline, Run};
+pub use sink::{RunIter, RunStream};
+pub use source::{AsyncEmitter, Cancelled, Emitter};
+pub use stats::{Kind, StageSnapshot, StageStats, Stats};

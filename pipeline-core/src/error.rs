@@ -1,0 +1,93 @@
+//! The error type of a run.
+
+use std::sync::Arc;
+
+/// A boxed error, what fallible stage functions may return (anything that
+/// converts into it, such as `std::io::Error` or a `String`).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a run failed.
+///
+/// Under the fail-fast policy a run returns the *first* error raised by any
+/// stage; errors that stages raise afterwards because the run was cancelled
+/// are never reported in its place.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A `try_` stage function, or a source, returned an error.
+    #[error("stage `{stage}`: {source}")]
+    Stage {
+        /// Name of the stage that raised the error.
+        stage: Arc<str>,
+        /// The error the stage function returned.
+        #[source]
+        source: Arc<dyn std::error::Error + Send + Sync + 'static>,
+    },
+    /// A stage function panicked; the run was cancelled at once.
+    #[error("stage `{stage}` panicked: {message}")]
+    Panic {
+        /// Name of the stage whose function panicked.
+        stage: Arc<str>,
+        /// The panic's message, when it was a string.
+        message: String,
+    },
+    /// The run was cancelled from outside through its [`Cancel`](crate::Cancel).
+    #[error("pipeline cancelled")]
+    Cancelled,
+    /// The pipeline was declared with an invalid setting (a width, buffer,
+    /// window or batch of 0, or stages of two different pipelines joined).
+    /// Nothing ran.
+    #[error("stage `{stage}`: {message}")]
+    Config {
+        /// Name of the stage whose setting is invalid.
+        stage: Arc<str>,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl Error {
+    /// Wraps an error raised by stage `stage`.
+    pub fn stage(stage: impl Into<Arc<str>>, source: impl Into<BoxError>) -> Self {
+        Error::Stage {
+            stage: stage.into(),
+            source: Arc::from(source.into()),
+        }
+    }
+
+    /// The name of the stage this error belongs to, if any.
+    pub fn stage_name(&self) -> Option<&str> {
+        match self {
+            Error::Stage { stage, .. }
+            | Error::Panic { stage, .. }
+            | Error::Config { stage, .. } => Some(stage),
+            Error::Cancelled => None,
+        }
+    }
+
+    /// The error a stage function returned, downcast to `E`.
+    ///
+    /// ```
+    /// use pipeline_core::Error;
+    /// let e = Error::stage("read", std::io::Error::other("disk on fire"));
+    /// assert_eq!(e.downcast_ref::<std::io::Error>().unwrap().to_string(), "disk on fire");
+    /// assert_eq!(e.stage_name(), Some("read"));
+    /// ```
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        match self {
+            Error::Stage { source, .. } => source.downcast_ref::<E>(),
+            _ => None,
+        }
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}

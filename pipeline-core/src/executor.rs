@@ -1,0 +1,114 @@
+//! The executor: one smol executor with a thread per core, shared by all runs.
+//!
+//! Stage workers are tasks on this executor, so they make progress whether
+//! or not the caller is polling the output; blocking stage functions run on
+//! smol's blocking thread pool instead, so they never stall the executor.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use smol::{Executor, Task};
+
+static EXECUTOR: OnceLock<&'static Executor<'static>> = OnceLock::new();
+static THREADS: OnceLock<usize> = OnceLock::new();
+static LIVE_TOTAL: AtomicUsize = AtomicUsize::new(0);
+
+/// How many threads the executor runs: the `PIPELINE_THREADS` environment
+/// variable if set to a positive number, else the number of CPUs.
+pub fn threads() -> usize {
+    *THREADS.get_or_init(|| {
+        std::env::var("PIPELINE_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    })
+}
+
+/// The shared executor, started on first use.
+pub(crate) fn executor() -> &'static Executor<'static> {
+    EXECUTOR.get_or_init(|| {
+        let ex: &'static Executor<'static> = Box::leak(Box::new(Executor::new()));
+        for i in 0..threads() {
+            std::thread::Builder::new()
+                .name(format!("pipeline-{i}"))
+                .spawn(move || smol::block_on(ex.run(std::future::pending::<()>())))
+                .expect("the OS must let the executor start its threads");
+        }
+        ex
+    })
+}
+
+/// Spawns `fut` on the shared executor; handy for hand-wired comparisons and
+/// for tests that need a task beside a run.
+pub fn spawn<T: Send + 'static>(fut: impl Future<Output = T> + Send + 'static) -> Task<T> {
+    executor().spawn(fut)
+}
+
+/// Blocks the current thread on `fut` while the executor's threads run the
+/// stages. Do not call it from inside a stage.
+pub fn block_on<T>(fut: impl Future<Output = T>) -> T {
+    smol::block_on(fut)
+}
+
+/// Counts the live tasks of one run (a testing and debugging aid).
+///
+/// Every task a run spawns — source, workers, merge forwarders, reorder
+/// collectors — holds a guard on this counter from the moment it is spawned
+/// until its future is dropped. After a run has ended, however it ended, the
+/// count is zero: a non-zero count is a leak.
+///
+/// ```
+/// use pipeline_core::Pipeline;
+///
+/// let p = Pipeline::new();
+/// let live = p.live_tasks();
+/// let first = p.from_iter("gen", 1..).map("sq", |n: u64| n * n).first().run().unwrap();
+/// assert_eq!(first, Some(1));
+/// assert_eq!(live.get(), 0);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct LiveTasks {
+    count: Arc<AtomicUsize>,
+}
+
+impl LiveTasks {
+    /// Tasks of the run alive now.
+    pub fn get(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn guard(&self) -> LiveGuard {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        LIVE_TOTAL.fetch_add(1, Ordering::SeqCst);
+        LiveGuard(self.count.clone())
+    }
+}
+
+/// Live tasks of every run in this process (a testing and debugging aid).
+pub fn live_tasks_total() -> usize {
+    LIVE_TOTAL.load(Ordering::SeqCst)
+}
+
+/// Decrements a [`LiveTasks`] counter when dropped.
+pub(crate) struct LiveGuard(Arc<AtomicUsize>);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+        LIVE_TOTAL.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Spawns a task of a run, counted by `live`.
+pub(crate) fn spawn_counted(
+    live: &LiveTasks,
+    fut: impl Future<Output = ()> + Send + 'static,
+) -> Task<()> {
+    let guard = live.guard();
+    executor().spawn(async move {
+        let _guard = guard;
+        fut.await
+    })
+}

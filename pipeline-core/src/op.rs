@@ -1,0 +1,169 @@
+//! Stage functions: what a worker calls for each item.
+//!
+//! Plain closures run inline on the worker; `blocking` ones run on smol's
+//! blocking pool; async ones are awaited. All return an [`Out`]: zero, one or
+//! many items, or an error.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::future::{ready, Ready};
+
+use crate::cancel::Cancel;
+use crate::error::BoxError;
+
+/// What one call of a stage function produced.
+pub(crate) enum Out<U> {
+    None,
+    One(U),
+    Many(Vec<U>),
+}
+
+pub(crate) type OpResult<U> = Result<Out<U>, BoxError>;
+
+/// A stage function as the worker sees it.
+pub(crate) trait Op<T, U>: Send + Sync + 'static {
+    type Fut: Future<Output = OpResult<U>> + Send;
+    fn call(&self, item: T) -> Self::Fut;
+}
+
+/// A synchronous stage function.
+pub(crate) trait SyncOp<T, U>: Send + Sync + 'static {
+    fn call(&self, item: T) -> OpResult<U>;
+}
+
+/// Runs a [`SyncOp`] inline, on the worker's thread.
+pub(crate) struct Inline<S>(pub(crate) S);
+
+impl<T, U: Send, S: SyncOp<T, U>> Op<T, U> for Inline<S> {
+    type Fut = Ready<OpResult<U>>;
+    #[inline]
+    fn call(&self, item: T) -> Self::Fut {
+        ready(self.0.call(item))
+    }
+}
+
+/// Runs a [`SyncOp`] on the blocking thread pool, with the run's signal as
+/// [`Cancel::current`] there.
+pub(crate) struct Blocking<S> {
+    pub(crate) op: Arc<S>,
+    pub(crate) cancel: Cancel,
+}
+
+impl<T: Send + 'static, U: Send + 'static, S: SyncOp<T, U>> Op<T, U> for Blocking<S> {
+    type Fut = Pin<Box<dyn Future<Output = OpResult<U>> + Send>>;
+    fn call(&self, item: T) -> Self::Fut {
+        let op = self.op.clone();
+        let cancel = self.cancel.clone();
+        Box::pin(smol::unblock(move || cancel.enter(|| op.call(item))))
+    }
+}
+
+/// `map`: one in, one out.
+pub(crate) struct MapOp<F>(pub(crate) F);
+impl<T, U, F: Fn(T) -> U + Send + Sync + 'static> SyncOp<T, U> for MapOp<F> {
+    #[inline]
+    fn call(&self, x: T) -> OpResult<U> {
+        Ok(Out::One((self.0)(x)))
+    }
+}
+
+/// `filter_map`: one in, zero or one out.
+pub(crate) struct FilterMapOp<F>(pub(crate) F);
+impl<T, U, F: Fn(T) -> Option<U> + Send + Sync + 'static> SyncOp<T, U> for FilterMapOp<F> {
+    #[inline]
+    fn call(&self, x: T) -> OpResult<U> {
+        Ok((self.0)(x).map_or(Out::None, Out::One))
+    }
+}
+
+/// `try_map`: one in, one out or an error.
+pub(crate) struct TryMapOp<F>(pub(crate) F);
+impl<T, U, E, F> SyncOp<T, U> for TryMapOp<F>
+where
+    F: Fn(T) -> Result<U, E> + Send + Sync + 'static,
+    E: Into<BoxError>,
+{
+    #[inline]
+    fn call(&self, x: T) -> OpResult<U> {
+        (self.0)(x).map(Out::One).map_err(Into::into)
+    }
+}
+
+/// `filter`: keep the items for which the predicate holds.
+pub(crate) struct FilterOp<F>(pub(crate) F);
+impl<T, F: Fn(&T) -> bool + Send + Sync + 'static> SyncOp<T, T> for FilterOp<F> {
+    #[inline]
+    fn call(&self, x: T) -> OpResult<T> {
+        Ok(if (self.0)(&x) { Out::One(x) } else { Out::None })
+    }
+}
+
+/// `inspect`: look at each item, pass it on.
+pub(crate) struct InspectOp<F>(pub(crate) F);
+impl<T, F: Fn(&T) + Send + Sync + 'static> SyncOp<T, T> for InspectOp<F> {
+    #[inline]
+    fn call(&self, x: T) -> OpResult<T> {
+        (self.0)(&x);
+        Ok(Out::One(x))
+    }
+}
+
+/// `flat_map`: one in, any number out.
+pub(crate) struct FlatMapOp<F>(pub(crate) F);
+impl<T, U, I, F> SyncOp<T, U> for FlatMapOp<F>
+where
+    F: Fn(T) -> I + Send + Sync + 'static,
+    I: IntoIterator<Item = U>,
+{
+    #[inline]
+    fn call(&self, x: T) -> OpResult<U> {
+        Ok(Out::Many((self.0)(x).into_iter().collect()))
+    }
+}
+
+/// `try_flat_map`: one in, any number out, or an error.
+pub(crate) struct TryFlatMapOp<F>(pub(crate) F);
+impl<T, U, I, E, F> SyncOp<T, U> for TryFlatMapOp<F>
+where
+    F: Fn(T) -> Result<I, E> + Send + Sync + 'static,
+    I: IntoIterator<Item = U>,
+    E: Into<BoxError>,
+{
+    #[inline]
+    fn call(&self, x: T) -> OpResult<U> {
+        (self.0)(x)
+            .map(|i| Out::Many(i.into_iter().collect()))
+            .map_err(Into::into)
+    }
+}
+
+/// `then`: an async function, one in, one out.
+pub(crate) struct ThenOp<F>(pub(crate) F);
+impl<T, U, F, Fut> Op<T, U> for ThenOp<F>
+where
+    F: Fn(T) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = U> + Send,
+{
+    type Fut = futures::future::Map<Fut, fn(U) -> OpResult<U>>;
+    fn call(&self, x: T) -> Self::Fut {
+        use futures::FutureExt;
+        (self.0)(x).map(|u| Ok(Out::One(u)))
+    }
+}
+
+/// `try_then`: an async function, one in, one out or an error.
+pub(crate) struct TryThenOp<F>(pub(crate) F);
+impl<T, U, E, F, Fut> Op<T, U> for TryThenOp<F>
+where
+    F: Fn(T) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<U, E>> + Send,
+    E: Into<BoxError>,
+{
+    type Fut = futures::future::Map<Fut, fn(Result<U, E>) -> OpResult<U>>;
+    fn call(&self, x: T) -> Self::Fut {
+        use futures::FutureExt;
+        (self.0)(x).map(|r| r.map(Out::One).map_err(Into::into))
+    }
+}

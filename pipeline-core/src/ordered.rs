@@ -1,0 +1,198 @@
+//! Ordered stages: the reorder window.
+//!
+//! A dispatcher numbers the input and hands it to `width` workers; a
+//! collector puts the results back in input order. The dispatcher takes one
+//! of `width + window` permits before it hands an item out, and the collector
+//! returns the permit once that item's results are sent downstream. So a slow
+//! item at the head lets the other workers run ahead by up to `window`
+//! finished results, and never further: memory stays bounded.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_channel::{Receiver, Sender};
+use async_lock::{Semaphore, SemaphoreGuardArc};
+
+use crate::channel::{or_cancel, Msg, Packet, Reader, Writer};
+use crate::config::StageConfig;
+use crate::op::{Op, Out};
+use crate::stage::{apply, emit, RunCtx, Step};
+use crate::stats::{Local, StageStats};
+use smol::Task;
+
+struct Job<T> {
+    seq: u64,
+    msg: Msg<T>,
+    permit: SemaphoreGuardArc,
+}
+
+enum Done<U> {
+    Out(Out<U>),
+    Forward(Msg<U>),
+}
+
+struct Finished<U> {
+    seq: u64,
+    done: Done<U>,
+    permit: SemaphoreGuardArc,
+}
+
+async fn dispatcher<T>(
+    mut input: Reader<T>,
+    jobs: Sender<Job<T>>,
+    permits: Arc<Semaphore>,
+    ctx: RunCtx,
+    mut stats: Local,
+) {
+    let mut seq = 0;
+    while let Some(msg) = input.next(&mut stats).await {
+        let Some(permit) = or_cancel(permits.acquire_arc(), &ctx.cancel).await else {
+            return;
+        };
+        let job = Job { seq, msg, permit };
+        match or_cancel(jobs.send(job), &ctx.cancel).await {
+            Some(Ok(())) => {}
+            _ => return,
+        }
+        seq += 1;
+    }
+}
+
+async fn ordered_worker<T, U, O: Op<T, U>>(
+    op: Arc<O>,
+    jobs: Receiver<Job<T>>,
+    done: Sender<Finished<U>>,
+    name: Arc<str>,
+    ctx: RunCtx,
+    mut stats: Local,
+) {
+    loop {
+        if ctx.cancel.is_cancelled() {
+            return;
+        }
+        let job = match jobs.try_recv() {
+            Ok(job) => job,
+            Err(async_channel::TryRecvError::Closed) => return,
+            Err(async_channel::TryRecvError::Empty) => {
+                let t0 = std::time::Instant::now();
+                let got = or_cancel(jobs.recv(), &ctx.cancel).await;
+                stats.wait_in += t0.elapsed();
+                match got {
+                    Some(Ok(job)) => job,
+                    _ => return,
+                }
+            }
+        };
+        let done_item = match job.msg {
+            Err(e) => Done::Forward(Err(e)),
+            Ok(item) => match apply(&*op, item, &name, &ctx).await {
+                Step::Items(out) => Done::Out(out),
+                Step::Error(e) => {
+                    stats.errors += 1;
+                    Done::Forward(Err(e))
+                }
+                Step::Stop => {
+                    stats.errors += 1;
+                    return;
+                }
+            },
+        };
+        let fin = Finished {
+            seq: job.seq,
+            done: done_item,
+            permit: job.permit,
+        };
+        // Unbounded, but never holds more than `width + window` results:
+        // each carries one of the permits.
+        if done.try_send(fin).is_err() {
+            return;
+        }
+    }
+}
+
+async fn collector<U>(
+    done: Receiver<Finished<U>>,
+    mut output: Writer<U>,
+    ctx: RunCtx,
+    mut stats: Local,
+) {
+    let mut next = 0u64;
+    let mut waiting: BTreeMap<u64, (Done<U>, SemaphoreGuardArc)> = BTreeMap::new();
+    loop {
+        let fin = match done.try_recv() {
+            Ok(f) => f,
+            Err(async_channel::TryRecvError::Closed) => break,
+            Err(async_channel::TryRecvError::Empty) => {
+                if output.flush(&mut stats).await.is_err() {
+                    return;
+                }
+                match or_cancel(done.recv(), &ctx.cancel).await {
+                    Some(Ok(f)) => f,
+                    Some(Err(_)) => break,
+                    None => return,
+                }
+            }
+        };
+        waiting.insert(fin.seq, (fin.done, fin.permit));
+        while let Some((d, permit)) = waiting.remove(&next) {
+            let ok = match d {
+                Done::Out(out) => emit(out, &mut output, &mut stats).await,
+                Done::Forward(m) => output.send(m, &mut stats).await.is_ok(),
+            };
+            drop(permit);
+            if !ok {
+                return;
+            }
+            next += 1;
+        }
+    }
+    let _ = output.flush(&mut stats).await;
+}
+
+/// Spawns an ordered stage: dispatcher, `cfg.workers` workers, collector.
+pub(crate) fn spawn_ordered<T, U, O>(
+    op: O,
+    cfg: &StageConfig,
+    rx: Receiver<Packet<T>>,
+    tx: Sender<Packet<U>>,
+    stats: &Arc<StageStats>,
+    ctx: &RunCtx,
+) -> Vec<Task<()>>
+where
+    T: Send + 'static,
+    U: Send + 'static,
+    O: Op<T, U>,
+{
+    let op = Arc::new(op);
+    let permits = Arc::new(Semaphore::new(cfg.workers + cfg.window_len()));
+    let (jobs_tx, jobs_rx) = async_channel::bounded(cfg.workers);
+    let (done_tx, done_rx) = async_channel::unbounded();
+    // Items in are counted by the dispatcher, items out by the collector;
+    // only the workers' time counts as busy.
+    let mut tasks = Vec::with_capacity(cfg.workers + 2);
+    tasks.push(ctx.spawn(dispatcher(
+        Reader::new(rx, ctx.cancel.clone()),
+        jobs_tx,
+        permits,
+        ctx.clone(),
+        Local::new_uncounted(stats.clone()),
+    )));
+    for _ in 0..cfg.workers {
+        tasks.push(ctx.spawn(ordered_worker(
+            op.clone(),
+            jobs_rx.clone(),
+            done_tx.clone(),
+            cfg.name.clone(),
+            ctx.clone(),
+            Local::new(stats.clone()),
+        )));
+    }
+    drop(done_tx);
+    tasks.push(ctx.spawn(collector(
+        done_rx,
+        Writer::new(tx, ctx.cancel.clone(), cfg.batch),
+        ctx.clone(),
+        Local::new_uncounted(stats.clone()),
+    )));
+    tasks
+}

@@ -1,0 +1,185 @@
+//! How a run ends: sinks that consume the last stage in the caller's task,
+//! and the streams and iterators that hand the items to the caller.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use futures::{Stream, StreamExt};
+use smol::Task;
+
+use crate::cancel::{Cancel, Reason};
+use crate::channel::Reader;
+use crate::error::Error;
+use crate::stats::Local;
+
+/// The run's error for the reason it stopped, if that reason is an error.
+pub(crate) fn outcome(cancel: &Cancel) -> Result<(), Error> {
+    match cancel.reason() {
+        Some(Reason::Failed(e)) => Err(e),
+        Some(Reason::Cancelled) => Err(Error::Cancelled),
+        _ => Ok(()),
+    }
+}
+
+/// Waits for every task of a run to end.
+pub(crate) async fn join_all(tasks: Vec<Task<()>>) {
+    for t in tasks {
+        t.await;
+    }
+}
+
+type Tasks = Arc<Mutex<Option<Vec<Task<()>>>>>;
+
+/// The output of a run as an async [`Stream`] of `Result<T, Error>`.
+///
+/// Items arrive as the last stage sends them. Under the continue policy
+/// errors arrive as items in their place. When the pipeline ends the stream
+/// first waits for every task of the run to finish; then, if the run failed,
+/// it yields the run's error as its last item.
+///
+/// Dropping the stream cancels the run; its tasks then end on their own.
+/// To cancel *and wait* for them, use [`close`](Self::close).
+pub struct RunStream<T> {
+    inner: futures::stream::BoxStream<'static, Result<T, Error>>,
+    cancel: Cancel,
+    tasks: Tasks,
+}
+
+impl<T: Send + 'static> RunStream<T> {
+    pub(crate) fn new(
+        reader: Reader<T>,
+        stats: Local,
+        cancel: Cancel,
+        tasks: Vec<Task<()>>,
+        startup: Option<Error>,
+    ) -> Self {
+        let tasks: Tasks = Arc::new(Mutex::new(Some(tasks)));
+        struct State<T> {
+            reader: Reader<T>,
+            stats: Local,
+            cancel: Cancel,
+            tasks: Tasks,
+            done: bool,
+        }
+        let state = State {
+            reader,
+            stats,
+            cancel: cancel.clone(),
+            tasks: tasks.clone(),
+            done: false,
+        };
+        let inner = match startup {
+            Some(e) => futures::stream::once(async move { Err(e) }).boxed(),
+            None => futures::stream::unfold(state, |mut s| async move {
+                if s.done {
+                    return None;
+                }
+                if let Some(m) = s.reader.next(&mut s.stats).await {
+                    return Some((m, s));
+                }
+                s.done = true;
+                // End of stream: release everything, wait for every task.
+                s.cancel.finish();
+                let tasks = take(&s.tasks);
+                join_all(tasks).await;
+                match outcome(&s.cancel) {
+                    Err(e) => Some((Err(e), s)),
+                    Ok(()) => None,
+                }
+            })
+            .boxed(),
+        };
+        RunStream {
+            inner,
+            cancel,
+            tasks,
+        }
+    }
+
+    /// Cancels the run and waits until every task of it has ended.
+    pub async fn close(self) {
+        self.cancel.finish();
+        let tasks = take(&self.tasks);
+        join_all(tasks).await;
+    }
+
+    /// The run's close-to-cancel signal.
+    pub fn cancel_signal(&self) -> &Cancel {
+        &self.cancel
+    }
+}
+
+fn take(tasks: &Tasks) -> Vec<Task<()>> {
+    tasks
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+        .unwrap_or_default()
+}
+
+impl<T> Stream for RunStream<T> {
+    type Item = Result<T, Error>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.poll_next_unpin(cx)
+    }
+}
+
+impl<T> Drop for RunStream<T> {
+    fn drop(&mut self) {
+        self.cancel.finish();
+        let tasks = self
+            .tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .unwrap_or_default();
+        for t in tasks {
+            t.detach();
+        }
+    }
+}
+
+/// The output of a run as a blocking [`Iterator`] of `Result<T, Error>`,
+/// for callers outside async code. Same items as [`RunStream`].
+///
+/// Dropping it cancels the run and blocks until every task of the run has
+/// ended, so nothing outlives it.
+pub struct RunIter<T> {
+    stream: Option<RunStream<T>>,
+}
+
+impl<T: Send + 'static> RunIter<T> {
+    pub(crate) fn new(stream: RunStream<T>) -> Self {
+        RunIter {
+            stream: Some(stream),
+        }
+    }
+
+    /// The run's close-to-cancel signal.
+    pub fn cancel_signal(&self) -> Option<&Cancel> {
+        self.stream.as_ref().map(|s| &s.cancel)
+    }
+}
+
+impl<T: Send + 'static> Iterator for RunIter<T> {
+    type Item = Result<T, Error>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let s = self.stream.as_mut()?;
+        smol::block_on(s.next())
+    }
+}
+
+impl<T> Drop for RunIter<T> {
+    fn drop(&mut self) {
+        if let Some(s) = self.stream.as_mut() {
+            s.cancel.finish();
+            let tasks = take(&s.tasks);
+            smol::block_on(join_all(tasks));
+        }
+    }
+}
+
+/// A sink's future, boxed.
+pub(crate) type SinkFuture<O> = BoxFuture<'static, O>;

@@ -1,0 +1,270 @@
+//! Per-stage counters and the table that shows the bottleneck.
+//!
+//! Counting is cheap enough to be always on: each worker counts in plain
+//! local variables and adds them to the stage's shared atomics every few
+//! hundred items and when it ends; clocks are read only when a worker is
+//! about to block, never on the fast path.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What kind of node a stage is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Kind {
+    /// Items enter the pipeline here.
+    Source,
+    /// A transforming stage (map, filter, flat_map, ...).
+    Stage,
+    /// Fan-in of several streams.
+    Merge,
+    /// The end of the pipeline, run by the caller.
+    Sink,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Source => "source",
+            Kind::Stage => "stage",
+            Kind::Merge => "merge",
+            Kind::Sink => "sink",
+        })
+    }
+}
+
+/// The live counters of one stage, shared by its workers.
+#[derive(Debug)]
+pub struct StageStats {
+    name: Arc<str>,
+    kind: Kind,
+    width: AtomicUsize,
+    items_in: AtomicU64,
+    items_out: AtomicU64,
+    errors: AtomicU64,
+    busy_ns: AtomicU64,
+    wait_in_ns: AtomicU64,
+    wait_out_ns: AtomicU64,
+}
+
+impl StageStats {
+    pub(crate) fn new(name: Arc<str>, kind: Kind, width: usize) -> Arc<Self> {
+        Arc::new(StageStats {
+            name,
+            kind,
+            width: AtomicUsize::new(width),
+            items_in: AtomicU64::new(0),
+            items_out: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            busy_ns: AtomicU64::new(0),
+            wait_in_ns: AtomicU64::new(0),
+            wait_out_ns: AtomicU64::new(0),
+        })
+    }
+
+    /// A snapshot of the counters.
+    pub fn snapshot(&self) -> StageSnapshot {
+        let busy = self.busy_ns.load(Ordering::Relaxed);
+        let wait_in = self.wait_in_ns.load(Ordering::Relaxed);
+        let wait_out = self.wait_out_ns.load(Ordering::Relaxed);
+        StageSnapshot {
+            name: self.name.to_string(),
+            kind: self.kind,
+            width: self.width.load(Ordering::Relaxed),
+            items_in: self.items_in.load(Ordering::Relaxed),
+            items_out: self.items_out.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+            busy: Duration::from_nanos(busy),
+            wait_in: Duration::from_nanos(wait_in),
+            wait_out: Duration::from_nanos(wait_out),
+        }
+    }
+}
+
+/// A worker's own counters, added to its stage's [`StageStats`] now and then
+/// and when dropped.
+pub(crate) struct Local {
+    stats: Arc<StageStats>,
+    /// `None` for helper tasks whose time is not the stage's work.
+    started: Option<Instant>,
+    pub(crate) items_in: u64,
+    pub(crate) items_out: u64,
+    pub(crate) errors: u64,
+    pub(crate) wait_in: Duration,
+    pub(crate) wait_out: Duration,
+    unflushed: u32,
+}
+
+impl Local {
+    pub(crate) fn new(stats: Arc<StageStats>) -> Self {
+        Local {
+            stats,
+            started: Some(Instant::now()),
+            items_in: 0,
+            items_out: 0,
+            errors: 0,
+            wait_in: Duration::ZERO,
+            wait_out: Duration::ZERO,
+            unflushed: 0,
+        }
+    }
+
+    /// Like [`Local::new`] for a helper task (an ordered stage's dispatcher
+    /// or collector): its items and waits count, its lifetime is not busy time.
+    pub(crate) fn new_uncounted(stats: Arc<StageStats>) -> Self {
+        let mut l = Local::new(stats);
+        l.started = None;
+        l
+    }
+
+    /// Counts one item in; publishes the counters every 256 items so a
+    /// progress display sees them move.
+    #[inline]
+    pub(crate) fn item_in(&mut self, n: u64) {
+        self.items_in += n;
+        self.unflushed += 1;
+        if self.unflushed >= 256 {
+            self.publish();
+        }
+    }
+
+    fn publish(&mut self) {
+        let s = &self.stats;
+        s.items_in
+            .fetch_add(std::mem::take(&mut self.items_in), Ordering::Relaxed);
+        s.items_out
+            .fetch_add(std::mem::take(&mut self.items_out), Ordering::Relaxed);
+        s.errors
+            .fetch_add(std::mem::take(&mut self.errors), Ordering::Relaxed);
+        if let Some(started) = self.started {
+            let now = Instant::now();
+            let busy = (now - started).saturating_sub(self.wait_in + self.wait_out);
+            self.started = Some(now);
+            s.busy_ns
+                .fetch_add(busy.as_nanos() as u64, Ordering::Relaxed);
+        }
+        s.wait_in_ns.fetch_add(
+            std::mem::take(&mut self.wait_in).as_nanos() as u64,
+            Ordering::Relaxed,
+        );
+        s.wait_out_ns.fetch_add(
+            std::mem::take(&mut self.wait_out).as_nanos() as u64,
+            Ordering::Relaxed,
+        );
+        self.unflushed = 0;
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        self.publish();
+    }
+}
+
+/// A point-in-time copy of one stage's counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StageSnapshot {
+    /// The stage's name, as declared.
+    pub name: String,
+    /// What kind of node it is.
+    pub kind: Kind,
+    /// How many workers it ran.
+    pub width: usize,
+    /// Items received.
+    pub items_in: u64,
+    /// Items sent downstream.
+    pub items_out: u64,
+    /// Errors raised by its function.
+    pub errors: u64,
+    /// Time its workers spent neither waiting for input nor waiting to send
+    /// (summed over workers).
+    pub busy: Duration,
+    /// Time its workers spent waiting for input (summed over workers).
+    pub wait_in: Duration,
+    /// Time its workers spent waiting for room downstream (summed over workers).
+    pub wait_out: Duration,
+}
+
+/// The per-stage counters of a run, in declaration order.
+///
+/// `Display` renders a table; the stage with the most `busy` time per
+/// worker and little `wait in` is the bottleneck.
+///
+/// ```
+/// use pipeline_core::Pipeline;
+///
+/// let p = Pipeline::new();
+/// let stats = p.stats();
+/// p.from_iter("gen", 0..100u64)
+///     .map("double", |n| n * 2)
+///     .for_each(|_| {})
+///     .run()
+///     .unwrap();
+/// let snap = stats.snapshot();
+/// assert_eq!(snap[1].name, "double");
+/// assert_eq!(snap[1].items_in, 100);
+/// println!("{stats}");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub(crate) stages: Arc<std::sync::Mutex<Vec<Arc<StageStats>>>>,
+}
+
+impl Stats {
+    pub(crate) fn add(&self, s: Arc<StageStats>) {
+        self.stages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(s);
+    }
+
+    /// Copies of every stage's counters, in declaration order.
+    pub fn snapshot(&self) -> Vec<StageSnapshot> {
+        self.stages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|s| s.snapshot())
+            .collect()
+    }
+
+    /// The counters of the stage called `name`.
+    pub fn stage(&self, name: &str) -> Option<StageSnapshot> {
+        self.snapshot().into_iter().find(|s| s.name == name)
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}ms", d.as_secs_f64() * 1e3)
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rows = self.snapshot();
+        let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
+        writeln!(
+            f,
+            "{:<w$}  {:<6}  {:>5}  {:>10}  {:>10}  {:>6}  {:>11}  {:>11}  {:>11}",
+            "stage", "kind", "width", "in", "out", "errors", "busy", "wait in", "wait out"
+        )?;
+        for r in rows {
+            writeln!(
+                f,
+                "{:<w$}  {:<6}  {:>5}  {:>10}  {:>10}  {:>6}  {:>11}  {:>11}  {:>11}",
+                r.name,
+                r.kind.to_string(),
+                r.width,
+                r.items_in,
+                r.items_out,
+                r.errors,
+                ms(r.busy),
+                ms(r.wait_in),
+                ms(r.wait_out)
+            )?;
+        }
+        Ok(())
+    }
+}
