@@ -1,0 +1,650 @@
+//! The walk of one root: every regular file below it, in bytewise path order.
+//!
+//! [`Walk`] is a blocking iterator. It yields an [`Entry`] for each regular
+//! file and a [`WalkError`] for each path it could not read, then goes on
+//! with the rest, so the caller decides whether an error ends the run.
+//!
+//! Order: each directory's entries are sorted by their name bytes, where the
+//! name of a directory compares as if it ended with `/`. A depth-first walk in
+//! that order yields the full paths sorted bytewise, as `LC_ALL=C sort` and
+//! Go's `sort.Strings` would sort them (`a-b`, `a.b`, `a/x`, `a0`).
+//!
+//! The walk is written by hand rather than on `walkdir`: `walkdir` sorts a
+//! directory before it follows symbolic links, so with `-L` a link to a
+//! directory would sort as a file, and some of its loop-check errors carry no
+//! path. Here every entry's type is known (one `stat` per symlink when
+//! following) before sorting, loops are found by device and inode of the
+//! directories on the current branch, and every error names its path.
+
+use std::cmp::Ordering;
+use std::ffi::OsStr;
+use std::fs;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// A regular file found by the walk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The path to open: the root as given, joined with the names below it.
+    pub path: PathBuf,
+    /// The path to print: Go's `filepath.Join(root, rel)`, cleaned; for a
+    /// root that is itself a file, the root exactly as given. Raw bytes, so
+    /// names that are not UTF-8 survive.
+    pub display: Vec<u8>,
+    /// The file's size in bytes when the walk saw it.
+    pub size: u64,
+}
+
+/// A path the walk could not read. The walk goes on after it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WalkError {
+    /// A `stat`, `readdir` or symlink resolution failed.
+    #[error("{}: {}", String::from_utf8_lossy(path), io_reason(source))]
+    Io {
+        /// The display path (see [`Entry::display`]) of what failed.
+        path: Vec<u8>,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// With symlinks followed, a directory is its own ancestor; it is not
+    /// entered again.
+    #[error("{}: {}", String::from_utf8_lossy(path), LOOP_REASON)]
+    Loop {
+        /// The display path of the directory (usually a symlink) that loops.
+        path: Vec<u8>,
+        /// The path of the ancestor it is the same directory as.
+        ancestor: PathBuf,
+    },
+}
+
+/// The reason given for [`WalkError::Loop`], worded as GNU `find` words it.
+pub const LOOP_REASON: &str = "File system loop detected";
+
+impl WalkError {
+    /// The display path of what failed, raw bytes.
+    pub fn path(&self) -> &[u8] {
+        match self {
+            WalkError::Io { path, .. } | WalkError::Loop { path, .. } => path,
+        }
+    }
+
+    /// The reason as md5sum words it, e.g. `Permission denied` (no
+    /// `(os error N)` suffix).
+    pub fn reason(&self) -> String {
+        match self {
+            WalkError::Io { source, .. } => io_reason(source),
+            WalkError::Loop { .. } => LOOP_REASON.to_owned(),
+        }
+    }
+
+    /// The underlying OS error, if there is one.
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            WalkError::Io { source, .. } => Some(source),
+            WalkError::Loop { .. } => None,
+        }
+    }
+}
+
+/// The text of an I/O error as C tools print it: `Permission denied`, without
+/// the ` (os error 13)` that Rust appends. Errors that do not come from the
+/// operating system are printed as they display.
+pub fn io_reason(err: &io::Error) -> String {
+    let text = err.to_string();
+    match err.raw_os_error() {
+        Some(code) => {
+            let suffix = format!(" (os error {code})");
+            match text.strip_suffix(&suffix) {
+                Some(reason) => reason.to_owned(),
+                None => text,
+            }
+        }
+        None => text,
+    }
+}
+
+/// Lexically cleans a path the way Go's `filepath.Clean` does on Unix:
+/// repeated `/` become one, `.` elements go, `x/..` pairs go, `..` at the
+/// start of a rooted path goes, and an empty result is `.`. Works on bytes.
+pub fn clean(path: &[u8]) -> Vec<u8> {
+    if path.is_empty() {
+        return b".".to_vec();
+    }
+    let rooted = path[0] == b'/';
+    let n = path.len();
+    let mut out: Vec<u8> = Vec::with_capacity(n);
+    let (mut r, mut dotdot) = (0, 0);
+    if rooted {
+        out.push(b'/');
+        r = 1;
+        dotdot = 1;
+    }
+    let sep_at = |i: usize| i == n || path[i] == b'/';
+    while r < n {
+        if path[r] == b'/' || (path[r] == b'.' && sep_at(r + 1)) {
+            // An empty or `.` element.
+            r += 1;
+        } else if path[r] == b'.' && path.get(r + 1) == Some(&b'.') && sep_at(r + 2) {
+            r += 2;
+            if out.len() > dotdot {
+                // Back up to the previous separator (or to `dotdot`).
+                let mut w = out.len() - 1;
+                while w > dotdot && out[w] != b'/' {
+                    w -= 1;
+                }
+                out.truncate(w);
+            } else if !rooted {
+                if !out.is_empty() {
+                    out.push(b'/');
+                }
+                out.extend_from_slice(b"..");
+                dotdot = out.len();
+            }
+        } else {
+            if (rooted && out.len() != 1) || (!rooted && !out.is_empty()) {
+                out.push(b'/');
+            }
+            while r < n && path[r] != b'/' {
+                out.push(path[r]);
+                r += 1;
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push(b'.');
+    }
+    out
+}
+
+/// A blocking, sorted walk of one root; see the [module docs](self).
+///
+/// Symbolic links below the root are not followed unless `follow_links` is
+/// set; unfollowed links, FIFOs, sockets and devices are skipped without being
+/// opened. The root itself is always resolved (as `find -H` and `md5sum` do):
+/// a root that is a symlink to a file yields that file, printed as given, and
+/// a root that is a symlink to a directory is walked.
+///
+/// Dropping the iterator stops the walk; it holds no open directory between
+/// calls to `next` (each directory is read whole, then closed).
+#[derive(Debug)]
+pub struct Walk {
+    root: PathBuf,
+    follow_links: bool,
+    started: bool,
+    stack: Vec<Frame>,
+}
+
+/// One directory on the current branch: its identity and its unvisited,
+/// sorted children (in reverse, so `pop` gives the next).
+#[derive(Debug)]
+struct Frame {
+    id: (u64, u64),
+    path: PathBuf,
+    children: Vec<Child>,
+}
+
+#[derive(Debug)]
+struct Child {
+    path: PathBuf,
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    File { size: u64 },
+    Dir { id: (u64, u64) },
+    Failed(io::Error),
+}
+
+impl Kind {
+    fn of(meta: &fs::Metadata) -> Option<Kind> {
+        let ft = meta.file_type();
+        if ft.is_file() {
+            Some(Kind::File { size: meta.len() })
+        } else if ft.is_dir() {
+            Some(Kind::Dir {
+                id: (meta.dev(), meta.ino()),
+            })
+        } else {
+            None
+        }
+    }
+}
+
+impl Walk {
+    /// A walk of `root`, which is used as given (not canonicalized). Nothing
+    /// is read until the first call to `next`.
+    pub fn new(root: impl Into<PathBuf>, follow_links: bool) -> Walk {
+        Walk {
+            root: root.into(),
+            follow_links,
+            started: false,
+            stack: Vec::new(),
+        }
+    }
+
+    /// The first item: the root itself, a file to yield or a directory to enter.
+    fn start(&mut self) -> Option<Result<Entry, WalkError>> {
+        let display = self.root.as_os_str().as_bytes().to_vec();
+        let meta = match fs::metadata(&self.root) {
+            Ok(meta) => meta,
+            Err(source) => return Some(Err(io_error(display, source))),
+        };
+        match Kind::of(&meta)? {
+            Kind::File { size } => Some(Ok(Entry {
+                path: self.root.clone(),
+                display,
+                size,
+            })),
+            Kind::Dir { id } => match self.read_children(&self.root) {
+                Ok(children) => {
+                    self.stack.push(Frame {
+                        id,
+                        path: self.root.clone(),
+                        children,
+                    });
+                    None
+                }
+                Err(source) => Some(Err(io_error(display, source))),
+            },
+            Kind::Failed(_) => None,
+        }
+    }
+
+    /// Reads a directory whole and returns its files, directories and
+    /// failures, sorted for the walk and reversed so that `pop` gives the first.
+    fn read_children(&self, dir: &Path) -> io::Result<Vec<Child>> {
+        let mut children = Vec::new();
+        let mut read_error = None;
+        for dent in fs::read_dir(dir)? {
+            let dent = match dent {
+                Ok(dent) => dent,
+                Err(err) => {
+                    // A failed readdir ends the listing; report it once, last.
+                    read_error = Some(err);
+                    break;
+                }
+            };
+            let path = dent.path();
+            let kind = match dent.file_type() {
+                Err(err) => Some(Kind::Failed(err)),
+                Ok(ft) if ft.is_symlink() && self.follow_links => match fs::metadata(&path) {
+                    Ok(meta) => Kind::of(&meta),
+                    Err(err) => Some(Kind::Failed(err)),
+                },
+                Ok(ft) if ft.is_file() || ft.is_dir() => match dent.metadata() {
+                    Ok(meta) => Kind::of(&meta),
+                    Err(err) => Some(Kind::Failed(err)),
+                },
+                Ok(_) => None,
+            };
+            if let Some(kind) = kind {
+                children.push(Child { path, kind });
+            }
+        }
+        children.sort_by(|a, b| sort_key_cmp(a, b).reverse());
+        if let Some(err) = read_error {
+            children.insert(
+                0,
+                Child {
+                    path: dir.to_path_buf(),
+                    kind: Kind::Failed(err),
+                },
+            );
+        }
+        Ok(children)
+    }
+}
+
+/// Orders two children of one directory so that a depth-first walk gives
+/// bytewise-sorted full paths: names compare as bytes, a directory's name as
+/// if it ended with `/`.
+fn sort_key_cmp(a: &Child, b: &Child) -> Ordering {
+    fn key(c: &Child) -> impl Iterator<Item = &u8> {
+        let name = c.path.file_name().unwrap_or(OsStr::new("")).as_bytes();
+        let slash: &[u8] = if matches!(c.kind, Kind::Dir { .. }) {
+            b"/"
+        } else {
+            b""
+        };
+        name.iter().chain(slash)
+    }
+    key(a).cmp(key(b))
+}
+
+impl Iterator for Walk {
+    type Item = Result<Entry, WalkError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if !self.started {
+            self.started = true;
+            if let Some(item) = self.start() {
+                return Some(item);
+            }
+        }
+        loop {
+            let top = self.stack.last_mut()?;
+            let Some(Child { path, kind }) = top.children.pop() else {
+                self.stack.pop();
+                continue;
+            };
+            let display = clean(path.as_os_str().as_bytes());
+            let id = match kind {
+                Kind::File { size } => {
+                    return Some(Ok(Entry {
+                        path,
+                        display,
+                        size,
+                    }))
+                }
+                Kind::Failed(source) => return Some(Err(io_error(display, source))),
+                Kind::Dir { id } => id,
+            };
+            if let Some(frame) = self.stack.iter().find(|f| f.id == id) {
+                let ancestor = frame.path.clone();
+                return Some(Err(WalkError::Loop {
+                    path: display,
+                    ancestor,
+                }));
+            }
+            match self.read_children(&path) {
+                Ok(children) => self.stack.push(Frame { id, path, children }),
+                Err(source) => return Some(Err(io_error(display, source))),
+            }
+        }
+    }
+}
+
+fn io_error(path: Vec<u8>, source: io::Error) -> WalkError {
+    WalkError::Io { path, source }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    fn touch(path: &Path) {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, b"x").unwrap();
+    }
+
+    fn raw(name: &[u8]) -> PathBuf {
+        PathBuf::from(OsString::from(OsStr::from_bytes(name)))
+    }
+
+    /// The display paths of a walk, errors as `ERR <path>: <reason>`.
+    fn walk(root: &Path, follow: bool) -> Vec<Vec<u8>> {
+        Walk::new(root, follow)
+            .map(|item| match item {
+                Ok(e) => e.display,
+                Err(e) => [b"ERR ".as_slice(), e.path(), b": ", e.reason().as_bytes()].concat(),
+            })
+            .collect()
+    }
+
+    /// Walks `dir` from inside as `.`, so displays are relative.
+    fn walk_rel(dir: &Path, follow: bool) -> Vec<Vec<u8>> {
+        let out = walk(dir, follow);
+        let prefix = [dir.as_os_str().as_bytes(), b"/"].concat();
+        out.into_iter()
+            .map(|p| {
+                p.strip_prefix(prefix.as_slice())
+                    .map(<[u8]>::to_vec)
+                    .unwrap_or(p)
+            })
+            .collect()
+    }
+
+    fn sorted(names: &[&[u8]]) -> Vec<Vec<u8>> {
+        let mut v: Vec<Vec<u8>> = names.iter().map(|n| n.to_vec()).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn clean_matches_go_examples() {
+        // Go's documented Clean examples and its cleantests, then Join's
+        // examples (Join(a, b) is Clean(a + "/" + b)) and the roots we meet.
+        let cases = "a/c a/c|a//c a/c|a/c/. a/c|a/c/b/.. a/c|/../a/c /a/c|/../a/b/../././/c /a/c|\
+            abc abc|abc/def abc/def|. .|.. ..|../.. ../..|../../abc ../../abc|/abc /abc|/ /|\
+            abc/ abc|./ .|../ ..|/abc/ /abc|abc//def//ghi abc/def/ghi|//abc /abc|///abc /abc|\
+            //abc// /abc|abc/./def abc/def|/./abc/def /abc/def|abc/. abc|\
+            abc/def/ghi/../jkl abc/def/jkl|abc/def/../ghi/../jkl abc/jkl|abc/def/.. abc|\
+            abc/def/../.. .|/abc/def/../.. /|abc/def/../../.. ..|/abc/def/../../.. /|\
+            abc/def/../../../ghi/jkl/../../../mno ../../mno|/../abc /abc|abc/./../def def|\
+            abc//./../def def|abc/../../././../def ../../def|a/b/c a/b/c|a/b//c a/b/c|\
+            a/b/../../../xyz ../xyz|./a/b a/b|dir//b dir/b|./x/../y/f y/f|..a/.b ..a/.b";
+        assert_eq!(clean(b""), b".");
+        for case in cases.split('|') {
+            let (input, want) = case.split_once(' ').unwrap();
+            assert_eq!(clean(input.as_bytes()), want.as_bytes(), "clean({input:?})");
+        }
+        assert_eq!(clean(b"./\xff\n/../\xfe"), b"\xfe");
+    }
+
+    #[test]
+    fn io_reason_strips_os_error_suffix() {
+        let err = io::Error::from_raw_os_error(libc::EACCES);
+        assert_eq!(io_reason(&err), "Permission denied");
+        assert_eq!(io_reason(&io::Error::other("custom text")), "custom text");
+    }
+
+    #[test]
+    fn order_is_bytewise_full_path_order() {
+        let t = tempfile::tempdir().unwrap();
+        let names: &[&[u8]] = &[
+            b"a-b",
+            b"a.b",
+            b"a/x",
+            b"a0",
+            b"a/y/z",
+            b"a/y-",
+            b"b",
+            b"B",
+            b"a b",
+            b"a/.h",
+            b"\xff",
+            b"c/d/e/f",
+            b"c/d-e",
+            b"c/d.e/g",
+            b"new\nline",
+            b"back\\slash",
+        ];
+        for name in names {
+            touch(&t.path().join(raw(name)));
+        }
+        assert_eq!(walk_rel(t.path(), false), sorted(names));
+        assert!(sorted(names).starts_with(&[b"B".to_vec(), b"a b".to_vec(), b"a-b".to_vec()]));
+    }
+
+    #[test]
+    fn display_path_is_go_join_of_root_and_rel() {
+        let t = tempfile::tempdir().unwrap();
+        touch(&t.path().join("dir/sub/f"));
+        let base = t.path().as_os_str().as_bytes();
+        let with = |suffix: &str| raw(&[base, suffix.as_bytes()].concat());
+        let expect = [base, b"/dir/sub/f"].concat();
+        for root in ["/dir", "/dir/", "/dir//", "/./dir/sub/..", "/dir/sub/../"] {
+            assert_eq!(
+                walk(&with(root), false),
+                vec![expect.clone()],
+                "root {root}"
+            );
+        }
+        let e = Walk::new(with("/dir/"), false).next().unwrap().unwrap();
+        assert_eq!(e.path, t.path().join("dir/sub/f"));
+        assert_eq!(e.size, 1);
+        // A root that is a file is printed exactly as given.
+        let file = with("/dir/./sub/f");
+        let got = Walk::new(&file, false).next().unwrap().unwrap();
+        assert_eq!(got.display, file.as_os_str().as_bytes());
+        // A root of "." gives paths without "./".
+        let here = Walk::new(".", false).next().unwrap().unwrap();
+        assert!(!here.display.starts_with(b"./"), "{:?}", here.display);
+    }
+
+    #[test]
+    fn empty_dir_yields_nothing_and_missing_root_is_an_error() {
+        let t = tempfile::tempdir().unwrap();
+        fs::create_dir(t.path().join("empty")).unwrap();
+        assert!(walk(t.path(), false).is_empty());
+        let missing = t.path().join("nope/");
+        let got = walk(&missing, false);
+        let want = [
+            b"ERR ",
+            missing.as_os_str().as_bytes(),
+            b": No such file or directory",
+        ];
+        assert_eq!(got, vec![want.concat()]);
+    }
+
+    #[test]
+    fn symlinks_are_skipped_unless_followed() {
+        let t = tempfile::tempdir().unwrap();
+        touch(&t.path().join("d/f"));
+        touch(&t.path().join("g"));
+        symlink("d", t.path().join("ld")).unwrap();
+        symlink("g", t.path().join("lg")).unwrap();
+        symlink("d", t.path().join("d-")).unwrap(); // sorts before "d/f" only as a file
+        assert_eq!(walk_rel(t.path(), false), sorted(&[b"d/f", b"g"]));
+        let followed = walk_rel(t.path(), true);
+        assert_eq!(
+            followed,
+            vec![
+                b"d-/f".to_vec(),
+                b"d/f".to_vec(),
+                b"g".to_vec(),
+                b"ld/f".to_vec(),
+                b"lg".to_vec()
+            ]
+        );
+        // Roots are resolved either way, as find -H does.
+        assert_eq!(
+            walk(&t.path().join("lg"), false),
+            vec![t.path().join("lg").as_os_str().as_bytes().to_vec()]
+        );
+        assert_eq!(walk_rel(&t.path().join("ld"), false), vec![b"f".to_vec()]);
+    }
+
+    #[test]
+    fn followed_symlinked_dir_sorts_as_a_directory() {
+        let t = tempfile::tempdir().unwrap();
+        touch(&t.path().join("real/x"));
+        symlink("real", t.path().join("a")).unwrap();
+        touch(&t.path().join("a-b"));
+        touch(&t.path().join("a0"));
+        assert_eq!(
+            walk_rel(t.path(), true),
+            sorted(&[b"a-b", b"a/x", b"a0", b"real/x"])
+        );
+    }
+
+    #[test]
+    fn dangling_symlink_is_an_error_only_when_followed() {
+        let t = tempfile::tempdir().unwrap();
+        symlink("nowhere", t.path().join("dangling")).unwrap();
+        touch(&t.path().join("z"));
+        assert_eq!(walk_rel(t.path(), false), vec![b"z".to_vec()]);
+        let got = walk_rel(t.path(), true);
+        let d = [t.path().as_os_str().as_bytes(), b"/dangling"].concat();
+        assert_eq!(
+            got,
+            vec![
+                [b"ERR ", d.as_slice(), b": No such file or directory"].concat(),
+                b"z".to_vec()
+            ]
+        );
+    }
+
+    #[test]
+    fn symlink_loops_are_errors_not_followed_forever() {
+        let t = tempfile::tempdir().unwrap();
+        touch(&t.path().join("d/f"));
+        symlink("..", t.path().join("d/up")).unwrap();
+        symlink("self", t.path().join("self")).unwrap();
+        let items: Vec<_> = Walk::new(t.path(), true).collect();
+        assert_eq!(items.len(), 3, "{items:?}");
+        let up = items[1].as_ref().unwrap_err();
+        assert!(
+            up.path().ends_with(b"/d/up") && matches!(up, WalkError::Loop { .. }),
+            "{up:?}"
+        );
+        assert_eq!(up.reason(), LOOP_REASON);
+        let me = items[2].as_ref().unwrap_err();
+        assert_eq!(me.reason(), "Too many levels of symbolic links");
+        assert!(me
+            .to_string()
+            .ends_with("/self: Too many levels of symbolic links"));
+    }
+
+    #[test]
+    fn fifo_is_skipped_without_opening() {
+        let t = tempfile::tempdir().unwrap();
+        let fifo = t.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: `c` is a valid NUL-terminated path that outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        touch(&t.path().join("file"));
+        assert_eq!(walk_rel(t.path(), true), vec![b"file".to_vec()]);
+        assert!(walk(&fifo, false).is_empty(), "a FIFO root is skipped too");
+    }
+
+    /// Permissions do not bind root, so as root the test runs itself again
+    /// as `nobody` (the test binary and /tmp are reachable by everyone).
+    #[test]
+    fn unreadable_dir_is_an_error_and_the_walk_goes_on() {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            use std::os::unix::process::CommandExt;
+            let name = "walk::tests::unreadable_dir_is_an_error_and_the_walk_goes_on";
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", name, "--test-threads=1"])
+                .env("TMPDIR", "/tmp")
+                .uid(65534)
+                .gid(65534)
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && stdout.contains("1 passed"),
+                "{stdout}{out:?}"
+            );
+            return;
+        }
+        let t = tempfile::tempdir().unwrap();
+        touch(&t.path().join("a/f"));
+        touch(&t.path().join("b/locked/f"));
+        touch(&t.path().join("c"));
+        let locked = t.path().join("b/locked");
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+        let got = walk_rel(t.path(), false);
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).unwrap();
+        let err = [
+            b"ERR ",
+            locked.as_os_str().as_bytes(),
+            b": Permission denied",
+        ]
+        .concat();
+        assert_eq!(got, vec![b"a/f".to_vec(), err, b"c".to_vec()]);
+    }
+
+    #[test]
+    fn deep_tree_is_walked() {
+        let t = tempfile::tempdir().unwrap();
+        let mut rel = PathBuf::new();
+        for _ in 0..200 {
+            rel.push("d");
+        }
+        touch(&t.path().join(&rel).join("f"));
+        touch(&t.path().join("d/g"));
+        let got = walk_rel(t.path(), false);
+        let deep = [rel.as_os_str().as_bytes(), b"/f"].concat();
+        assert_eq!(got, vec![deep, b"d/g".to_vec()]);
+    }
+}
