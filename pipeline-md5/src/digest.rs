@@ -1,0 +1,316 @@
+//! Digesting one file: in chunks, cancellable between chunks, and never
+//! blocking on a file that turned out not to be regular.
+//!
+//! The walk only yields regular files, but a file can be swapped for a FIFO
+//! between the walk and the open. So the file is opened with `O_NONBLOCK`
+//! (opening a FIFO for reading then returns at once instead of waiting for a
+//! writer) and the *opened* file's type is checked with `fstat`; anything but
+//! a regular file is [`DigestError::NotRegular`], which callers skip. Reads of
+//! a regular file ignore `O_NONBLOCK`.
+//!
+//! These functions block; call them from a blocking worker.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use md5::{Digest, Md5};
+
+use crate::walk::io_reason;
+
+/// The chunk size `md5pipe` reads with unless told otherwise: 64 KiB.
+pub const DEFAULT_CHUNK: usize = 64 * 1024;
+
+/// Why a file has no digest.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DigestError {
+    /// Opening the file, or `fstat` of the opened file, failed.
+    #[error("{}", io_reason(.0))]
+    Open(#[source] io::Error),
+    /// Reading the file failed part way.
+    #[error("{}", io_reason(.0))]
+    Read(#[source] io::Error),
+    /// The opened file is not a regular file (a FIFO, socket, device or
+    /// directory). `md5pipe` skips such files silently in digest mode.
+    #[error("{}", not_regular_reason(*.file_type))]
+    NotRegular {
+        /// The type of what was opened.
+        file_type: fs::FileType,
+    },
+    /// `cancelled()` returned true between two chunks.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+fn not_regular_reason(file_type: fs::FileType) -> &'static str {
+    if file_type.is_dir() {
+        "Is a directory"
+    } else {
+        "Not a regular file"
+    }
+}
+
+impl DigestError {
+    /// The reason as md5sum words it, e.g. `Permission denied`, without
+    /// Rust's `(os error N)`; `Is a directory` for a directory.
+    pub fn reason(&self) -> String {
+        self.to_string()
+    }
+
+    /// The underlying OS error, for [`DigestError::Open`] and
+    /// [`DigestError::Read`].
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            DigestError::Open(err) | DigestError::Read(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+/// Digests files with one reused buffer, so memory stays at one chunk
+/// whatever the sizes of the files.
+#[derive(Debug)]
+pub struct Digester {
+    buf: Box<[u8]>,
+}
+
+impl Digester {
+    /// A digester reading `chunk` bytes at a time (a `chunk` of 0 reads one
+    /// byte at a time).
+    pub fn new(chunk: usize) -> Digester {
+        Digester {
+            buf: vec![0; chunk.max(1)].into_boxed_slice(),
+        }
+    }
+
+    /// The MD5 of the regular file at `path`; see [`digest_file`].
+    ///
+    /// # Errors
+    ///
+    /// [`DigestError::Open`] if it cannot be opened or `fstat`ed,
+    /// [`DigestError::NotRegular`] if what was opened is not a regular file,
+    /// [`DigestError::Read`] if a read fails, [`DigestError::Cancelled`] if
+    /// `cancelled()` returns true before a chunk is read.
+    pub fn digest_file(
+        &mut self,
+        path: &Path,
+        cancelled: &dyn Fn() -> bool,
+        on_bytes: &mut dyn FnMut(u64),
+    ) -> Result<[u8; 16], DigestError> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+            .map_err(DigestError::Open)?;
+        let file_type = file.metadata().map_err(DigestError::Open)?.file_type();
+        if !file_type.is_file() {
+            return Err(DigestError::NotRegular { file_type });
+        }
+        self.digest_reader(&mut file, cancelled, on_bytes)
+    }
+
+    /// The MD5 of everything `reader` yields, read in chunks. `cancelled()`
+    /// is asked before each chunk; `on_bytes(n)` is told the size of each
+    /// chunk read. Interrupted reads are retried.
+    ///
+    /// # Errors
+    ///
+    /// [`DigestError::Read`] if a read fails, [`DigestError::Cancelled`] on
+    /// cancellation (the reader is left part way).
+    pub fn digest_reader(
+        &mut self,
+        reader: &mut dyn Read,
+        cancelled: &dyn Fn() -> bool,
+        on_bytes: &mut dyn FnMut(u64),
+    ) -> Result<[u8; 16], DigestError> {
+        let mut md5 = Md5::new();
+        loop {
+            if cancelled() {
+                return Err(DigestError::Cancelled);
+            }
+            let n = match reader.read(&mut self.buf) {
+                Ok(0) => return Ok(md5.finalize().into()),
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(DigestError::Read(err)),
+            };
+            md5.update(&self.buf[..n]);
+            on_bytes(n as u64);
+        }
+    }
+}
+
+/// The MD5 of the regular file at `path`, read `chunk` bytes at a time into
+/// one buffer. Opens without blocking and checks the opened file's type, so a
+/// FIFO (even one swapped in after the walk) gives
+/// [`DigestError::NotRegular`] and never blocks. `cancelled()` is asked
+/// before each chunk; `on_bytes(n)` is told the size of each chunk read.
+///
+/// Use a [`Digester`] to reuse the buffer across files.
+///
+/// # Errors
+///
+/// As [`Digester::digest_file`].
+pub fn digest_file(
+    path: &Path,
+    chunk: usize,
+    cancelled: &dyn Fn() -> bool,
+    on_bytes: &mut dyn FnMut(u64),
+) -> Result<[u8; 16], DigestError> {
+    Digester::new(chunk).digest_file(path, cancelled, on_bytes)
+}
+
+/// The 32 lowercase hex digits md5sum prints for a digest.
+pub fn to_hex(digest: &[u8; 16]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(32);
+    for &b in digest {
+        hex.push(DIGITS[usize::from(b >> 4)] as char);
+        hex.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    hex
+}
+
+/// The digest written as exactly 32 hex digits, upper or lower case (as
+/// `md5sum -c` accepts them); `None` for anything else.
+pub fn from_hex(hex: &[u8]) -> Option<[u8; 16]> {
+    fn nibble(c: u8) -> Option<u8> {
+        char::from(c).to_digit(16).map(|d| d as u8)
+    }
+    if hex.len() != 32 {
+        return None;
+    }
+    let mut digest = [0; 16];
+    for (byte, pair) in digest.iter_mut().zip(hex.chunks_exact(2)) {
+        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::FileTypeExt;
+    use std::process::Command;
+
+    fn md5sum_hex(path: &Path) -> String {
+        let out = Command::new("md5sum").arg(path).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout[..32].to_vec()).unwrap()
+    }
+
+    fn never() -> bool {
+        false
+    }
+
+    #[test]
+    fn empty_file_matches_md5sum() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty");
+        fs::write(&path, b"").unwrap();
+        let mut calls = 0;
+        let digest = digest_file(&path, DEFAULT_CHUNK, &never, &mut |_| calls += 1).unwrap();
+        assert_eq!(to_hex(&digest), md5sum_hex(&path));
+        assert_eq!(to_hex(&digest), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(calls, 0);
+    }
+
+    #[test]
+    fn file_of_many_chunks_matches_md5sum_and_counts_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        let data: Vec<u8> = (0..10_037u32).map(|i| (i * 7 % 251) as u8).collect();
+        fs::write(&path, &data).unwrap();
+        let (mut total, mut chunks) = (0, 0);
+        let digest = digest_file(&path, 1000, &never, &mut |n| {
+            total += n;
+            chunks += 1;
+        })
+        .unwrap();
+        assert_eq!(to_hex(&digest), md5sum_hex(&path));
+        assert_eq!(total, data.len() as u64);
+        assert!(
+            chunks >= 11,
+            "read in chunks of at most 1000 bytes, got {chunks}"
+        );
+    }
+
+    #[test]
+    fn fifo_is_not_regular_and_does_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: `c` is a valid NUL-terminated path that outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        // No writer ever opens the FIFO: a blocking open would hang here.
+        let err = digest_file(&fifo, DEFAULT_CHUNK, &never, &mut |_| {}).unwrap_err();
+        assert!(matches!(&err, DigestError::NotRegular { file_type } if file_type.is_fifo()));
+        assert_eq!(err.reason(), "Not a regular file");
+        let err = digest_file(dir.path(), DEFAULT_CHUNK, &never, &mut |_| {}).unwrap_err();
+        assert_eq!(err.reason(), "Is a directory");
+    }
+
+    #[test]
+    fn cancel_stops_between_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        fs::write(&path, vec![1u8; 10 * 512]).unwrap();
+        let asked = Cell::new(0);
+        let cancelled = || {
+            asked.set(asked.get() + 1);
+            asked.get() > 1
+        };
+        let mut chunks = Vec::new();
+        let err = digest_file(&path, 512, &cancelled, &mut |n| chunks.push(n)).unwrap_err();
+        assert!(matches!(err, DigestError::Cancelled));
+        assert_eq!(
+            chunks,
+            vec![512],
+            "exactly one chunk read before the cancel"
+        );
+    }
+
+    #[test]
+    fn missing_file_gives_md5sum_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = digest_file(&dir.path().join("nope"), 16, &never, &mut |_| {}).unwrap_err();
+        assert!(matches!(err, DigestError::Open(_)));
+        assert_eq!(err.reason(), "No such file or directory");
+        assert_eq!(
+            err.io_error().map(io::Error::kind),
+            Some(io::ErrorKind::NotFound)
+        );
+    }
+
+    #[test]
+    fn a_digester_is_reused_across_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut digester = Digester::new(3);
+        for (name, body) in [("a", &b"hello world"[..]), ("b", b"x"), ("c", b"")] {
+            let path = dir.path().join(name);
+            fs::write(&path, body).unwrap();
+            let d = digester.digest_file(&path, &never, &mut |_| {}).unwrap();
+            assert_eq!(to_hex(&d), md5sum_hex(&path));
+        }
+    }
+
+    #[test]
+    fn hex_round_trips_and_rejects_bad_input() {
+        let d = *b"\x00\x01\x7f\x80\xff\xfe\x10\x20\x30\x40\x50\x60\x70\x8a\x9b\xac";
+        let hex = to_hex(&d);
+        assert_eq!(hex, "00017f80fffe102030405060708a9bac");
+        assert_eq!(from_hex(hex.as_bytes()), Some(d));
+        assert_eq!(from_hex(hex.to_uppercase().as_bytes()), Some(d));
+        assert_eq!(from_hex(&hex.as_bytes()[..31]), None);
+        assert_eq!(from_hex(format!("{hex}0").as_bytes()), None);
+        assert_eq!(from_hex(hex.replace('a', "g").as_bytes()), None);
+        assert_eq!(
+            from_hex("+0017f80fffe102030405060708a9bac".as_bytes()),
+            None
+        );
+    }
+}
