@@ -628,7 +628,13 @@ impl<T: Send + 'static> Flow<T> {
 
     /// Starts the run and hands its output to the caller as a [`RunStream`].
     pub fn stream(self) -> RunStream<T> {
-        let stats = StageStats::new("sink".into(), Kind::Sink, 1);
+        self.named_stream("sink")
+    }
+
+    /// [`stream`](Self::stream) with the sink's row in the stats named
+    /// `name` (what `pipeline!` uses for a `sink stream()` stage).
+    pub fn named_stream(self, name: impl Into<Arc<str>>) -> RunStream<T> {
+        let stats = StageStats::new(name.into(), Kind::Sink, 1);
         self.graph.stats.add(stats.clone());
         let cancel = self.graph.cancel.clone();
         let reader = Reader::new(self.rx, cancel.clone());
@@ -653,6 +659,12 @@ impl<T: Send + 'static> Flow<T> {
     /// ```
     pub fn iter(self) -> RunIter<T> {
         RunIter::new(self.stream())
+    }
+
+    /// [`iter`](Self::iter) with the sink's row in the stats named `name`
+    /// (what `pipeline!` uses for a `sink iter()` stage).
+    pub fn named_iter(self, name: impl Into<Arc<str>>) -> RunIter<T> {
+        RunIter::new(self.named_stream(name))
     }
 }
 
