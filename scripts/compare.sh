@@ -18,7 +18,7 @@
 # Tools (each skipped with a note when not installed; see scripts/anchors.sh):
 #   md5pipe --mode bounded|parallel|serial $MD5PIPE_ARGS TREE
 #   find TREE -type f | LC_ALL=C sort | xargs -d '\n' md5sum
-#   find TREE -type f | xargs -d '\n' -P$(nproc) -n 64 md5sum
+#   find TREE -type f | xargs -d '\n' -P$(nproc) -n $XARGS_N md5sum
 #   $ANCHORS/serial|parallel|bounded TREE      (the article's Go programs)
 #   md5deep -r -j$(nproc) TREE
 #
@@ -34,7 +34,10 @@
 #                      exists (it prints one line `MBPS <number>`). With either,
 #                      md5pipe's throughput is also given as a fraction of
 #                      nproc x ceiling.
-#   ONLY="md5sum go"   run only the tools whose label contains one of the words
+#   XARGS_N=64         files per md5sum in the xargs -P line (with fewer than
+#                      nproc x XARGS_N files, e.g. the 4-file large tree, one
+#                      md5sum gets them all and -P gains nothing)
+#   ONLY="md5sum Go"   run only the tools whose label contains one of the words
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" >&2; exit 2; }
@@ -51,6 +54,8 @@ repo=$(git -C "$script_dir" rev-parse --show-toplevel 2>/dev/null || dirname "$s
 target=${CARGO_TARGET_DIR:-$repo/target}
 runs=${RUNS:-5}
 [[ $runs =~ ^[1-9][0-9]*$ ]] || { note "RUNS must be a positive integer"; exit 2; }
+xargs_n=${XARGS_N:-64}
+[[ $xargs_n =~ ^[1-9][0-9]*$ ]] || { note "XARGS_N must be a positive integer"; exit 2; }
 warmup=${WARMUP:-1}
 [[ $warmup =~ ^[0-9]+$ ]] || { note "WARMUP must be a non-negative integer"; exit 2; }
 anchors=${ANCHORS:-/tmp/anchors}
@@ -149,8 +154,8 @@ fi
 bench "md5sum (sorted list)" bash -c \
     'find "$1" -type f | LC_ALL=C sort | xargs -d "\n" md5sum' _ "$tree"
 # shellcheck disable=SC2016
-bench "xargs -P$ncpu -n 64 md5sum" bash -c \
-    'find "$1" -type f | xargs -d "\n" -P"$2" -n 64 md5sum' _ "$tree" "$ncpu"
+bench "xargs -P$ncpu -n $xargs_n md5sum" bash -c \
+    'find "$1" -type f | xargs -d "\n" -P"$2" -n "$3" md5sum' _ "$tree" "$ncpu" "$xargs_n"
 
 for prog in serial parallel bounded; do
     label="Go $prog"
