@@ -26,7 +26,9 @@
 #   RUNS=5             timed runs per tool (the median is reported)
 #   WARMUP=1           untimed runs per tool before those
 #   MD5PIPE=PATH       md5pipe binary (default <repo>/target/release/md5pipe,
-#                      built with `cargo build --release -p pipeline-md5` if missing)
+#                      brought up to date first with
+#                      `cargo build --release -p pipeline-md5`)
+#   NO_BUILD=1         do not run cargo when that default binary exists
 #   MD5PIPE_ARGS=".."  extra md5pipe arguments, split on spaces (e.g. "-j 4")
 #   ANCHORS=DIR        the Go anchors built by anchors.sh (default /tmp/anchors)
 #   CEILING_MBPS=N     single-core MD5 throughput in MB/s (10^6 bytes/s); else
@@ -81,7 +83,9 @@ wanted() {
 md5pipe=${MD5PIPE:-$target/release/md5pipe}
 if ! wanted "md5pipe (bounded)" && ! wanted "md5pipe (parallel)" && ! wanted "md5pipe (serial)"; then
     md5pipe=
-elif [[ ! -x $md5pipe && -z ${MD5PIPE:-} ]]; then
+elif [[ -z ${MD5PIPE:-} && ( ! -x $md5pipe || ${NO_BUILD:-0} != 1 ) ]]; then
+    # Also when the binary exists: a no-op when it is up to date, and never
+    # a stale md5pipe in the table.
     note "building md5pipe: cargo build --release -p pipeline-md5"
     if ! (cd "$repo" && nice -n 10 cargo build --release -p pipeline-md5 >&2); then
         note "cargo build failed"
