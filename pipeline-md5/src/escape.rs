@@ -92,6 +92,136 @@ pub fn unescape(escaped: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// A name quoted for a diagnostic as GNU tools quote it (gnulib's `quotef`:
+/// shell-escape style, `:` quoted too), in a UTF-8 locale. A name of only
+/// safe characters comes back as it is (`dir/a.txt`); one with a single
+/// quote and otherwise harmless characters in double quotes (`"it's"`);
+/// anything else in single quotes, with `'` written `'\''`, control
+/// characters as `$'\n'` and bytes that are not printable UTF-8 in octal
+/// (`'a'$'\377''b'`).
+pub fn quote(name: &[u8]) -> Vec<u8> {
+    if !needs_quoting(name) {
+        return name.to_vec();
+    }
+    if name.contains(&b'\'')
+        && chunks(name)
+            .enumerate()
+            .all(|(i, c)| double_quote_safe(name, i, c))
+    {
+        return [b"\"", name, b"\""].concat();
+    }
+    let mut out = vec![b'\''];
+    // Inside a `$'...'` part (gnulib's `pending_shell_escape_end`).
+    let mut in_dollar = false;
+    let escape = |out: &mut Vec<u8>, in_dollar: &mut bool, text: &[u8]| {
+        if !std::mem::replace(in_dollar, true) {
+            out.extend_from_slice(b"'$'");
+        }
+        out.push(b'\\');
+        out.extend_from_slice(text);
+    };
+    for chunk in chunks(name) {
+        if let Chunk::Char(&[b]) = chunk {
+            if let Some(letter) = control_letter(b) {
+                escape(&mut out, &mut in_dollar, &[letter]);
+                continue;
+            }
+        }
+        match chunk {
+            Chunk::Char(b"'") => {
+                out.extend_from_slice(b"'\\''");
+                in_dollar = false;
+            }
+            Chunk::Char(c) if printable(c) => {
+                if std::mem::replace(&mut in_dollar, false) {
+                    out.extend_from_slice(b"''");
+                }
+                out.extend_from_slice(c);
+            }
+            Chunk::Char(bytes) | Chunk::Invalid(bytes) => {
+                for &b in bytes {
+                    let octal = [b'0' + (b >> 6), b'0' + ((b >> 3) & 7), b'0' + (b & 7)];
+                    escape(&mut out, &mut in_dollar, &octal);
+                }
+            }
+        }
+    }
+    out.push(b'\'');
+    out
+}
+
+/// A piece of a name: one UTF-8 character, or bytes that are not UTF-8.
+#[derive(Clone, Copy)]
+enum Chunk<'a> {
+    Char(&'a [u8]),
+    Invalid(&'a [u8]),
+}
+
+fn chunks(name: &[u8]) -> impl Iterator<Item = Chunk<'_>> {
+    name.utf8_chunks().flat_map(|c| {
+        let valid = c.valid();
+        let chars = valid
+            .char_indices()
+            .map(move |(i, ch)| Chunk::Char(&valid.as_bytes()[i..i + ch.len_utf8()]));
+        let invalid = c
+            .invalid()
+            .iter()
+            .map(std::slice::from_ref)
+            .map(Chunk::Invalid);
+        chars.chain(invalid)
+    })
+}
+
+fn printable(c: &[u8]) -> bool {
+    std::str::from_utf8(c).is_ok_and(|s| s.chars().all(|ch| !ch.is_control()))
+}
+
+fn control_letter(b: u8) -> Option<u8> {
+    Some(match b {
+        b'\n' => b'n',
+        b'\r' => b'r',
+        b'\t' => b't',
+        0x07 => b'a',
+        0x08 => b'b',
+        0x0c => b'f',
+        0x0b => b'v',
+        _ => return None,
+    })
+}
+
+/// Whether gnulib must put the name in quotes (its first, quote-eliding pass).
+fn needs_quoting(name: &[u8]) -> bool {
+    name.is_empty()
+        || chunks(name).enumerate().any(|(i, chunk)| match chunk {
+            Chunk::Invalid(_) => true,
+            Chunk::Char(&[b]) => match b {
+                b'{' | b'}' => name.len() == 1,
+                b'#' | b'~' => i == 0,
+                b' ' | b'!' | b'"' | b'$' | b'&' | b'(' | b')' | b'*' | b';' | b'<' | b'='
+                | b'>' | b'[' | b'^' | b'`' | b'|' | b'\'' | b'?' | b'\\' | b':' => true,
+                _ => !printable(&[b]),
+            },
+            Chunk::Char(c) => !printable(c),
+        })
+}
+
+/// Whether gnulib would accept the character in its double-quoted form,
+/// which it uses for names whose only awkward character is `'`.
+fn double_quote_safe(name: &[u8], i: usize, chunk: Chunk<'_>) -> bool {
+    match chunk {
+        Chunk::Invalid(_) => false,
+        Chunk::Char(&[b]) => match b {
+            b'{' | b'}' => name.len() == 1,
+            b'#' | b'~' => i == 0,
+            b' ' | b'\'' | b'%' | b'+' | b',' | b'-' | b'.' | b'/' | b':' | b']' | b'_' | b'@' => {
+                true
+            }
+            _ => b.is_ascii_alphanumeric(),
+        },
+        Chunk::Char(c) => printable(c),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,5 +323,63 @@ mod tests {
         assert_eq!(unescape(b"a\0b"), None, "no NUL in a name");
         assert_eq!(unescape(b"").as_deref(), Some(&b""[..]));
         assert_eq!(unescape(b"x\\\\\\n\\r").as_deref(), Some(&b"x\\\n\r"[..]));
+    }
+
+    #[test]
+    fn quote_matches_md5sum_diagnostics() {
+        let names: &[&[u8]] = &[
+            b"plain",
+            b"dir/a.txt",
+            b"@%+,-./]_",
+            b"it's",
+            b"it's me",
+            b"a:b",
+            b"sp ace",
+            b"a\tb",
+            b"x?",
+            b"{",
+            b"{a",
+            b"#a",
+            b"a#",
+            b"~",
+            b"a~",
+            b"a=b",
+            b"\xc3\xa9",
+            b"\xff",
+            b"a\xffb",
+            b"it's\nx",
+            b"a^b",
+            b"e\xcc\x81",
+            b"new\nline",
+            b"a\\b",
+            b"cr\r",
+            b"\x01\x7f",
+            b"a#'b",
+            b"'",
+            b"x'y:z",
+            b"\xc2\x85",
+            b"trail\n",
+            b"$HOME",
+            b"a\\'b",
+            b"",
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        for name in names {
+            let out = Command::new("md5sum")
+                .env("LC_ALL", "C.UTF-8")
+                .arg("--")
+                .arg(OsStr::from_bytes(name))
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            let want = [
+                b"md5sum: ",
+                &quote(name)[..],
+                b": No such file or directory\n",
+            ]
+            .concat();
+            let show = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            assert_eq!(show(&out.stderr), show(&want), "name {:?}", show(name));
+        }
     }
 }
