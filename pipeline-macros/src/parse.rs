@@ -1,0 +1,490 @@
+//! The grammar of `pipeline!` -> an AST that keeps every span.
+//!
+//! Each stage is read as the tokens up to its top-level `;`, so one bad
+//! stage becomes one error and parsing goes on with the next: the check pass
+//! can then report every problem at once. Only a malformed header or stage
+//! name stops parsing.
+
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::{AngleBracketedGenericArguments, Attribute, Expr, Ident, Token, Type, Visibility};
+
+/// The whole invocation: an optional reusable-form header, an optional
+/// `policy = ...;` line, the stages, and the errors met while parsing them.
+pub(crate) struct Input {
+    pub header: Option<Header>,
+    pub policy: Option<Policy>,
+    pub stages: Vec<StageDecl>,
+    pub errors: Vec<syn::Error>,
+}
+
+/// `#[doc] pub Name(arg: Type, ...) -> Output`, the reusable form's header.
+pub(crate) struct Header {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+    pub args: Vec<Arg>,
+    pub output: Option<Type>,
+}
+
+/// One constructor argument of the reusable form.
+pub(crate) struct Arg {
+    pub name: Ident,
+    pub ty: Type,
+}
+
+/// The error policy line: `policy = continue;`, `policy = fail_fast;`, or
+/// `policy = <expr>;` for an `ErrorPolicy` value.
+pub(crate) enum Policy {
+    Continue(Span),
+    FailFast(Span),
+    Expr(Expr),
+}
+
+/// `name: kind body [from input] [options];`
+pub(crate) struct StageDecl {
+    /// Doc comments written above the stage.
+    pub docs: Vec<Attribute>,
+    pub name: Ident,
+    /// The kind keyword as written (`map`, `sink`, ...).
+    pub kind: Ident,
+    pub role: Role,
+    /// `None` when the body did not parse (its error is in `Input::errors`).
+    pub body: Option<Body>,
+    /// `from <stage>`: the `from` keyword and the stage named.
+    pub from: Option<(Ident, Ident)>,
+    pub options: Vec<Opt>,
+}
+
+/// What a stage kind does in the graph.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Source,
+    Stage(Op),
+    Merge,
+    Sink,
+    /// An unknown kind; already reported.
+    Unknown,
+}
+
+/// The transforming stage kinds; each is the builder method of that name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    Map,
+    TryMap,
+    Filter,
+    FilterMap,
+    FlatMap,
+    TryFlatMap,
+    Inspect,
+    Then,
+    TryThen,
+}
+
+impl Op {
+    const ALL: [(&'static str, Op); 9] = [
+        ("map", Op::Map),
+        ("try_map", Op::TryMap),
+        ("filter", Op::Filter),
+        ("filter_map", Op::FilterMap),
+        ("flat_map", Op::FlatMap),
+        ("try_flat_map", Op::TryFlatMap),
+        ("inspect", Op::Inspect),
+        ("then", Op::Then),
+        ("try_then", Op::TryThen),
+    ];
+
+    /// The builder method, also the keyword.
+    pub fn method(self) -> &'static str {
+        Op::ALL
+            .iter()
+            .find(|(_, op)| *op == self)
+            .map_or("map", |(name, _)| name)
+    }
+
+    /// Whether the stage function is async (`then`, `try_then`).
+    pub fn is_async(self) -> bool {
+        matches!(self, Op::Then | Op::TryThen)
+    }
+}
+
+/// The parsed body of a stage, by role.
+pub(crate) enum Body {
+    Source { mode: SourceMode, expr: Expr },
+    Stage { func: Expr },
+    Merge { inputs: Vec<Ident> },
+    Sink(SinkCall),
+}
+
+/// How a source makes its items; each is one builder method.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SourceMode {
+    /// `source <iterable>` or `source iter <iterable>`: `from_iter`.
+    Iter,
+    /// `source stream <stream>`: `from_stream`.
+    Stream,
+    /// `source blocking |em| ...`: `from_blocking`.
+    Blocking,
+    /// `source async |em| async move { ... }`: `from_async`.
+    Async,
+}
+
+/// `collect()`, `collect::<C>()`, `first()`, `take(n)`, `for_each(f)`,
+/// `fold(init, f)`, `stream()`, `iter()`.
+pub(crate) struct SinkCall {
+    pub method: Ident,
+    pub turbofish: Option<AngleBracketedGenericArguments>,
+    pub args: Vec<Expr>,
+}
+
+/// One option in a stage's `[...]`: `workers = expr` or a flag.
+pub(crate) struct Opt {
+    pub name: Ident,
+    pub value: Option<Expr>,
+}
+
+pub(crate) const SINKS: &str =
+    "collect(), first(), take(n), for_each(f), fold(init, f), stream(), iter()";
+const KINDS: &str = "source, map, try_map, filter, filter_map, flat_map, try_flat_map, inspect, then, try_then, merge, sink";
+
+/// Whether the tokens start like the reusable form: attributes, a
+/// visibility, or `Name(`.
+pub(crate) fn looks_reusable(tokens: &TokenStream) -> bool {
+    let parser = |input: ParseStream| {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        let named = input.peek(Ident) && input.peek2(syn::token::Paren);
+        let _: TokenStream = input.parse()?;
+        Ok(!attrs.is_empty() || !matches!(vis, Visibility::Inherited) || named)
+    };
+    parser.parse2(tokens.clone()).unwrap_or(false)
+}
+
+impl Parse for Input {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        let reusable = !attrs.is_empty()
+            || !matches!(vis, Visibility::Inherited)
+            || (input.peek(Ident) && input.peek2(syn::token::Paren));
+        if !reusable {
+            return parse_stages(input, None);
+        }
+        let name: Ident = input.parse()?;
+        let content;
+        syn::parenthesized!(content in input);
+        let args = Punctuated::<Arg, Token![,]>::parse_terminated(&content)?;
+        let output = if input.peek(Token![->]) {
+            input.parse::<Token![->]>()?;
+            Some(input.parse::<Type>()?)
+        } else {
+            None
+        };
+        let body;
+        syn::braced!(body in input);
+        if !input.is_empty() {
+            return Err(input.error("one reusable pipeline per `pipeline!` invocation"));
+        }
+        let header = Header {
+            attrs,
+            vis,
+            name,
+            args: args.into_iter().collect(),
+            output,
+        };
+        parse_stages(&body, Some(header))
+    }
+}
+
+impl Parse for Arg {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let name = input.parse()?;
+        input.parse::<Token![:]>()?;
+        let ty = input.parse()?;
+        Ok(Arg { name, ty })
+    }
+}
+
+fn parse_stages(input: ParseStream, header: Option<Header>) -> syn::Result<Input> {
+    let mut out = Input {
+        header,
+        policy: None,
+        stages: Vec::new(),
+        errors: Vec::new(),
+    };
+    while !input.is_empty() {
+        let docs = input.call(Attribute::parse_outer)?;
+        for a in docs.iter().filter(|a| !a.path().is_ident("doc")) {
+            out.errors.push(syn::Error::new_spanned(
+                a,
+                "only doc comments can be written above a stage",
+            ));
+        }
+        if input.peek(Ident::peek_any) && input.peek2(Token![=]) {
+            let key = input.call(Ident::parse_any)?;
+            input.parse::<Token![=]>()?;
+            let tokens = until_semicolon(input)?;
+            if key != "policy" {
+                out.errors.push(syn::Error::new(
+                    key.span(),
+                    format!("unknown setting `{key}`; the only pipeline-wide setting is `policy`"),
+                ));
+            } else if out.policy.is_some() {
+                out.errors
+                    .push(syn::Error::new(key.span(), "`policy` is set twice"));
+            } else {
+                match parse_policy(tokens, key.span()) {
+                    Ok(p) => out.policy = Some(p),
+                    Err(e) => out.errors.push(e),
+                }
+            }
+            continue;
+        }
+        let name: Ident = input.parse().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "expected a stage: `name: kind ...;` (for example `sq: map |n: u64| n * n;`)",
+            )
+        })?;
+        input.parse::<Token![:]>()?;
+        let tokens = until_semicolon(input)?;
+        out.stages
+            .push(parse_stage(docs, name, tokens, &mut out.errors));
+    }
+    Ok(out)
+}
+
+/// The token trees up to the next top-level `;` (which is consumed), or to
+/// the end.
+fn until_semicolon(input: ParseStream) -> syn::Result<Vec<TokenTree>> {
+    input.step(|cursor| {
+        let mut rest = *cursor;
+        let mut tokens = Vec::new();
+        while let Some((tt, next)) = rest.token_tree() {
+            rest = next;
+            match &tt {
+                TokenTree::Punct(p) if p.as_char() == ';' => break,
+                _ => tokens.push(tt),
+            }
+        }
+        Ok((tokens, rest))
+    })
+}
+
+fn parse_policy(tokens: Vec<TokenTree>, key: Span) -> syn::Result<Policy> {
+    if let [TokenTree::Ident(i)] = tokens.as_slice() {
+        if i == "continue" {
+            return Ok(Policy::Continue(i.span()));
+        }
+        if i == "fail_fast" {
+            return Ok(Policy::FailFast(i.span()));
+        }
+    }
+    if tokens.is_empty() {
+        return Err(syn::Error::new(
+            key,
+            "expected `policy = continue;` or `policy = fail_fast;`",
+        ));
+    }
+    syn::parse2(tokens.into_iter().collect()).map(Policy::Expr)
+}
+
+fn role_of(kind: &Ident) -> Role {
+    let k = kind.to_string();
+    match k.as_str() {
+        "source" => Role::Source,
+        "merge" => Role::Merge,
+        "sink" => Role::Sink,
+        _ => Op::ALL
+            .iter()
+            .find(|(name, _)| *name == k)
+            .map_or(Role::Unknown, |(_, op)| Role::Stage(*op)),
+    }
+}
+
+fn parse_stage(
+    docs: Vec<Attribute>,
+    name: Ident,
+    tokens: Vec<TokenTree>,
+    errors: &mut Vec<syn::Error>,
+) -> StageDecl {
+    let mut tokens = tokens.into_iter();
+    let kind = match tokens.next() {
+        Some(TokenTree::Ident(kind)) => kind,
+        other => {
+            let span = other.map_or(name.span(), |t| t.span());
+            errors.push(syn::Error::new(
+                span,
+                format!("expected a stage kind after `{name}:`; one of: {KINDS}"),
+            ));
+            Ident::new("__missing", span)
+        }
+    };
+    let role = role_of(&kind);
+    if role == Role::Unknown && kind != "__missing" {
+        errors.push(syn::Error::new(
+            kind.span(),
+            format!("unknown stage kind `{kind}`; expected one of: {KINDS}"),
+        ));
+    }
+    let mut rest: Vec<TokenTree> = tokens.collect();
+    let mode = if role == Role::Source {
+        source_mode(&mut rest)
+    } else {
+        SourceMode::Iter
+    };
+    let (from, options) = split_tail(&mut rest);
+    let options = match options.map(|g| parse_options(&g)).transpose() {
+        Ok(o) => o.unwrap_or_default(),
+        Err(e) => {
+            errors.push(e);
+            Vec::new()
+        }
+    };
+    let body = match parse_body(role, mode, &kind, rest) {
+        Ok(b) => b,
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    StageDecl {
+        docs,
+        name,
+        kind,
+        role,
+        body,
+        from,
+        options,
+    }
+}
+
+/// Takes a leading `iter`, `stream`, `blocking` or `async` off a source's
+/// tokens when what follows is an expression on its own.
+fn source_mode(rest: &mut Vec<TokenTree>) -> SourceMode {
+    let mode = match rest.first() {
+        Some(TokenTree::Ident(i)) if i == "iter" => SourceMode::Iter,
+        Some(TokenTree::Ident(i)) if i == "stream" => SourceMode::Stream,
+        Some(TokenTree::Ident(i)) if i == "blocking" => SourceMode::Blocking,
+        Some(TokenTree::Ident(i)) if i == "async" => SourceMode::Async,
+        _ => return SourceMode::Iter,
+    };
+    let after: TokenStream = rest[1..].iter().cloned().collect();
+    let mut probe = rest[1..].to_vec();
+    let _ = split_tail(&mut probe);
+    let probe: TokenStream = probe.into_iter().collect();
+    if after.is_empty() || syn::parse2::<Expr>(probe).is_err() {
+        return SourceMode::Iter;
+    }
+    rest.remove(0);
+    mode
+}
+
+/// Splits `... from <stage> [options]` (in either order) off the end.
+fn split_tail(rest: &mut Vec<TokenTree>) -> (Option<(Ident, Ident)>, Option<Group>) {
+    let (mut from, mut options) = (None, None);
+    for _ in 0..2 {
+        if options.is_none() && is_options(rest) {
+            if let Some(TokenTree::Group(g)) = rest.pop() {
+                options = Some(g);
+            }
+        } else if from.is_none() {
+            if let [.., TokenTree::Ident(kw), TokenTree::Ident(input)] = rest.as_slice() {
+                if kw == "from" {
+                    from = Some((kw.clone(), input.clone()));
+                    rest.truncate(rest.len() - 2);
+                }
+            }
+        }
+    }
+    (from, options)
+}
+
+/// A trailing `[...]` is the options when something comes before it, it
+/// does not end a macro call (`vec![a, b]`), and it starts with a name.
+fn is_options(rest: &[TokenTree]) -> bool {
+    let [.., before, TokenTree::Group(g)] = rest else {
+        return false;
+    };
+    if g.delimiter() != Delimiter::Bracket {
+        return false;
+    }
+    if matches!(before, TokenTree::Punct(p) if p.as_char() == '!') {
+        return false;
+    }
+    match g.stream().into_iter().next() {
+        None | Some(TokenTree::Ident(_)) => true,
+        Some(_) => false,
+    }
+}
+
+fn parse_options(group: &Group) -> syn::Result<Vec<Opt>> {
+    let parser = Punctuated::<Opt, Token![,]>::parse_terminated;
+    Ok(parser.parse2(group.stream())?.into_iter().collect())
+}
+
+impl Parse for Opt {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let name = input.call(Ident::parse_any)?;
+        let value = if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            Some(input.parse()?)
+        } else {
+            None
+        };
+        Ok(Opt { name, value })
+    }
+}
+
+fn parse_body(
+    role: Role,
+    mode: SourceMode,
+    kind: &Ident,
+    rest: Vec<TokenTree>,
+) -> syn::Result<Option<Body>> {
+    let tokens: TokenStream = rest.into_iter().collect();
+    let needs =
+        |what: &str| syn::Error::new(kind.span(), format!("expected {what} after `{kind}`"));
+    Ok(Some(match role {
+        Role::Unknown => return Ok(None),
+        Role::Source if tokens.is_empty() => return Err(needs("the items of the source (an iterable, `stream s`, `blocking |em| ...` or `async |em| async move { ... }`)")),
+        Role::Source => Body::Source {
+            mode,
+            expr: syn::parse2(tokens)?,
+        },
+        Role::Stage(_) if tokens.is_empty() => return Err(needs("the stage's function (a path or a closure)")),
+        Role::Stage(_) => Body::Stage {
+            func: syn::parse2(tokens)?,
+        },
+        Role::Merge if tokens.is_empty() => return Err(needs("the stages to merge: `merge a, b`")),
+        Role::Merge => {
+            let parser = Punctuated::<Ident, Token![,]>::parse_separated_nonempty;
+            Body::Merge {
+                inputs: parser.parse2(tokens)?.into_iter().collect(),
+            }
+        }
+        Role::Sink if tokens.is_empty() => return Err(needs(&format!("what the sink does, one of: {SINKS}"))),
+        Role::Sink => Body::Sink(syn::parse2(tokens)?),
+    }))
+}
+
+impl Parse for SinkCall {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let method: Ident = input.parse()?;
+        let turbofish = if input.peek(Token![::]) {
+            Some(AngleBracketedGenericArguments::parse_turbofish(input)?)
+        } else {
+            None
+        };
+        let content;
+        syn::parenthesized!(content in input);
+        let args = Punctuated::<Expr, Token![,]>::parse_terminated(&content)?;
+        Ok(SinkCall {
+            method,
+            turbofish,
+            args: args.into_iter().collect(),
+        })
+    }
+}
