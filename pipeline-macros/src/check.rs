@@ -1,16 +1,20 @@
-//! Graph rules: names, edges, cycles, options -> a validated [`Model`].
+//! Graph rules (names, edges, cycles, options) -> a validated [`Model`].
 //!
 //! Every rule is checked and every violation kept, each at the span of the
 //! user's token; the errors are combined into one `syn::Error` so the user
-//! sees them all in one build.
+//! sees them all in one build. A stage that already has an error at its
+//! name gets no second one that would only follow from the first.
 
+mod graph;
+mod options;
+
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
-use proc_macro2::Span;
 use syn::ext::IdentExt;
-use syn::{Expr, Ident, Lit};
+use syn::Ident;
 
-use crate::parse::{Body, Header, Input, Policy, Role, SinkCall, StageDecl, SINKS};
+use crate::ast::{Body, Header, Input, Policy, Role, StageDecl};
 
 /// A pipeline that passed every check, its stages in an order where each
 /// comes after its inputs.
@@ -35,68 +39,96 @@ pub(crate) struct Node {
     pub readers: usize,
 }
 
-const OPTIONS: &str = "workers, buffer, ordered, window, unordered, blocking, batch";
+/// What the rules share while they run.
+pub(super) struct Ctx<'a> {
+    stages: &'a [StageDecl],
+    names: Vec<String>,
+    index: HashMap<String, usize>,
+    errors: Vec<syn::Error>,
+    /// Stages with an error at their name already.
+    flagged: BTreeSet<usize>,
+    /// Whether some stage did not parse or some reference did not resolve:
+    /// then the edges are not all known, and unread outputs are not
+    /// reported (they would likely follow from the first error).
+    incomplete: bool,
+}
+
+impl Ctx<'_> {
+    /// Reports `msg` at stage `i`'s name unless it has an error there
+    /// already.
+    fn flag(&mut self, i: usize, msg: impl std::fmt::Display) {
+        if self.flagged.insert(i) {
+            self.errors.push(err(&self.stages[i].name, msg));
+        }
+    }
+
+    /// Reports `msg` at stage `i`'s name even if it has an error there.
+    fn flag_too(&mut self, i: usize, msg: impl std::fmt::Display) {
+        self.flagged.insert(i);
+        self.errors.push(err(&self.stages[i].name, msg));
+    }
+}
 
 /// Checks `input`, returning every error at once.
 pub(crate) fn check(input: Input) -> syn::Result<Model> {
-    let mut errors = input.errors;
-    let stages = input.stages;
-    let names: Vec<String> = stages.iter().map(|s| s.name.unraw().to_string()).collect();
-    let mut index: HashMap<&str, usize> = HashMap::new();
+    let Input {
+        header,
+        policy,
+        stages,
+        errors,
+    } = input;
+    let mut cx = Ctx {
+        stages: &stages,
+        names: stages.iter().map(|s| s.name.unraw().to_string()).collect(),
+        index: HashMap::new(),
+        errors,
+        flagged: BTreeSet::new(),
+        incomplete: false,
+    };
     for (i, s) in stages.iter().enumerate() {
-        if index.contains_key(names[i].as_str()) {
-            errors.push(err(
-                &s.name,
-                format!("duplicate stage name `{}`: each stage needs its own name, shown in stats and errors", names[i]),
-            ));
+        let name = cx.names[i].clone();
+        if let Entry::Vacant(slot) = cx.index.entry(name.clone()) {
+            slot.insert(i);
         } else {
-            index.insert(&names[i], i);
+            cx.flag(i, format!("duplicate stage name `{name}`: each stage needs its own name, shown in stats and errors"));
         }
-        check_options(s, &mut errors);
+        if s.role == Role::Unknown && s.kind != "__missing" {
+            let kinds = crate::ast::KINDS;
+            cx.errors.push(err(
+                &s.kind,
+                format!(
+                    "unknown stage kind `{}`{}; expected one of: {}",
+                    s.kind,
+                    did_you_mean(&s.kind.to_string(), kinds.iter().copied()),
+                    kinds.join(", ")
+                ),
+            ));
+        }
+        if s.body.is_none() {
+            cx.incomplete = true;
+        }
+        options::check_options(s, &mut cx.errors);
         if let Some(Body::Sink(call)) = &s.body {
-            check_sink(call, &mut errors);
+            options::check_sink(call, &mut cx.errors);
         }
     }
     let inputs: Vec<Vec<(Ident, usize)>> = (0..stages.len())
-        .map(|i| resolve_inputs(&stages, i, &index, &mut errors))
+        .map(|i| graph::resolve_inputs(&mut cx, i))
         .collect();
     let mut readers = vec![0usize; stages.len()];
-    for ins in &inputs {
-        for (_, j) in ins {
-            readers[*j] += 1;
-        }
+    for (_, j) in inputs.iter().flatten() {
+        readers[*j] += 1;
     }
-    check_ends(&stages, &readers, &mut errors);
-    let order = match topological_order(&inputs) {
-        Ok(order) => order,
-        Err(cycle) => {
-            let path: Vec<&str> = cycle.iter().map(|&i| names[i].as_str()).collect();
-            errors.push(err(
-                &stages[cycle[0]].name,
-                format!(
-                    "these stages form a cycle: {} -> {}",
-                    path.join(" -> "),
-                    path[0]
-                ),
-            ));
-            Vec::new()
-        }
-    };
-    if let Some(e) = errors.into_iter().reduce(|mut a, b| {
+    graph::check_ends(&mut cx, &readers);
+    let order = graph::topological_order(&mut cx, &inputs);
+    if let Some(e) = cx.errors.into_iter().reduce(|mut a, b| {
         a.combine(b);
         a
     }) {
         return Err(e);
     }
-    Ok(model(
-        input.header,
-        input.policy,
-        stages,
-        names,
-        inputs,
-        readers,
-        order,
-    ))
+    let names = cx.names;
+    Ok(model(header, policy, stages, names, inputs, readers, order))
 }
 
 fn model(
@@ -144,277 +176,47 @@ fn err(at: &Ident, msg: impl std::fmt::Display) -> syn::Error {
     syn::Error::new(at.span(), msg)
 }
 
-/// Known option, value present or not as it should be, no repeats, no
-/// conflicts, applies to this kind, no literal 0.
-fn check_options(s: &StageDecl, errors: &mut Vec<syn::Error>) {
-    let mut seen: Vec<String> = Vec::new();
-    for opt in &s.options {
-        let name = opt.name.to_string();
-        let takes_value = match name.as_str() {
-            "workers" | "buffer" | "window" | "batch" => true,
-            "ordered" | "unordered" | "blocking" => false,
-            _ => {
-                errors.push(err(
-                    &opt.name,
-                    format!("unknown option `{name}`; expected one of: {OPTIONS}"),
-                ));
-                continue;
-            }
-        };
-        if seen.contains(&name) {
-            errors.push(err(&opt.name, format!("option `{name}` is given twice")));
-            continue;
-        }
-        seen.push(name.clone());
-        match (&opt.value, takes_value) {
-            (None, true) => errors.push(err(
-                &opt.name,
-                format!("option `{name}` needs a value, as in `{name} = 4`"),
-            )),
-            (Some(v), false) => errors.push(syn::Error::new_spanned(
-                v,
-                format!("option `{name}` is a flag and takes no value"),
-            )),
-            (Some(v), true) if is_literal_zero(v) => errors.push(syn::Error::new_spanned(
-                v,
-                format!("`{name}` must be at least 1"),
-            )),
-            _ => {}
-        }
-        if let Some(why) = not_applicable(s.role, &name) {
-            errors.push(err(&opt.name, why));
-        }
-    }
-    let has = |n: &str| seen.iter().any(|s| s == n);
-    if has("unordered") && (has("ordered") || has("window")) {
-        let at = s
-            .options
-            .iter()
-            .find(|o| o.name == "unordered")
-            .map_or(&s.name, |o| &o.name);
-        errors.push(err(
-            at,
-            "`unordered` contradicts `ordered`/`window` on the same stage",
-        ));
-    }
+/// ` (did you mean `x`?)` for the closest candidate within two edits, or
+/// nothing.
+fn did_you_mean<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> String {
+    candidates
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, c)| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default()
 }
 
-/// A known sink with the right number of arguments; only `collect` takes
-/// a type.
-fn check_sink(call: &SinkCall, errors: &mut Vec<syn::Error>) {
-    let m = &call.method;
-    let arity = match m.to_string().as_str() {
-        "collect" | "first" | "stream" | "iter" => 0,
-        "take" | "for_each" => 1,
-        "fold" => 2,
-        other => {
-            errors.push(err(
-                m,
-                format!("unknown sink `{other}`; expected one of: {SINKS}"),
-            ));
-            return;
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(diag + usize::from(ca != *cb));
+            diag = row[j + 1];
+            row[j + 1] = next;
         }
-    };
-    if call.args.len() != arity {
-        let usage = SINKS
-            .split(", ")
-            .find(|s| s.starts_with(&format!("{m}(")))
-            .unwrap_or("");
-        errors.push(err(
-            m,
-            format!(
-                "`{m}` takes {arity} argument{}: `{usage}`",
-                if arity == 1 { "" } else { "s" }
-            ),
-        ));
     }
-    if let (Some(t), false) = (&call.turbofish, m == "collect") {
-        errors.push(syn::Error::new_spanned(
-            t,
-            format!("`{m}` takes no type; only `collect::<C>()` does"),
-        ));
-    }
+    row[b.len()]
 }
 
-fn not_applicable(role: Role, option: &str) -> Option<String> {
-    match role {
-        Role::Source if option == "blocking" => Some(
-            "a source is made blocking by its form: `source blocking |em| ...`".into(),
-        ),
-        Role::Source if !matches!(option, "buffer" | "batch") => Some(format!(
-            "option `{option}` does not apply to a source (it has one producer); a source takes `buffer` and `batch`"
-        )),
-        Role::Merge if option != "buffer" => Some(format!(
-            "option `{option}` does not apply to a merge; a merge takes `buffer`"
-        )),
-        Role::Sink => Some(format!(
-            "option `{option}` does not apply to a sink: it runs in the caller's task and sends nothing"
-        )),
-        Role::Stage(op) if op.is_async() && option == "blocking" => Some(format!(
-            "`blocking` has no effect on `{}`: its async function already runs as a task",
-            op.method()
-        )),
-        _ => None,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn is_literal_zero(e: &Expr) -> bool {
-    match e {
-        Expr::Lit(l) => matches!(&l.lit, Lit::Int(i) if i.base10_parse::<u128>().ok() == Some(0)),
-        Expr::Paren(p) => is_literal_zero(&p.expr),
-        Expr::Group(g) => is_literal_zero(&g.expr),
-        _ => false,
+    #[test]
+    fn suggestions_are_close_names_only() {
+        assert_eq!(edit_distance("mapp", "map"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        let kinds = ["map", "filter", "merge"];
+        assert_eq!(
+            did_you_mean("mapp", kinds.iter().copied()),
+            " (did you mean `map`?)"
+        );
+        assert_eq!(did_you_mean("squish", kinds.iter().copied()), "");
     }
-}
-
-/// The stages that stage `i` reads: its `from`, its merge list, or the stage
-/// declared just before it.
-fn resolve_inputs(
-    stages: &[StageDecl],
-    i: usize,
-    index: &HashMap<&str, usize>,
-    errors: &mut Vec<syn::Error>,
-) -> Vec<(Ident, usize)> {
-    let s = &stages[i];
-    let named: Vec<Ident> = match (s.role, &s.body, &s.from) {
-        (Role::Source, _, Some((kw, _))) => {
-            errors.push(err(kw, "a source has no input: it makes the items"));
-            return Vec::new();
-        }
-        (Role::Source, _, None) => return Vec::new(),
-        (Role::Merge, _, Some((kw, _))) => {
-            errors.push(err(
-                kw,
-                "a merge names its inputs after `merge`: `m: merge a, b;`",
-            ));
-            return Vec::new();
-        }
-        (Role::Merge, Some(Body::Merge { inputs }), None) => {
-            if inputs.len() < 2 {
-                errors.push(err(
-                    &s.kind,
-                    "a merge needs at least two inputs: `m: merge a, b;`",
-                ));
-            }
-            inputs.clone()
-        }
-        (Role::Merge, _, None) => return Vec::new(),
-        (_, _, Some((_, input))) => vec![input.clone()],
-        (_, _, None) => {
-            let Some(prev) = i.checked_sub(1).map(|p| &stages[p]) else {
-                errors.push(err(
-                    &s.name,
-                    format!("`{}` has no input: a pipeline starts with a source, as in `gen: source 0..10;`", s.name.unraw()),
-                ));
-                return Vec::new();
-            };
-            if prev.role == Role::Sink {
-                errors.push(err(
-                    &s.name,
-                    format!("`{}` comes after the sink `{}`, which has no output; name its input with `from`", s.name.unraw(), prev.name.unraw()),
-                ));
-                return Vec::new();
-            }
-            // Read the stage just before, spanned at this stage's kind.
-            vec![Ident::new(&prev.name.unraw().to_string(), s.kind.span())]
-        }
-    };
-    let mut out: Vec<(Ident, usize)> = Vec::new();
-    for r in named {
-        let key = r.unraw().to_string();
-        match index.get(key.as_str()) {
-            None => errors.push(err(&r, format!("no stage named `{key}` in this pipeline"))),
-            Some(&j) if stages[j].role == Role::Sink => errors.push(err(
-                &r,
-                format!("`{key}` is the sink: it ends the pipeline and has no output to read"),
-            )),
-            Some(&j) if out.iter().any(|(_, k)| *k == j) => {
-                errors.push(err(&r, format!("`{key}` is read twice by the same stage")))
-            }
-            Some(&j) => out.push((r, j)),
-        }
-    }
-    out
-}
-
-/// One source at least, exactly one sink, and every output read.
-fn check_ends(stages: &[StageDecl], readers: &[usize], errors: &mut Vec<syn::Error>) {
-    if !stages.iter().any(|s| s.role == Role::Source) {
-        errors.push(syn::Error::new(
-            Span::call_site(),
-            "this pipeline has no source: start it with one, as in `gen: source 0..10;`",
-        ));
-    }
-    let sinks: Vec<&StageDecl> = stages.iter().filter(|s| s.role == Role::Sink).collect();
-    match sinks.as_slice() {
-        [] => errors.push(syn::Error::new(
-            Span::call_site(),
-            format!("this pipeline has no sink: end it with one, as in `out: sink collect();` (sinks: {SINKS})"),
-        )),
-        [first, more @ ..] => {
-            for s in more {
-                errors.push(err(
-                    &s.name,
-                    format!("a pipeline has one sink and `{}` is already it; to read a stage twice, fan it out with `from` and `merge`", first.name.unraw()),
-                ));
-            }
-        }
-    }
-    for (s, &n) in stages.iter().zip(readers) {
-        if n == 0 && !matches!(s.role, Role::Sink | Role::Unknown) {
-            errors.push(err(
-                &s.name,
-                format!(
-                    "the output of `{}` is never read: give a later stage `from {}`, or remove it",
-                    s.name.unraw(),
-                    s.name.unraw()
-                ),
-            ));
-        }
-    }
-}
-
-/// Kahn's order over the input edges, taking the earliest declared ready
-/// stage first (so a pipeline without forward references keeps its
-/// declaration order), or one cycle as stage indices in data-flow order.
-fn topological_order(inputs: &[Vec<(Ident, usize)>]) -> Result<Vec<usize>, Vec<usize>> {
-    let n = inputs.len();
-    let mut pending: Vec<usize> = inputs.iter().map(Vec::len).collect();
-    let mut readers: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, ins) in inputs.iter().enumerate() {
-        for (_, j) in ins {
-            readers[*j].push(i);
-        }
-    }
-    let mut order = Vec::with_capacity(n);
-    let mut ready: BTreeSet<usize> = (0..n).filter(|&i| pending[i] == 0).collect();
-    while let Some(i) = ready.pop_first() {
-        order.push(i);
-        for &r in &readers[i] {
-            pending[r] -= 1;
-            if pending[r] == 0 {
-                ready.insert(r);
-            }
-        }
-    }
-    if order.len() == n {
-        return Ok(order);
-    }
-    // Walk inputs from a stuck stage until one repeats: that is a cycle.
-    let mut path: Vec<usize> = Vec::new();
-    let mut at = (0..n).find(|&i| pending[i] > 0).unwrap_or(0);
-    while !path.contains(&at) {
-        path.push(at);
-        at = inputs[at]
-            .iter()
-            .map(|(_, j)| *j)
-            .find(|&j| pending[j] > 0)
-            .unwrap_or(at);
-    }
-    let start = path.iter().position(|&i| i == at).unwrap_or(0);
-    let mut cycle = path.split_off(start);
-    cycle.reverse();
-    let first = (0..cycle.len()).min_by_key(|&k| cycle[k]).unwrap_or(0);
-    cycle.rotate_left(first);
-    Err(cycle)
 }

@@ -14,8 +14,8 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, Type};
 
+use crate::ast::{Body, Policy, SourceMode};
 use crate::check::{Model, Node};
-use crate::parse::{Body, Policy, SourceMode};
 
 /// The code for a checked model: a block expression, or the items of the
 /// reusable form.
@@ -95,7 +95,11 @@ pub(crate) fn stages(
             .inputs
             .iter()
             .map(|(at, j)| {
-                let v = &vars[*j];
+                // Hygienic, but located at the user's reference.
+                let v = Ident::new(
+                    &vars[*j].to_string(),
+                    Span::mixed_site().located_at(at.span()),
+                );
                 if model.nodes[*j].readers > 1 {
                     quote_spanned!(at.span()=> ::core::clone::Clone::clone(&#v))
                 } else {
@@ -138,7 +142,7 @@ pub(crate) fn stages(
 /// The sink's call: `Flow::collect::<C>(input).name("out")` and friends.
 fn sink(
     node: &Node,
-    call: &crate::parse::SinkCall,
+    call: &crate::ast::SinkCall,
     input: TokenStream,
     output: Option<&Type>,
 ) -> TokenStream {

@@ -1,5 +1,6 @@
 //! The `pipeline!` macro; see its documentation in the `pipeline` crate.
 
+mod ast;
 mod check;
 mod expand;
 mod parse;
@@ -11,7 +12,7 @@ use proc_macro::TokenStream;
 pub fn pipeline(input: TokenStream) -> TokenStream {
     let input = proc_macro2::TokenStream::from(input);
     let reusable = parse::looks_reusable(&input);
-    let result = syn::parse2::<parse::Input>(input).and_then(check::check);
+    let result = syn::parse2::<ast::Input>(input).and_then(check::check);
     match result {
         Ok(model) => expand::expand(&model).into(),
         Err(e) if reusable => e.to_compile_error().into(),

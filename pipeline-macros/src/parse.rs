@@ -11,143 +11,10 @@ use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{AngleBracketedGenericArguments, Attribute, Expr, Ident, Token, Type, Visibility};
 
-/// The whole invocation: an optional reusable-form header, an optional
-/// `policy = ...;` line, the stages, and the errors met while parsing them.
-pub(crate) struct Input {
-    pub header: Option<Header>,
-    pub policy: Option<Policy>,
-    pub stages: Vec<StageDecl>,
-    pub errors: Vec<syn::Error>,
-}
-
-/// `#[doc] pub Name(arg: Type, ...) -> Output`, the reusable form's header.
-pub(crate) struct Header {
-    pub attrs: Vec<Attribute>,
-    pub vis: Visibility,
-    pub name: Ident,
-    pub args: Vec<Arg>,
-    pub output: Option<Type>,
-}
-
-/// One constructor argument of the reusable form.
-pub(crate) struct Arg {
-    pub name: Ident,
-    pub ty: Type,
-}
-
-/// The error policy line: `policy = continue;`, `policy = fail_fast;`, or
-/// `policy = <expr>;` for an `ErrorPolicy` value.
-pub(crate) enum Policy {
-    Continue(Span),
-    FailFast(Span),
-    Expr(Expr),
-}
-
-/// `name: kind body [from input] [options];`
-pub(crate) struct StageDecl {
-    /// Doc comments written above the stage.
-    pub docs: Vec<Attribute>,
-    pub name: Ident,
-    /// The kind keyword as written (`map`, `sink`, ...).
-    pub kind: Ident,
-    pub role: Role,
-    /// `None` when the body did not parse (its error is in `Input::errors`).
-    pub body: Option<Body>,
-    /// `from <stage>`: the `from` keyword and the stage named.
-    pub from: Option<(Ident, Ident)>,
-    pub options: Vec<Opt>,
-}
-
-/// What a stage kind does in the graph.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
-    Source,
-    Stage(Op),
-    Merge,
-    Sink,
-    /// An unknown kind; already reported.
-    Unknown,
-}
-
-/// The transforming stage kinds; each is the builder method of that name.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Op {
-    Map,
-    TryMap,
-    Filter,
-    FilterMap,
-    FlatMap,
-    TryFlatMap,
-    Inspect,
-    Then,
-    TryThen,
-}
-
-impl Op {
-    const ALL: [(&'static str, Op); 9] = [
-        ("map", Op::Map),
-        ("try_map", Op::TryMap),
-        ("filter", Op::Filter),
-        ("filter_map", Op::FilterMap),
-        ("flat_map", Op::FlatMap),
-        ("try_flat_map", Op::TryFlatMap),
-        ("inspect", Op::Inspect),
-        ("then", Op::Then),
-        ("try_then", Op::TryThen),
-    ];
-
-    /// The builder method, also the keyword.
-    pub fn method(self) -> &'static str {
-        Op::ALL
-            .iter()
-            .find(|(_, op)| *op == self)
-            .map_or("map", |(name, _)| name)
-    }
-
-    /// Whether the stage function is async (`then`, `try_then`).
-    pub fn is_async(self) -> bool {
-        matches!(self, Op::Then | Op::TryThen)
-    }
-}
-
-/// The parsed body of a stage, by role.
-pub(crate) enum Body {
-    Source { mode: SourceMode, expr: Expr },
-    Stage { func: Expr },
-    Merge { inputs: Vec<Ident> },
-    Sink(SinkCall),
-}
-
-/// How a source makes its items; each is one builder method.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SourceMode {
-    /// `source <iterable>` or `source iter <iterable>`: `from_iter`.
-    Iter,
-    /// `source stream <stream>`: `from_stream`.
-    Stream,
-    /// `source blocking |em| ...`: `from_blocking`.
-    Blocking,
-    /// `source async |em| async move { ... }`: `from_async`.
-    Async,
-}
-
-/// `collect()`, `collect::<C>()`, `first()`, `take(n)`, `for_each(f)`,
-/// `fold(init, f)`, `stream()`, `iter()`.
-pub(crate) struct SinkCall {
-    pub method: Ident,
-    pub turbofish: Option<AngleBracketedGenericArguments>,
-    pub args: Vec<Expr>,
-}
-
-/// One option in a stage's `[...]`: `workers = expr` or a flag.
-pub(crate) struct Opt {
-    pub name: Ident,
-    pub value: Option<Expr>,
-}
-
-pub(crate) const SINKS: &str =
-    "collect(), first(), take(n), for_each(f), fold(init, f), stream(), iter()";
-const KINDS: &str = "source, map, try_map, filter, filter_map, flat_map, try_flat_map, inspect, then, try_then, merge, sink";
+use crate::ast::{
+    Arg, Body, Header, Input, Op, Opt, Policy, Role, SinkCall, SourceMode, StageDecl, KINDS,
+    MERGE_FROM, SINKS,
+};
 
 /// Whether the tokens start like the reusable form: attributes, a
 /// visibility, or `Name(`.
@@ -317,18 +184,15 @@ fn parse_stage(
             let span = other.map_or(name.span(), |t| t.span());
             errors.push(syn::Error::new(
                 span,
-                format!("expected a stage kind after `{name}:`; one of: {KINDS}"),
+                format!(
+                    "expected a stage kind after `{name}:`; one of: {}",
+                    KINDS.join(", ")
+                ),
             ));
             Ident::new("__missing", span)
         }
     };
     let role = role_of(&kind);
-    if role == Role::Unknown && kind != "__missing" {
-        errors.push(syn::Error::new(
-            kind.span(),
-            format!("unknown stage kind `{kind}`; expected one of: {KINDS}"),
-        ));
-    }
     let mut rest: Vec<TokenTree> = tokens.collect();
     let mode = if role == Role::Source {
         source_mode(&mut rest)
@@ -460,6 +324,11 @@ fn parse_body(
         },
         Role::Merge if tokens.is_empty() => return Err(needs("the stages to merge: `merge a, b`")),
         Role::Merge => {
+            if let Some(TokenTree::Ident(kw)) = tokens.clone().into_iter().next() {
+                if kw == "from" {
+                    return Err(syn::Error::new(kw.span(), MERGE_FROM));
+                }
+            }
             let parser = Punctuated::<Ident, Token![,]>::parse_separated_nonempty;
             Body::Merge {
                 inputs: parser.parse2(tokens)?.into_iter().collect(),

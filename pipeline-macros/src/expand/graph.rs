@@ -8,8 +8,8 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use crate::ast::Body;
 use crate::check::Model;
-use crate::parse::Body;
 
 /// The private `graph_rows` helper and the two public renderers.
 pub(super) fn methods(model: &Model) -> TokenStream {

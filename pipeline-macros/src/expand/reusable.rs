@@ -3,12 +3,13 @@
 //! `build`/`run`/`run_async` that declare the graph afresh for each run.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{parse_quote, Ident, Type};
 
 use super::{graph, pipeline_var, policy_value, stages, written_config};
+use crate::ast::{Body, Header};
 use crate::check::{Model, Node};
-use crate::parse::{Body, Header};
 
 pub(super) fn expand(model: &Model, h: &Header) -> TokenStream {
     let Header {
@@ -44,14 +45,22 @@ pub(super) fn expand(model: &Model, h: &Header) -> TokenStream {
         Some(pol) => policy_value(pol),
         None => quote!(::pipeline::ErrorPolicy::FailFast),
     };
+    // A sink that does not give the declared output is reported there.
+    let at = output.as_ref().map_or(name.span(), |t| t.span());
     let sink = model.nodes.iter().find_map(|n| match &n.body {
         Body::Sink(call) => Some(call.method.to_string()),
         _ => None,
     });
     let (ret, run) = match sink.as_deref() {
-        Some("stream") => (quote!(::pipeline::RunStream<#out_ty>), quote!()),
-        Some("iter") => (quote!(::pipeline::RunIter<#out_ty>), quote!()),
-        _ => (quote!(::pipeline::Run<#out_ty>), run_methods(&out_ty)),
+        Some("stream") => (
+            quote_spanned!(at=> ::pipeline::RunStream<#out_ty>),
+            quote!(),
+        ),
+        Some("iter") => (quote_spanned!(at=> ::pipeline::RunIter<#out_ty>), quote!()),
+        _ => (
+            quote_spanned!(at=> ::pipeline::Run<#out_ty>),
+            run_methods(&out_ty),
+        ),
     };
     let body = stages(
         model,

@@ -1,0 +1,148 @@
+//! Option and sink rules: known names, values where values belong, no
+//! repeats or contradictions, options that fit the stage's kind, no literal 0.
+
+use syn::{Expr, Lit};
+
+use super::{did_you_mean, err};
+use crate::ast::{Role, SinkCall, StageDecl, SINKS};
+
+const OPTIONS: [&str; 7] = [
+    "workers",
+    "buffer",
+    "ordered",
+    "window",
+    "unordered",
+    "blocking",
+    "batch",
+];
+
+/// Known option, value present or not as it should be, no repeats, no
+/// conflicts, applies to this kind, no literal 0.
+pub(super) fn check_options(s: &StageDecl, errors: &mut Vec<syn::Error>) {
+    let mut seen: Vec<String> = Vec::new();
+    for opt in &s.options {
+        let name = opt.name.to_string();
+        let takes_value = match name.as_str() {
+            "workers" | "buffer" | "window" | "batch" => true,
+            "ordered" | "unordered" | "blocking" => false,
+            _ => {
+                errors.push(err(
+                    &opt.name,
+                    format!(
+                        "unknown option `{name}`{}; expected one of: {}",
+                        did_you_mean(&name, OPTIONS.iter().copied()),
+                        OPTIONS.join(", ")
+                    ),
+                ));
+                continue;
+            }
+        };
+        if seen.contains(&name) {
+            errors.push(err(&opt.name, format!("option `{name}` is given twice")));
+            continue;
+        }
+        seen.push(name.clone());
+        match (&opt.value, takes_value) {
+            (None, true) => errors.push(err(
+                &opt.name,
+                format!("option `{name}` needs a value, as in `{name} = 4`"),
+            )),
+            (Some(v), false) => errors.push(syn::Error::new_spanned(
+                v,
+                format!("option `{name}` is a flag and takes no value"),
+            )),
+            (Some(v), true) if is_literal_zero(v) => errors.push(syn::Error::new_spanned(
+                v,
+                format!("`{name}` must be at least 1"),
+            )),
+            _ => {}
+        }
+        if let Some(why) = not_applicable(s.role, &name) {
+            errors.push(err(&opt.name, why));
+        }
+    }
+    let has = |n: &str| seen.iter().any(|s| s == n);
+    if has("unordered") && (has("ordered") || has("window")) {
+        let at = s
+            .options
+            .iter()
+            .find(|o| o.name == "unordered")
+            .map_or(&s.name, |o| &o.name);
+        errors.push(err(
+            at,
+            "`unordered` contradicts `ordered`/`window` on the same stage",
+        ));
+    }
+}
+
+/// A known sink with the right number of arguments; only `collect` takes
+/// a type.
+pub(super) fn check_sink(call: &SinkCall, errors: &mut Vec<syn::Error>) {
+    let m = &call.method;
+    let arity = match m.to_string().as_str() {
+        "collect" | "first" | "stream" | "iter" => 0,
+        "take" | "for_each" => 1,
+        "fold" => 2,
+        other => {
+            let names = SINKS.split(", ").filter_map(|s| s.split('(').next());
+            errors.push(err(
+                m,
+                format!(
+                    "unknown sink `{other}`{}; expected one of: {SINKS}",
+                    did_you_mean(other, names)
+                ),
+            ));
+            return;
+        }
+    };
+    if call.args.len() != arity {
+        let usage = SINKS
+            .split(", ")
+            .find(|s| s.starts_with(&format!("{m}(")))
+            .unwrap_or("");
+        errors.push(err(
+            m,
+            format!(
+                "`{m}` takes {arity} argument{}: `{usage}`",
+                if arity == 1 { "" } else { "s" }
+            ),
+        ));
+    }
+    if let (Some(t), false) = (&call.turbofish, m == "collect") {
+        errors.push(syn::Error::new_spanned(
+            t,
+            format!("`{m}` takes no type; only `collect::<C>()` does"),
+        ));
+    }
+}
+
+fn not_applicable(role: Role, option: &str) -> Option<String> {
+    match role {
+        Role::Source if option == "blocking" => Some(
+            "a source is made blocking by its form: `source blocking |em| ...`".into(),
+        ),
+        Role::Source if !matches!(option, "buffer" | "batch") => Some(format!(
+            "option `{option}` does not apply to a source (it has one producer); a source takes `buffer` and `batch`"
+        )),
+        Role::Merge if option != "buffer" => Some(format!(
+            "option `{option}` does not apply to a merge; a merge takes `buffer`"
+        )),
+        Role::Sink => Some(format!(
+            "option `{option}` does not apply to a sink: it runs in the caller's task and sends nothing"
+        )),
+        Role::Stage(op) if op.is_async() && option == "blocking" => Some(format!(
+            "`blocking` has no effect on `{}`: its async function already runs as a task",
+            op.method()
+        )),
+        _ => None,
+    }
+}
+
+fn is_literal_zero(e: &Expr) -> bool {
+    match e {
+        Expr::Lit(l) => matches!(&l.lit, Lit::Int(i) if i.base10_parse::<u128>().ok() == Some(0)),
+        Expr::Paren(p) => is_literal_zero(&p.expr),
+        Expr::Group(g) => is_literal_zero(&g.expr),
+        _ => false,
+    }
+}

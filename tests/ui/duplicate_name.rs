@@ -1,0 +1,10 @@
+use pipeline::pipeline;
+
+fn main() {
+    let _run = pipeline! {
+        gen: source 0..10u64;
+        sq:  map |n: u64| n * n;
+        sq:  map |n: u64| n + 1;
+        out: sink collect();
+    };
+}

@@ -1,0 +1,10 @@
+use pipeline::pipeline;
+
+fn main() {
+    let _run = pipeline! {
+        gen:   source 0..10u64;
+        sq:    map |n: u64| n * n;
+        out:   sink collect();
+        again: sink first() from sq;
+    };
+}

@@ -1,0 +1,12 @@
+use pipeline::pipeline;
+
+fn main() {
+    let _run = pipeline! {
+        gen: source 0..10u64;
+        out: sink gather();
+    };
+    let _run = pipeline! {
+        gen: source 0..10u64;
+        out: sink take();
+    };
+}
