@@ -743,4 +743,10 @@ impl<O: Send + 'static> Run<O> {
     pub fn cancel_signal(&self) -> Cancel {
         self.graph.cancel.clone()
     }
+
+    /// Errors that reach this run's sink as items under
+    /// [`ErrorPolicy::Continue`] (see [`Pipeline::errors`]).
+    pub fn errors(&self) -> Errors {
+        self.graph.errors.clone()
+    }
 }
