@@ -46,6 +46,8 @@ pub(crate) struct Reader<T> {
     rx: Receiver<Packet<T>>,
     cancel: Cancel,
     pending: std::vec::IntoIter<Msg<T>>,
+    /// Set once the input was seen closed and drained (not cancelled).
+    exhausted: bool,
 }
 
 /// What [`Reader::try_next`] found.
@@ -61,7 +63,14 @@ impl<T> Reader<T> {
             rx,
             cancel,
             pending: Vec::new().into_iter(),
+            exhausted: false,
         }
+    }
+
+    /// Whether the input ended because every sender was done, rather than
+    /// because the run was cancelled or the reader stopped early.
+    pub(crate) fn exhausted(&self) -> bool {
+        self.exhausted
     }
 
     /// Takes the next message without waiting. A cancelled run reads as closed.
@@ -76,7 +85,10 @@ impl<T> Reader<T> {
         match self.rx.try_recv() {
             Ok(p) => Poll::Item(self.unpack(p, stats)),
             Err(TryRecvError::Empty) => Poll::Empty,
-            Err(TryRecvError::Closed) => Poll::Closed,
+            Err(TryRecvError::Closed) => {
+                self.exhausted = true;
+                Poll::Closed
+            }
         }
     }
 
@@ -98,7 +110,11 @@ impl<T> Reader<T> {
             let cancelled = std::pin::pin!(self.cancel.cancelled());
             match select(recv, cancelled).await {
                 Either::Left((Ok(p), _)) => Some(p),
-                _ => None,
+                Either::Left((Err(_), _)) => {
+                    self.exhausted = true;
+                    None
+                }
+                Either::Right(_) => None,
             }
         };
         stats.wait_in += t0.elapsed();

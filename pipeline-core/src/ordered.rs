@@ -95,6 +95,7 @@ async fn ordered_worker<T, U, O: Op<T, U>>(
                     stats.errors += 1;
                     return;
                 }
+                Step::Cancelled => return,
             },
         };
         let fin = Finished {

@@ -248,7 +248,7 @@ impl Pipeline {
             ctx.spawn(guard_panics(
                 cfg.name,
                 ctx.cancel.clone(),
-                stream_source(stream, w, stats),
+                stream_source(stream, w, stats, ctx.cancel.clone()),
             ))
         })
     }
@@ -538,7 +538,7 @@ impl<T: Send + 'static> Flow<T> {
     where
         O: Send + 'static,
         F: FnOnce(Reader<T>, Local, Errors) -> Fut + Send + 'static,
-        Fut: Future<Output = O> + Send + 'static,
+        Fut: Future<Output = (O, bool)> + Send + 'static,
     {
         let batch = self.batch;
         let rx = self.rx;
@@ -565,6 +565,7 @@ impl<T: Send + 'static> Flow<T> {
                     Err(e) => errors.push(e),
                 }
             }
+            ((), r.exhausted())
         })
     }
 
@@ -582,7 +583,7 @@ impl<T: Send + 'static> Flow<T> {
                     Err(e) => errors.push(e),
                 }
             }
-            acc
+            (acc, r.exhausted())
         })
     }
 
@@ -603,11 +604,11 @@ impl<T: Send + 'static> Flow<T> {
         self.sink(move |mut r, mut stats, errors| async move {
             while let Some(m) = r.next(&mut stats).await {
                 match m {
-                    Ok(t) => return Some(t),
+                    Ok(t) => return (Some(t), false),
                     Err(e) => errors.push(e),
                 }
             }
-            None
+            (None, r.exhausted())
         })
     }
 
@@ -622,7 +623,8 @@ impl<T: Send + 'static> Flow<T> {
                     None => break,
                 }
             }
-            v
+            let exhausted = r.exhausted();
+            (v, exhausted)
         })
     }
 
@@ -668,7 +670,9 @@ impl<T: Send + 'static> Flow<T> {
     }
 }
 
-type SinkFn<O> = Box<dyn FnOnce(Cancel, Local) -> SinkFuture<O> + Send>;
+/// A sink: consumes the last flow; says what it made and whether its input
+/// was exhausted (rather than left early).
+type SinkFn<O> = Box<dyn FnOnce(Cancel, Local) -> SinkFuture<(O, bool)> + Send>;
 
 /// A declared pipeline, ended by a sink, ready to run once.
 #[must_use = "a Run does nothing until .run() or .run_async()"]
@@ -709,17 +713,29 @@ impl<O: Send + 'static> Run<O> {
             fut: Box::pin(AssertUnwindSafe(fut).catch_unwind()),
         }
         .await;
-        if let Err(p) = &out {
-            ctx.cancel.fail(Error::Panic {
-                stage: self.name.clone(),
-                message: panic_message(&**p),
-            });
-        }
-        // The sink is done: release every stage still running, then wait.
-        ctx.cancel.finish();
+        let out = match out {
+            Ok((out, exhausted)) => {
+                if !exhausted {
+                    // The sink left early: release every stage still
+                    // running. Errors they raise from now on are echoes.
+                    ctx.cancel.finish();
+                }
+                Some(out)
+            }
+            Err(p) => {
+                ctx.cancel.fail(Error::Panic {
+                    stage: self.name.clone(),
+                    message: panic_message(&*p),
+                });
+                None
+            }
+        };
+        // Every sender is gone or released: wait for every task. A task that
+        // fails while it ends (a panic unwinding past its sender) is still
+        // heard, since nothing was marked finished.
         join_all(tasks).await;
         outcome(&ctx.cancel)?;
-        Ok(out.unwrap_or_else(|_| unreachable!("a sink panic is recorded as the run's error")))
+        Ok(out.expect("a sink panic is recorded as the run's error"))
     }
 
     /// The most items that can be in flight at once in this run: between

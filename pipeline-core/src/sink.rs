@@ -80,8 +80,8 @@ impl<T: Send + 'static> RunStream<T> {
                     return Some((m, s));
                 }
                 s.done = true;
-                // End of stream: release everything, wait for every task.
-                s.cancel.finish();
+                // End of stream: every sender is gone, or the run was
+                // cancelled. Wait for every task, then report.
                 let tasks = take(&s.tasks);
                 join_all(tasks).await;
                 match outcome(&s.cancel) {

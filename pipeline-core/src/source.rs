@@ -137,8 +137,12 @@ where
     let _ = w.flush(&mut stats).await;
 }
 
-pub(crate) async fn stream_source<S>(stream: S, mut w: Writer<S::Item>, mut stats: Local)
-where
+pub(crate) async fn stream_source<S>(
+    stream: S,
+    mut w: Writer<S::Item>,
+    mut stats: Local,
+    cancel: Cancel,
+) where
     S: Stream,
 {
     let mut stream = std::pin::pin!(stream);
@@ -150,7 +154,10 @@ where
                 if w.flush(&mut stats).await.is_err() {
                     return;
                 }
-                stream.next().await
+                match crate::channel::or_cancel(stream.next(), &cancel).await {
+                    Some(n) => n,
+                    None => return,
+                }
             }
         };
         let Some(item) = next else { break };
@@ -195,7 +202,9 @@ where
     use futures::FutureExt;
     let cancel = em.inner.cancel.clone();
     let name = em.inner.name.clone();
-    if let Err(p) = std::panic::AssertUnwindSafe(f(em)).catch_unwind().await {
+    // An async producer is dropped at the cancel, wherever it is waiting.
+    let run = std::panic::AssertUnwindSafe(f(em)).catch_unwind();
+    if let Some(Err(p)) = crate::channel::or_cancel(run, &cancel).await {
         cancel.fail(Error::Panic {
             stage: name,
             message: crate::error::panic_message(&*p),

@@ -8,7 +8,7 @@ use async_channel::{Receiver, Sender};
 use futures::FutureExt;
 
 use crate::cancel::{Cancel, WithCancel};
-use crate::channel::{Packet, Poll, Reader, Writer};
+use crate::channel::{or_cancel, Packet, Poll, Reader, Writer};
 use crate::config::{ErrorPolicy, StageConfig};
 use crate::error::{panic_message, Error};
 use crate::executor::{spawn_counted, LiveTasks};
@@ -49,6 +49,8 @@ pub(crate) enum Step<U> {
     Error(Error),
     /// The run failed (fail-fast error or panic): stop now.
     Stop,
+    /// The run was cancelled while the function was waiting: stop now.
+    Cancelled,
 }
 
 /// Calls the stage function on one item, turning errors and panics into
@@ -60,10 +62,16 @@ pub(crate) async fn apply<T, U, O: Op<T, U>>(
     name: &Arc<str>,
     ctx: &RunCtx,
 ) -> Step<U> {
-    match AssertUnwindSafe(async { op.call(item).await })
-        .catch_unwind()
-        .await
-    {
+    let mut call = std::pin::pin!(AssertUnwindSafe(async { op.call(item).await }).catch_unwind());
+    // Most calls finish at once; only one that would wait races the signal.
+    let result = match futures::poll!(call.as_mut()) {
+        std::task::Poll::Ready(r) => r,
+        std::task::Poll::Pending => match or_cancel(call, &ctx.cancel).await {
+            Some(r) => r,
+            None => return Step::Cancelled,
+        },
+    };
+    match result {
         Ok(Ok(out)) => Step::Items(out),
         Ok(Err(e)) => {
             let err = Error::stage(name.clone(), e);
@@ -138,6 +146,7 @@ async fn worker<T, U, O: Op<T, U>>(
                     stats.errors += 1;
                     false
                 }
+                Step::Cancelled => false,
             },
         };
         if !ok {

@@ -1,0 +1,110 @@
+//! Property tests: order, loss and the in-flight bound over random widths,
+//! buffers, windows, batches and item delays.
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+
+use pipeline_core::{Pipeline, StageConfig};
+use proptest::prelude::*;
+
+/// Spends `n` yields: a delay measured in scheduler turns, not in time.
+async fn delay(n: u8) {
+    for _ in 0..n {
+        smol::future::yield_now().await;
+    }
+}
+
+fn cfg(name: &str, workers: usize, buffer: usize, batch: usize) -> StageConfig {
+    StageConfig::new(name)
+        .workers(workers)
+        .buffer(buffer)
+        .batch(batch)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn ordered_stages_keep_input_order(
+        delays in prop::collection::vec(0u8..20, 0..300),
+        workers in 1usize..9,
+        buffer in 1usize..6,
+        window in 1usize..12,
+        batch in 1usize..5,
+    ) {
+        let n = delays.len();
+        let delays = Arc::new(delays);
+        let d = delays.clone();
+        let out: Vec<usize> = Pipeline::new()
+            .from_iter(cfg("gen", 1, buffer, batch), 0..n)
+            .then(cfg("work", workers, buffer, batch).window(window), move |i| {
+                let d = d[i];
+                async move { delay(d).await; i }
+            })
+            .map(cfg("after", 2, buffer, 1).ordered(), |i| i)
+            .collect::<Vec<_>>()
+            .run()
+            .unwrap();
+        prop_assert_eq!(out, (0..n).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn unordered_stages_lose_and_duplicate_nothing(
+        delays in prop::collection::vec(0u8..20, 0..300),
+        workers in 1usize..9,
+        buffer in 1usize..6,
+        batch in 1usize..5,
+    ) {
+        let n = delays.len();
+        let delays = Arc::new(delays);
+        let d = delays.clone();
+        let p = Pipeline::new();
+        let a = p.from_iter(cfg("gen", 1, buffer, batch), 0..n);
+        let b1 = a.clone().then(cfg("w1", workers, buffer, batch), {
+            let d = d.clone();
+            move |i| { let d = d[i]; async move { delay(d).await; i } }
+        });
+        let b2 = a.then(cfg("w2", workers, buffer, 1), move |i| {
+            let d = d[i];
+            async move { delay(d / 2).await; i }
+        });
+        let mut out: Vec<usize> = p.merge(cfg("merge", 1, buffer, 1), [b1, b2])
+            .collect::<Vec<_>>()
+            .run()
+            .unwrap();
+        out.sort();
+        prop_assert_eq!(out, (0..n).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn items_in_flight_never_exceed_the_bound(
+        w1 in 1usize..6, w2 in 1usize..6,
+        b1 in 1usize..5, b2 in 1usize..5, b3 in 1usize..5,
+        batch in 1usize..4,
+        window in 1usize..6,
+        ordered in any::<bool>(),
+        sink_delay in 0u8..4,
+    ) {
+        let produced = Arc::new(AtomicUsize::new(0));
+        let consumed = Arc::new(AtomicUsize::new(0));
+        let max = Arc::new(AtomicUsize::new(0));
+        let (p2, c2, m2) = (produced.clone(), consumed.clone(), max.clone());
+        let second = cfg("second", w2, b3, 1);
+        let second = if ordered { second.window(window) } else { second };
+        let run = Pipeline::new()
+            .from_iter(cfg("gen", 1, b1, batch), (0..2000u32).inspect(move |_| {
+                let now = p2.fetch_add(1, SeqCst) + 1 - c2.load(SeqCst);
+                m2.fetch_max(now, SeqCst);
+            }))
+            .then(cfg("first", w1, b2, batch), |n| async move { delay((n % 3) as u8).await; n })
+            .map(second, |n| n)
+            .for_each(move |_| {
+                for _ in 0..sink_delay { std::thread::yield_now(); }
+                consumed.fetch_add(1, SeqCst);
+            });
+        let bound = run.in_flight_bound();
+        run.run().unwrap();
+        prop_assert!(max.load(SeqCst) <= bound, "max {} > bound {}", max.load(SeqCst), bound);
+        prop_assert!(max.load(SeqCst) > 1);
+    }
+}
