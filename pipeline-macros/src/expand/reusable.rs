@@ -89,6 +89,7 @@ pub(super) fn expand(model: &Model, h: &Header) -> TokenStream {
             stats: ::pipeline::Stats,
             live: ::pipeline::LiveTasks,
             cancel: ::pipeline::Cancel,
+            errors: ::pipeline::Errors,
         }
 
         #[doc = #config_doc]
@@ -146,6 +147,7 @@ pub(super) fn expand(model: &Model, h: &Header) -> TokenStream {
                     stats: ::core::default::Default::default(),
                     live: ::core::default::Default::default(),
                     cancel: ::core::default::Default::default(),
+                    errors: ::core::default::Default::default(),
                 }
             }
 
@@ -200,6 +202,7 @@ pub(super) fn expand(model: &Model, h: &Header) -> TokenStream {
                 self.stats = #p.stats();
                 self.live = #p.live_tasks();
                 self.cancel = #p.cancel_signal();
+                self.errors = #p.errors();
                 #body
             }
 
@@ -218,6 +221,12 @@ pub(super) fn expand(model: &Model, h: &Header) -> TokenStream {
             /// The close-to-cancel signal of the last run built.
             pub fn cancel_signal(&self) -> ::pipeline::Cancel {
                 ::core::clone::Clone::clone(&self.cancel)
+            }
+
+            /// Errors that reached the sink of the last run as items under
+            /// `ErrorPolicy::Continue`.
+            pub fn errors(&self) -> ::pipeline::Errors {
+                ::core::clone::Clone::clone(&self.errors)
             }
 
             #graph
