@@ -157,3 +157,14 @@ pub(crate) const KINDS: [&str; 12] = [
     "merge",
     "sink",
 ];
+
+/// The options a stage can take.
+pub(crate) const OPTIONS: [&str; 7] = [
+    "workers",
+    "buffer",
+    "ordered",
+    "window",
+    "unordered",
+    "blocking",
+    "batch",
+];

@@ -11,6 +11,7 @@ mod ast;
 mod check;
 mod expand;
 mod parse;
+mod suggest;
 
 use proc_macro::TokenStream;
 

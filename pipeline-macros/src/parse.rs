@@ -5,7 +5,7 @@
 //! can then report every problem at once. Only a malformed header or stage
 //! name stops parsing.
 
-use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Group, Spacing, Span, TokenStream, TokenTree};
 use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
@@ -13,8 +13,9 @@ use syn::{AngleBracketedGenericArguments, Attribute, Expr, Ident, Token, Type, V
 
 use crate::ast::{
     Arg, Body, Header, Input, Op, Opt, Policy, Role, SinkCall, SourceMode, StageDecl, KINDS,
-    MERGE_FROM, SINKS,
+    MERGE_FROM, OPTIONS, SINKS,
 };
+use crate::suggest::edit_distance;
 
 /// Whether the tokens start like the reusable form: attributes, a
 /// visibility, or `Name(`.
@@ -267,7 +268,10 @@ fn split_tail(rest: &mut Vec<TokenTree>) -> (Option<(Ident, Ident)>, Option<Grou
 }
 
 /// A trailing `[...]` is the options when something comes before it, it
-/// does not end a macro call (`vec![a, b]`), and it starts with a name.
+/// does not end a macro call (`vec![a, b]`), and one of its entries looks
+/// like an option: `name = ...`, or a bare name within two edits of an
+/// option's (so `[orderd]` is a misspelt option, while `|n| [n, n]` is an
+/// array).
 fn is_options(rest: &[TokenTree]) -> bool {
     let [.., before, TokenTree::Group(g)] = rest else {
         return false;
@@ -278,10 +282,30 @@ fn is_options(rest: &[TokenTree]) -> bool {
     if matches!(before, TokenTree::Punct(p) if p.as_char() == '!') {
         return false;
     }
-    match g.stream().into_iter().next() {
-        None | Some(TokenTree::Ident(_)) => true,
-        Some(_) => false,
-    }
+    let tokens: Vec<TokenTree> = g.stream().into_iter().collect();
+    tokens
+        .split(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == ','))
+        .any(|entry| match entry {
+            [TokenTree::Ident(_), TokenTree::Punct(eq), after @ ..] => {
+                // `=`, not `==` or `=>`.
+                let joined = matches!(after.first(), Some(TokenTree::Punct(p)) if matches!(p.as_char(), '=' | '>'));
+                eq.as_char() == '=' && !(eq.spacing() == Spacing::Joint && joined)
+            }
+            [TokenTree::Ident(name)] => {
+                let name = name.to_string();
+                OPTIONS.iter().any(|o| edit_distance(&name, o) <= 2)
+            }
+            _ => false,
+        })
+}
+
+/// An expression without redundant outer parentheses, which are how an
+/// expression ending in `[...]` is told apart from options.
+fn expr(tokens: TokenStream) -> syn::Result<Expr> {
+    Ok(match syn::parse2(tokens)? {
+        Expr::Paren(p) => *p.expr,
+        e => e,
+    })
 }
 
 fn parse_options(group: &Group) -> syn::Result<Vec<Opt>> {
@@ -316,11 +340,11 @@ fn parse_body(
         Role::Source if tokens.is_empty() => return Err(needs("the items of the source (an iterable, `stream s`, `blocking |em| ...` or `async |em| async move { ... }`)")),
         Role::Source => Body::Source {
             mode,
-            expr: syn::parse2(tokens)?,
+            expr: expr(tokens)?,
         },
         Role::Stage(_) if tokens.is_empty() => return Err(needs("the stage's function (a path or a closure)")),
         Role::Stage(_) => Body::Stage {
-            func: syn::parse2(tokens)?,
+            func: expr(tokens)?,
         },
         Role::Merge if tokens.is_empty() => return Err(needs("the stages to merge: `merge a, b`")),
         Role::Merge => {
@@ -357,3 +381,6 @@ impl Parse for SinkCall {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

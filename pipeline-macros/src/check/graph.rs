@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use syn::ext::IdentExt;
 use syn::Ident;
 
-use super::{did_you_mean, err, Ctx};
+use super::{err, Ctx};
 use crate::ast::{Body, Role, SINKS};
+use crate::suggest::did_you_mean;
 
 /// The stages that stage `i` reads: its `from`, its merge list, or the stage
 /// declared just before it.

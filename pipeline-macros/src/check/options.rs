@@ -3,18 +3,9 @@
 
 use syn::{Expr, Lit};
 
-use super::{did_you_mean, err};
-use crate::ast::{Role, SinkCall, StageDecl, SINKS};
-
-const OPTIONS: [&str; 7] = [
-    "workers",
-    "buffer",
-    "ordered",
-    "window",
-    "unordered",
-    "blocking",
-    "batch",
-];
+use super::err;
+use crate::ast::{Role, SinkCall, StageDecl, OPTIONS, SINKS};
+use crate::suggest::did_you_mean;
 
 /// Known option, value present or not as it should be, no repeats, no
 /// conflicts, applies to this kind, no literal 0.
