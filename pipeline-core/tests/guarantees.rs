@@ -616,7 +616,7 @@ fn batched_stages_lose_nothing_and_flush_partial_batches() {
         let mut got: Vec<u32> = Pipeline::new()
             .from_iter(StageConfig::new("gen").batch(batch), 0..1001u32)
             .map(StageConfig::new("a").workers(2).batch(batch), |n| n)
-            .filter_map(StageConfig::new("b").batch(batch).ordered(), |n| Some(n))
+            .filter_map(StageConfig::new("b").batch(batch).ordered(), Some)
             .flat_map("c", |n| [n])
             .collect::<Vec<_>>()
             .run()
