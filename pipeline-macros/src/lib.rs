@@ -15,6 +15,12 @@ mod suggest;
 
 use proc_macro::TokenStream;
 
+/// The README section "Declaring a pipeline", whose examples run as tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/declaring.md")]
+#[allow(dead_code)]
+struct DeclaringAPipeline;
+
 /// Declares a pipeline: named stages, read top to bottom.
 ///
 /// ```
