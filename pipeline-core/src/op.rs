@@ -91,6 +91,21 @@ where
     }
 }
 
+/// `try_filter_map`: one in, zero or one out, or an error.
+pub(crate) struct TryFilterMapOp<F>(pub(crate) F);
+impl<T, U, E, F> SyncOp<T, U> for TryFilterMapOp<F>
+where
+    F: Fn(T) -> Result<Option<U>, E> + Send + Sync + 'static,
+    E: Into<BoxError>,
+{
+    #[inline]
+    fn call(&self, x: T) -> OpResult<U> {
+        (self.0)(x)
+            .map(|o| o.map_or(Out::None, Out::One))
+            .map_err(Into::into)
+    }
+}
+
 /// `filter`: keep the items for which the predicate holds.
 pub(crate) struct FilterOp<F>(pub(crate) F);
 impl<T, F: Fn(&T) -> bool + Send + Sync + 'static> SyncOp<T, T> for FilterOp<F> {

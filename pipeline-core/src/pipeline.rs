@@ -19,7 +19,7 @@ use crate::error::{panic_message, BoxError, Error};
 use crate::executor::{block_on, LiveTasks};
 use crate::op::{
     Blocking, FilterMapOp, FilterOp, FlatMapOp, Inline, InspectOp, MapOp, Op, SyncOp, ThenOp,
-    TryFlatMapOp, TryMapOp, TryThenOp,
+    TryFilterMapOp, TryFlatMapOp, TryMapOp, TryThenOp,
 };
 use crate::sink::{join_all, outcome, RunIter, RunStream, SinkFuture};
 use crate::source::{
@@ -238,6 +238,13 @@ impl Pipeline {
     }
 
     /// A source that sends every item of an async `stream`.
+    ///
+    /// ```
+    /// use pipeline_core::Pipeline;
+    /// let n = Pipeline::new().from_stream("s", futures::stream::iter(0..4u32))
+    ///     .fold(0, |a, b| a + b).run().unwrap();
+    /// assert_eq!(n, 6);
+    /// ```
     pub fn from_stream<S>(&self, cfg: impl Into<StageConfig>, stream: S) -> Flow<S::Item>
     where
         S: Stream + Send + 'static,
@@ -287,6 +294,18 @@ impl Pipeline {
 
     /// A source fed by an async producer, which is handed an
     /// [`AsyncEmitter`] and runs as a task of the run.
+    ///
+    /// ```
+    /// use pipeline_core::Pipeline;
+    /// let v = Pipeline::new()
+    ///     .from_async("ticks", |mut em| async move {
+    ///         for i in 0..3u32 {
+    ///             if em.send(i).await.is_err() { return; }
+    ///         }
+    ///     })
+    ///     .collect::<Vec<_>>().run().unwrap();
+    /// assert_eq!(v, [0, 1, 2]);
+    /// ```
     pub fn from_async<T, F, Fut>(&self, cfg: impl Into<StageConfig>, producer: F) -> Flow<T>
     where
         T: Send + 'static,
@@ -304,6 +323,17 @@ impl Pipeline {
     /// Fan-in: one flow with every item of `flows` (the article's `merge`).
     /// Order across inputs is not kept. All flows must come from this
     /// pipeline, otherwise the run returns [`Error::Config`].
+    ///
+    /// ```
+    /// use pipeline_core::Pipeline;
+    /// let p = Pipeline::new();
+    /// let gen = p.from_iter("gen", 1..=4u64);
+    /// let a = gen.clone().map("sq1", |n| n * n); // two readers of one channel
+    /// let b = gen.map("sq2", |n| n * n);
+    /// let mut all = p.merge("merge", [a, b]).collect::<Vec<_>>().run().unwrap();
+    /// all.sort();
+    /// assert_eq!(all, [1, 4, 9, 16]);
+    /// ```
     pub fn merge<T: Send + 'static>(
         &self,
         cfg: impl Into<StageConfig>,
@@ -423,6 +453,17 @@ impl<T: Send + 'static> Flow<T> {
     }
 
     /// Applies `f` to every item.
+    ///
+    /// ```
+    /// use pipeline_core::{Pipeline, StageConfig};
+    /// let v = Pipeline::new()
+    ///     .from_iter("gen", 1..=3u32)
+    ///     .map(StageConfig::new("double").workers(2).ordered(), |n| n * 2)
+    ///     .collect::<Vec<_>>()
+    ///     .run()
+    ///     .unwrap();
+    /// assert_eq!(v, [2, 4, 6]);
+    /// ```
     pub fn map<U, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
         U: Send + 'static,
@@ -433,6 +474,17 @@ impl<T: Send + 'static> Flow<T> {
 
     /// Applies a fallible `f` to every item; an `Err` follows the run's
     /// [`ErrorPolicy`].
+    ///
+    /// ```
+    /// use pipeline_core::Pipeline;
+    /// let err = Pipeline::new()
+    ///     .from_iter("gen", ["1", "2", "x"])
+    ///     .try_map("parse", |s| s.parse::<u32>())
+    ///     .collect::<Vec<_>>()
+    ///     .run()
+    ///     .unwrap_err();
+    /// assert_eq!(err.stage_name(), Some("parse"));
+    /// ```
     pub fn try_map<U, E, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
         U: Send + 'static,
@@ -443,6 +495,13 @@ impl<T: Send + 'static> Flow<T> {
     }
 
     /// Keeps the items for which `f` returns true.
+    ///
+    /// ```
+    /// use pipeline_core::Pipeline;
+    /// let n = Pipeline::new().from_iter("gen", 0..10u32).filter("even", |n| n % 2 == 0)
+    ///     .fold(0, |a, _| a + 1).run().unwrap();
+    /// assert_eq!(n, 5);
+    /// ```
     pub fn filter<F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<T>
     where
         F: Fn(&T) -> bool + Send + Sync + 'static,
@@ -451,6 +510,15 @@ impl<T: Send + 'static> Flow<T> {
     }
 
     /// Applies `f` and keeps the `Some` results.
+    ///
+    /// ```
+    /// use pipeline_core::Pipeline;
+    /// let mut v = Pipeline::new().from_iter("gen", ["1", "x", "3"])
+    ///     .filter_map("parse", |s| s.parse::<u32>().ok())
+    ///     .collect::<Vec<_>>().run().unwrap();
+    /// v.sort();
+    /// assert_eq!(v, [1, 3]);
+    /// ```
     pub fn filter_map<U, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
         U: Send + 'static,
@@ -459,7 +527,26 @@ impl<T: Send + 'static> Flow<T> {
         self.sync_stage(cfg, FilterMapOp(f))
     }
 
+    /// Fallible [`filter_map`](Self::filter_map): `Ok(None)` drops the item,
+    /// `Err` follows the run's [`ErrorPolicy`].
+    pub fn try_filter_map<U, E, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
+    where
+        U: Send + 'static,
+        E: Into<BoxError>,
+        F: Fn(T) -> Result<Option<U>, E> + Send + Sync + 'static,
+    {
+        self.sync_stage(cfg, TryFilterMapOp(f))
+    }
+
     /// Applies `f` and sends every item of what it returns.
+    ///
+    /// ```
+    /// use pipeline_core::{Pipeline, StageConfig};
+    /// let v = Pipeline::new().from_iter("gen", 1..=3u32)
+    ///     .flat_map(StageConfig::new("repeat").ordered(), |n| vec![n; n as usize])
+    ///     .collect::<Vec<_>>().run().unwrap();
+    /// assert_eq!(v, [1, 2, 2, 3, 3, 3]);
+    /// ```
     pub fn flat_map<U, I, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
         U: Send + 'static,
@@ -481,6 +568,18 @@ impl<T: Send + 'static> Flow<T> {
     }
 
     /// Calls `f` on every item and passes it on unchanged.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::Arc;
+    /// use pipeline_core::Pipeline;
+    /// let seen = Arc::new(AtomicU32::new(0));
+    /// let s = seen.clone();
+    /// Pipeline::new().from_iter("gen", 0..5u32)
+    ///     .inspect("count", move |_| { s.fetch_add(1, Ordering::Relaxed); })
+    ///     .for_each(|_| {}).run().unwrap();
+    /// assert_eq!(seen.load(Ordering::Relaxed), 5);
+    /// ```
     pub fn inspect<F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<T>
     where
         F: Fn(&T) + Send + Sync + 'static,
@@ -490,6 +589,15 @@ impl<T: Send + 'static> Flow<T> {
 
     /// Applies an async `f` to every item (an async closure or `async fn`).
     /// `blocking` has no effect on async stages.
+    ///
+    /// ```
+    /// use pipeline_core::{Pipeline, StageConfig};
+    /// async fn square(n: u64) -> u64 { n * n }
+    /// let v = Pipeline::new().from_iter("gen", 1..=3u64)
+    ///     .then(StageConfig::new("sq").workers(8).ordered(), square)
+    ///     .collect::<Vec<_>>().run().unwrap();
+    /// assert_eq!(v, [1, 4, 9]);
+    /// ```
     pub fn then<U, F, Fut>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
         U: Send + 'static,
@@ -613,6 +721,14 @@ impl<T: Send + 'static> Flow<T> {
     }
 
     /// Ends the pipeline after `n` items, cancelling the rest of the run.
+    ///
+    /// ```
+    /// use pipeline_core::{Pipeline, StageConfig};
+    /// let v = Pipeline::new().from_iter("gen", 0u64..)
+    ///     .map(StageConfig::new("sq").ordered().workers(2), |n| n * n)
+    ///     .take(3).run().unwrap();
+    /// assert_eq!(v, [0, 1, 4]);
+    /// ```
     pub fn take(self, n: usize) -> Run<Vec<T>> {
         self.sink(move |mut r, mut stats, errors| async move {
             let mut v = Vec::with_capacity(n.min(1024));
@@ -629,6 +745,15 @@ impl<T: Send + 'static> Flow<T> {
     }
 
     /// Starts the run and hands its output to the caller as a [`RunStream`].
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use pipeline_core::Pipeline;
+    /// let v: Vec<u32> = smol::block_on(
+    ///     Pipeline::new().from_iter("gen", 0..3u32).stream().map(Result::unwrap).collect(),
+    /// );
+    /// assert_eq!(v, [0, 1, 2]);
+    /// ```
     pub fn stream(self) -> RunStream<T> {
         self.named_stream("sink")
     }
