@@ -1,0 +1,278 @@
+//! A [`Flow`]: the output of a source, stage or merge, and the stages that
+//! grow from it.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use async_channel::Receiver;
+
+use crate::cancel::Cancel;
+use crate::channel::{channel, Packet};
+use crate::config::StageConfig;
+use crate::error::BoxError;
+use crate::op::{
+    Blocking, FilterMapOp, FilterOp, FlatMapOp, Inline, InspectOp, MapOp, Op, SyncOp, ThenOp,
+    TryFilterMapOp, TryFlatMapOp, TryMapOp, TryThenOp,
+};
+use crate::pipeline::{Graph, Pipeline};
+use crate::stage::spawn_ordered_or_not;
+use crate::stats::{Kind, StageStats};
+
+/// A stream of `T` inside a pipeline under construction: the output of a
+/// source, stage or merge. Add stages to it, then end it with a sink.
+///
+/// Cloning a flow makes one more reader of the same channel: two stages
+/// built on clones of one flow share its items between them (fan-out, the
+/// article's two `sq` readers of one channel), they do not each get a copy.
+pub struct Flow<T> {
+    pub(crate) graph: Arc<Graph>,
+    pub(crate) rx: Receiver<Packet<T>>,
+    pub(crate) batch: usize,
+}
+
+impl<T> Clone for Flow<T> {
+    fn clone(&self) -> Self {
+        Flow {
+            graph: self.graph.clone(),
+            rx: self.rx.clone(),
+            batch: self.batch,
+        }
+    }
+}
+
+impl<T: Send + 'static> Flow<T> {
+    fn stage<U: Send + 'static, O: Op<T, U>>(self, cfg: StageConfig, op: O) -> Flow<U> {
+        let (tx, rx) = channel(cfg.buffer);
+        let stats = StageStats::new(cfg.name.clone(), Kind::Stage, cfg.workers);
+        self.graph.stats.add(stats.clone());
+        let (b_in, b_out, w) = (self.batch, cfg.batch, cfg.workers);
+        let held = if cfg.ordered {
+            b_in + w + cfg.window_len() + b_out - 1
+        } else {
+            w * (b_in + b_out - 1)
+        };
+        let input = self.rx;
+        let c = cfg.clone();
+        self.graph.add(
+            &cfg,
+            None,
+            held + cfg.buffer * b_out,
+            Box::new(move |ctx| spawn_ordered_or_not(op, &c, input, tx, &stats, ctx)),
+        );
+        Flow {
+            graph: self.graph,
+            rx,
+            batch: b_out,
+        }
+    }
+
+    fn sync_stage<U: Send + 'static, S: SyncOp<T, U>>(
+        self,
+        cfg: impl Into<StageConfig>,
+        op: S,
+    ) -> Flow<U> {
+        let cfg = cfg.into();
+        if cfg.blocking {
+            let cancel = self.graph.cancel.clone();
+            self.stage(
+                cfg,
+                Blocking {
+                    op: Arc::new(op),
+                    cancel,
+                },
+            )
+        } else {
+            self.stage(cfg, Inline(op))
+        }
+    }
+
+    /// Applies `f` to every item.
+    ///
+    /// ```
+    /// use pipeline_core::{Pipeline, StageConfig};
+    /// let v = Pipeline::new()
+    ///     .from_iter("gen", 1..=3u32)
+    ///     .map(StageConfig::new("double").workers(2).ordered(), |n| n * 2)
+    ///     .collect::<Vec<_>>()
+    ///     .run()
+    ///     .unwrap();
+    /// assert_eq!(v, [2, 4, 6]);
+    /// ```
+    pub fn map<U, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
+    where
+        U: Send + 'static,
+        F: Fn(T) -> U + Send + Sync + 'static,
+    {
+        self.sync_stage(cfg, MapOp(f))
+    }
+
+    /// Applies a fallible `f` to every item; an `Err` follows the run's
+    /// [`ErrorPolicy`](crate::ErrorPolicy).
+    ///
+    /// ```
+    /// use pipeline_core::Pipeline;
+    /// let err = Pipeline::new()
+    ///     .from_iter("gen", ["1", "2", "x"])
+    ///     .try_map("parse", |s| s.parse::<u32>())
+    ///     .collect::<Vec<_>>()
+    ///     .run()
+    ///     .unwrap_err();
+    /// assert_eq!(err.stage_name(), Some("parse"));
+    /// ```
+    pub fn try_map<U, E, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
+    where
+        U: Send + 'static,
+        E: Into<BoxError>,
+        F: Fn(T) -> Result<U, E> + Send + Sync + 'static,
+    {
+        self.sync_stage(cfg, TryMapOp(f))
+    }
+
+    /// Keeps the items for which `f` returns true.
+    ///
+    /// ```
+    /// use pipeline_core::Pipeline;
+    /// let n = Pipeline::new().from_iter("gen", 0..10u32).filter("even", |n| n % 2 == 0)
+    ///     .fold(0, |a, _| a + 1).run().unwrap();
+    /// assert_eq!(n, 5);
+    /// ```
+    pub fn filter<F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<T>
+    where
+        F: Fn(&T) -> bool + Send + Sync + 'static,
+    {
+        self.sync_stage(cfg, FilterOp(f))
+    }
+
+    /// Applies `f` and keeps the `Some` results.
+    ///
+    /// ```
+    /// use pipeline_core::Pipeline;
+    /// let mut v = Pipeline::new().from_iter("gen", ["1", "x", "3"])
+    ///     .filter_map("parse", |s| s.parse::<u32>().ok())
+    ///     .collect::<Vec<_>>().run().unwrap();
+    /// v.sort();
+    /// assert_eq!(v, [1, 3]);
+    /// ```
+    pub fn filter_map<U, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
+    where
+        U: Send + 'static,
+        F: Fn(T) -> Option<U> + Send + Sync + 'static,
+    {
+        self.sync_stage(cfg, FilterMapOp(f))
+    }
+
+    /// Fallible [`filter_map`](Self::filter_map): `Ok(None)` drops the item,
+    /// `Err` follows the run's [`ErrorPolicy`](crate::ErrorPolicy).
+    pub fn try_filter_map<U, E, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
+    where
+        U: Send + 'static,
+        E: Into<BoxError>,
+        F: Fn(T) -> Result<Option<U>, E> + Send + Sync + 'static,
+    {
+        self.sync_stage(cfg, TryFilterMapOp(f))
+    }
+
+    /// Applies `f` and sends every item of what it returns.
+    ///
+    /// ```
+    /// use pipeline_core::{Pipeline, StageConfig};
+    /// let v = Pipeline::new().from_iter("gen", 1..=3u32)
+    ///     .flat_map(StageConfig::new("repeat").ordered(), |n| vec![n; n as usize])
+    ///     .collect::<Vec<_>>().run().unwrap();
+    /// assert_eq!(v, [1, 2, 2, 3, 3, 3]);
+    /// ```
+    pub fn flat_map<U, I, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
+    where
+        U: Send + 'static,
+        I: IntoIterator<Item = U>,
+        F: Fn(T) -> I + Send + Sync + 'static,
+    {
+        self.sync_stage(cfg, FlatMapOp(f))
+    }
+
+    /// Fallible [`flat_map`](Self::flat_map).
+    pub fn try_flat_map<U, I, E, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
+    where
+        U: Send + 'static,
+        I: IntoIterator<Item = U>,
+        E: Into<BoxError>,
+        F: Fn(T) -> Result<I, E> + Send + Sync + 'static,
+    {
+        self.sync_stage(cfg, TryFlatMapOp(f))
+    }
+
+    /// Calls `f` on every item and passes it on unchanged.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::Arc;
+    /// use pipeline_core::Pipeline;
+    /// let seen = Arc::new(AtomicU32::new(0));
+    /// let s = seen.clone();
+    /// Pipeline::new().from_iter("gen", 0..5u32)
+    ///     .inspect("count", move |_| { s.fetch_add(1, Ordering::Relaxed); })
+    ///     .for_each(|_| {}).run().unwrap();
+    /// assert_eq!(seen.load(Ordering::Relaxed), 5);
+    /// ```
+    pub fn inspect<F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<T>
+    where
+        F: Fn(&T) + Send + Sync + 'static,
+    {
+        self.sync_stage(cfg, InspectOp(f))
+    }
+
+    /// Applies an async `f` to every item (an async closure or `async fn`).
+    /// `blocking` has no effect on async stages.
+    ///
+    /// ```
+    /// use pipeline_core::{Pipeline, StageConfig};
+    /// async fn square(n: u64) -> u64 { n * n }
+    /// let v = Pipeline::new().from_iter("gen", 1..=3u64)
+    ///     .then(StageConfig::new("sq").workers(8).ordered(), square)
+    ///     .collect::<Vec<_>>().run().unwrap();
+    /// assert_eq!(v, [1, 4, 9]);
+    /// ```
+    pub fn then<U, F, Fut>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
+    where
+        U: Send + 'static,
+        F: Fn(T) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = U> + Send + 'static,
+    {
+        self.stage(cfg.into(), ThenOp(f))
+    }
+
+    /// Fallible [`then`](Self::then).
+    pub fn try_then<U, E, F, Fut>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
+    where
+        U: Send + 'static,
+        E: Into<BoxError>,
+        F: Fn(T) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<U, E>> + Send + 'static,
+    {
+        self.stage(cfg.into(), TryThenOp(f))
+    }
+
+    /// Fan-in of this flow and `others` (see [`Pipeline::merge`]).
+    pub fn merge(
+        self,
+        cfg: impl Into<StageConfig>,
+        others: impl IntoIterator<Item = Flow<T>>,
+    ) -> Flow<T> {
+        let p = Pipeline {
+            graph: self.graph.clone(),
+        };
+        p.merge(cfg, std::iter::once(self).chain(others))
+    }
+
+    /// The run's close-to-cancel signal.
+    pub fn cancel_signal(&self) -> Cancel {
+        self.graph.cancel.clone()
+    }
+
+    /// The pipeline this flow belongs to (its stats, live tasks, errors).
+    pub fn pipeline(&self) -> Pipeline {
+        Pipeline {
+            graph: self.graph.clone(),
+        }
+    }
+}
