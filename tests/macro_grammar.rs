@@ -28,6 +28,7 @@ fn every_stage_kind_runs() {
         half:  try_then |n: u64| async move { Ok::<u64, std::io::Error>(n / 2) };
         big:   try_map |n: u64| u32::try_from(n * 1000);
         split: try_flat_map |n: u32| Ok::<_, String>(vec![n; 1]);
+        keep:  try_filter_map |n: u32| Ok::<_, String>((n != 9000).then_some(n));
         out:   sink collect::<BTreeSet<u32>>();
     }
     .run()

@@ -68,6 +68,7 @@ pub(crate) enum Op {
     TryMap,
     Filter,
     FilterMap,
+    TryFilterMap,
     FlatMap,
     TryFlatMap,
     Inspect,
@@ -76,11 +77,12 @@ pub(crate) enum Op {
 }
 
 impl Op {
-    pub(crate) const ALL: [(&'static str, Op); 9] = [
+    pub(crate) const ALL: [(&'static str, Op); 10] = [
         ("map", Op::Map),
         ("try_map", Op::TryMap),
         ("filter", Op::Filter),
         ("filter_map", Op::FilterMap),
+        ("try_filter_map", Op::TryFilterMap),
         ("flat_map", Op::FlatMap),
         ("try_flat_map", Op::TryFlatMap),
         ("inspect", Op::Inspect),
@@ -143,12 +145,13 @@ pub(crate) const SINKS: &str =
 pub(crate) const MERGE_FROM: &str =
     "a merge names its inputs right after `merge`, without `from`: `m: merge a, b;`";
 
-pub(crate) const KINDS: [&str; 12] = [
+pub(crate) const KINDS: [&str; 13] = [
     "source",
     "map",
     "try_map",
     "filter",
     "filter_map",
+    "try_filter_map",
     "flat_map",
     "try_flat_map",
     "inspect",

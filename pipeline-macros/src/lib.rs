@@ -55,8 +55,8 @@ struct DeclaringAPipeline;
 ///           | "merge" name ("," name)+
 ///           | "sink" sink
 /// mode     := "iter" | "stream" | "blocking" | "async"
-/// op       := "map" | "try_map" | "filter" | "filter_map" | "flat_map"
-///           | "try_flat_map" | "inspect" | "then" | "try_then"
+/// op       := "map" | "try_map" | "filter" | "filter_map" | "try_filter_map"
+///           | "flat_map" | "try_flat_map" | "inspect" | "then" | "try_then"
 /// sink     := "collect" ("::<" Type ">")? "()" | "first()" | "take(" expr ")"
 ///           | "for_each(" expr ")" | "fold(" expr "," expr ")"
 ///           | "stream()" | "iter()"
@@ -77,6 +77,7 @@ struct DeclaringAPipeline;
 /// | `source async f` | `from_async` | `FnOnce(AsyncEmitter<T>) -> impl Future<Output = ()>` |
 /// | `map f` / `try_map f` | `map` / `try_map` | `Fn(T) -> U` / `Fn(T) -> Result<U, E>` |
 /// | `filter f` / `filter_map f` | `filter` / `filter_map` | `Fn(&T) -> bool` / `Fn(T) -> Option<U>` |
+/// | `try_filter_map f` | `try_filter_map` | `Fn(T) -> Result<Option<U>, E>` |
 /// | `flat_map f` / `try_flat_map f` | `flat_map` / `try_flat_map` | `Fn(T) -> impl IntoIterator` (or its `Result`) |
 /// | `inspect f` | `inspect` | `Fn(&T)` |
 /// | `then f` / `try_then f` | `then` / `try_then` | async: `Fn(T) -> impl Future` (`async fn`, async closure) |
