@@ -95,17 +95,25 @@ fn early_stop_leaves_no_live_tasks() {
     assert_eq!(live.get(), 0);
 }
 
-#[test]
-fn an_iter_sink_dropped_half_read_leaves_no_live_tasks() {
-    let mut it = pipeline! {
+pipeline! {
+    /// Endless squares, read through an iterator.
+    Endless() -> u64 {
         gen: source 0u64..;
         sq:  map |n: u64| n * n [workers = 2, ordered];
         out: sink iter();
-    };
-    let cancel = it.cancel_signal().cloned().expect("a running iterator");
+    }
+}
+
+#[test]
+fn an_iter_sink_dropped_half_read_leaves_no_live_tasks() {
+    let mut p = Endless::new();
+    let mut it = p.build();
+    let live = p.live_tasks();
     assert_eq!(it.next().unwrap().unwrap(), 0);
-    drop(it);
-    assert!(cancel.is_cancelled());
+    assert!(live.get() > 0, "the run is going");
+    drop(it); // cancels the run and waits for its tasks
+    assert_eq!(live.get(), 0);
+    assert!(p.cancel_signal().is_cancelled());
 }
 
 #[test]
