@@ -228,3 +228,23 @@ pub(crate) async fn or_cancel<F: std::future::Future>(
         Either::Right(_) => None,
     }
 }
+
+/// Receives from a raw channel: at once if something waits, otherwise
+/// waits (adding the time to `stats.wait_in`) unless the run is cancelled.
+/// `None` once the channel is closed and empty, or the run cancelled.
+pub(crate) async fn recv_timed<T>(
+    rx: &Receiver<T>,
+    cancel: &Cancel,
+    stats: &mut Local,
+) -> Option<T> {
+    match rx.try_recv() {
+        Ok(v) => Some(v),
+        Err(TryRecvError::Closed) => None,
+        Err(TryRecvError::Empty) => {
+            let t0 = Instant::now();
+            let got = or_cancel(rx.recv(), cancel).await;
+            stats.wait_in += t0.elapsed();
+            got.and_then(Result::ok)
+        }
+    }
+}

@@ -5,7 +5,7 @@
 use async_channel::{Receiver, Sender};
 
 use crate::cancel::Cancel;
-use crate::channel::{or_cancel, Packet};
+use crate::channel::{or_cancel, recv_timed, Packet};
 use crate::stats::Local;
 
 /// Forwards every packet of `rx` to `tx` until `rx` closes or the run is
@@ -17,18 +17,8 @@ pub(crate) async fn forward<T>(
     mut stats: Local,
 ) {
     loop {
-        let p = match rx.try_recv() {
-            Ok(p) => p,
-            Err(async_channel::TryRecvError::Closed) => return,
-            Err(async_channel::TryRecvError::Empty) => {
-                let t0 = std::time::Instant::now();
-                let got = or_cancel(rx.recv(), &cancel).await;
-                stats.wait_in += t0.elapsed();
-                match got {
-                    Some(Ok(p)) => p,
-                    _ => return,
-                }
-            }
+        let Some(p) = recv_timed(&rx, &cancel, &mut stats).await else {
+            return;
         };
         if cancel.is_cancelled() {
             return;

@@ -25,6 +25,11 @@ pub(crate) type OpResult<U> = Result<Out<U>, BoxError>;
 /// A stage function as the worker sees it.
 pub(crate) trait Op<T, U>: Send + Sync + 'static {
     type Fut: Future<Output = OpResult<U>> + Send;
+    /// Whether a call still waiting at a cancel may simply be dropped. True
+    /// for async functions; false for blocking ones, whose thread cannot be
+    /// stopped: the worker waits for them (they check the signal between
+    /// chunks), so no work outlives the run.
+    const DROP_AT_CANCEL: bool = true;
     fn call(&self, item: T) -> Self::Fut;
 }
 
@@ -53,6 +58,7 @@ pub(crate) struct Blocking<S> {
 
 impl<T: Send + 'static, U: Send + 'static, S: SyncOp<T, U>> Op<T, U> for Blocking<S> {
     type Fut = Pin<Box<dyn Future<Output = OpResult<U>> + Send>>;
+    const DROP_AT_CANCEL: bool = false;
     fn call(&self, item: T) -> Self::Fut {
         let op = self.op.clone();
         let cancel = self.cancel.clone();

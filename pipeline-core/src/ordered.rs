@@ -13,7 +13,7 @@ use std::sync::Arc;
 use async_channel::{Receiver, Sender};
 use async_lock::{Semaphore, SemaphoreGuardArc};
 
-use crate::channel::{or_cancel, Msg, Packet, Reader, Writer};
+use crate::channel::{or_cancel, recv_timed, Msg, Packet, Reader, Writer};
 use crate::config::StageConfig;
 use crate::op::{Op, Out};
 use crate::stage::{apply, emit, RunCtx, Step};
@@ -70,18 +70,8 @@ async fn ordered_worker<T, U, O: Op<T, U>>(
         if ctx.cancel.is_cancelled() {
             return;
         }
-        let job = match jobs.try_recv() {
-            Ok(job) => job,
-            Err(async_channel::TryRecvError::Closed) => return,
-            Err(async_channel::TryRecvError::Empty) => {
-                let t0 = std::time::Instant::now();
-                let got = or_cancel(jobs.recv(), &ctx.cancel).await;
-                stats.wait_in += t0.elapsed();
-                match got {
-                    Some(Ok(job)) => job,
-                    _ => return,
-                }
-            }
+        let Some(job) = recv_timed(&jobs, &ctx.cancel, &mut stats).await else {
+            return;
         };
         let done_item = match job.msg {
             Err(e) => Done::Forward(Err(e)),

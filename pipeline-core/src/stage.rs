@@ -66,10 +66,11 @@ pub(crate) async fn apply<T, U, O: Op<T, U>>(
     // Most calls finish at once; only one that would wait races the signal.
     let result = match futures::poll!(call.as_mut()) {
         std::task::Poll::Ready(r) => r,
-        std::task::Poll::Pending => match or_cancel(call, &ctx.cancel).await {
+        std::task::Poll::Pending if O::DROP_AT_CANCEL => match or_cancel(call, &ctx.cancel).await {
             Some(r) => r,
             None => return Step::Cancelled,
         },
+        std::task::Poll::Pending => call.await,
     };
     match result {
         Ok(Ok(out)) => Step::Items(out),
