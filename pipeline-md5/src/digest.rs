@@ -17,7 +17,7 @@ use std::path::Path;
 
 use md5::{Digest, Md5};
 
-use crate::walk::io_reason;
+use crate::walk::{clone_io, io_reason};
 
 /// The chunk size `md5pipe` reads with unless told otherwise: 64 KiB.
 pub const DEFAULT_CHUNK: usize = 64 * 1024;
@@ -42,6 +42,19 @@ pub enum DigestError {
     /// `cancelled()` returned true between two chunks.
     #[error("cancelled")]
     Cancelled,
+}
+
+impl Clone for DigestError {
+    fn clone(&self) -> Self {
+        match self {
+            DigestError::Open(err) => DigestError::Open(clone_io(err)),
+            DigestError::Read(err) => DigestError::Read(clone_io(err)),
+            DigestError::NotRegular { file_type } => DigestError::NotRegular {
+                file_type: *file_type,
+            },
+            DigestError::Cancelled => DigestError::Cancelled,
+        }
+    }
 }
 
 fn not_regular_reason(file_type: fs::FileType) -> &'static str {
@@ -77,6 +90,11 @@ pub struct Digester {
 }
 
 impl Digester {
+    /// The number of bytes this digester reads at a time.
+    pub fn chunk(&self) -> usize {
+        self.buf.len()
+    }
+
     /// A digester reading `chunk` bytes at a time (a `chunk` of 0 reads one
     /// byte at a time).
     pub fn new(chunk: usize) -> Digester {

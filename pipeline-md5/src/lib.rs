@@ -1,12 +1,193 @@
 //! MD5 digests of whole trees, the way the Go pipelines article builds
-//! `MD5All`, and the building blocks of `md5pipe`, an `md5sum` for trees.
+//! `MD5All` (serial, parallel and bounded), on the `pipeline` framework; and
+//! the building blocks of `md5pipe`, an `md5sum` for trees.
+//!
+//! ```
+//! use pipeline_md5::{md5_all_bounded, md5_all_parallel, md5_all_serial};
+//!
+//! let dir = tempfile::tempdir()?;
+//! std::fs::create_dir(dir.path().join("sub"))?;
+//! std::fs::write(dir.path().join("sub/b.txt"), b"hello\n")?;
+//! std::fs::write(dir.path().join("a.txt"), b"")?;
+//!
+//! let sums = md5_all_bounded(dir.path(), 4)?;
+//! assert_eq!(sums.len(), 2);
+//! assert!(sums[0].path.ends_with("a.txt")); // bytewise path order
+//! assert_eq!(sums[1].hex(), "b1946ac92492d2347c6235b4d2611184");
+//! // The three designs agree.
+//! assert_eq!(sums, md5_all_parallel(dir.path())?);
+//! assert_eq!(sums, md5_all_serial(dir.path())?);
+//!
+//! // The first error is returned, naming its path.
+//! let err = md5_all_bounded(dir.path().join("missing"), 4).unwrap_err();
+//! assert_eq!(err.reason(), "No such file or directory");
+//! # Ok::<(), pipeline_md5::Error>(())
+//! ```
+//!
+//! The article's functions return a whole map; [`digest_tree`] streams
+//! instead: results in order, as soon as everything before them is known,
+//! with per-file errors in their place or fail-fast, and the run's cancel
+//! signal, per-stage stats and progress at hand. `md5pipe` is built on it.
 //!
 //! - [`walk`]: the walk of one root in bytewise path order, and Go's path cleaning.
 //! - [`digest`]: digesting one file in chunks without ever blocking on a FIFO.
 //! - [`escape`]: md5sum's output lines, its name escaping both ways, and its quoting.
 //! - [`checklist`]: parsing `md5sum -c` lists and wording their results.
+//! - [`check`]: verifying lists with the same pipeline.
+//! - [`cli`]: `md5pipe`'s commands, signals and output.
+//!
+//! # Reading files: blocking beats `async-fs`
+//!
+//! Digesters read with `std::fs` in a blocking stage by default ([`Io`]):
+//! one hop to the blocking pool per file. `async-fs` hops to its pool for
+//! every open and every read of at most 8 KiB, which measured slower on
+//! both many small files and a few large ones; it stays available as
+//! [`Io::Async`] (`md5pipe --io async`).
 
+#![warn(missing_docs)]
+
+pub mod check;
 pub mod checklist;
+pub mod cli;
 pub mod digest;
 pub mod escape;
 pub mod walk;
+
+mod bounded;
+mod error;
+mod parallel;
+mod progress;
+mod serial;
+mod stages;
+mod tree;
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+pub use error::Error;
+pub use progress::{Progress, ProgressSnapshot};
+pub use tree::{digest_tree, Digests, Io, Mode, Options};
+
+use bounded::Job;
+use stages::WalkErrors;
+
+/// One file's MD5, with its path as printed: the root joined with the path
+/// below it and cleaned as Go's `filepath.Join` cleans (a root that is a
+/// file: the root as given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDigest {
+    /// The path, as printed.
+    pub path: PathBuf,
+    /// The MD5 of the file's contents.
+    pub sum: [u8; 16],
+}
+
+impl FileDigest {
+    pub(crate) fn new(display: &[u8], sum: [u8; 16]) -> FileDigest {
+        FileDigest {
+            path: path_of(display),
+            sum,
+        }
+    }
+
+    /// The digest as 32 lowercase hex digits.
+    pub fn hex(&self) -> String {
+        digest::to_hex(&self.sum)
+    }
+
+    /// The path's raw bytes.
+    pub fn path_bytes(&self) -> &[u8] {
+        self.path.as_os_str().as_bytes()
+    }
+
+    /// The line `md5sum` prints for this file, terminator included; see
+    /// [`escape::format_line`] for `zero` (`-z`) and `tag` (`--tag`).
+    ///
+    /// ```
+    /// use pipeline_md5::FileDigest;
+    /// let d = FileDigest { path: "a\nb".into(), sum: [0; 16] };
+    /// assert_eq!(d.line(false, false), b"\\00000000000000000000000000000000  a\\nb\n");
+    /// ```
+    pub fn line(&self, zero: bool, tag: bool) -> Vec<u8> {
+        escape::format_line(&self.hex(), self.path_bytes(), zero, tag)
+    }
+}
+
+pub(crate) fn path_of(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(OsStr::from_bytes(bytes))
+}
+
+/// Collects a run with the article's error semantics: the first error in
+/// the stream is returned (the run is cancelled as the iterator drops), and
+/// a walk error kept aside is returned once the digests are drained.
+fn collect_article(
+    digests: Digests,
+    walk_error: &Mutex<Option<Error>>,
+) -> Result<Vec<FileDigest>, Error> {
+    let sums = digests.collect::<Result<Vec<_>, _>>()?;
+    match walk_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        Some(err) => Err(err),
+        None => Ok(sums),
+    }
+}
+
+fn article(root: &Path, opts: &Options) -> Result<Vec<FileDigest>, Error> {
+    opts.validate()?;
+    let walk_error = Arc::new(Mutex::new(None));
+    let job = Job {
+        roots: Arc::from([root.to_path_buf()]),
+        follow_links: false,
+        chunk: opts.chunk,
+        walk_errors: WalkErrors::Stash(walk_error.clone()),
+        progress: Arc::new(Progress::new()),
+    };
+    collect_article(tree::start(job, opts), &walk_error)
+}
+
+/// The article's serial `MD5All`: every regular file below `root` (or
+/// `root` itself if it is a file), digested one after another, in bytewise
+/// path order. Symbolic links below `root` are not followed.
+///
+/// # Errors
+///
+/// The first error met, naming its path ([`Error::Walk`] or
+/// [`Error::Read`]); the walk stops there.
+pub fn md5_all_serial(root: impl AsRef<Path>) -> Result<Vec<FileDigest>, Error> {
+    article(
+        root.as_ref(),
+        &Options::default().mode(Mode::Serial).fail_fast(true),
+    )
+}
+
+/// The article's parallel `MD5All`: a task per regular file, started as the
+/// walk finds it; the results in bytewise path order.
+///
+/// # Errors
+///
+/// As in the article: the first digest error cancels everything and is
+/// returned; a walk error stops the walk and is returned once the files
+/// already found are digested.
+pub fn md5_all_parallel(root: impl AsRef<Path>) -> Result<Vec<FileDigest>, Error> {
+    article(
+        root.as_ref(),
+        &Options::default().mode(Mode::Parallel).fail_fast(true),
+    )
+}
+
+/// The article's bounded `MD5All`: a walker, `digesters` digesters, and the
+/// results collected in bytewise path order. Declared with `pipeline!`.
+///
+/// # Errors
+///
+/// As [`md5_all_parallel`]; [`Error::Config`] if `digesters` is 0.
+pub fn md5_all_bounded(root: impl AsRef<Path>, digesters: usize) -> Result<Vec<FileDigest>, Error> {
+    article(
+        root.as_ref(),
+        &Options::default()
+            .mode(Mode::Bounded)
+            .digesters(digesters)
+            .fail_fast(true),
+    )
+}

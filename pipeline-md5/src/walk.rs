@@ -61,6 +61,31 @@ pub enum WalkError {
     },
 }
 
+impl Clone for WalkError {
+    fn clone(&self) -> Self {
+        match self {
+            WalkError::Io { path, source } => WalkError::Io {
+                path: path.clone(),
+                source: clone_io(source),
+            },
+            WalkError::Loop { path, ancestor } => WalkError::Loop {
+                path: path.clone(),
+                ancestor: ancestor.clone(),
+            },
+        }
+    }
+}
+
+/// A copy of an I/O error: the same OS error code, or the same kind and
+/// text for errors that do not come from the operating system. (`io::Error`
+/// is not `Clone`; errors cross the pipeline by reference.)
+pub fn clone_io(err: &io::Error) -> io::Error {
+    match err.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(err.kind(), err.to_string()),
+    }
+}
+
 /// The reason given for [`WalkError::Loop`], worded as GNU `find` words it.
 pub const LOOP_REASON: &str = "File system loop detected";
 

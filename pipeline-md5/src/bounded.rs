@@ -1,0 +1,81 @@
+//! The article's bounded version: a walker, a fixed number of digesters
+//! reading the walked files, and the results in walk order.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pipeline::{pipeline, Cancel, Emitter};
+
+use crate::progress::Progress;
+use crate::stages::{digest_entry, digest_entry_async, walk_roots, WalkErrors};
+use crate::walk::Entry;
+use crate::FileDigest;
+
+/// What each design's pipeline is given: the roots and how to walk and
+/// read them.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    /// The roots, walked in this order.
+    pub(crate) roots: Arc<[PathBuf]>,
+    /// Follow symbolic links below the roots (`-L`).
+    pub(crate) follow_links: bool,
+    /// Bytes per read.
+    pub(crate) chunk: usize,
+    /// In place, or the article's `errc`.
+    pub(crate) walk_errors: WalkErrors,
+    /// Counters for a progress display.
+    pub(crate) progress: Arc<Progress>,
+}
+
+/// Sends every regular file the walk finds downstream.
+fn walk_files(job: &Job, em: &mut Emitter<Entry>) {
+    walk_roots(
+        &job.roots,
+        job.follow_links,
+        &job.walk_errors,
+        &job.progress,
+        em,
+        |entry, em| em.emit(entry),
+    );
+}
+
+// The generated type has more API (graphs, stage lookup by name) than the
+// crate uses.
+#[allow(dead_code)]
+mod declared {
+    use super::*;
+
+    pipeline! {
+        /// The article's bounded `MD5All` on `std::fs`: one walker,
+        /// `digesters` digesters on the blocking pool, each reading one file
+        /// at a time in chunks; results leave in walk order (the ordered
+        /// stage's reorder window is bounded), so sorted output streams.
+        pub(crate) Md5Bounded(job: Job, digesters: usize) -> FileDigest {
+            walk:   source blocking {
+                let job = job.clone();
+                move |em: &mut Emitter<Entry>| walk_files(&job, em)
+            };
+            digest: try_filter_map move |e: Entry| {
+                        digest_entry(&e, job.chunk, Cancel::current().as_ref(), &job.progress)
+                    }
+                    [workers = digesters, ordered, blocking];
+            out:    sink iter();
+        }
+    }
+
+    pipeline! {
+        /// [`Md5Bounded`] with the digesters reading through `async-fs`.
+        pub(crate) Md5BoundedAsync(job: Job, digesters: usize) -> FileDigest {
+            walk:   source blocking {
+                let job = job.clone();
+                move |em: &mut Emitter<Entry>| walk_files(&job, em)
+            };
+            digest: try_then move |e: Entry| digest_entry_async(e, job.chunk, job.progress.clone())
+                    [workers = digesters, ordered];
+            keep:   filter_map |d: Option<FileDigest>| d;
+            out:    sink iter();
+        }
+    }
+}
+
+pub(crate) use declared::{Md5Bounded, Md5BoundedAsync};

@@ -1,0 +1,104 @@
+//! The progress bar on stderr, and stderr messages that do not tear it.
+
+use std::io::{self, IsTerminal, Write};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::progress::Progress;
+
+/// A run shorter than this never shows a bar.
+const SHOW_AFTER: Duration = Duration::from_millis(1000);
+/// How often the bar is redrawn.
+const TICK: Duration = Duration::from_millis(100);
+
+/// A progress bar that appears on stderr once a run has lasted
+/// [`SHOW_AFTER`], only if stderr is a terminal, and goes away when the
+/// run ends; and the way to write messages to stderr meanwhile.
+pub(crate) struct Bar {
+    bar: Arc<Mutex<Option<ProgressBar>>>,
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Bar {
+    /// Starts watching `progress`; shows nothing unless `wanted` and stderr
+    /// is a terminal.
+    pub(crate) fn start(progress: Arc<Progress>, wanted: bool) -> Bar {
+        let bar = Arc::new(Mutex::new(None));
+        if !wanted || !io::stderr().is_terminal() {
+            return Bar {
+                bar,
+                stop: None,
+                thread: None,
+            };
+        }
+        let (stop, stopped) = mpsc::channel();
+        let shared = bar.clone();
+        let thread = std::thread::Builder::new()
+            .name("md5pipe-progress".into())
+            .spawn(move || show(&progress, &shared, &stopped))
+            .ok();
+        Bar {
+            bar,
+            stop: Some(stop),
+            thread,
+        }
+    }
+
+    /// Writes `md5pipe: MESSAGE` and a newline to stderr, with the bar
+    /// (if shown) lifted meanwhile.
+    pub(crate) fn warn(&self, message: &[u8]) {
+        let line = [b"md5pipe: ", message, b"\n"].concat();
+        let write = || {
+            let _ = io::stderr().lock().write_all(&line);
+        };
+        match &*self.bar.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(bar) => bar.suspend(write),
+            None => write(),
+        }
+    }
+
+    /// Removes the bar and stops its thread.
+    pub(crate) fn finish(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        if let Some(bar) = self.bar.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+fn show(progress: &Progress, shared: &Mutex<Option<ProgressBar>>, stopped: &mpsc::Receiver<()>) {
+    if stopped.recv_timeout(SHOW_AFTER) != Err(RecvTimeoutError::Timeout) {
+        return;
+    }
+    let style = ProgressStyle::with_template(
+        "{spinner} {msg} files, {bytes}/{total_bytes} [{elapsed}] {bytes_per_sec}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let bar =
+        ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr()).with_style(style);
+    *shared.lock().unwrap_or_else(|p| p.into_inner()) = Some(bar.clone());
+    loop {
+        let now = progress.snapshot();
+        bar.set_length(now.bytes_found.max(now.bytes_done));
+        bar.set_position(now.bytes_done);
+        bar.set_message(format!("{}/{}", now.files_done, now.files_found));
+        bar.tick();
+        if stopped.recv_timeout(TICK) != Err(RecvTimeoutError::Timeout) {
+            return;
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! `md5pipe -c [LIST]...`: verify md5sum lists, worded as `md5sum -c`.
+
+use std::io;
+
+use super::bar::Bar;
+use super::digest::message;
+use super::output::{Lines, WriteFailed};
+use super::{final_status, Common, Interrupts, USAGE};
+use crate::check::{check_lists, CheckItem, ListSource, Outcome};
+use crate::checklist::{format_check_result, CheckStatus, Counts, Warning};
+use crate::digest::DigestError;
+use crate::escape::quote;
+use crate::Error;
+
+/// What `md5pipe -c` was asked to do.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct CheckCommand {
+    /// The lists, in order (standard input if none was given).
+    pub lists: Vec<ListSource>,
+    /// Lines end in NUL (`-z`).
+    pub zero: bool,
+    /// No `OK` lines (`--quiet`).
+    pub quiet: bool,
+    /// No output at all but errors opening files; the status says it all
+    /// (`--status`).
+    pub status_only: bool,
+    /// An improperly formatted line fails the check (`--strict`).
+    pub strict: bool,
+    /// Warn about each improperly formatted line (`-w`).
+    pub warn: bool,
+    /// Missing files are neither reported nor failures (`--ignore-missing`).
+    pub ignore_missing: bool,
+    /// Settings shared with digest mode.
+    pub common: Common,
+}
+
+/// The per-list bookkeeping md5sum does.
+struct State<'a> {
+    cmd: &'a CheckCommand,
+    lists: &'a [ListSource],
+    counts: Counts,
+    failed: bool,
+}
+
+impl State<'_> {
+    /// Handles one item; returns the line for stdout, if any.
+    fn item(&mut self, item: CheckItem, bar: &Bar) -> Option<Vec<u8>> {
+        let cmd = self.cmd;
+        match item {
+            CheckItem::Verified { path, outcome, .. } => {
+                self.counts.parsed += 1;
+                let status = match outcome {
+                    Outcome::Matched => {
+                        self.counts.matched += 1;
+                        CheckStatus::Ok
+                    }
+                    Outcome::Mismatched => {
+                        self.counts.mismatched += 1;
+                        CheckStatus::Failed
+                    }
+                    Outcome::Unreadable(DigestError::Open(err))
+                        if cmd.ignore_missing && err.kind() == io::ErrorKind::NotFound =>
+                    {
+                        return None;
+                    }
+                    Outcome::Unreadable(err) => {
+                        self.counts.unreadable += 1;
+                        bar.warn(&message(&Error::read(&crate::path_of(&path), err)));
+                        CheckStatus::FailedOpenOrRead
+                    }
+                };
+                let quiet = cmd.quiet && status == CheckStatus::Ok;
+                (!cmd.status_only && !quiet).then(|| format_check_result(&path, status))
+            }
+            CheckItem::Improper { list, line } => {
+                self.counts.improper += 1;
+                if cmd.warn && !cmd.status_only {
+                    let list = self.lists[list].name();
+                    bar.warn(&Warning::ImproperLine { list, line }.to_bytes());
+                }
+                None
+            }
+            CheckItem::ListFailed { list, reason, .. } => {
+                let name = quote(self.lists[list].name());
+                bar.warn(&[&name[..], b": ", reason.as_bytes()].concat());
+                self.failed = true;
+                self.counts = Counts::default();
+                None
+            }
+            CheckItem::ListEnd { list } => {
+                let counts = std::mem::take(&mut self.counts);
+                let name = self.lists[list].name();
+                for warning in counts.warnings(name, cmd.ignore_missing, cmd.status_only) {
+                    bar.warn(&warning.to_bytes());
+                }
+                if !counts.success(cmd.strict) {
+                    self.failed = true;
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Runs check mode: verifies the listed files in parallel, prints each
+/// result in input order and md5sum's warnings after each list. Returns the
+/// exit status (see [`crate::cli`]).
+pub fn run_check(cmd: &CheckCommand, interrupts: &Interrupts) -> i32 {
+    let lists = if cmd.lists.is_empty() {
+        vec![ListSource::Stdin]
+    } else {
+        cmd.lists.clone()
+    };
+    let mut run = match check_lists(lists.clone(), cmd.zero, &cmd.common.options) {
+        Ok(run) => run,
+        Err(err) => {
+            eprintln!("md5pipe: {err}");
+            return USAGE;
+        }
+    };
+    interrupts.watch(run.cancel_signal());
+    let mut out = Lines::new();
+    out.cancel_when_closed(run.cancel_signal());
+    let mut bar = Bar::start(run.progress(), cmd.common.progress);
+    let mut state = State {
+        cmd,
+        lists: &lists,
+        counts: Counts::default(),
+        failed: false,
+    };
+    for item in &mut run {
+        let item = match item {
+            Ok(item) => item,
+            Err(err) if err.is_cancelled() => break,
+            Err(err) => {
+                bar.warn(err.to_string().as_bytes());
+                state.failed = true;
+                break;
+            }
+        };
+        let Some(line) = state.item(item, &bar) else {
+            continue;
+        };
+        match out.line(&line) {
+            Ok(()) => {}
+            Err(WriteFailed::Closed) => break,
+            Err(WriteFailed::Other(reason)) => {
+                bar.warn(format!("write error: {reason}").as_bytes());
+                state.failed = true;
+                break;
+            }
+        }
+    }
+    run.cancel_signal().cancel();
+    let stats = run.stats();
+    drop(run);
+    if let Err(WriteFailed::Other(reason)) = out.flush() {
+        bar.warn(format!("write error: {reason}").as_bytes());
+        state.failed = true;
+    }
+    let closed = out.is_closed();
+    final_status(
+        interrupts,
+        closed,
+        state.failed,
+        cmd.common.stats.then_some(&stats),
+        &mut bar,
+    )
+}

@@ -1,0 +1,88 @@
+//! `md5pipe [PATH]...`: digest trees, print md5sum lines.
+
+use std::path::PathBuf;
+
+use super::bar::Bar;
+use super::output::{Lines, WriteFailed};
+use super::{final_status, Common, Interrupts, USAGE};
+use crate::escape::quote;
+use crate::{digest_tree, Error};
+
+/// What `md5pipe` in digest mode was asked to do.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct DigestCommand {
+    /// The roots, in order (`.` if none was given).
+    pub roots: Vec<PathBuf>,
+    /// End lines with NUL, do not escape (`-z`).
+    pub zero: bool,
+    /// BSD-style lines (`--tag`).
+    pub tag: bool,
+    /// Settings shared with check mode.
+    pub common: Common,
+}
+
+/// Runs digest mode: prints a line per file on stdout, in order, and a
+/// message per unreadable file or directory on stderr. Returns the exit
+/// status (see [`crate::cli`]).
+pub fn run_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
+    let roots = if cmd.roots.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        cmd.roots.clone()
+    };
+    let mut run = match digest_tree(roots, &cmd.common.options) {
+        Ok(run) => run,
+        Err(err) => {
+            eprintln!("md5pipe: {err}");
+            return USAGE;
+        }
+    };
+    interrupts.watch(run.cancel_signal());
+    let mut out = Lines::new();
+    out.cancel_when_closed(run.cancel_signal());
+    let mut bar = Bar::start(run.progress(), cmd.common.progress);
+    let mut failed = false;
+    for item in &mut run {
+        match item {
+            Ok(digest) => match out.line(&digest.line(cmd.zero, cmd.tag)) {
+                Ok(()) => {}
+                Err(WriteFailed::Closed) => break,
+                Err(WriteFailed::Other(reason)) => {
+                    bar.warn(format!("write error: {reason}").as_bytes());
+                    failed = true;
+                    break;
+                }
+            },
+            Err(err) if err.is_cancelled() => break,
+            Err(err) => {
+                failed = true;
+                bar.warn(&message(&err));
+            }
+        }
+    }
+    // Stop the run (if a break left it running) and wait for its tasks.
+    run.cancel_signal().cancel();
+    let stats = run.stats();
+    drop(run);
+    if let Err(WriteFailed::Other(reason)) = out.flush() {
+        bar.warn(format!("write error: {reason}").as_bytes());
+        failed = true;
+    }
+    let closed = out.is_closed();
+    final_status(
+        interrupts,
+        closed,
+        failed,
+        cmd.common.stats.then_some(&stats),
+        &mut bar,
+    )
+}
+
+/// `NAME: REASON` for an error about a file, the text otherwise.
+pub(super) fn message(err: &Error) -> Vec<u8> {
+    match err.path() {
+        Some(path) => [&quote(path)[..], b": ", err.reason().as_bytes()].concat(),
+        None => err.to_string().into_bytes(),
+    }
+}

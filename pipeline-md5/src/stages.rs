@@ -1,0 +1,175 @@
+//! The stage functions the three designs share: the walk of several roots
+//! as a pipeline source, and the digest of one walked file, blocking (on
+//! `std::fs`, run on the blocking pool) or async (on `async-fs`).
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use futures::AsyncReadExt;
+use pipeline::{Cancel, Cancelled, Emitter};
+
+use crate::digest::{DigestError, Digester};
+use crate::error::Error;
+use crate::progress::Progress;
+use crate::walk::{Entry, Walk};
+use crate::FileDigest;
+
+/// What the walking source does with a walk error.
+#[derive(Debug, Clone)]
+pub(crate) enum WalkErrors {
+    /// Report it in its place: under the fail-fast policy it cancels the run
+    /// at once, under the continue policy it travels downstream as an item.
+    InPlace,
+    /// The article's `errc`: stop walking, keep the first error here, and
+    /// let the caller report it once the digests are drained.
+    Stash(Arc<Mutex<Option<Error>>>),
+}
+
+/// Walks `roots` in order and hands each regular file to `each`, which
+/// emits something for it. Stops when `each` or an error report says the
+/// run is cancelled.
+pub(crate) fn walk_roots<T>(
+    roots: &[PathBuf],
+    follow_links: bool,
+    errors: &WalkErrors,
+    progress: &Progress,
+    em: &mut Emitter<T>,
+    mut each: impl FnMut(Entry, &mut Emitter<T>) -> Result<(), Cancelled>,
+) {
+    for root in roots {
+        for item in Walk::new(root, follow_links) {
+            if em.is_cancelled() {
+                return;
+            }
+            let sent = match item {
+                Ok(entry) => {
+                    progress.found(entry.size);
+                    each(entry, em)
+                }
+                Err(err) => match errors {
+                    WalkErrors::InPlace => em.error(Error::Walk(err)),
+                    WalkErrors::Stash(slot) => {
+                        let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+                        slot.get_or_insert(Error::Walk(err));
+                        return;
+                    }
+                },
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// One read buffer per blocking-pool thread, reused across files.
+    static DIGESTER: RefCell<Option<Digester>> = const { RefCell::new(None) };
+}
+
+/// The MD5 of the file at `path`, read `chunk` bytes at a time on this
+/// thread (blocking) with a buffer kept for the thread. Asks `cancel`
+/// between chunks, and counts the bytes read in `progress`.
+pub(crate) fn digest_path(
+    path: &Path,
+    chunk: usize,
+    cancel: Option<&Cancel>,
+    progress: &Progress,
+) -> Result<[u8; 16], DigestError> {
+    let cancelled = || cancel.is_some_and(Cancel::is_cancelled);
+    let mut on_bytes = |n| progress.read(n);
+    DIGESTER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let digester = match slot.as_mut() {
+            Some(d) if d.chunk() == chunk.max(1) => d,
+            _ => slot.insert(Digester::new(chunk)),
+        };
+        digester.digest_file(path, &cancelled, &mut on_bytes)
+    })
+}
+
+/// The blocking digest stage: the walked file's digest, `None` for a file
+/// that turned out not to be regular when opened (skipped, as the walk
+/// skips FIFOs and devices). `cancel` is asked between chunks; stage
+/// functions pass the run's [`Cancel::current`].
+///
+/// # Errors
+///
+/// [`Error::Read`] naming the file.
+pub(crate) fn digest_entry(
+    entry: &Entry,
+    chunk: usize,
+    cancel: Option<&Cancel>,
+    progress: &Progress,
+) -> Result<Option<FileDigest>, Error> {
+    let result = digest_path(&entry.path, chunk, cancel, progress);
+    progress.file_done();
+    finish(entry, result)
+}
+
+fn finish(
+    entry: &Entry,
+    result: Result<[u8; 16], DigestError>,
+) -> Result<Option<FileDigest>, Error> {
+    match result {
+        Ok(sum) => Ok(Some(FileDigest::new(&entry.display, sum))),
+        Err(DigestError::NotRegular { .. }) => Ok(None),
+        Err(err) => Err(Error::read(&crate::path_of(&entry.display), err)),
+    }
+}
+
+/// The async digest stage on `async-fs`: the same as [`digest_entry`],
+/// with every open and read awaited on `async-fs`'s thread pool. The signal
+/// is asked between chunks; an async stage is also simply dropped at a
+/// cancel.
+pub(crate) async fn digest_entry_async(
+    entry: Entry,
+    chunk: usize,
+    progress: Arc<Progress>,
+) -> Result<Option<FileDigest>, Error> {
+    let cancel = Cancel::current();
+    let result = digest_async(&entry.path, chunk, cancel.as_ref(), &progress).await;
+    progress.file_done();
+    finish(&entry, result)
+}
+
+async fn digest_async(
+    path: &Path,
+    chunk: usize,
+    cancel: Option<&Cancel>,
+    progress: &Progress,
+) -> Result<[u8; 16], DigestError> {
+    use async_fs::unix::OpenOptionsExt;
+    use md5::{Digest, Md5};
+
+    let mut file = async_fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .await
+        .map_err(DigestError::Open)?;
+    let file_type = file
+        .metadata()
+        .await
+        .map_err(DigestError::Open)?
+        .file_type();
+    if !file_type.is_file() {
+        return Err(DigestError::NotRegular { file_type });
+    }
+    let mut buf = vec![0; chunk.max(1)];
+    let mut md5 = Md5::new();
+    loop {
+        if cancel.is_some_and(Cancel::is_cancelled) {
+            return Err(DigestError::Cancelled);
+        }
+        let n = match file.read(&mut buf).await {
+            Ok(0) => return Ok(md5.finalize().into()),
+            Ok(n) => n,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(DigestError::Read(err)),
+        };
+        md5.update(&buf[..n]);
+        progress.read(n as u64);
+    }
+}

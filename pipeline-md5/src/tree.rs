@@ -1,0 +1,329 @@
+//! The streaming API: digest several roots with any of the three designs,
+//! results (and per-file errors) in order as an iterator, with the run's
+//! cancel signal, stats and progress at hand.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use pipeline::{Cancel, ErrorPolicy, LiveTasks, RunIter, StageConfig, Stats};
+
+use crate::bounded::{Job, Md5Bounded, Md5BoundedAsync};
+use crate::digest::DEFAULT_CHUNK;
+use crate::error::Error;
+use crate::parallel::Md5Parallel;
+use crate::progress::Progress;
+use crate::serial::Md5Serial;
+use crate::stages::WalkErrors;
+use crate::FileDigest;
+
+/// Which of the article's three designs runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Mode {
+    /// A walker, [`Options::digesters`] digesters, results in walk order.
+    #[default]
+    Bounded,
+    /// A task per file, started as the walk finds it (at most
+    /// [`Options::buffer`] ahead of the output).
+    Parallel,
+    /// One stage walks and digests, one file after another.
+    Serial,
+}
+
+impl FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Mode, String> {
+        match s {
+            "bounded" => Ok(Mode::Bounded),
+            "parallel" => Ok(Mode::Parallel),
+            "serial" => Ok(Mode::Serial),
+            _ => Err(format!(
+                "unknown mode `{s}` (expected bounded, parallel or serial)"
+            )),
+        }
+    }
+}
+
+/// How the bounded design's digesters read files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Io {
+    /// `std::fs` in a blocking stage: one hop to the blocking pool per file.
+    /// The default: measured faster (see the crate docs).
+    #[default]
+    Blocking,
+    /// `async-fs` in an async stage: one hop to its thread pool per open and
+    /// per read.
+    Async,
+}
+
+impl FromStr for Io {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Io, String> {
+        match s {
+            "blocking" => Ok(Io::Blocking),
+            "async" => Ok(Io::Async),
+            _ => Err(format!("unknown io `{s}` (expected blocking or async)")),
+        }
+    }
+}
+
+/// How to digest a tree. `Options::default()` is `md5pipe`'s default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// Which design runs.
+    pub mode: Mode,
+    /// Digesters of the bounded design (its fan-out width); default: the
+    /// number of CPUs.
+    pub digesters: usize,
+    /// Capacity of the channels between stages.
+    pub buffer: usize,
+    /// How many finished digests may wait for a slower one ahead of them;
+    /// `None`: twice the digesters.
+    pub window: Option<usize>,
+    /// Bytes read at a time; memory per digester.
+    pub chunk: usize,
+    /// Follow symbolic links below the roots (`-L`); loops are errors.
+    pub follow_links: bool,
+    /// The first error cancels the run and ends it (the article's
+    /// semantics); otherwise errors come in their place and the run goes on.
+    pub fail_fast: bool,
+    /// How the bounded design reads.
+    pub io: Io,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            mode: Mode::Bounded,
+            digesters: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            buffer: pipeline::DEFAULT_BUFFER,
+            window: None,
+            chunk: DEFAULT_CHUNK,
+            follow_links: false,
+            fail_fast: false,
+            io: Io::Blocking,
+        }
+    }
+}
+
+impl Options {
+    /// Sets [`mode`](Self::mode).
+    pub fn mode(mut self, mode: Mode) -> Options {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets [`digesters`](Self::digesters).
+    pub fn digesters(mut self, n: usize) -> Options {
+        self.digesters = n;
+        self
+    }
+
+    /// Sets [`buffer`](Self::buffer).
+    pub fn buffer(mut self, n: usize) -> Options {
+        self.buffer = n;
+        self
+    }
+
+    /// Sets [`window`](Self::window).
+    pub fn window(mut self, n: usize) -> Options {
+        self.window = Some(n);
+        self
+    }
+
+    /// Sets [`chunk`](Self::chunk).
+    pub fn chunk(mut self, n: usize) -> Options {
+        self.chunk = n;
+        self
+    }
+
+    /// Sets [`follow_links`](Self::follow_links).
+    pub fn follow_links(mut self, yes: bool) -> Options {
+        self.follow_links = yes;
+        self
+    }
+
+    /// Sets [`fail_fast`](Self::fail_fast).
+    pub fn fail_fast(mut self, yes: bool) -> Options {
+        self.fail_fast = yes;
+        self
+    }
+
+    /// Sets [`io`](Self::io).
+    pub fn io(mut self, io: Io) -> Options {
+        self.io = io;
+        self
+    }
+
+    /// Checks that no count is 0.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the first setting that is 0.
+    pub fn validate(&self) -> Result<(), Error> {
+        let zero = [
+            ("digesters", self.digesters),
+            ("buffer", self.buffer),
+            ("window", self.window.unwrap_or(1)),
+            ("chunk", self.chunk),
+        ]
+        .into_iter()
+        .find(|(_, n)| *n == 0);
+        match zero {
+            Some((name, _)) => Err(Error::Config(format!("{name} must be at least 1"))),
+            None => Ok(()),
+        }
+    }
+
+    fn policy(&self) -> ErrorPolicy {
+        if self.fail_fast {
+            ErrorPolicy::FailFast
+        } else {
+            ErrorPolicy::Continue
+        }
+    }
+
+    /// Applies the buffer to a stage, and the window to the ordered stage
+    /// with more than one worker.
+    fn configure(&self, stage: &mut StageConfig) {
+        stage.buffer = self.buffer;
+        if stage.ordered && stage.workers > 1 {
+            stage.reorder_window = self.window;
+        }
+    }
+}
+
+/// A running digest of one or more trees: an iterator of each file's
+/// [`FileDigest`] in order (roots in the order given, each root's files in
+/// bytewise path order), with every error in its place.
+///
+/// With [`Options::fail_fast`] the first error cancels the run and is the
+/// last item. Otherwise errors ([`Error::Walk`], [`Error::Read`]) come in
+/// their place and the run goes on. If the run is cancelled through
+/// [`cancel_signal`](Self::cancel_signal), the last item is
+/// [`Error::Cancelled`].
+///
+/// Dropping it cancels the run and waits until every task of it has ended.
+///
+/// ```
+/// use pipeline_md5::{digest_tree, Mode, Options};
+///
+/// let dir = tempfile::tempdir()?;
+/// std::fs::create_dir(dir.path().join("a"))?;
+/// std::fs::write(dir.path().join("a/x"), b"x")?;
+/// std::fs::write(dir.path().join("a-b"), b"")?;
+/// let opts = Options::default().mode(Mode::Bounded).digesters(4);
+/// let run = digest_tree([dir.path()], &opts)?;
+/// let stats = run.stats();
+/// let names: Vec<String> = run
+///     .map(|r| r.map(|d| d.path.file_name().unwrap().to_string_lossy().into_owned()))
+///     .collect::<Result<_, _>>()?;
+/// assert_eq!(names, ["a-b", "x"]); // "a-b" < "a/x" bytewise
+/// assert_eq!(stats.stage("digest").unwrap().width, 4);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Digests {
+    iter: RunIter<FileDigest>,
+    stats: Stats,
+    cancel: Cancel,
+    live: LiveTasks,
+    progress: Arc<Progress>,
+}
+
+impl std::fmt::Debug for Digests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Digests")
+            .field("cancel", &self.cancel)
+            .field("progress", &self.progress.snapshot())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Digests {
+    /// The run's close-to-cancel signal: cancelling it stops every stage
+    /// within one chunk's work, and the iterator ends with
+    /// [`Error::Cancelled`].
+    pub fn cancel_signal(&self) -> Cancel {
+        self.cancel.clone()
+    }
+
+    /// The run's per-stage counters (`Display` renders the table).
+    pub fn stats(&self) -> Stats {
+        self.stats.clone()
+    }
+
+    /// Files and bytes found and done so far.
+    pub fn progress(&self) -> Arc<Progress> {
+        self.progress.clone()
+    }
+
+    /// The run's live-task counter: 0 once the run has ended.
+    pub fn live_tasks(&self) -> LiveTasks {
+        self.live.clone()
+    }
+}
+
+impl Iterator for Digests {
+    type Item = Result<FileDigest, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.iter.next().map(|r| r.map_err(Error::from))
+    }
+}
+
+/// Starts digesting every regular file below `roots` with `opts`; see
+/// [`Digests`]. A root that is a file is digested itself.
+///
+/// # Errors
+///
+/// [`Error::Config`] if a count in `opts` is 0; then nothing ran.
+pub fn digest_tree<I, P>(roots: I, opts: &Options) -> Result<Digests, Error>
+where
+    I: IntoIterator<Item = P>,
+    P: Into<PathBuf>,
+{
+    opts.validate()?;
+    let job = Job {
+        roots: roots.into_iter().map(Into::into).collect(),
+        follow_links: opts.follow_links,
+        chunk: opts.chunk,
+        walk_errors: WalkErrors::InPlace,
+        progress: Arc::new(Progress::new()),
+    };
+    Ok(start(job, opts))
+}
+
+/// The stages of the designs, those that not every design has included.
+const STAGE_NAMES: &[&str] = &["walk", "md5all", "digest", "collect", "keep"];
+
+/// Declares and starts the pipeline of `opts.mode` over `job`.
+pub(crate) fn start(job: Job, opts: &Options) -> Digests {
+    let progress = job.progress.clone();
+    macro_rules! run {
+        ($pipeline:expr) => {{
+            let mut p = $pipeline.with_policy(opts.policy());
+            for name in STAGE_NAMES {
+                if let Some(stage) = p.stage_mut(name) {
+                    opts.configure(stage);
+                }
+            }
+            let iter = p.build();
+            Digests {
+                iter,
+                stats: p.stats(),
+                cancel: p.cancel_signal(),
+                live: p.live_tasks(),
+                progress,
+            }
+        }};
+    }
+    match (opts.mode, opts.io) {
+        (Mode::Bounded, Io::Blocking) => run!(Md5Bounded::new(job, opts.digesters)),
+        (Mode::Bounded, Io::Async) => run!(Md5BoundedAsync::new(job, opts.digesters)),
+        (Mode::Parallel, _) => run!(Md5Parallel::new(job)),
+        (Mode::Serial, _) => run!(Md5Serial::new(job)),
+    }
+}
