@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use pipeline_md5::check::ListSource;
 use pipeline_md5::cli::{self, CheckCommand, Common, DigestCommand, Interrupts};
 use pipeline_md5::{Io, Mode, Options};
@@ -121,8 +121,38 @@ fn parse_io(s: &str) -> Result<Io, String> {
     s.parse()
 }
 
+/// md5sum's `--quiet`, `--status` and `-w` override each other: the last
+/// one given wins. Returns (quiet, status, warn).
+fn last_of_quiet_status_warn(matches: &clap::ArgMatches) -> (bool, bool, bool) {
+    let last = |id: &str| {
+        matches
+            .indices_of(id)
+            .and_then(|i| i.max())
+            .filter(|_| matches.get_flag(id))
+    };
+    let winner = [
+        ("quiet", last("quiet")),
+        ("status", last("status")),
+        ("warn", last("warn")),
+    ]
+    .into_iter()
+    .filter_map(|(id, at)| at.map(|at| (at, id)))
+    .max()
+    .map(|(_, id)| id);
+    (
+        winner == Some("quiet"),
+        winner == Some("status"),
+        winner == Some("warn"),
+    )
+}
+
 fn main() {
-    let args = Args::parse();
+    let matches = Args::command().get_matches();
+    let args = match Args::from_arg_matches(&matches) {
+        Ok(args) => args,
+        Err(err) => err.exit(),
+    };
+    let (quiet, status_only, warn) = last_of_quiet_status_warn(&matches);
     let mut options = Options::default()
         .mode(args.mode)
         .follow_links(args.follow)
@@ -159,10 +189,10 @@ fn main() {
             .map(|p| ListSource::from_arg(p.as_bytes()))
             .collect();
         cmd.zero = args.zero;
-        cmd.quiet = args.quiet;
-        cmd.status_only = args.status;
+        cmd.quiet = quiet;
+        cmd.status_only = status_only;
         cmd.strict = args.strict;
-        cmd.warn = args.warn;
+        cmd.warn = warn;
         cmd.ignore_missing = args.ignore_missing;
         cmd.common = common;
         cli::run_check(&cmd, &interrupts)

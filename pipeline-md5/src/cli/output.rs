@@ -3,12 +3,18 @@
 use std::io::{self, BufWriter, IsTerminal, Stdout, Write};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use pipeline::Cancel;
 
-/// How long written lines may wait in the buffer while more come.
+fn lock(buffer: &Mutex<Buffer>) -> MutexGuard<'_, Buffer> {
+    buffer.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// How long written lines may wait in the buffer.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// Why a line could not be written.
@@ -21,40 +27,95 @@ pub(crate) enum WriteFailed {
 }
 
 /// Standard output, buffered, written only in whole lines: a line goes
-/// into the buffer whole or not at all, and the buffer is flushed every
-/// [`FLUSH_EVERY`], at the end, and after each line on a terminal. So
-/// whatever ends the run, stdout never holds half a line.
+/// into the buffer whole or not at all, and the buffer is written out by a
+/// flusher thread every [`FLUSH_EVERY`] (so a line reaches `head -1` while
+/// a big file is still being read), at the end, and after each line on a
+/// terminal. So whatever ends the run, stdout never holds half a line.
 pub(crate) struct Lines {
-    out: BufWriter<Stdout>,
+    shared: Arc<Mutex<Buffer>>,
     terminal: bool,
-    last_flush: Instant,
     closed: Arc<AtomicBool>,
+    stop: Option<mpsc::Sender<()>>,
+    flusher: Option<JoinHandle<()>>,
+}
+
+struct Buffer {
+    out: BufWriter<Stdout>,
+    dirty: bool,
+    /// The first write error, kept for the writer to see.
+    error: Option<io::Error>,
+}
+
+impl Buffer {
+    fn flush(&mut self) {
+        if self.dirty && self.error.is_none() {
+            self.dirty = false;
+            if let Err(err) = self.out.flush() {
+                self.error = Some(err);
+            }
+        }
+    }
 }
 
 impl Lines {
     pub(crate) fn new() -> Lines {
         let stdout = io::stdout();
-        Lines {
-            terminal: stdout.is_terminal(),
+        let terminal = stdout.is_terminal();
+        let shared = Arc::new(Mutex::new(Buffer {
             out: BufWriter::with_capacity(64 * 1024, stdout),
-            last_flush: Instant::now(),
+            dirty: false,
+            error: None,
+        }));
+        let (stop, stopped) = mpsc::channel::<()>();
+        let buffer = shared.clone();
+        let flusher = std::thread::Builder::new()
+            .name("md5pipe-flush".into())
+            .spawn(move || {
+                while stopped.recv_timeout(FLUSH_EVERY) == Err(RecvTimeoutError::Timeout) {
+                    lock(&buffer).flush();
+                }
+            })
+            .ok();
+        Lines {
+            shared,
+            terminal,
             closed: Arc::new(AtomicBool::new(false)),
+            stop: Some(stop),
+            flusher,
         }
     }
 
     /// Writes one whole line.
     pub(crate) fn line(&mut self, line: &[u8]) -> Result<(), WriteFailed> {
-        self.out.write_all(line).map_err(|e| self.failed(e))?;
-        if self.terminal || self.last_flush.elapsed() >= FLUSH_EVERY {
-            self.flush()?;
+        let mut buffer = lock(&self.shared);
+        if buffer.error.is_none() {
+            if let Err(err) = buffer.out.write_all(line) {
+                buffer.error = Some(err);
+            }
+            buffer.dirty = true;
+            if self.terminal {
+                buffer.flush();
+            }
         }
-        Ok(())
+        match buffer.error.take() {
+            Some(err) => Err(self.failed(err)),
+            None => Ok(()),
+        }
     }
 
-    /// Writes out what is buffered.
+    /// Stops the flusher and writes out what is buffered.
     pub(crate) fn flush(&mut self) -> Result<(), WriteFailed> {
-        self.last_flush = Instant::now();
-        self.out.flush().map_err(|e| self.failed(e))
+        drop(self.stop.take());
+        if let Some(flusher) = self.flusher.take() {
+            let _ = flusher.join();
+        }
+        let mut buffer = lock(&self.shared);
+        buffer.dirty = true;
+        buffer.flush();
+        match buffer.error.take() {
+            Some(err) => Err(self.failed(err)),
+            None => Ok(()),
+        }
     }
 
     fn failed(&self, err: io::Error) -> WriteFailed {

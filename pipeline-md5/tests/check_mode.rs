@@ -1,0 +1,175 @@
+//! md5pipe -c against md5sum -c: the same stdout, the same messages on
+//! stderr (but for the program's name) and the same exit status.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+
+/// Runs `cmd` in `dir` with `input` on stdin.
+fn run_with_input(mut cmd: Command, dir: &Path, input: &[u8]) -> Output {
+    let mut child = cmd
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(input)
+        .expect("write stdin");
+    child.wait_with_output().expect("waits")
+}
+
+/// Checks with both tools and compares all they say.
+fn same_as_md5sum(dir: &Path, args: &[&str], input: &[u8]) -> Output {
+    let mut ours = md5pipe();
+    ours.arg("-c").args(args).args(["-j", "4"]);
+    let ours = run_with_input(ours, dir, input);
+    let mut theirs = md5sum();
+    theirs.arg("-c").args(args);
+    let theirs = run_with_input(theirs, dir, input);
+    assert_eq!(
+        show(&ours.stdout),
+        show(&theirs.stdout),
+        "stdout, args {args:?}"
+    );
+    assert_eq!(
+        show(&ours.stderr),
+        show(&theirs.stderr).replace("md5sum:", "md5pipe:"),
+        "stderr, args {args:?}"
+    );
+    assert_eq!(
+        ours.status.code(),
+        theirs.status.code(),
+        "status, args {args:?}"
+    );
+    ours
+}
+
+/// A tree with tricky names, its md5sum list in `sums` (and a `--tag` list
+/// in `tagged`), then one file corrupted and one removed.
+fn damaged_tree() -> tempfile::TempDir {
+    let dir = tricky_tree();
+    let files = regular_files(dir.path());
+    let sums = md5sum_of(dir.path(), &[], &files);
+    let tagged = md5sum_of(dir.path(), &["--tag"], &files);
+    fs::write(dir.path().join("sums"), sums).unwrap();
+    fs::write(dir.path().join("tagged"), tagged).unwrap();
+    fs::write(dir.path().join(raw(b"new\nline")), b"corrupted").unwrap();
+    fs::remove_file(dir.path().join("a.b")).unwrap();
+    dir
+}
+
+#[test]
+fn corrupted_and_missing_files_are_reported_like_md5sum_c() {
+    let dir = damaged_tree();
+    for args in [
+        &["sums"][..],
+        &["tagged"],
+        &["--quiet", "sums"],
+        &["--status", "sums"],
+        &["--ignore-missing", "sums"],
+        &["sums", "tagged", "missing-list"],
+    ] {
+        let out = same_as_md5sum(dir.path(), args, b"");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+    }
+}
+
+#[test]
+fn lists_on_stdin_and_improper_lines() {
+    let dir = damaged_tree();
+    let sums = fs::read(dir.path().join("sums")).unwrap();
+    let mut with_junk = sums.clone();
+    with_junk.extend_from_slice(b"not a checksum line\n# a comment\n\n");
+    for (args, input) in [
+        (&[][..], &sums),
+        (&["-"][..], &sums),
+        (&["-w"][..], &with_junk),
+        (&["-w", "--strict", "--quiet"][..], &with_junk),
+        (&["--quiet", "-w"][..], &with_junk),
+        (&["--status", "-w"][..], &with_junk),
+        (&["-w", "--status"][..], &with_junk),
+        (&["--strict", "--status"][..], &with_junk),
+        (&[][..], &b"junk\n".to_vec()),
+    ] {
+        same_as_md5sum(dir.path(), args, input);
+    }
+}
+
+#[test]
+fn good_lists_pass_and_ignore_missing_with_nothing_verified_fails() {
+    let dir = tricky_tree();
+    let files = regular_files(dir.path());
+    fs::write(dir.path().join("sums"), md5sum_of(dir.path(), &[], &files)).unwrap();
+    let out = same_as_md5sum(dir.path(), &["sums"], b"");
+    assert!(out.status.success());
+    let out = same_as_md5sum(dir.path(), &["--quiet", "sums"], b"");
+    assert!(out.stdout.is_empty() && out.status.success());
+
+    let only_missing = format!("{}  gone\n", "0".repeat(32));
+    fs::write(dir.path().join("gone.md5"), only_missing).unwrap();
+    let out = same_as_md5sum(dir.path(), &["--ignore-missing", "gone.md5"], b"");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn md5pipe_output_verifies_with_both_tools_in_input_order() {
+    let dir = tricky_tree();
+    let lists = open_tempdir();
+    let list_path = lists.path().join("list");
+    let list_arg = list_path.to_str().expect("a UTF-8 temp path");
+    for args in [&[][..], &["--tag"]] {
+        let mut cmd = md5pipe();
+        cmd.args(args).args(["-j", "3", "."]);
+        let list = run_in(cmd, dir.path()).stdout;
+        // Reverse the list: results must come in the list's order.
+        let mut lines: Vec<&[u8]> = list.split_inclusive(|&b| b == b'\n').collect();
+        lines.reverse();
+        fs::write(&list_path, lines.concat()).unwrap();
+        let out = same_as_md5sum(dir.path(), &[list_arg], b"");
+        assert!(out.status.success(), "{args:?}");
+    }
+}
+
+#[test]
+fn unreadable_listed_file_is_failed_open_or_read() {
+    if !is_root() {
+        eprintln!("skipped: needs root to switch to nobody");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = open_tempdir();
+    file(dir.path(), b"ok", b"ok");
+    file(dir.path(), b"locked", b"locked");
+    let list = md5sum_of(dir.path(), &[], &[b"locked".to_vec(), b"ok".to_vec()]);
+    fs::write(dir.path().join("list"), list).unwrap();
+    for f in ["ok", "list"] {
+        fs::set_permissions(dir.path().join(f), fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    fs::set_permissions(dir.path().join("locked"), fs::Permissions::from_mode(0o000)).unwrap();
+    for extra in [&[][..], &["--status"]] {
+        let mut ours = as_nobody(OsStr::new(env!("CARGO_BIN_EXE_md5pipe")));
+        ours.arg("-c").args(extra).arg("list");
+        let ours = run_in(ours, dir.path());
+        let mut theirs = as_nobody(OsStr::new("md5sum"));
+        theirs.arg("-c").args(extra).arg("list");
+        let theirs = run_in(theirs, dir.path());
+        assert_eq!(show(&ours.stdout), show(&theirs.stdout), "{extra:?}");
+        assert_eq!(
+            show(&ours.stderr),
+            show(&theirs.stderr).replace("md5sum:", "md5pipe:"),
+            "{extra:?}"
+        );
+        assert_eq!(ours.status.code(), Some(1));
+    }
+}
