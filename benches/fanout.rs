@@ -1,0 +1,209 @@
+//! Per-item overhead of the article's fan-out and fan-in: `gen`, two `sq`
+//! stages reading gen's one channel, `merge` of their outputs (one
+//! forwarder per input, as the article's `merge`), and a summing sink; over
+//! `BENCH_ITEMS` (default 1M) `u64`s, written the same ways as
+//! `benches/chain.rs`: `macro`, `builder`, `hand` (async-channel on the
+//! framework's executor), `hand-batched`, `sync_channel` (std threads) and
+//! `go` (`sq fanout N BUF`, when built).
+//!
+//! Run: `cargo bench --bench fanout`.
+
+mod common;
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+
+use common::{configure, expected, go_sq, items, run_go, sq, BATCHES, BUFFERS};
+use criterion::{criterion_group, criterion_main, Criterion};
+use pipeline::{pipeline, Pipeline, StageConfig};
+
+/// `pipeline!`: every stage (and the merge) with the same buffer; the
+/// source and both `sq` stages with the same batch (a merge passes packets
+/// on as they are).
+fn with_macro(n: u64, buffer: usize, batch: usize) -> u64 {
+    pipeline! {
+        gen:  source 0..n [buffer = buffer, batch = batch];
+        sq1:  map sq from gen [buffer = buffer, batch = batch];
+        sq2:  map sq from gen [buffer = buffer, batch = batch];
+        both: merge sq1, sq2 [buffer = buffer];
+        sum:  sink fold(0u64, u64::wrapping_add);
+    }
+    .run()
+    .expect("the fan-out runs")
+}
+
+/// The builder: what the macro expands to, written out.
+fn with_builder(n: u64, buffer: usize, batch: usize) -> u64 {
+    let cfg = |name: &str| StageConfig::new(name).buffer(buffer).batch(batch);
+    let p = Pipeline::new();
+    let gen = p.from_iter(cfg("gen"), 0..n);
+    let sq1 = gen.clone().map(cfg("sq1"), sq);
+    let sq2 = gen.map(cfg("sq2"), sq);
+    p.merge(StageConfig::new("both").buffer(buffer), [sq1, sq2])
+        .fold(0u64, u64::wrapping_add)
+        .run()
+        .expect("the fan-out runs")
+}
+
+/// Hand-wired on the framework's executor: `gen`, two `work` tasks sharing
+/// its receiver, one forwarder per work output into the merged channel, and
+/// the sink on the calling thread. A message is one `u64`, or a `Vec` of
+/// them when batched.
+fn hand_wired<T, G, Fut>(buffer: usize, gen: G, work: fn(T) -> T, fold: fn(u64, T) -> u64) -> u64
+where
+    T: Send + 'static,
+    G: FnOnce(async_channel::Sender<T>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx0, rx0) = async_channel::bounded(buffer);
+    let (txm, rxm) = async_channel::bounded(buffer);
+    let mut tasks = vec![pipeline::spawn(gen(tx0))];
+    for _ in 0..2 {
+        let (tx, rx) = async_channel::bounded(buffer);
+        let input = rx0.clone();
+        tasks.push(pipeline::spawn(async move {
+            while let Ok(v) = input.recv().await {
+                if tx.send(work(v)).await.is_err() {
+                    return;
+                }
+            }
+        }));
+        let out = txm.clone();
+        tasks.push(pipeline::spawn(async move {
+            while let Ok(v) = rx.recv().await {
+                if out.send(v).await.is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    drop((rx0, txm));
+    pipeline::block_on(async move {
+        let mut sum = 0u64;
+        while let Ok(v) = rxm.recv().await {
+            sum = fold(sum, v);
+        }
+        for t in tasks {
+            t.await;
+        }
+        sum
+    })
+}
+
+/// Hand-wired, one item per message.
+fn hand(n: u64, buffer: usize) -> u64 {
+    hand_wired(
+        buffer,
+        move |tx| async move {
+            for i in 0..n {
+                if tx.send(i).await.is_err() {
+                    return;
+                }
+            }
+        },
+        sq,
+        u64::wrapping_add,
+    )
+}
+
+/// Hand-wired, `Vec`s of `batch` items per message.
+fn hand_batched(n: u64, buffer: usize, batch: usize) -> u64 {
+    hand_wired(
+        buffer,
+        move |tx| async move {
+            let mut i = 0;
+            while i < n {
+                let end = (i + batch as u64).min(n);
+                if tx.send((i..end).collect::<Vec<u64>>()).await.is_err() {
+                    return;
+                }
+                i = end;
+            }
+        },
+        |v| v.into_iter().map(sq).collect(),
+        |sum, v| v.into_iter().fold(sum, u64::wrapping_add),
+    )
+}
+
+/// std threads and `sync_channel`s; the two `sq` threads share gen's
+/// receiver behind a mutex, as std's single-consumer channel requires.
+fn std_threads(n: u64, buffer: usize) -> u64 {
+    let (tx0, rx0) = sync_channel(buffer);
+    let rx0 = Arc::new(Mutex::new(rx0));
+    let (txm, rxm) = sync_channel(buffer);
+    let mut threads = vec![std::thread::spawn(move || {
+        for i in 0..n {
+            if tx0.send(i).is_err() {
+                return;
+            }
+        }
+    })];
+    for _ in 0..2 {
+        let (tx, rx): (SyncSender<u64>, Receiver<u64>) = sync_channel(buffer);
+        let input = rx0.clone();
+        threads.push(std::thread::spawn(move || loop {
+            let next = input.lock().expect("no sq thread panics").recv();
+            let Ok(i) = next else { return };
+            if tx.send(sq(i)).is_err() {
+                return;
+            }
+        }));
+        let out = txm.clone();
+        threads.push(std::thread::spawn(move || {
+            for v in rx {
+                if out.send(v).is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    drop(txm);
+    let sum = rxm.into_iter().fold(0u64, u64::wrapping_add);
+    for t in threads {
+        t.join().expect("every thread ends");
+    }
+    sum
+}
+
+fn fanout(c: &mut Criterion) {
+    let n = items();
+    let want = expected(n);
+    let mut g = c.benchmark_group("fanout");
+    configure(&mut g, n);
+    for buffer in BUFFERS {
+        for batch in BATCHES {
+            let id = format!("buf{buffer}/batch{batch}");
+            g.bench_function(format!("macro/{id}"), |b| {
+                b.iter(|| assert_eq!(with_macro(n, buffer, batch), want))
+            });
+            g.bench_function(format!("builder/{id}"), |b| {
+                b.iter(|| assert_eq!(with_builder(n, buffer, batch), want))
+            });
+            if batch == 1 {
+                g.bench_function(format!("hand/{id}"), |b| {
+                    b.iter(|| assert_eq!(hand(n, buffer), want))
+                });
+            } else {
+                g.bench_function(format!("hand-batched/{id}"), |b| {
+                    b.iter(|| assert_eq!(hand_batched(n, buffer, batch), want))
+                });
+            }
+        }
+        g.bench_function(format!("sync_channel/buf{buffer}/batch1"), |b| {
+            b.iter(|| assert_eq!(std_threads(n, buffer), want))
+        });
+    }
+    if let Some(go) = go_sq() {
+        for buffer in [0, 1, 64] {
+            g.bench_function(format!("go/buf{buffer}/batch1"), |b| {
+                b.iter(|| run_go(&go, "fanout", n, buffer))
+            });
+        }
+    } else {
+        eprintln!("fanout: Go sq anchor not built (scripts/anchors.sh): go/* skipped");
+    }
+    g.finish();
+}
+
+criterion_group!(benches, fanout);
+criterion_main!(benches);
