@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use pipeline::{pipeline, Cancel, Emitter};
 
+use crate::error::Error;
 use crate::progress::Progress;
-use crate::stages::{digest_entry, digest_entry_async, walk_roots, WalkErrors};
+use crate::stages::{digest_entry_async, digest_group, walk_roots, Group, Grouper, WalkErrors};
 use crate::walk::Entry;
 use crate::FileDigest;
 
@@ -25,9 +26,13 @@ pub(crate) struct Job {
     pub(crate) walk_errors: WalkErrors,
     /// Counters for a progress display.
     pub(crate) progress: Arc<Progress>,
+    /// Files handed to a digester at once (at most).
+    pub(crate) group: usize,
+    /// Whether the first error fails the run.
+    pub(crate) fail_fast: bool,
 }
 
-/// Sends every regular file the walk finds downstream.
+/// Sends every regular file the walk finds downstream, one at a time.
 fn walk_files(job: &Job, em: &mut Emitter<Entry>) {
     walk_roots(
         &job.roots,
@@ -35,9 +40,24 @@ fn walk_files(job: &Job, em: &mut Emitter<Entry>) {
         &job.walk_errors,
         &job.progress,
         em,
-        |entry, em| em.emit(entry),
+        |entry, em: &mut Emitter<Entry>| em.emit(entry),
     );
 }
+
+/// Sends the regular files the walk finds downstream in groups.
+fn walk_groups(job: &Job, em: &mut Emitter<Group>) {
+    walk_roots(
+        &job.roots,
+        job.follow_links,
+        &job.walk_errors,
+        &job.progress,
+        em,
+        Grouper::new(job.group),
+    );
+}
+
+/// A file's digest or its error, as the grouped digest stage gives them.
+pub(crate) type Digested = Result<FileDigest, Error>;
 
 // The generated type has more API (graphs, stage lookup by name) than the
 // crate uses.
@@ -47,18 +67,22 @@ mod declared {
 
     pipeline! {
         /// The article's bounded `MD5All` on `std::fs`: one walker,
-        /// `digesters` digesters on the blocking pool, each reading one file
-        /// at a time in chunks; results leave in walk order (the ordered
-        /// stage's reorder window is bounded), so sorted output streams.
-        pub(crate) Md5Bounded(job: Job, digesters: usize) -> FileDigest {
+        /// `digesters` digesters on the blocking pool, each reading one
+        /// group of files at a time, each file in chunks; results leave in
+        /// walk order (the ordered stage's reorder window is bounded), so
+        /// sorted output streams. Per-file errors are items of `flat`'s
+        /// output; under fail-fast the first one fails the run instead.
+        pub(crate) Md5Bounded(job: Job, digesters: usize) -> Digested {
             walk:   source blocking {
                 let job = job.clone();
-                move |em: &mut Emitter<Entry>| walk_files(&job, em)
+                move |em: &mut Emitter<Group>| walk_groups(&job, em)
             };
-            digest: try_filter_map move |e: Entry| {
-                        digest_entry(&e, job.chunk, Cancel::current().as_ref(), &job.progress)
+            digest: try_map move |group: Group| {
+                        let cancel = Cancel::current();
+                        digest_group(group, job.chunk, cancel.as_ref(), &job.progress, job.fail_fast)
                     }
                     [workers = digesters, ordered, blocking];
+            flat:   flat_map |digests: Vec<Digested>| digests;
             out:    sink iter();
         }
     }

@@ -142,6 +142,8 @@ fn article(root: &Path, opts: &Options) -> Result<Vec<FileDigest>, Error> {
         chunk: opts.chunk,
         walk_errors: WalkErrors::Stash(walk_error.clone()),
         progress: Arc::new(Progress::new()),
+        group: opts.group,
+        fail_fast: opts.fail_fast,
     };
     collect_article(tree::start(job, opts), &walk_error)
 }

@@ -8,6 +8,7 @@ use pipeline::{pipeline, Emitter};
 use crate::bounded::Job;
 use crate::error::Error;
 use crate::stages::{digest_entry, walk_roots};
+use crate::walk::Entry;
 use crate::FileDigest;
 
 /// A file's digest, being computed by its own task.
@@ -60,7 +61,7 @@ fn spawn_per_file(job: &Job, em: &mut Emitter<Pending>) {
         &job.walk_errors,
         &job.progress,
         em,
-        |entry, em| {
+        |entry: Entry, em: &mut Emitter<Pending>| {
             let (done, cancel, chunk, progress) = (
                 running.add(),
                 cancel.clone(),

@@ -5,6 +5,7 @@ use pipeline::{pipeline, Emitter};
 
 use crate::bounded::Job;
 use crate::stages::{digest_entry, walk_roots};
+use crate::walk::Entry;
 use crate::FileDigest;
 
 /// Walks and digests each file in turn, on one thread.
@@ -16,7 +17,12 @@ fn walk_and_digest(job: &Job, em: &mut Emitter<FileDigest>) {
         &job.walk_errors,
         &job.progress,
         em,
-        |entry, em| match digest_entry(&entry, job.chunk, Some(&cancel), &job.progress) {
+        |entry: Entry, em: &mut Emitter<FileDigest>| match digest_entry(
+            &entry,
+            job.chunk,
+            Some(&cancel),
+            &job.progress,
+        ) {
             Ok(Some(digest)) => em.emit(digest),
             Ok(None) => Ok(()),
             Err(err) => em.error(err),

@@ -26,16 +26,36 @@ pub(crate) enum WalkErrors {
     Stash(Arc<Mutex<Option<Error>>>),
 }
 
-/// Walks `roots` in order and hands each regular file to `each`, which
-/// emits something for it. Stops when `each` or an error report says the
-/// run is cancelled.
+/// What the walking source does with each regular file it finds.
+pub(crate) trait Found<T> {
+    /// Handles one file, usually by emitting something for it.
+    fn file(&mut self, entry: Entry, em: &mut Emitter<T>) -> Result<(), Cancelled>;
+
+    /// Emits what is held back: called before an error is reported in
+    /// place, and at the end of the walk.
+    fn flush(&mut self, _em: &mut Emitter<T>) -> Result<(), Cancelled> {
+        Ok(())
+    }
+}
+
+impl<T, F> Found<T> for F
+where
+    F: FnMut(Entry, &mut Emitter<T>) -> Result<(), Cancelled>,
+{
+    fn file(&mut self, entry: Entry, em: &mut Emitter<T>) -> Result<(), Cancelled> {
+        self(entry, em)
+    }
+}
+
+/// Walks `roots` in order and hands each regular file to `found`. Stops
+/// when an emit or an error report says the run is cancelled.
 pub(crate) fn walk_roots<T>(
     roots: &[PathBuf],
     follow_links: bool,
     errors: &WalkErrors,
     progress: &Progress,
     em: &mut Emitter<T>,
-    mut each: impl FnMut(Entry, &mut Emitter<T>) -> Result<(), Cancelled>,
+    mut found: impl Found<T>,
 ) {
     for root in roots {
         for item in Walk::new(root, follow_links) {
@@ -45,13 +65,17 @@ pub(crate) fn walk_roots<T>(
             let sent = match item {
                 Ok(entry) => {
                     progress.found(entry.size);
-                    each(entry, em)
+                    found.file(entry, em)
                 }
                 Err(err) => match errors {
-                    WalkErrors::InPlace => em.error(Error::Walk(err)),
+                    WalkErrors::InPlace => {
+                        found.flush(em).and_then(|()| em.error(Error::Walk(err)))
+                    }
                     WalkErrors::Stash(slot) => {
                         let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
                         slot.get_or_insert(Error::Walk(err));
+                        drop(slot);
+                        let _ = found.flush(em);
                         return;
                     }
                 },
@@ -61,6 +85,83 @@ pub(crate) fn walk_roots<T>(
             }
         }
     }
+    let _ = found.flush(em);
+}
+
+/// Files handed to one digester at once: small files travel in groups so
+/// that the hop to the blocking pool and the channel sends are paid once
+/// per group, not once per file.
+pub(crate) type Group = Vec<Entry>;
+
+/// A group is sent before it would hold this many bytes: a large file
+/// travels alone, so large files still spread over the digesters and a
+/// small file's line never waits for a large file's digest.
+const GROUP_BYTES: u64 = 256 * 1024;
+
+/// Gathers walked files into [`Group`]s of at most `max` files.
+pub(crate) struct Grouper {
+    max: usize,
+    group: Group,
+    bytes: u64,
+}
+
+impl Grouper {
+    pub(crate) fn new(max: usize) -> Grouper {
+        Grouper {
+            max: max.max(1),
+            group: Vec::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl Found<Group> for Grouper {
+    fn file(&mut self, entry: Entry, em: &mut Emitter<Group>) -> Result<(), Cancelled> {
+        if self.bytes + entry.size >= GROUP_BYTES {
+            // A large file travels alone, not after the small ones.
+            self.flush(em)?;
+        }
+        self.bytes += entry.size;
+        self.group.push(entry);
+        if self.group.len() >= self.max || self.bytes >= GROUP_BYTES {
+            return self.flush(em);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, em: &mut Emitter<Group>) -> Result<(), Cancelled> {
+        self.bytes = 0;
+        if self.group.is_empty() {
+            return Ok(());
+        }
+        em.emit(std::mem::take(&mut self.group))
+    }
+}
+
+/// The blocking digest stage over a group: each file's digest or error, in
+/// order (files that turn out not to be regular are left out). With
+/// `fail_fast` the first error is returned instead, which fails the run.
+///
+/// # Errors
+///
+/// With `fail_fast`, the first file's [`Error::Read`].
+pub(crate) fn digest_group(
+    group: Group,
+    chunk: usize,
+    cancel: Option<&Cancel>,
+    progress: &Progress,
+    fail_fast: bool,
+) -> Result<Vec<Result<FileDigest, Error>>, Error> {
+    let mut out = Vec::with_capacity(group.len());
+    for entry in &group {
+        match digest_entry(entry, chunk, cancel, progress) {
+            Ok(Some(digest)) => out.push(Ok(digest)),
+            Ok(None) => {}
+            Err(err) if fail_fast || err.is_cancelled() => return Err(err),
+            Err(err) => out.push(Err(err)),
+        }
+    }
+    Ok(out)
 }
 
 thread_local! {

@@ -92,6 +92,10 @@ pub struct Options {
     pub fail_fast: bool,
     /// How the bounded design reads.
     pub io: Io,
+    /// The most files the bounded design hands a digester at once (small
+    /// files travel in groups of up to this many, or 256 KiB, so the hop to
+    /// the blocking pool is paid once per group); 1 hands them one by one.
+    pub group: usize,
 }
 
 impl Default for Options {
@@ -105,6 +109,7 @@ impl Default for Options {
             follow_links: false,
             fail_fast: false,
             io: Io::Blocking,
+            group: 16,
         }
     }
 }
@@ -152,6 +157,12 @@ impl Options {
         self
     }
 
+    /// Sets [`group`](Self::group).
+    pub fn group(mut self, n: usize) -> Options {
+        self.group = n;
+        self
+    }
+
     /// Sets [`io`](Self::io).
     pub fn io(mut self, io: Io) -> Options {
         self.io = io;
@@ -169,6 +180,7 @@ impl Options {
             ("buffer", self.buffer),
             ("window", self.window.unwrap_or(1)),
             ("chunk", self.chunk),
+            ("group", self.group),
         ]
         .into_iter()
         .find(|(_, n)| *n == 0);
@@ -226,7 +238,7 @@ impl Options {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Digests {
-    iter: RunIter<FileDigest>,
+    iter: Box<dyn Iterator<Item = Result<FileDigest, Error>> + Send>,
     stats: Stats,
     cancel: Cancel,
     live: LiveTasks,
@@ -270,8 +282,32 @@ impl Iterator for Digests {
     type Item = Result<FileDigest, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.iter.next().map(|r| r.map_err(Error::from))
+        self.iter.next()
     }
+}
+
+/// A run's items as the crate's results: the pipeline's errors converted,
+/// and (for designs whose items are results themselves) flattened.
+trait IntoDigested: Send + 'static {
+    fn into_digested(self) -> Result<FileDigest, Error>;
+}
+
+impl IntoDigested for FileDigest {
+    fn into_digested(self) -> Result<FileDigest, Error> {
+        Ok(self)
+    }
+}
+
+impl IntoDigested for Result<FileDigest, Error> {
+    fn into_digested(self) -> Result<FileDigest, Error> {
+        self
+    }
+}
+
+fn boxed<T: IntoDigested>(
+    iter: RunIter<T>,
+) -> Box<dyn Iterator<Item = Result<FileDigest, Error>> + Send> {
+    Box::new(iter.map(|item| item.map_err(Error::from).and_then(T::into_digested)))
 }
 
 /// Starts digesting every regular file below `roots` with `opts`; see
@@ -292,12 +328,14 @@ where
         chunk: opts.chunk,
         walk_errors: WalkErrors::InPlace,
         progress: Arc::new(Progress::new()),
+        group: opts.group,
+        fail_fast: opts.fail_fast,
     };
     Ok(start(job, opts))
 }
 
 /// The stages of the designs, those that not every design has included.
-const STAGE_NAMES: &[&str] = &["walk", "md5all", "digest", "collect", "keep"];
+const STAGE_NAMES: &[&str] = &["walk", "md5all", "digest", "collect", "keep", "flat"];
 
 /// Declares and starts the pipeline of `opts.mode` over `job`.
 pub(crate) fn start(job: Job, opts: &Options) -> Digests {
@@ -310,7 +348,7 @@ pub(crate) fn start(job: Job, opts: &Options) -> Digests {
                     opts.configure(stage);
                 }
             }
-            let iter = p.build();
+            let iter = boxed(p.build());
             Digests {
                 iter,
                 stats: p.stats(),

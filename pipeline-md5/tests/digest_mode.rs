@@ -49,6 +49,8 @@ fn every_mode_width_and_buffer_prints_the_same_bytes() {
         }
     }
     runs.push(vec!["-j", "5", "--window", "1", "--chunk-size", "3"]);
+    runs.push(vec!["-j", "3", "--group", "1", "--buffer", "1"]);
+    runs.push(vec!["-j", "2", "--group", "5", "--window", "2"]);
     runs.push(vec!["--io", "async", "-j", "3", "--buffer", "2"]);
     runs.push(vec!["--io", "async", "-j", "1", "--chunk-size", "1"]);
     for args in runs {
@@ -271,7 +273,7 @@ fn zero_widths_and_misplaced_options_are_usage_errors() {
 fn stats_table_names_every_stage_on_stderr() {
     let dir = tricky_tree();
     for (mode, stages) in [
-        ("bounded", &["walk", "digest", "out"][..]),
+        ("bounded", &["walk", "digest", "flat", "out"][..]),
         ("parallel", &["walk", "collect", "keep", "out"]),
         ("serial", &["md5all", "out"]),
     ] {

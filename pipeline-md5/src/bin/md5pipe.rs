@@ -67,6 +67,11 @@ struct Args {
     #[arg(long, value_name = "BYTES", value_parser = positive)]
     chunk_size: Option<usize>,
 
+    /// Most small files handed to a digester at once (bounded mode, blocking
+    /// reads) [default: 16].
+    #[arg(long, value_name = "N", value_parser = positive)]
+    group: Option<usize>,
+
     /// How digesters read: blocking (std::fs on a blocking pool) or async
     /// (async-fs).
     #[arg(long, value_name = "IO", default_value = "blocking", value_parser = parse_io)]
@@ -166,6 +171,9 @@ fn main() {
     }
     if let Some(n) = args.window {
         options = options.window(n);
+    }
+    if let Some(n) = args.group {
+        options = options.group(n);
     }
     if let Some(n) = args.chunk_size {
         options = options.chunk(n);
