@@ -21,7 +21,7 @@
 //! // The first error is returned, naming its path.
 //! let err = md5_all_bounded(dir.path().join("missing"), 4).unwrap_err();
 //! assert_eq!(err.reason(), "No such file or directory");
-//! # Ok::<(), pipeline_md5::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! The article's functions return a whole map; [`digest_tree`] streams
@@ -39,10 +39,13 @@
 //! # Reading files: blocking beats `async-fs`
 //!
 //! Digesters read with `std::fs` in a blocking stage by default ([`Io`]):
-//! one hop to the blocking pool per file. `async-fs` hops to its pool for
-//! every open and every read of at most 8 KiB, which measured slower on
-//! both many small files and a few large ones; it stays available as
-//! [`Io::Async`] (`md5pipe --io async`).
+//! one hop to the blocking pool per group of small files ([`Options::group`])
+//! or per large file. `async-fs` hops to its pool for every open and every
+//! read of at most 8 KiB. Measured on 2 cores (release build, warm cache,
+//! median of 5): 20,000 small files (206 MB) took 0.40 s blocking, 0.64 s
+//! blocking one file per hop, 1.54 s with `async-fs`; 4 files of 256 MiB
+//! took 1.17 s blocking and 1.39 s with `async-fs`. `async-fs` stays
+//! available as [`Io::Async`] (`md5pipe --io async`).
 
 #![warn(missing_docs)]
 

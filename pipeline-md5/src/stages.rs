@@ -274,3 +274,47 @@ async fn digest_async(
         progress.read(n as u64);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipeline::Pipeline;
+
+    fn entry(name: &str, size: u64) -> Entry {
+        Entry {
+            path: name.into(),
+            display: name.as_bytes().to_vec(),
+            size,
+        }
+    }
+
+    /// The groups a [`Grouper`] of at most `max` files makes of `sizes`.
+    fn groups(max: usize, sizes: &[u64]) -> Vec<Vec<u64>> {
+        let sizes = sizes.to_vec();
+        Pipeline::new()
+            .from_blocking("walk", move |em: &mut Emitter<Group>| {
+                let mut grouper = Grouper::new(max);
+                for (i, size) in sizes.into_iter().enumerate() {
+                    grouper.file(entry(&i.to_string(), size), em).unwrap();
+                }
+                grouper.flush(em).unwrap();
+            })
+            .map("sizes", |g: Group| g.iter().map(|e| e.size).collect())
+            .collect::<Vec<Vec<u64>>>()
+            .run()
+            .unwrap()
+    }
+
+    #[test]
+    fn small_files_travel_together_and_a_large_one_alone() {
+        assert_eq!(groups(3, &[1, 2, 3, 4, 5]), [vec![1, 2, 3], vec![4, 5]]);
+        let big = GROUP_BYTES;
+        assert_eq!(
+            groups(16, &[1, 2, big, 3, big - 2, 5]),
+            [vec![1, 2], vec![big], vec![3], vec![big - 2], vec![5]],
+            "nothing waits behind a large file"
+        );
+        assert_eq!(groups(1, &[1, 2]), [vec![1], vec![2]]);
+        assert!(groups(4, &[]).is_empty());
+    }
+}
