@@ -4,11 +4,11 @@ use std::io::{self, IsTerminal, Write};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::progress::Progress;
+use crate::progress::{Progress, ProgressSnapshot};
 
 /// A run shorter than this never shows a bar.
 const SHOW_AFTER: Duration = Duration::from_millis(1000);
@@ -81,24 +81,34 @@ impl Drop for Bar {
 }
 
 fn show(progress: &Progress, shared: &Mutex<Option<ProgressBar>>, stopped: &mpsc::Receiver<()>) {
+    let started = Instant::now();
     if stopped.recv_timeout(SHOW_AFTER) != Err(RecvTimeoutError::Timeout) {
         return;
     }
-    let style = ProgressStyle::with_template(
-        "{spinner} {msg} files, {bytes}/{total_bytes} [{elapsed}] {bytes_per_sec}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_spinner());
-    let bar =
-        ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr()).with_style(style);
+    let style = ProgressStyle::with_template("{spinner} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(style);
     *shared.lock().unwrap_or_else(|p| p.into_inner()) = Some(bar.clone());
     loop {
-        let now = progress.snapshot();
-        bar.set_length(now.bytes_found.max(now.bytes_done));
-        bar.set_position(now.bytes_done);
-        bar.set_message(format!("{}/{}", now.files_done, now.files_found));
+        bar.set_message(describe(&progress.snapshot(), started.elapsed()));
         bar.tick();
         if stopped.recv_timeout(TICK) != Err(RecvTimeoutError::Timeout) {
             return;
         }
     }
+}
+
+/// `3/10 files, 1.20 GiB/2.00 GiB, 600.00 MiB/s, 2s` (what is known so far:
+/// the walk goes on while files are read).
+fn describe(now: &ProgressSnapshot, elapsed: Duration) -> String {
+    let rate = now.bytes_done as f64 / elapsed.as_secs_f64().max(1e-3);
+    format!(
+        "{}/{} files, {}/{}, {}/s, {}s",
+        now.files_done,
+        now.files_found,
+        HumanBytes(now.bytes_done),
+        HumanBytes(now.bytes_found.max(now.bytes_done)),
+        HumanBytes(rate as u64),
+        elapsed.as_secs()
+    )
 }
