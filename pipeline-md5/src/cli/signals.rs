@@ -18,7 +18,8 @@ struct Inner {
 /// Watches SIGINT and SIGTERM from a thread of its own: the first one
 /// cancels every run handed to [`watch`](Self::watch) (also a run handed
 /// over after the signal came), through the run's close-to-cancel signal.
-/// The process then ends as the runs do: promptly, with whole lines.
+/// The process then ends as the runs do: promptly, with whole lines. A
+/// second signal ends the process at once, with the first one's status.
 #[derive(Clone)]
 pub struct Interrupts {
     inner: Arc<Inner>,
@@ -47,12 +48,17 @@ impl Interrupts {
             .name("md5pipe-signals".into())
             .spawn(move || {
                 for signal in signals.forever() {
-                    let _ = shared.received.compare_exchange(
+                    let first = shared.received.compare_exchange(
                         0,
                         signal,
                         Ordering::SeqCst,
                         Ordering::SeqCst,
                     );
+                    if let Err(code) = first {
+                        // Asked twice: the user does not want to wait for
+                        // the run to wind down.
+                        std::process::exit(128 + code);
+                    }
                     for run in shared.runs.lock().unwrap_or_else(|p| p.into_inner()).iter() {
                         run.cancel();
                     }
