@@ -49,12 +49,13 @@ impl FromStr for Mode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Io {
-    /// `std::fs` in a blocking stage: one hop to the blocking pool per file.
-    /// The default: measured faster (see the crate docs).
+    /// `std::fs` in a blocking stage: one hop to the blocking pool per
+    /// group of small files ([`Options::group`]) or per large file. The
+    /// default: measured faster (see the crate docs).
     #[default]
     Blocking,
-    /// `async-fs` in an async stage: one hop to its thread pool per open and
-    /// per read.
+    /// `async-fs` in an async stage, one file at a time: one hop to its
+    /// thread pool per open and per read.
     Async,
 }
 
