@@ -5,7 +5,7 @@
 //! [`Cancel::cancelled`] wakes at once — one call wakes every blocked send and
 //! receive in every stage, however many there are, and nobody counts senders.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -24,11 +24,17 @@ pub(crate) enum Reason {
 
 enum Never {}
 
+/// Closes one of the run's channels.
+type Closer = Box<dyn FnOnce() + Send>;
+
 struct Inner {
     flag: AtomicBool,
     tx: async_channel::Sender<Never>,
     rx: async_channel::Receiver<Never>,
     reason: Mutex<Option<Reason>>,
+    /// The run's data channels, closed when the signal is: see
+    /// [`Cancel::close_on_cancel`].
+    closers: Mutex<Vec<Closer>>,
 }
 
 /// The close-to-cancel signal of a run (the article's `done` channel).
@@ -77,6 +83,7 @@ impl Cancel {
                 tx,
                 rx,
                 reason: Mutex::new(None),
+                closers: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -135,7 +142,50 @@ impl Cancel {
         };
         self.inner.flag.store(true, Ordering::Release);
         self.inner.tx.close();
+        let closers = std::mem::take(&mut *self.closers());
+        for close in closers {
+            close();
+        }
         won
+    }
+
+    fn closers(&self) -> std::sync::MutexGuard<'_, Vec<Closer>> {
+        self.inner.closers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forgets the channels registered with
+    /// [`close_on_cancel`](Self::close_on_cancel) once every task of the
+    /// run has ended: their weak handles would otherwise keep the channels'
+    /// memory allocated as long as any clone of this signal lives. (An
+    /// early stop closes the signal, which runs and drops them, so no
+    /// leftover item is kept either way.)
+    pub(crate) fn forget_channels(&self) {
+        let forgotten = std::mem::take(&mut *self.closers());
+        drop(forgotten);
+    }
+
+    /// Closes `tx`'s channel when the signal is closed (at once if it
+    /// already is), which wakes every send and receive blocked on it. This
+    /// is how a stage's blocked send or receive hears the signal: it waits
+    /// on its channel alone, rather than racing every wait against
+    /// [`cancelled`](Self::cancelled), which would add a listener on the
+    /// one signal all tasks share to every wait. Holds a weak handle, so
+    /// the channel still closes normally when its senders are gone.
+    pub(crate) fn close_on_cancel<T: Send + 'static>(&self, tx: &async_channel::Sender<T>) {
+        let weak = tx.downgrade();
+        let close: Closer = Box::new(move || {
+            if let Some(tx) = weak.upgrade() {
+                tx.close();
+            }
+        });
+        {
+            let mut closers = self.closers();
+            if !self.is_cancelled() {
+                closers.push(close);
+                return;
+            }
+        }
+        close();
     }
 
     pub(crate) fn reason(&self) -> Option<Reason> {
@@ -166,17 +216,35 @@ impl Cancel {
     /// assert!(Cancel::current().is_none());
     /// ```
     pub fn current() -> Option<Cancel> {
-        CURRENT.with(|c| c.borrow().clone())
+        let inner = CURRENT.with(Cell::get);
+        if inner.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null `CURRENT` was set by `enter` to
+        // `Arc::as_ptr(&self.inner)` of a `Cancel` that `enter` borrows for
+        // as long as the pointer stays set: `enter` puts the previous value
+        // back before it returns, also when `f` unwinds (the `Restore`
+        // guard). So here the allocation is live with a strong count of at
+        // least one, and adding one count for the `Arc` built from the same
+        // pointer is sound.
+        unsafe {
+            Arc::increment_strong_count(inner);
+            Some(Cancel {
+                inner: Arc::from_raw(inner),
+            })
+        }
     }
 
     /// Runs `f` with `self` as [`Cancel::current`] on this thread.
     pub(crate) fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
-        let prev = CURRENT.with(|c| c.replace(Some(self.clone())));
-        struct Restore(Option<Cancel>);
+        // A pointer, not a clone: this runs at every poll of every task,
+        // and cloning would touch the reference count that every task of
+        // the run shares (a contended atomic per poll, across threads).
+        let prev = CURRENT.with(|c| c.replace(Arc::as_ptr(&self.inner)));
+        struct Restore(*const Inner);
         impl Drop for Restore {
             fn drop(&mut self) {
-                let prev = self.0.take();
-                CURRENT.with(|c| *c.borrow_mut() = prev);
+                CURRENT.with(|c| c.set(self.0));
             }
         }
         let _restore = Restore(prev);
@@ -185,7 +253,9 @@ impl Cancel {
 }
 
 thread_local! {
-    static CURRENT: RefCell<Option<Cancel>> = const { RefCell::new(None) };
+    /// The signal of the run being polled or called on this thread, as a
+    /// pointer borrowed from the `Cancel` that [`Cancel::enter`] holds.
+    static CURRENT: Cell<*const Inner> = const { Cell::new(std::ptr::null()) };
 }
 
 /// A future that makes `cancel` the [`Cancel::current`] signal while it is polled.
@@ -224,6 +294,46 @@ mod tests {
             w.join().unwrap();
         }
         smol::block_on(done.cancelled());
+    }
+
+    #[test]
+    fn current_is_the_entered_signal_and_outlives_enter() {
+        assert!(Cancel::current().is_none());
+        let outer = Cancel::new();
+        let inner = Cancel::new();
+        let kept = outer.enter(|| {
+            let seen = Cancel::current().expect("set inside enter");
+            assert!(Arc::ptr_eq(&seen.inner, &outer.inner));
+            inner.enter(|| {
+                let nested = Cancel::current().expect("set inside nested enter");
+                assert!(Arc::ptr_eq(&nested.inner, &inner.inner));
+            });
+            let back = Cancel::current().expect("restored after nested enter");
+            assert!(Arc::ptr_eq(&back.inner, &outer.inner));
+            seen
+        });
+        assert!(Cancel::current().is_none());
+        // The clone handed out holds its own count: dropping every other
+        // handle leaves it usable.
+        drop(outer);
+        assert!(!kept.is_cancelled());
+        kept.cancel();
+        assert!(kept.is_cancelled());
+    }
+
+    #[test]
+    fn current_is_restored_when_the_entered_function_panics() {
+        let outer = Cancel::new();
+        outer.enter(|| {
+            let inner = Cancel::new();
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                inner.enter(|| panic!("stage function panicked"))
+            }));
+            assert!(r.is_err());
+            let back = Cancel::current().expect("restored after the panic");
+            assert!(Arc::ptr_eq(&back.inner, &outer.inner));
+        });
+        assert!(Cancel::current().is_none());
     }
 
     #[test]

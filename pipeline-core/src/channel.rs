@@ -1,10 +1,11 @@
 //! The links between stages: bounded async-channels of packets, read and
 //! written through cancel-aware ends that batch items when asked to.
 //!
-//! Every blocking send or receive races the run's [`Cancel`]: closing the
-//! signal wakes it, and it gives up. The fast paths (`try_send`,
-//! `try_recv`) read no clock and touch no listener.
+//! Every channel between stages is closed when the run's [`Cancel`] is, so
+//! a blocked send or receive wakes at a cancel and gives up; the fast paths
+//! (`try_send`, `try_recv`) read no clock and touch no listener.
 
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 use async_channel::{Receiver, Sender, TryRecvError, TrySendError};
@@ -19,7 +20,15 @@ pub(crate) type Msg<T> = Result<T, Error>;
 
 /// What a channel carries: one message, or a batch of them.
 pub(crate) enum Packet<T> {
-    One(Msg<T>),
+    /// One item (batch 1). An error travelling as an item at batch 1 goes
+    /// as a `Many` of one, so that this, the common packet, is no bigger
+    /// than the item (or a `Vec`).
+    One(T),
+    /// A batch of items with no error among them, the common case: stored
+    /// without an error slot per item, so a batch of `u64`s moves 8 bytes
+    /// per item between threads instead of a whole `Result<u64, Error>`.
+    Items(Vec<T>),
+    /// A batch in which errors travel as items (continue policy), in order.
     Many(Vec<Msg<T>>),
 }
 
@@ -27,25 +36,47 @@ impl<T> Packet<T> {
     pub(crate) fn len(&self) -> usize {
         match self {
             Packet::One(_) => 1,
+            Packet::Items(v) => v.len(),
             Packet::Many(v) => v.len(),
         }
     }
 }
 
-/// A bounded channel of `capacity` packets.
-pub(crate) fn channel<T>(capacity: usize) -> (Sender<Packet<T>>, Receiver<Packet<T>>) {
-    async_channel::bounded(capacity.max(1))
+/// What is left of the batch a reader is working through.
+enum Pending<T> {
+    Items(std::vec::IntoIter<T>),
+    Many(std::vec::IntoIter<Msg<T>>),
+}
+
+impl<T> Pending<T> {
+    #[inline(always)]
+    fn next(&mut self) -> Option<Msg<T>> {
+        match self {
+            Pending::Items(it) => it.next().map(Ok),
+            Pending::Many(it) => it.next(),
+        }
+    }
+}
+
+/// A bounded channel of `capacity` packets, closed when `cancel` is.
+pub(crate) fn channel<T: Send + 'static>(
+    capacity: usize,
+    cancel: &Cancel,
+) -> (Sender<Packet<T>>, Receiver<Packet<T>>) {
+    let (tx, rx) = async_channel::bounded(capacity.max(1));
+    cancel.close_on_cancel(&tx);
+    (tx, rx)
 }
 
 /// Why a send did not happen: the run was cancelled, or nobody reads any more.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Stopped;
 
 /// The reading end of a link, owned by one worker.
 pub(crate) struct Reader<T> {
     rx: Receiver<Packet<T>>,
     cancel: Cancel,
-    pending: std::vec::IntoIter<Msg<T>>,
+    pending: Pending<T>,
     /// Set once the input was seen closed and drained (not cancelled).
     exhausted: bool,
 }
@@ -57,12 +88,22 @@ pub(crate) enum Poll<T> {
     Closed,
 }
 
+/// Why [`Reader::fold_ready`] returned.
+pub(crate) enum Drained {
+    /// Nothing more waits in the input.
+    Empty,
+    /// The input is closed and drained, or the run cancelled.
+    Closed,
+    /// The fold broke off.
+    Broke,
+}
+
 impl<T> Reader<T> {
     pub(crate) fn new(rx: Receiver<Packet<T>>, cancel: Cancel) -> Self {
         Reader {
             rx,
             cancel,
-            pending: Vec::new().into_iter(),
+            pending: Pending::Items(Vec::new().into_iter()),
             exhausted: false,
         }
     }
@@ -74,7 +115,7 @@ impl<T> Reader<T> {
     }
 
     /// Takes the next message without waiting. A cancelled run reads as closed.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn try_next(&mut self, stats: &mut Local) -> Poll<T> {
         if let Some(m) = self.pending.next() {
             return Poll::Item(m);
@@ -92,6 +133,53 @@ impl<T> Reader<T> {
         }
     }
 
+    /// Folds every message that can be had without waiting into `acc`:
+    /// what is left of the current packet, then whatever packets wait in
+    /// the channel. Plain code, so a sink's per-item path builds no future.
+    #[inline]
+    pub(crate) fn fold_ready<A>(
+        &mut self,
+        stats: &mut Local,
+        mut acc: A,
+        f: &mut impl FnMut(A, Msg<T>) -> ControlFlow<A, A>,
+    ) -> (A, Drained) {
+        loop {
+            let m = match self.try_next(stats) {
+                Poll::Item(m) => m,
+                Poll::Empty => return (acc, Drained::Empty),
+                Poll::Closed => return (acc, Drained::Closed),
+            };
+            acc = match f(acc, m) {
+                ControlFlow::Continue(a) => a,
+                ControlFlow::Break(a) => return (a, Drained::Broke),
+            };
+        }
+    }
+
+    /// Folds messages into `acc` until the input ends (`false`) or `f`
+    /// breaks (`true`); only waiting for input is async.
+    pub(crate) async fn fold<A>(
+        &mut self,
+        stats: &mut Local,
+        mut acc: A,
+        mut f: impl FnMut(A, Msg<T>) -> ControlFlow<A, A>,
+    ) -> (A, bool) {
+        loop {
+            acc = match self.fold_ready(stats, acc, &mut f) {
+                (a, Drained::Broke) => return (a, true),
+                (a, Drained::Closed) => return (a, false),
+                (a, Drained::Empty) => a,
+            };
+            let Some(m) = self.wait(stats).await else {
+                return (acc, false);
+            };
+            acc = match f(acc, m) {
+                ControlFlow::Continue(a) => a,
+                ControlFlow::Break(a) => return (a, true),
+            };
+        }
+    }
+
     /// Waits for the next message; `None` once the input is closed and
     /// drained, or the run is cancelled.
     pub(crate) async fn next(&mut self, stats: &mut Local) -> Option<Msg<T>> {
@@ -103,39 +191,34 @@ impl<T> Reader<T> {
     }
 
     /// The slow path of [`next`](Self::next): block until a packet arrives.
+    /// A cancel closes the channel (see [`channel`]), which ends the wait.
     pub(crate) async fn wait(&mut self, stats: &mut Local) -> Option<Msg<T>> {
         let t0 = Instant::now();
-        let got = {
-            let recv = std::pin::pin!(self.rx.recv());
-            let cancelled = std::pin::pin!(self.cancel.cancelled());
-            match select(recv, cancelled).await {
-                Either::Left((Ok(p), _)) => Some(p),
-                Either::Left((Err(_), _)) => {
-                    self.exhausted = true;
-                    None
-                }
-                Either::Right(_) => None,
-            }
-        };
+        let got = self.rx.recv().await;
         stats.wait_in += t0.elapsed();
-        got.map(|p| self.unpack(p, stats))
-    }
-
-    #[inline]
-    fn unpack(&mut self, p: Packet<T>, stats: &mut Local) -> Msg<T> {
-        match p {
-            Packet::One(m) => {
-                stats.item_in(1);
-                m
-            }
-            Packet::Many(v) => {
-                stats.item_in(v.len() as u64);
-                self.pending = v.into_iter();
-                self.pending
-                    .next()
-                    .expect("a batch packet is never sent empty")
+        if self.cancel.is_cancelled() {
+            return None;
+        }
+        match got {
+            Ok(p) => Some(self.unpack(p, stats)),
+            Err(_) => {
+                self.exhausted = true;
+                None
             }
         }
+    }
+
+    #[inline(always)]
+    fn unpack(&mut self, p: Packet<T>, stats: &mut Local) -> Msg<T> {
+        stats.item_in(p.len() as u64);
+        match p {
+            Packet::One(item) => return Ok(item),
+            Packet::Items(v) => self.pending = Pending::Items(v.into_iter()),
+            Packet::Many(v) => self.pending = Pending::Many(v.into_iter()),
+        }
+        self.pending
+            .next()
+            .expect("a batch packet is never sent empty")
     }
 }
 
@@ -145,7 +228,24 @@ pub(crate) struct Writer<T> {
     tx: Sender<Packet<T>>,
     cancel: Cancel,
     batch: usize,
-    buf: Vec<Msg<T>>,
+    /// The batch being filled while it holds only items.
+    buf: Vec<T>,
+    /// The batch being filled once it holds an error: non-empty only then.
+    mixed: Vec<Msg<T>>,
+    /// A packet that found the channel full, for [`send_waiting`](Self::send_waiting).
+    stalled: Option<Packet<T>>,
+}
+
+/// What [`Writer::push`] did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    /// Sent, or buffered for a later packet.
+    Done,
+    /// The run was cancelled, or nobody reads any more.
+    Stopped,
+    /// The channel is full: the packet waits in the writer until
+    /// [`Writer::send_waiting`] sends it.
+    Full,
 }
 
 impl<T> Writer<T> {
@@ -155,57 +255,120 @@ impl<T> Writer<T> {
             cancel,
             batch: batch.max(1),
             buf: Vec::new(),
+            mixed: Vec::new(),
+            stalled: None,
         }
     }
 
-    /// Sends (or buffers) one message.
-    #[inline]
-    pub(crate) async fn send(&mut self, m: Msg<T>, stats: &mut Local) -> Result<(), Stopped> {
+    /// Sends (or buffers) one message without waiting: the per-item fast
+    /// path, a plain function so that a worker's loop builds no future for
+    /// an item that finds room. After [`Pushed::Full`], call
+    /// [`send_waiting`](Self::send_waiting) before pushing again.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, m: Msg<T>, stats: &mut Local) -> Pushed {
         stats.items_out += 1;
         if self.batch == 1 {
-            return self.send_packet(Packet::One(m), stats).await;
+            let packet = match m {
+                Ok(item) => Packet::One(item),
+                Err(e) => Packet::Many(vec![Err(e)]),
+            };
+            return self.try_send_packet(packet, stats);
         }
-        if self.buf.capacity() == 0 {
-            self.buf.reserve_exact(self.batch);
+        let packet = match m {
+            Ok(item) if self.mixed.is_empty() => {
+                // The first batch grows to `batch`; later ones start there.
+                self.buf.push(item);
+                if self.buf.len() < self.batch {
+                    return Pushed::Done;
+                }
+                Packet::Items(std::mem::replace(
+                    &mut self.buf,
+                    Vec::with_capacity(self.batch),
+                ))
+            }
+            m => {
+                // An error joins this batch: from here on it holds messages.
+                if self.mixed.is_empty() {
+                    self.mixed.reserve_exact(self.batch);
+                    self.mixed.extend(self.buf.drain(..).map(Ok));
+                }
+                self.mixed.push(m);
+                if self.mixed.len() < self.batch {
+                    return Pushed::Done;
+                }
+                Packet::Many(std::mem::take(&mut self.mixed))
+            }
+        };
+        self.try_send_packet(packet, stats)
+    }
+
+    /// Sends (or buffers) one message, waiting while the channel is full.
+    #[inline]
+    pub(crate) async fn send(&mut self, m: Msg<T>, stats: &mut Local) -> Result<(), Stopped> {
+        match self.push(m, stats) {
+            Pushed::Done => Ok(()),
+            Pushed::Stopped => Err(Stopped),
+            Pushed::Full => self.send_waiting(stats).await,
         }
-        self.buf.push(m);
-        if self.buf.len() >= self.batch {
-            self.flush(stats).await
-        } else {
-            Ok(())
-        }
+    }
+
+    /// Whether a partial batch waits to be sent.
+    #[inline]
+    pub(crate) fn has_partial(&self) -> bool {
+        !self.buf.is_empty() || !self.mixed.is_empty()
     }
 
     /// Sends whatever is buffered.
     pub(crate) async fn flush(&mut self, stats: &mut Local) -> Result<(), Stopped> {
-        if self.buf.is_empty() {
+        let packet = if !self.mixed.is_empty() {
+            Packet::Many(std::mem::take(&mut self.mixed))
+        } else if !self.buf.is_empty() {
+            Packet::Items(std::mem::replace(
+                &mut self.buf,
+                Vec::with_capacity(self.batch),
+            ))
+        } else {
             return Ok(());
+        };
+        match self.try_send_packet(packet, stats) {
+            Pushed::Done => Ok(()),
+            Pushed::Stopped => Err(Stopped),
+            Pushed::Full => self.send_waiting(stats).await,
         }
-        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(self.batch));
-        self.send_packet(Packet::Many(full), stats).await
     }
 
-    pub(crate) async fn send_packet(
-        &mut self,
-        p: Packet<T>,
-        stats: &mut Local,
-    ) -> Result<(), Stopped> {
+    /// Sends a packet if there is room, without waiting; keeps it as the
+    /// stalled packet if there is none.
+    #[inline(always)]
+    fn try_send_packet(&mut self, p: Packet<T>, stats: &mut Local) -> Pushed {
         if self.cancel.is_cancelled() {
-            return Err(Stopped);
+            return Pushed::Stopped;
         }
-        let p = match self.tx.try_send(p) {
-            Ok(()) => return Ok(()),
-            Err(TrySendError::Closed(_)) => return Err(Stopped),
-            Err(TrySendError::Full(p)) => p,
+        match self.tx.try_send(p) {
+            Ok(()) => {
+                stats.tick();
+                Pushed::Done
+            }
+            Err(TrySendError::Closed(_)) => Pushed::Stopped,
+            Err(TrySendError::Full(p)) => {
+                self.stalled = Some(p);
+                Pushed::Full
+            }
+        }
+    }
+
+    /// The slow path: waits for room for the stalled packet (the time
+    /// counts as `wait_out`). A cancel closes the channel (see
+    /// [`channel`]), which ends the wait.
+    pub(crate) async fn send_waiting(&mut self, stats: &mut Local) -> Result<(), Stopped> {
+        let Some(p) = self.stalled.take() else {
+            return Ok(());
         };
         let t0 = Instant::now();
-        let sent = {
-            let send = std::pin::pin!(self.tx.send(p));
-            let cancelled = std::pin::pin!(self.cancel.cancelled());
-            matches!(select(send, cancelled).await, Either::Left((Ok(()), _)))
-        };
+        let sent = self.tx.send(p).await;
         stats.wait_out += t0.elapsed();
-        if sent {
+        if sent.is_ok() && !self.cancel.is_cancelled() {
+            stats.tick();
             Ok(())
         } else {
             Err(Stopped)
@@ -246,5 +409,117 @@ pub(crate) async fn recv_timed<T>(
             stats.wait_in += t0.elapsed();
             got.and_then(Result::ok)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::stats::{Kind, StageStats};
+
+    fn local() -> Local {
+        Local::new(StageStats::new("test".into(), Kind::Stage, 1))
+    }
+
+    #[test]
+    fn a_cancel_wakes_a_blocked_reader_which_reads_as_not_exhausted() {
+        let cancel = Cancel::new();
+        let (tx, rx) = channel::<u32>(1, &cancel);
+        let waiter = std::thread::spawn({
+            let cancel = cancel.clone();
+            move || {
+                let mut r = Reader::new(rx, cancel);
+                let got = smol::block_on(r.wait(&mut local()));
+                (got.is_none(), r.exhausted())
+            }
+        });
+        cancel.cancel();
+        assert_eq!(waiter.join().unwrap(), (true, false));
+        drop(tx);
+    }
+
+    #[test]
+    fn a_cancel_wakes_a_blocked_writer_which_stops() {
+        let cancel = Cancel::new();
+        let (tx, rx) = channel::<u32>(1, &cancel);
+        let mut w = Writer::new(tx, cancel.clone(), 1);
+        let mut stats = local();
+        assert_eq!(w.push(Ok(1), &mut stats), Pushed::Done);
+        assert_eq!(w.push(Ok(2), &mut stats), Pushed::Full);
+        let blocked = std::thread::spawn(move || smol::block_on(w.send_waiting(&mut stats)));
+        cancel.cancel();
+        assert!(blocked.join().unwrap().is_err());
+        drop(rx);
+    }
+
+    #[test]
+    fn a_channel_registered_after_the_cancel_is_closed_at_once() {
+        let cancel = Cancel::new();
+        cancel.cancel();
+        let (tx, _rx) = channel::<u32>(1, &cancel);
+        assert!(tx.is_closed());
+    }
+
+    #[test]
+    fn a_batch_keeps_errors_in_their_place_and_items_in_order() {
+        let cancel = Cancel::new();
+        let (tx, rx) = channel::<u32>(4, &cancel);
+        let mut w = Writer::new(tx, cancel.clone(), 3);
+        let mut stats = local();
+        let sent: Vec<Msg<u32>> = vec![
+            Ok(1),
+            Ok(2),
+            Ok(3), // a packet of items only
+            Ok(4),
+            Err(Error::Cancelled),
+            Ok(6), // a packet that holds an error
+            Ok(7), // a partial batch, flushed
+        ];
+        for m in sent {
+            assert_eq!(w.push(m, &mut stats), Pushed::Done);
+        }
+        assert!(w.has_partial());
+        smol::block_on(w.flush(&mut stats)).unwrap();
+        drop(w);
+        let mut r = Reader::new(rx, cancel);
+        let mut got = Vec::new();
+        while let Some(m) = smol::block_on(r.next(&mut stats)) {
+            got.push(m.map_err(|e| e.to_string()));
+        }
+        assert_eq!(
+            got,
+            [
+                Ok(1),
+                Ok(2),
+                Ok(3),
+                Ok(4),
+                Err("pipeline cancelled".to_string()),
+                Ok(6),
+                Ok(7)
+            ]
+        );
+        assert!(r.exhausted());
+    }
+
+    #[test]
+    fn leftover_items_are_dropped_when_the_run_ends() {
+        let token = Arc::new(());
+        let p = crate::Pipeline::new();
+        let signal = p.cancel_signal(); // kept past the run
+        let items = std::iter::repeat_with({
+            let token = token.clone();
+            move || token.clone()
+        });
+        let first = p
+            .from_iter(crate::StageConfig::new("gen").buffer(8), items)
+            .map("id", |t| t)
+            .first()
+            .run()
+            .unwrap();
+        drop(first);
+        assert_eq!(Arc::strong_count(&token), 1, "no item outlives the run");
+        drop(signal);
     }
 }

@@ -5,8 +5,10 @@
 //! smol's blocking thread pool instead, so they never stall the executor.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
 
 use smol::{Executor, Task};
 
@@ -26,6 +28,51 @@ pub fn threads() -> usize {
     })
 }
 
+/// How long an idle thread keeps looking for work before it sleeps.
+///
+/// Sleeping and being woken costs a futex (or eventfd) round trip and, on a
+/// virtual machine, often an inter-processor interrupt: several
+/// microseconds, against well under one for an item to cross a channel. A
+/// pipeline's threads go idle between items all the time (a consumer
+/// that has drained its input waits for the producer's next send), so
+/// they look again for a short while first, as Go's scheduler does with
+/// its spinning threads. A thread with nothing to do for this long sleeps.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// Calls `ready` until it returns true or [`SPIN`] has passed (then false),
+/// yielding the CPU between tries so that a spinning thread does not keep
+/// a runnable one off the core.
+#[inline]
+fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    let mut tries = 0u32;
+    loop {
+        if ready() {
+            return true;
+        }
+        tries = tries.wrapping_add(1);
+        if tries % 8 == 0 {
+            if start.elapsed() > SPIN {
+                return false;
+            }
+            std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// An executor thread: runs tasks as they are scheduled; when there are
+/// none, looks for one for [`SPIN`], then sleeps until one is scheduled.
+fn run_thread(ex: &'static Executor<'static>) -> ! {
+    loop {
+        if ex.try_tick() || spin_until(|| ex.try_tick()) {
+            continue;
+        }
+        smol::block_on(ex.tick());
+    }
+}
+
 /// The shared executor, started on first use.
 pub(crate) fn executor() -> &'static Executor<'static> {
     EXECUTOR.get_or_init(|| {
@@ -33,7 +80,7 @@ pub(crate) fn executor() -> &'static Executor<'static> {
         for i in 0..threads() {
             std::thread::Builder::new()
                 .name(format!("pipeline-{i}"))
-                .spawn(move || smol::block_on(ex.run(std::future::pending::<()>())))
+                .spawn(move || run_thread(ex))
                 .expect("the OS must let the executor start its threads");
         }
         ex
@@ -48,8 +95,48 @@ pub fn spawn<T: Send + 'static>(fut: impl Future<Output = T> + Send + 'static) -
 
 /// Blocks the current thread on `fut` while the executor's threads run the
 /// stages. Do not call it from inside a stage.
+///
+/// When `fut` waits, the thread looks for its wake-up for a few tens of
+/// microseconds before it sleeps (see the executor's threads), so that a
+/// sink reading a busy pipeline is not put to sleep and woken for every
+/// item. I/O and timers keep working: smol's reactor runs on its own thread
+/// while no other thread drives it.
 pub fn block_on<T>(fut: impl Future<Output = T>) -> T {
-    smol::block_on(fut)
+    /// Wakes the blocked thread: a flag it spins on, then an unpark.
+    struct Signal {
+        woken: AtomicBool,
+        thread: std::thread::Thread,
+    }
+    impl Wake for Signal {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            if !self.woken.swap(true, Ordering::AcqRel) {
+                // No system call unless the thread is really asleep.
+                self.thread.unpark();
+            }
+        }
+    }
+    let signal = Arc::new(Signal {
+        woken: AtomicBool::new(false),
+        thread: std::thread::current(),
+    });
+    let waker = Waker::from(signal.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        signal.woken.store(false, Ordering::Release);
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        let woken = || signal.woken.load(Ordering::Acquire);
+        if !spin_until(woken) {
+            while !woken() {
+                std::thread::park();
+            }
+        }
+    }
 }
 
 /// Counts the live tasks of one run (a testing and debugging aid).

@@ -42,7 +42,7 @@ impl<T> Clone for Flow<T> {
 
 impl<T: Send + 'static> Flow<T> {
     fn stage<U: Send + 'static, O: Op<T, U>>(self, cfg: StageConfig, op: O) -> Flow<U> {
-        let (tx, rx) = channel(cfg.buffer);
+        let (tx, rx) = channel(cfg.buffer, &self.graph.cancel);
         let stats = StageStats::new(cfg.name.clone(), Kind::Stage, cfg.workers);
         self.graph.stats.add(stats.clone());
         let (b_in, b_out, w) = (self.batch, cfg.batch, cfg.workers);

@@ -2,14 +2,20 @@
 //! one forwarder task per input (the article's `merge`); the output closes
 //! when every forwarder has finished.
 
-use async_channel::{Receiver, Sender};
+use std::time::Instant;
+
+use async_channel::{Receiver, Sender, TryRecvError, TrySendError};
 
 use crate::cancel::Cancel;
-use crate::channel::{or_cancel, recv_timed, Packet};
+use crate::channel::Packet;
 use crate::stats::Local;
 
 /// Forwards every packet of `rx` to `tx` until `rx` closes or the run is
 /// cancelled. Packets pass as they are: batches stay batches.
+///
+/// Both channels are closed at a cancel (see `channel::channel`), so a
+/// forwarder blocked on either wakes then; it checks the signal before
+/// each packet.
 pub(crate) async fn forward<T>(
     rx: Receiver<Packet<T>>,
     tx: Sender<Packet<T>>,
@@ -17,12 +23,22 @@ pub(crate) async fn forward<T>(
     mut stats: Local,
 ) {
     loop {
-        let Some(p) = recv_timed(&rx, &cancel, &mut stats).await else {
-            return;
-        };
         if cancel.is_cancelled() {
             return;
         }
+        let p = match rx.try_recv() {
+            Ok(p) => p,
+            Err(TryRecvError::Closed) => return,
+            Err(TryRecvError::Empty) => {
+                let t0 = Instant::now();
+                let got = rx.recv().await;
+                stats.wait_in += t0.elapsed();
+                match got {
+                    Ok(p) if !cancel.is_cancelled() => p,
+                    _ => return,
+                }
+            }
+        };
         let n = p.len() as u64;
         stats.item_in(n);
         let p = match tx.try_send(p) {
@@ -30,15 +46,15 @@ pub(crate) async fn forward<T>(
                 stats.items_out += n;
                 continue;
             }
-            Err(async_channel::TrySendError::Closed(_)) => return,
-            Err(async_channel::TrySendError::Full(p)) => p,
+            Err(TrySendError::Closed(_)) => return,
+            Err(TrySendError::Full(p)) => p,
         };
-        let t0 = std::time::Instant::now();
-        let sent = or_cancel(tx.send(p), &cancel).await;
+        let t0 = Instant::now();
+        let sent = tx.send(p).await;
         stats.wait_out += t0.elapsed();
-        match sent {
-            Some(Ok(())) => stats.items_out += n,
-            _ => return,
+        if sent.is_err() {
+            return;
         }
+        stats.items_out += n;
     }
 }

@@ -31,6 +31,13 @@ pub(crate) trait Op<T, U>: Send + Sync + 'static {
     /// chunks), so no work outlives the run.
     const DROP_AT_CANCEL: bool = true;
     fn call(&self, item: T) -> Self::Fut;
+    /// Calls the function at once if it is a plain function run inline,
+    /// with no future in between (the per-item fast path); otherwise hands
+    /// the item back for [`call`](Self::call).
+    #[inline]
+    fn call_inline(&self, item: T) -> Result<OpResult<U>, T> {
+        Err(item)
+    }
 }
 
 /// A synchronous stage function.
@@ -46,6 +53,10 @@ impl<T, U: Send, S: SyncOp<T, U>> Op<T, U> for Inline<S> {
     #[inline]
     fn call(&self, item: T) -> Self::Fut {
         ready(self.0.call(item))
+    }
+    #[inline]
+    fn call_inline(&self, item: T) -> Result<OpResult<U>, T> {
+        Ok(self.0.call(item))
     }
 }
 

@@ -196,7 +196,7 @@ impl Pipeline {
         make: impl FnOnce(Sender<Packet<T>>, StageConfig, Local, &RunCtx) -> Task<()> + Send + 'static,
     ) -> Flow<T> {
         let cfg = cfg.into();
-        let (tx, rx) = channel(cfg.buffer);
+        let (tx, rx) = channel(cfg.buffer, &self.graph.cancel);
         let stats = StageStats::new(cfg.name.clone(), Kind::Source, 1);
         self.graph.stats.add(stats.clone());
         let bound = cfg.batch + cfg.buffer * cfg.batch;
@@ -340,7 +340,7 @@ impl Pipeline {
         let foreign = flows.iter().any(|f| !Arc::ptr_eq(&f.graph, &self.graph));
         let extra = foreign.then(|| "merges a flow of another pipeline".to_string());
         let max_batch = flows.iter().map(|f| f.batch).max().unwrap_or(1);
-        let (tx, rx) = channel(cfg.buffer);
+        let (tx, rx) = channel(cfg.buffer, &self.graph.cancel);
         let stats = StageStats::new(cfg.name.clone(), Kind::Merge, flows.len());
         self.graph.stats.add(stats.clone());
         let bound = flows.iter().map(|f| f.batch).sum::<usize>() + cfg.buffer * max_batch;

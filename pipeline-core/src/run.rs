@@ -1,6 +1,7 @@
 //! How a run ends: the sinks of a [`Flow`], and the [`Run`] they give.
 
 use std::future::Future;
+use std::ops::ControlFlow;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -41,12 +42,14 @@ impl<T: Send + 'static> Flow<T> {
         F: FnMut(T) + Send + 'static,
     {
         self.sink(move |mut r, mut stats, errors| async move {
-            while let Some(m) = r.next(&mut stats).await {
+            r.fold(&mut stats, (), |(), m| {
                 match m {
                     Ok(t) => f(t),
                     Err(e) => errors.push(e),
                 }
-            }
+                ControlFlow::Continue(())
+            })
+            .await;
             ((), r.exhausted())
         })
     }
@@ -58,13 +61,15 @@ impl<T: Send + 'static> Flow<T> {
         F: FnMut(A, T) -> A + Send + 'static,
     {
         self.sink(move |mut r, mut stats, errors| async move {
-            let mut acc = init;
-            while let Some(m) = r.next(&mut stats).await {
-                match m {
-                    Ok(t) => acc = f(acc, t),
-                    Err(e) => errors.push(e),
-                }
-            }
+            let (acc, _) = r
+                .fold(&mut stats, init, |acc, m| match m {
+                    Ok(t) => ControlFlow::Continue(f(acc, t)),
+                    Err(e) => {
+                        errors.push(e);
+                        ControlFlow::Continue(acc)
+                    }
+                })
+                .await;
             (acc, r.exhausted())
         })
     }
@@ -233,6 +238,7 @@ impl<O: Send + 'static> Run<O> {
         // fails while it ends (a panic unwinding past its sender) is still
         // heard, since nothing was marked finished.
         join_all(tasks).await;
+        ctx.cancel.forget_channels();
         outcome(&ctx.cancel)?;
         Ok(out.expect("a sink panic is recorded as the run's error"))
     }

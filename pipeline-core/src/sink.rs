@@ -84,6 +84,7 @@ impl<T: Send + 'static> RunStream<T> {
                 // cancelled. Wait for every task, then report.
                 let tasks = take(&s.tasks);
                 join_all(tasks).await;
+                s.cancel.forget_channels();
                 match outcome(&s.cancel) {
                     Err(e) => Some((Err(e), s)),
                     Ok(()) => None,
@@ -103,6 +104,7 @@ impl<T: Send + 'static> RunStream<T> {
         self.cancel.finish();
         let tasks = take(&self.tasks);
         join_all(tasks).await;
+        self.cancel.forget_channels();
     }
 
     /// The run's close-to-cancel signal.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use futures::{Stream, StreamExt};
 
 use crate::cancel::Cancel;
-use crate::channel::{Packet, Writer};
+use crate::channel::{Packet, Pushed, Writer};
 use crate::config::ErrorPolicy;
 use crate::error::{BoxError, Error};
 use crate::stage::RunCtx;
@@ -129,9 +129,16 @@ where
     I: IntoIterator,
 {
     for item in iter {
-        stats.item_in(1);
-        if w.send(Ok(item), &mut stats).await.is_err() {
-            return;
+        stats.items_in += 1;
+        // The per-item path is a plain push; only a full channel awaits.
+        match w.push(Ok(item), &mut stats) {
+            Pushed::Done => {}
+            Pushed::Stopped => return,
+            Pushed::Full => {
+                if w.send_waiting(&mut stats).await.is_err() {
+                    return;
+                }
+            }
         }
     }
     let _ = w.flush(&mut stats).await;
@@ -161,7 +168,7 @@ pub(crate) async fn stream_source<S>(
             }
         };
         let Some(item) = next else { break };
-        stats.item_in(1);
+        stats.items_in += 1;
         if w.send(Ok(item), &mut stats).await.is_err() {
             return;
         }

@@ -1,6 +1,7 @@
 //! How a stage runs: `width` workers share one input channel (fan-out) and
 //! one output channel (fan-in); the output closes when the last worker ends.
 
+use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -8,11 +9,11 @@ use async_channel::{Receiver, Sender};
 use futures::FutureExt;
 
 use crate::cancel::{Cancel, WithCancel};
-use crate::channel::{or_cancel, Packet, Poll, Reader, Writer};
+use crate::channel::{or_cancel, Msg, Packet, Poll, Pushed, Reader, Writer};
 use crate::config::{ErrorPolicy, StageConfig};
 use crate::error::{panic_message, Error};
 use crate::executor::{spawn_counted, LiveTasks};
-use crate::op::{Op, Out};
+use crate::op::{Op, OpResult, Out};
 use crate::stats::{Local, StageStats};
 use smol::Task;
 
@@ -53,6 +54,9 @@ pub(crate) enum Step<U> {
     Cancelled,
 }
 
+/// What a call of a stage function gave: its result, or a panic's payload.
+type Called<U> = Result<OpResult<U>, Box<dyn Any + Send>>;
+
 /// Calls the stage function on one item, turning errors and panics into
 /// what the policy says.
 #[inline]
@@ -62,6 +66,10 @@ pub(crate) async fn apply<T, U, O: Op<T, U>>(
     name: &Arc<str>,
     ctx: &RunCtx,
 ) -> Step<U> {
+    let item = match call_inline(op, item) {
+        Ok(called) => return step(called, name, ctx),
+        Err(item) => item,
+    };
     let mut call = std::pin::pin!(AssertUnwindSafe(async { op.call(item).await }).catch_unwind());
     // Most calls finish at once; only one that would wait races the signal.
     let result = match futures::poll!(call.as_mut()) {
@@ -72,7 +80,24 @@ pub(crate) async fn apply<T, U, O: Op<T, U>>(
         },
         std::task::Poll::Pending => call.await,
     };
-    match result {
+    step(result, name, ctx)
+}
+
+/// Calls an inline stage function at once under `catch_unwind`, without a
+/// future; hands the item back if the function must be awaited.
+#[inline(always)]
+pub(crate) fn call_inline<T, U, O: Op<T, U>>(op: &O, item: T) -> Result<Called<U>, T> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| op.call_inline(item))) {
+        Ok(Ok(result)) => Ok(Ok(result)),
+        Ok(Err(item)) => Err(item),
+        Err(payload) => Ok(Err(payload)),
+    }
+}
+
+/// What the policy makes of one call's result.
+#[inline(always)]
+pub(crate) fn step<U>(called: Called<U>, name: &Arc<str>, ctx: &RunCtx) -> Step<U> {
+    match called {
         Ok(Ok(out)) => Step::Items(out),
         Ok(Err(e)) => {
             let err = Error::stage(name.clone(), e);
@@ -111,7 +136,125 @@ pub(crate) async fn emit<U>(out: Out<U>, w: &mut Writer<U>, stats: &mut Local) -
     }
 }
 
-/// One worker of an unordered stage.
+/// Where a worker's synchronous per-item path stopped, and what the async
+/// loop around it must do next.
+enum Ready<T, U> {
+    /// Go on with the next message.
+    Continue,
+    /// No message waits in the input: flush the partial batch, then wait.
+    Empty,
+    /// The input is closed and drained, or the run cancelled.
+    Closed,
+    /// The output is full: send its stalled packet, waiting for room.
+    Full,
+    /// The function must be awaited (async or blocking) for this item.
+    Await(T),
+    /// The function produced several items: send them, waiting as needed.
+    Many(Vec<U>),
+    /// The run stopped (failed, cancelled, or nobody reads any more).
+    Stop,
+}
+
+/// Pushes what one call produced, without waiting.
+#[inline(always)]
+fn push_step<T, U>(step: Step<U>, output: &mut Writer<U>, stats: &mut Local) -> Ready<T, U> {
+    let pushed = match step {
+        Step::Items(Out::One(u)) => output.push(Ok(u), stats),
+        Step::Items(Out::None) => return Ready::Continue,
+        Step::Items(Out::Many(v)) => return Ready::Many(v),
+        Step::Error(e) => {
+            stats.errors += 1;
+            output.push(Err(e), stats)
+        }
+        Step::Stop => {
+            stats.errors += 1;
+            return Ready::Stop;
+        }
+        Step::Cancelled => return Ready::Stop,
+    };
+    match pushed {
+        Pushed::Done => Ready::Continue,
+        Pushed::Stopped => Ready::Stop,
+        Pushed::Full => Ready::Full,
+    }
+}
+
+/// Works on one message without waiting: an error travelling as an item
+/// is passed on, an item goes through an inline function at once. Called
+/// only inside [`work_ready`]'s `catch_unwind`.
+#[inline(always)]
+fn work_one<T, U, O: Op<T, U>>(
+    op: &O,
+    msg: Msg<T>,
+    output: &mut Writer<U>,
+    name: &Arc<str>,
+    ctx: &RunCtx,
+    stats: &mut Local,
+) -> Ready<T, U> {
+    match msg {
+        // Under the continue policy errors travel as items: pass it on.
+        Err(e) => match output.push(Err(e), stats) {
+            Pushed::Done => Ready::Continue,
+            Pushed::Stopped => Ready::Stop,
+            Pushed::Full => Ready::Full,
+        },
+        Ok(item) => match op.call_inline(item) {
+            Ok(result) => push_step(step(Ok(result), name, ctx), output, stats),
+            Err(item) => Ready::Await(item),
+        },
+    }
+}
+
+/// The per-item fast path of a worker: `first` (a message the worker
+/// waited for), then every message that can be had without waiting,
+/// through an inline function, into the output batch or channel, in plain
+/// (not async) code; returns at the first thing that needs the async loop.
+///
+/// One `catch_unwind` covers the whole stretch rather than each call: a
+/// panic fails the run, so what the stretch leaves half-done (a message in
+/// hand, a partial batch) is simply dropped, as it would be at a cancel.
+#[inline]
+fn work_ready<T, U, O: Op<T, U>>(
+    op: &O,
+    first: Option<Msg<T>>,
+    input: &mut Reader<T>,
+    output: &mut Writer<U>,
+    name: &Arc<str>,
+    ctx: &RunCtx,
+    stats: &mut Local,
+) -> Ready<T, U> {
+    let stretch = AssertUnwindSafe(|| {
+        if let Some(m) = first {
+            match work_one(op, m, output, name, ctx, stats) {
+                Ready::Continue => {}
+                other => return other,
+            }
+        }
+        loop {
+            let msg = match input.try_next(stats) {
+                Poll::Item(m) => m,
+                Poll::Empty => return Ready::Empty,
+                Poll::Closed => return Ready::Closed,
+            };
+            match work_one(op, msg, output, name, ctx, stats) {
+                Ready::Continue => {}
+                other => return other,
+            }
+        }
+    });
+    match std::panic::catch_unwind(stretch) {
+        Ok(ready) => ready,
+        Err(payload) => {
+            stats.errors += 1;
+            let _ = step::<U>(Err(payload), name, ctx);
+            Ready::Stop
+        }
+    }
+}
+
+/// One worker of an unordered stage. The per-item path is
+/// [`work_ready`]; this loop does what may wait: an empty input, a full
+/// output, an async or blocking function, a `flat_map`'s many items.
 async fn worker<T, U, O: Op<T, U>>(
     op: Arc<O>,
     mut input: Reader<T>,
@@ -120,35 +263,43 @@ async fn worker<T, U, O: Op<T, U>>(
     ctx: RunCtx,
     mut stats: Local,
 ) {
+    let op = &*op;
+    let mut first = None;
     loop {
-        let msg = match input.try_next(&mut stats) {
-            Poll::Item(m) => m,
-            Poll::Closed => break,
-            Poll::Empty => {
+        let next = match work_ready(
+            op,
+            first.take(),
+            &mut input,
+            &mut output,
+            &name,
+            &ctx,
+            &mut stats,
+        ) {
+            Ready::Empty => {
                 // About to wait: send the partial batch first.
-                if output.flush(&mut stats).await.is_err() {
+                if output.has_partial() && output.flush(&mut stats).await.is_err() {
                     return;
                 }
                 match input.wait(&mut stats).await {
-                    Some(m) => m,
+                    Some(m) => {
+                        first = Some(m);
+                        continue;
+                    }
                     None => break,
                 }
             }
+            Ready::Await(item) => {
+                let step = apply(op, item, &name, &ctx).await;
+                push_step::<T, U>(step, &mut output, &mut stats)
+            }
+            other => other,
         };
-        let ok = match msg {
-            Err(e) => output.send(Err(e), &mut stats).await.is_ok(),
-            Ok(item) => match apply(&*op, item, &name, &ctx).await {
-                Step::Items(out) => emit(out, &mut output, &mut stats).await,
-                Step::Error(e) => {
-                    stats.errors += 1;
-                    output.send(Err(e), &mut stats).await.is_ok()
-                }
-                Step::Stop => {
-                    stats.errors += 1;
-                    false
-                }
-                Step::Cancelled => false,
-            },
+        let ok = match next {
+            Ready::Continue | Ready::Empty | Ready::Await(_) => true,
+            Ready::Closed => break,
+            Ready::Stop => false,
+            Ready::Full => output.send_waiting(&mut stats).await.is_ok(),
+            Ready::Many(v) => emit(Out::Many(v), &mut output, &mut stats).await,
         };
         if !ok {
             return;

@@ -119,11 +119,19 @@ impl Local {
         l
     }
 
-    /// Counts one item in; publishes the counters every 256 items so a
-    /// progress display sees them move.
+    /// Counts `n` items in, received as one packet (see [`tick`](Self::tick)).
     #[inline]
     pub(crate) fn item_in(&mut self, n: u64) {
         self.items_in += n;
+        self.tick();
+    }
+
+    /// Notes one packet received or sent; publishes the counters every 256
+    /// packets so a progress display sees them move. Counting items is a
+    /// plain addition on a local field: sources add to `items_in` directly
+    /// and `Writer` ticks once per packet it sends.
+    #[inline]
+    pub(crate) fn tick(&mut self) {
         self.unflushed += 1;
         if self.unflushed >= 256 {
             self.publish();
