@@ -133,6 +133,17 @@ impl<T> Reader<T> {
         }
     }
 
+    /// What is left of the current packet, if it is a batch of items (no
+    /// errors) with at least one left: for loops that work on a batch at
+    /// once.
+    #[inline(always)]
+    pub(crate) fn pending_items(&mut self) -> Option<&mut std::vec::IntoIter<T>> {
+        match &mut self.pending {
+            Pending::Items(it) if it.len() > 0 => Some(it),
+            _ => None,
+        }
+    }
+
     /// Folds every message that can be had without waiting into `acc`:
     /// what is left of the current packet, then whatever packets wait in
     /// the channel. Plain code, so a sink's per-item path builds no future.
@@ -144,6 +155,13 @@ impl<T> Reader<T> {
         f: &mut impl FnMut(A, Msg<T>) -> ControlFlow<A, A>,
     ) -> (A, Drained) {
         loop {
+            // The rest of a batch of items in one tight loop.
+            if let Pending::Items(it) = &mut self.pending {
+                acc = match it.try_fold(acc, |a, item| f(a, Ok(item))) {
+                    ControlFlow::Continue(a) => a,
+                    ControlFlow::Break(a) => return (a, Drained::Broke),
+                };
+            }
             let m = match self.try_next(stats) {
                 Poll::Item(m) => m,
                 Poll::Empty => return (acc, Drained::Empty),
@@ -300,6 +318,61 @@ impl<T> Writer<T> {
             }
         };
         self.try_send_packet(packet, stats)
+    }
+
+    /// The batch being filled and how many more items it takes, when items
+    /// can be added to it in bulk (batching, and no error in the batch).
+    /// After adding, call [`added`](Self::added).
+    #[inline(always)]
+    pub(crate) fn bulk(&mut self) -> Option<(&mut Vec<T>, usize)> {
+        if self.batch == 1 || !self.mixed.is_empty() {
+            return None;
+        }
+        let room = self.batch - self.buf.len();
+        self.buf.reserve_exact(room);
+        Some((&mut self.buf, room))
+    }
+
+    /// Counts `n` items added through [`bulk`](Self::bulk) and sends the
+    /// batch if it is full, without waiting.
+    #[inline(always)]
+    pub(crate) fn added(&mut self, n: usize, stats: &mut Local) -> Pushed {
+        stats.items_out += n as u64;
+        if self.buf.len() < self.batch {
+            return Pushed::Done;
+        }
+        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(self.batch));
+        self.try_send_packet(Packet::Items(full), stats)
+    }
+
+    /// A source's fast path: fills the batch from `iter` in one loop and
+    /// sends it if full, without waiting. Returns `false` once `iter` has
+    /// ended (a partial batch then waits for [`flush`](Self::flush)), and
+    /// what happened to the batch. Without batching, takes one item.
+    #[inline]
+    pub(crate) fn fill<I: Iterator<Item = T>>(
+        &mut self,
+        iter: &mut I,
+        stats: &mut Local,
+    ) -> (bool, Pushed) {
+        let Some((buf, room)) = self.bulk() else {
+            return match iter.next() {
+                Some(item) => {
+                    stats.items_in += 1;
+                    (true, self.push(Ok(item), stats))
+                }
+                None => (false, Pushed::Done),
+            };
+        };
+        let before = buf.len();
+        buf.extend(iter.take(room));
+        let n = buf.len() - before;
+        stats.items_in += n as u64;
+        if n < room {
+            stats.items_out += n as u64;
+            return (false, Pushed::Done);
+        }
+        (true, self.added(n, stats))
     }
 
     /// Sends (or buffers) one message, waiting while the channel is full.

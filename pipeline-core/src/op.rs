@@ -38,11 +38,28 @@ pub(crate) trait Op<T, U>: Send + Sync + 'static {
     fn call_inline(&self, item: T) -> Result<OpResult<U>, T> {
         Err(item)
     }
+    /// [`SyncOp::MAP_BULK`] for inline functions; false for the others.
+    const MAP_BULK: bool = false;
+    /// [`SyncOp::map_bulk`] for inline functions.
+    #[inline]
+    fn map_bulk(&self, items: &mut std::vec::IntoIter<T>, out: &mut Vec<U>, max: usize) {
+        let _ = (items, out, max);
+    }
 }
 
 /// A synchronous stage function.
 pub(crate) trait SyncOp<T, U>: Send + Sync + 'static {
     fn call(&self, item: T) -> OpResult<U>;
+    /// Whether [`map_bulk`](Self::map_bulk) does the work: true for
+    /// functions that map every item to exactly one, infallibly.
+    const MAP_BULK: bool = false;
+    /// If [`MAP_BULK`](Self::MAP_BULK): moves up to `max` items of `items`
+    /// through the function into `out` in one loop (which the compiler can
+    /// vectorize). Otherwise does nothing.
+    #[inline]
+    fn map_bulk(&self, items: &mut std::vec::IntoIter<T>, out: &mut Vec<U>, max: usize) {
+        let _ = (items, out, max);
+    }
 }
 
 /// Runs a [`SyncOp`] inline, on the worker's thread.
@@ -57,6 +74,11 @@ impl<T, U: Send, S: SyncOp<T, U>> Op<T, U> for Inline<S> {
     #[inline]
     fn call_inline(&self, item: T) -> Result<OpResult<U>, T> {
         Ok(self.0.call(item))
+    }
+    const MAP_BULK: bool = S::MAP_BULK;
+    #[inline]
+    fn map_bulk(&self, items: &mut std::vec::IntoIter<T>, out: &mut Vec<U>, max: usize) {
+        self.0.map_bulk(items, out, max);
     }
 }
 
@@ -83,6 +105,11 @@ impl<T, U, F: Fn(T) -> U + Send + Sync + 'static> SyncOp<T, U> for MapOp<F> {
     #[inline]
     fn call(&self, x: T) -> OpResult<U> {
         Ok(Out::One((self.0)(x)))
+    }
+    const MAP_BULK: bool = true;
+    #[inline]
+    fn map_bulk(&self, items: &mut std::vec::IntoIter<T>, out: &mut Vec<U>, max: usize) {
+        out.extend(items.take(max).map(&self.0));
     }
 }
 

@@ -128,10 +128,12 @@ pub(crate) async fn iter_source<I>(iter: I, mut w: Writer<I::Item>, mut stats: L
 where
     I: IntoIterator,
 {
-    for item in iter {
-        stats.items_in += 1;
-        // The per-item path is a plain push; only a full channel awaits.
-        match w.push(Ok(item), &mut stats) {
+    let mut iter = iter.into_iter();
+    loop {
+        // The per-item (or per-batch) path is plain code; only a full
+        // channel awaits.
+        let (more, pushed) = w.fill(&mut iter, &mut stats);
+        match pushed {
             Pushed::Done => {}
             Pushed::Stopped => return,
             Pushed::Full => {
@@ -139,6 +141,9 @@ where
                     return;
                 }
             }
+        }
+        if !more {
+            break;
         }
     }
     let _ = w.flush(&mut stats).await;

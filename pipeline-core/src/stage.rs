@@ -231,6 +231,20 @@ fn work_ready<T, U, O: Op<T, U>>(
             }
         }
         loop {
+            // A map over a batch of items into a batch: one loop.
+            if O::MAP_BULK {
+                while let (Some(items), Some((buf, room))) = (input.pending_items(), output.bulk())
+                {
+                    let before = buf.len();
+                    op.map_bulk(items, buf, room);
+                    let n = buf.len() - before;
+                    match output.added(n, stats) {
+                        Pushed::Done => {}
+                        Pushed::Stopped => return Ready::Stop,
+                        Pushed::Full => return Ready::Full,
+                    }
+                }
+            }
             let msg = match input.try_next(stats) {
                 Poll::Item(m) => m,
                 Poll::Empty => return Ready::Empty,
@@ -356,5 +370,41 @@ where
         crate::ordered::spawn_ordered(op, cfg, rx, tx, stats, ctx)
     } else {
         spawn_unordered(op, cfg, rx, tx, stats, ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Error, Pipeline, StageConfig};
+
+    #[test]
+    fn a_batched_map_keeps_every_item_in_order_whatever_the_batch_sizes() {
+        for (b_in, b_out) in [(1, 7), (7, 1), (256, 64), (64, 256), (5, 5), (3, 1000)] {
+            let got = Pipeline::new()
+                .from_iter(StageConfig::new("gen").batch(b_in).buffer(2), 0..2000u64)
+                .map(StageConfig::new("sq").batch(b_out).buffer(2), |n| n * n)
+                .collect::<Vec<_>>()
+                .run()
+                .unwrap();
+            let want: Vec<u64> = (0..2000u64).map(|n| n * n).collect();
+            assert_eq!(got, want, "batch in {b_in}, out {b_out}");
+        }
+    }
+
+    #[test]
+    fn a_panic_inside_a_batched_map_fails_the_run_naming_the_stage() {
+        let p = Pipeline::new();
+        let live = p.live_tasks();
+        let err = p
+            .from_iter(StageConfig::new("gen").batch(64), 0..10_000u64)
+            .map(StageConfig::new("boom").batch(64), |n| {
+                assert!(n != 5000, "item 5000");
+                n
+            })
+            .for_each(|_| {})
+            .run()
+            .unwrap_err();
+        assert!(matches!(&err, Error::Panic { stage, .. } if &**stage == "boom"));
+        assert_eq!(live.get(), 0);
     }
 }
