@@ -85,6 +85,7 @@ mod sink;
 mod source;
 mod stage;
 mod stats;
+pub mod sweep;
 
 pub use cancel::Cancel;
 pub use config::{ErrorPolicy, StageConfig, DEFAULT_BUFFER};

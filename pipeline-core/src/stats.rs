@@ -251,28 +251,32 @@ fn ms(d: Duration) -> String {
 
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rows = self.snapshot();
-        let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
+        write_table(f, &self.snapshot())
+    }
+}
+
+/// Writes `rows` as the table [`Stats`] displays.
+pub(crate) fn write_table(f: &mut fmt::Formatter<'_>, rows: &[StageSnapshot]) -> fmt::Result {
+    let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
+    writeln!(
+        f,
+        "{:<w$}  {:<6}  {:>5}  {:>10}  {:>10}  {:>6}  {:>11}  {:>11}  {:>11}",
+        "stage", "kind", "width", "in", "out", "errors", "busy", "wait in", "wait out"
+    )?;
+    for r in rows {
         writeln!(
             f,
             "{:<w$}  {:<6}  {:>5}  {:>10}  {:>10}  {:>6}  {:>11}  {:>11}  {:>11}",
-            "stage", "kind", "width", "in", "out", "errors", "busy", "wait in", "wait out"
+            r.name,
+            r.kind.to_string(),
+            r.width,
+            r.items_in,
+            r.items_out,
+            r.errors,
+            ms(r.busy),
+            ms(r.wait_in),
+            ms(r.wait_out)
         )?;
-        for r in rows {
-            writeln!(
-                f,
-                "{:<w$}  {:<6}  {:>5}  {:>10}  {:>10}  {:>6}  {:>11}  {:>11}  {:>11}",
-                r.name,
-                r.kind.to_string(),
-                r.width,
-                r.items_in,
-                r.items_out,
-                r.errors,
-                ms(r.busy),
-                ms(r.wait_in),
-                ms(r.wait_out)
-            )?;
-        }
-        Ok(())
     }
+    Ok(())
 }
