@@ -13,7 +13,10 @@
 //! - `go`: the article's Go program (`sq linear N BUF`), when built.
 //!
 //! Throughput is in items, so criterion prints items/s; with 1M items the
-//! time per iteration in ms is the cost in ns/item.
+//! time per iteration in ms is the cost in ns/item. One-slot channels
+//! without batching cost microseconds per item, so those variants move a
+//! tenth of the items (the per-item figure does not depend on the count);
+//! `benches/overhead_table.py` turns the results into ns/item either way.
 //!
 //! Run: `cargo bench --bench chain` (a filter narrows it:
 //! `cargo bench --bench chain -- 'buf64/'`).
@@ -22,7 +25,7 @@ mod common;
 
 use std::sync::mpsc::sync_channel;
 
-use common::{configure, expected, go_sq, items, run_go, sq, BATCHES, BUFFERS};
+use common::{configure, expected, go_sq, items, items_for, run_go, sq, BATCHES, BUFFERS};
 use criterion::{criterion_group, criterion_main, Criterion};
 use pipeline::{pipeline, Pipeline, StageConfig};
 
@@ -135,12 +138,12 @@ fn std_threads(n: u64, buffer: usize) -> u64 {
 }
 
 fn chain(c: &mut Criterion) {
-    let n = items();
-    let want = expected(n);
     let mut g = c.benchmark_group("chain");
-    configure(&mut g, n);
     for buffer in BUFFERS {
         for batch in BATCHES {
+            let n = items_for(buffer, batch);
+            let want = expected(n);
+            configure(&mut g, n);
             let id = format!("buf{buffer}/batch{batch}");
             g.bench_function(format!("macro/{id}"), |b| {
                 b.iter(|| assert_eq!(with_macro(n, buffer, batch), want))
@@ -158,11 +161,17 @@ fn chain(c: &mut Criterion) {
                 });
             }
         }
+        let n = items_for(buffer, 1);
+        let want = expected(n);
+        configure(&mut g, n);
         g.bench_function(format!("sync_channel/buf{buffer}/batch1"), |b| {
             b.iter(|| assert_eq!(std_threads(n, buffer), want))
         });
     }
     if let Some(go) = go_sq() {
+        // Go gets the full count: a process start is ~1 ms.
+        let n = items();
+        configure(&mut g, n);
         for buffer in [0, 1, 64] {
             g.bench_function(format!("go/buf{buffer}/batch1"), |b| {
                 b.iter(|| run_go(&go, "linear", n, buffer))

@@ -13,7 +13,7 @@ mod common;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
-use common::{configure, expected, go_sq, items, run_go, sq, BATCHES, BUFFERS};
+use common::{configure, expected, go_sq, items, items_for, run_go, sq, BATCHES, BUFFERS};
 use criterion::{criterion_group, criterion_main, Criterion};
 use pipeline::{pipeline, Pipeline, StageConfig};
 
@@ -166,12 +166,12 @@ fn std_threads(n: u64, buffer: usize) -> u64 {
 }
 
 fn fanout(c: &mut Criterion) {
-    let n = items();
-    let want = expected(n);
     let mut g = c.benchmark_group("fanout");
-    configure(&mut g, n);
     for buffer in BUFFERS {
         for batch in BATCHES {
+            let n = items_for(buffer, batch);
+            let want = expected(n);
+            configure(&mut g, n);
             let id = format!("buf{buffer}/batch{batch}");
             g.bench_function(format!("macro/{id}"), |b| {
                 b.iter(|| assert_eq!(with_macro(n, buffer, batch), want))
@@ -189,11 +189,17 @@ fn fanout(c: &mut Criterion) {
                 });
             }
         }
+        let n = items_for(buffer, 1);
+        let want = expected(n);
+        configure(&mut g, n);
         g.bench_function(format!("sync_channel/buf{buffer}/batch1"), |b| {
             b.iter(|| assert_eq!(std_threads(n, buffer), want))
         });
     }
     if let Some(go) = go_sq() {
+        // Go gets the full count: a process start is ~1 ms.
+        let n = items();
+        configure(&mut g, n);
         for buffer in [0, 1, 64] {
             g.bench_function(format!("go/buf{buffer}/batch1"), |b| {
                 b.iter(|| run_go(&go, "fanout", n, buffer))

@@ -23,6 +23,18 @@ pub fn items() -> u64 {
         .unwrap_or(1_000_000)
 }
 
+/// Items for one variant: [`items`], or a tenth of it for the variants
+/// that cost microseconds per item (one-slot channels without batching),
+/// so that the whole bench still ends in a few minutes. The per-item
+/// figure does not depend on the count.
+pub fn items_for(buffer: usize, batch: usize) -> u64 {
+    if buffer <= 1 && batch == 1 {
+        (items() / 10).max(1)
+    } else {
+        items()
+    }
+}
+
 /// Channel capacities compared (1 is the closest to Go's unbuffered
 /// channels that a bounded async-channel allows; 64 is the default buffer).
 pub const BUFFERS: [usize; 2] = [1, 64];

@@ -6,14 +6,13 @@
 //! (`try_send`, `try_recv`) read no clock and touch no listener.
 
 use std::ops::ControlFlow;
-use std::time::Instant;
 
 use async_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use futures::future::{select, Either};
 
 use crate::cancel::Cancel;
 use crate::error::Error;
-use crate::stats::Local;
+use crate::stats::{Local, Stopwatch};
 
 /// An item, or under the continue policy an error travelling as an item.
 pub(crate) type Msg<T> = Result<T, Error>;
@@ -211,7 +210,7 @@ impl<T> Reader<T> {
     /// The slow path of [`next`](Self::next): block until a packet arrives.
     /// A cancel closes the channel (see [`channel`]), which ends the wait.
     pub(crate) async fn wait(&mut self, stats: &mut Local) -> Option<Msg<T>> {
-        let t0 = Instant::now();
+        let t0 = Stopwatch::start();
         let got = self.rx.recv().await;
         stats.wait_in += t0.elapsed();
         if self.cancel.is_cancelled() {
@@ -437,7 +436,7 @@ impl<T> Writer<T> {
         let Some(p) = self.stalled.take() else {
             return Ok(());
         };
-        let t0 = Instant::now();
+        let t0 = Stopwatch::start();
         let sent = self.tx.send(p).await;
         stats.wait_out += t0.elapsed();
         if sent.is_ok() && !self.cancel.is_cancelled() {
@@ -477,7 +476,7 @@ pub(crate) async fn recv_timed<T>(
         Ok(v) => Some(v),
         Err(TryRecvError::Closed) => None,
         Err(TryRecvError::Empty) => {
-            let t0 = Instant::now();
+            let t0 = Stopwatch::start();
             let got = or_cancel(rx.recv(), cancel).await;
             stats.wait_in += t0.elapsed();
             got.and_then(Result::ok)

@@ -2,13 +2,11 @@
 //! one forwarder task per input (the article's `merge`); the output closes
 //! when every forwarder has finished.
 
-use std::time::Instant;
-
 use async_channel::{Receiver, Sender, TryRecvError, TrySendError};
 
 use crate::cancel::Cancel;
 use crate::channel::Packet;
-use crate::stats::Local;
+use crate::stats::{Local, Stopwatch};
 
 /// Forwards every packet of `rx` to `tx` until `rx` closes or the run is
 /// cancelled. Packets pass as they are: batches stay batches.
@@ -30,7 +28,7 @@ pub(crate) async fn forward<T>(
             Ok(p) => p,
             Err(TryRecvError::Closed) => return,
             Err(TryRecvError::Empty) => {
-                let t0 = Instant::now();
+                let t0 = Stopwatch::start();
                 let got = rx.recv().await;
                 stats.wait_in += t0.elapsed();
                 match got {
@@ -49,7 +47,7 @@ pub(crate) async fn forward<T>(
             Err(TrySendError::Closed(_)) => return,
             Err(TrySendError::Full(p)) => p,
         };
-        let t0 = Instant::now();
+        let t0 = Stopwatch::start();
         let sent = tx.send(p).await;
         stats.wait_out += t0.elapsed();
         if sent.is_err() {

@@ -1,9 +1,14 @@
 //! Per-stage counters and the table that shows the bottleneck.
 //!
 //! Counting is cheap enough to be always on: each worker counts in plain
-//! local variables and adds them to the stage's shared atomics every few
-//! hundred items and when it ends; clocks are read only when a worker is
-//! about to block, never on the fast path.
+//! local variables and adds them to the stage's shared atomics every 256
+//! packets and when it ends; clocks are read only when a worker is about
+//! to block, never on the fast path.
+//!
+//! A measurement build with `RUSTFLAGS="--cfg pipeline_stats_off"` keeps
+//! only the counts, published when a worker ends: it reads no clock when a
+//! worker blocks and publishes nothing while it runs, so that
+//! `benches/stats_cost.rs` can show what the always-on stats cost.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -132,9 +137,12 @@ impl Local {
     /// and `Writer` ticks once per packet it sends.
     #[inline]
     pub(crate) fn tick(&mut self) {
-        self.unflushed += 1;
-        if self.unflushed >= 256 {
-            self.publish();
+        #[cfg(not(pipeline_stats_off))]
+        {
+            self.unflushed += 1;
+            if self.unflushed >= 256 {
+                self.publish();
+            }
         }
     }
 
@@ -162,6 +170,33 @@ impl Local {
             Ordering::Relaxed,
         );
         self.unflushed = 0;
+    }
+}
+
+/// Times a wait for the stats: reads the clock when a worker is about to
+/// block and when it resumes. Reads nothing in a `pipeline_stats_off`
+/// build (then every wait counts as zero).
+#[derive(Clone, Copy)]
+pub(crate) struct Stopwatch {
+    #[cfg(not(pipeline_stats_off))]
+    start: Instant,
+}
+
+impl Stopwatch {
+    #[inline]
+    pub(crate) fn start() -> Self {
+        Stopwatch {
+            #[cfg(not(pipeline_stats_off))]
+            start: Instant::now(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn elapsed(self) -> Duration {
+        #[cfg(not(pipeline_stats_off))]
+        return self.start.elapsed();
+        #[cfg(pipeline_stats_off)]
+        return Duration::ZERO;
     }
 }
 
