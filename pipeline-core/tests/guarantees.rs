@@ -136,7 +136,10 @@ fn early_stop_leaves_no_live_tasks() {
     // The article: read only the first value and return.
     let p = Pipeline::new();
     let live = p.live_tasks();
-    assert_eq!(chain(&p).first().run().unwrap(), Some(0));
+    // `sq` is unordered with 4 workers: whichever of the first squares a
+    // worker sends first reaches `ord` first, so it need not be 0.
+    let first = chain(&p).first().run().unwrap();
+    assert!(first.is_some_and(|n| n.isqrt() * n.isqrt() == n), "{first:?}");
     assert_eq!(live.get(), 0);
 
     let p = Pipeline::new();
