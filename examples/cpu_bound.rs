@@ -12,7 +12,10 @@ use pipeline::{Error, Pipeline, StageConfig};
 fn work(seed: u64, rounds: u32) -> u64 {
     let mut x = seed;
     for _ in 0..rounds {
-        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407));
+        x = std::hint::black_box(
+            x.wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407),
+        );
     }
     x
 }
@@ -33,7 +36,9 @@ fn main() -> Result<(), Error> {
     let t0 = Instant::now();
     let sum = Pipeline::new()
         .from_iter("gen", 0..(4000 * cores as u64))
-        .map(StageConfig::new("work").workers(cores), |n| work(n, 200_000))
+        .map(StageConfig::new("work").workers(cores), |n| {
+            work(n, 200_000)
+        })
         .fold(0u64, |a, n| a ^ n)
         .run()?;
     let wall = t0.elapsed().as_secs_f64();

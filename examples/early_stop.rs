@@ -11,7 +11,9 @@ fn main() -> Result<(), Error> {
     let p = Pipeline::new();
     let live = p.live_tasks();
     let input = p.from_iter("gen", 1u64..); // endless
-    let c1 = input.clone().map(StageConfig::new("sq1").buffer(1), |n| n * n);
+    let c1 = input
+        .clone()
+        .map(StageConfig::new("sq1").buffer(1), |n| n * n);
     let c2 = input.map(StageConfig::new("sq2").buffer(1), |n| n * n);
     let first = p.merge("merge", [c1, c2]).first().run()?;
     println!("first: {}", first.unwrap_or_default());

@@ -139,7 +139,10 @@ fn early_stop_leaves_no_live_tasks() {
     // `sq` is unordered with 4 workers: whichever of the first squares a
     // worker sends first reaches `ord` first, so it need not be 0.
     let first = chain(&p).first().run().unwrap();
-    assert!(first.is_some_and(|n| n.isqrt() * n.isqrt() == n), "{first:?}");
+    assert!(
+        first.is_some_and(|n| n.isqrt() * n.isqrt() == n),
+        "{first:?}"
+    );
     assert_eq!(live.get(), 0);
 
     let p = Pipeline::new();
