@@ -14,8 +14,9 @@ use crate::op::{
     Blocking, FilterMapOp, FilterOp, FlatMapOp, Inline, InspectOp, MapOp, Op, SyncOp, ThenOp,
     TryFilterMapOp, TryFlatMapOp, TryMapOp, TryThenOp,
 };
+use crate::ordered::spawn_ordered;
 use crate::pipeline::{Graph, Pipeline};
-use crate::stage::spawn_ordered_or_not;
+use crate::stage::spawn_unordered;
 use crate::stats::{Kind, StageStats};
 
 /// A stream of `T` inside a pipeline under construction: the output of a
@@ -57,7 +58,13 @@ impl<T: Send + 'static> Flow<T> {
             &cfg,
             None,
             held + cfg.buffer * b_out,
-            Box::new(move |ctx| spawn_ordered_or_not(op, &c, input, tx, &stats, ctx)),
+            Box::new(move |ctx| {
+                if c.ordered {
+                    spawn_ordered(op, &c, input, tx, &stats, ctx)
+                } else {
+                    spawn_unordered(op, &c, input, tx, &stats, ctx)
+                }
+            }),
         );
         Flow {
             graph: self.graph,
