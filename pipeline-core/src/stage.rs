@@ -351,3 +351,39 @@ where
         .collect()
     // `tx` and `rx` drop here: the output closes when the last worker ends.
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Error, Pipeline, StageConfig};
+
+    #[test]
+    fn a_batched_map_keeps_every_item_in_order_whatever_the_batch_sizes() {
+        for (b_in, b_out) in [(1, 7), (7, 1), (256, 64), (64, 256), (5, 5), (3, 1000)] {
+            let got = Pipeline::new()
+                .from_iter(StageConfig::new("gen").batch(b_in).buffer(2), 0..2000u64)
+                .map(StageConfig::new("sq").batch(b_out).buffer(2), |n| n * n)
+                .collect::<Vec<_>>()
+                .run()
+                .unwrap();
+            let want: Vec<u64> = (0..2000u64).map(|n| n * n).collect();
+            assert_eq!(got, want, "batch in {b_in}, out {b_out}");
+        }
+    }
+
+    #[test]
+    fn a_panic_inside_a_batched_map_fails_the_run_naming_the_stage() {
+        let p = Pipeline::new();
+        let live = p.live_tasks();
+        let err = p
+            .from_iter(StageConfig::new("gen").batch(64), 0..10_000u64)
+            .map(StageConfig::new("boom").batch(64), |n| {
+                assert!(n != 5000, "item 5000");
+                n
+            })
+            .for_each(|_| {})
+            .run()
+            .unwrap_err();
+        assert!(matches!(&err, Error::Panic { stage, .. } if &**stage == "boom"));
+        assert_eq!(live.get(), 0);
+    }
+}
