@@ -293,15 +293,14 @@ impl<T> Writer<T> {
         }
         let packet = match m {
             Ok(item) if self.mixed.is_empty() => {
-                // The first batch grows to `batch`; later ones start there.
+                if self.buf.capacity() == 0 {
+                    self.buf.reserve_exact(self.batch);
+                }
                 self.buf.push(item);
                 if self.buf.len() < self.batch {
                     return Pushed::Done;
                 }
-                Packet::Items(std::mem::replace(
-                    &mut self.buf,
-                    Vec::with_capacity(self.batch),
-                ))
+                Packet::Items(std::mem::take(&mut self.buf))
             }
             m => {
                 // An error joins this batch: from here on it holds messages.
@@ -321,14 +320,15 @@ impl<T> Writer<T> {
 
     /// The batch being filled and how many more items it takes, when items
     /// can be added to it in bulk (batching, and no error in the batch).
-    /// After adding, call [`added`](Self::added).
+    /// The batch may have no allocation yet: whoever adds reserves (or
+    /// puts a whole `Vec` in its place). After adding, call
+    /// [`added`](Self::added).
     #[inline(always)]
     pub(crate) fn bulk(&mut self) -> Option<(&mut Vec<T>, usize)> {
         if self.batch == 1 || !self.mixed.is_empty() {
             return None;
         }
         let room = self.batch - self.buf.len();
-        self.buf.reserve_exact(room);
         Some((&mut self.buf, room))
     }
 
@@ -340,7 +340,9 @@ impl<T> Writer<T> {
         if self.buf.len() < self.batch {
             return Pushed::Done;
         }
-        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(self.batch));
+        // No allocation for the next batch yet: a bulk map may hand over
+        // its input's allocation instead.
+        let full = std::mem::take(&mut self.buf);
         self.try_send_packet(Packet::Items(full), stats)
     }
 
@@ -364,6 +366,7 @@ impl<T> Writer<T> {
             };
         };
         let before = buf.len();
+        buf.reserve_exact(room);
         buf.extend(iter.take(room));
         let n = buf.len() - before;
         stats.items_in += n as u64;
@@ -395,10 +398,7 @@ impl<T> Writer<T> {
         let packet = if !self.mixed.is_empty() {
             Packet::Many(std::mem::take(&mut self.mixed))
         } else if !self.buf.is_empty() {
-            Packet::Items(std::mem::replace(
-                &mut self.buf,
-                Vec::with_capacity(self.batch),
-            ))
+            Packet::Items(std::mem::take(&mut self.buf))
         } else {
             return Ok(());
         };

@@ -109,7 +109,16 @@ impl<T, U, F: Fn(T) -> U + Send + Sync + 'static> SyncOp<T, U> for MapOp<F> {
     const MAP_BULK: bool = true;
     #[inline]
     fn map_bulk(&self, items: &mut std::vec::IntoIter<T>, out: &mut Vec<U>, max: usize) {
-        out.extend(items.take(max).map(&self.0));
+        if out.is_empty() && items.len() <= max {
+            // The whole rest of the input batch becomes the output batch:
+            // collected in place, in the input's allocation, when `T` and
+            // `U` have the same layout (std's in-place collect), so the
+            // batch travels on without a new allocation.
+            let rest = std::mem::replace(items, Vec::new().into_iter());
+            *out = rest.map(&self.0).collect();
+        } else {
+            out.extend(items.take(max).map(&self.0));
+        }
     }
 }
 

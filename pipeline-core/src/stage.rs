@@ -367,6 +367,16 @@ mod tests {
                 .unwrap();
             let want: Vec<u64> = (0..2000u64).map(|n| n * n).collect();
             assert_eq!(got, want, "batch in {b_in}, out {b_out}");
+            // A map whose output has another layout cannot reuse the
+            // input batch's allocation.
+            let got = Pipeline::new()
+                .from_iter(StageConfig::new("gen").batch(b_in).buffer(2), 0..2000u32)
+                .map(StageConfig::new("pair").batch(b_out).buffer(2), |n| (n, !n))
+                .collect::<Vec<_>>()
+                .run()
+                .unwrap();
+            let want: Vec<(u32, u32)> = (0..2000u32).map(|n| (n, !n)).collect();
+            assert_eq!(got, want, "pairs, batch in {b_in}, out {b_out}");
         }
     }
 
