@@ -10,7 +10,7 @@
 //! cargo run --release --example sweep -- --md5 DIR          # md5pipe's bounded design over DIR
 //!     --runs N        timed runs per point (default 3)
 //!     --items N       items of the demo pipeline (default 40000)
-//!     --svg PATH      also write the chart (default sweep.svg; "-" for none)
+//!     --svg PATH      also write the chart as SVG
 //!     --csv PATH      also write the numbers as CSV
 //! ```
 //!
@@ -120,7 +120,7 @@ fn parse_args() -> Result<Args, String> {
         md5: None,
         runs: 3,
         items: 40_000,
-        svg: Some("sweep.svg".into()),
+        svg: None,
         csv: None,
     };
     let mut it = std::env::args().skip(1);
@@ -130,10 +130,7 @@ fn parse_args() -> Result<Args, String> {
             "--md5" => args.md5 = Some(value()?.into()),
             "--runs" => args.runs = value()?.parse().map_err(|e| format!("--runs: {e}"))?,
             "--items" => args.items = value()?.parse().map_err(|e| format!("--items: {e}"))?,
-            "--svg" => {
-                let v = value()?;
-                args.svg = (v != "-").then(|| v.into());
-            }
+            "--svg" => args.svg = Some(value()?.into()),
             "--csv" => args.csv = Some(value()?.into()),
             _ => {
                 return Err(format!(
