@@ -77,6 +77,22 @@ def table(runs, group, variants, columns):
     return "\n".join(rows)
 
 
+def defaults(runs, group):
+    """The default configuration (no stage options) against Go at buffer 64,
+    the ratio computed within each run."""
+    go = (group, "go/buf64/batch1")
+    rows = ["| default configuration | ns/item | ratio to go/buf64 |", "|---|---:|---|"]
+    for v in ("macro", "builder"):
+        key = (group, f"{v}/default")
+        values = [r[key] for r in runs if key in r]
+        if not values:
+            continue
+        ratios = [r[key] / r[go] for r in runs if key in r and go in r]
+        ratio = f"{median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})" if ratios else ""
+        rows.append(f"| {v} | {median(values):.1f} | {ratio} |")
+    return "\n".join(rows)
+
+
 def main():
     args = sys.argv[1:]
     names = ["new"]
@@ -97,6 +113,8 @@ def main():
         if any(g == group for r in runs for g, _ in r):
             print(f"### {group}: {title}, ns/item (ratio to hand-wired)\n")
             print(table(runs, group, variants, go_columns))
+            print()
+            print(defaults(runs, group))
             print()
     costs = {}
     for r in runs:

@@ -241,10 +241,16 @@ impl<T> Reader<T> {
 
 /// The writing end of a link, owned by one worker; buffers up to `batch`
 /// messages before sending them as one packet.
+///
+/// When `adaptive`, a partial packet is also sent as soon as the channel
+/// is found empty after a message is added (the consumer has nothing
+/// queued, so holding the message back would only delay it): packets grow
+/// only while the consumer is busy.
 pub(crate) struct Writer<T> {
     tx: Sender<Packet<T>>,
     cancel: Cancel,
     batch: usize,
+    adaptive: bool,
     /// The batch being filled while it holds only items.
     buf: Vec<T>,
     /// The batch being filled once it holds an error: non-empty only then.
@@ -265,16 +271,51 @@ pub(crate) enum Pushed {
     Full,
 }
 
+/// How to tell, while adding items in bulk, that the consumer went idle.
+pub(crate) struct Idle<'a, T>(Option<&'a Sender<Packet<T>>>);
+
+impl<T> Idle<'_, T> {
+    /// Whether the partial batch should be sent now: adaptive batching and
+    /// an empty channel.
+    #[inline(always)]
+    pub(crate) fn now(&self) -> bool {
+        self.0.is_some_and(|tx| tx.is_empty())
+    }
+
+    /// Whether it is worth asking [`now`](Self::now) after every item.
+    #[inline(always)]
+    pub(crate) fn adaptive(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
 impl<T> Writer<T> {
-    pub(crate) fn new(tx: Sender<Packet<T>>, cancel: Cancel, batch: usize) -> Self {
+    /// A writer that sends packets of up to `batch` items; adaptively (see
+    /// [`Writer`]) if `adaptive`.
+    pub(crate) fn new(tx: Sender<Packet<T>>, cancel: Cancel, batch: usize, adaptive: bool) -> Self {
+        let batch = batch.max(1);
         Writer {
             tx,
             cancel,
-            batch: batch.max(1),
+            batch,
+            adaptive: adaptive && batch > 1,
             buf: Vec::new(),
             mixed: Vec::new(),
             stalled: None,
         }
+    }
+
+    /// Whether packets are sent adaptively (see [`Writer`]).
+    #[inline]
+    pub(crate) fn is_adaptive(&self) -> bool {
+        self.adaptive
+    }
+
+    /// Whether the consumer has nothing queued and the partial batch should
+    /// go now (adaptive batching only).
+    #[inline(always)]
+    fn idle(&self) -> bool {
+        self.adaptive && self.tx.is_empty()
     }
 
     /// Sends (or buffers) one message without waiting: the per-item fast
@@ -293,12 +334,20 @@ impl<T> Writer<T> {
         }
         let packet = match m {
             Ok(item) if self.mixed.is_empty() => {
+                if self.buf.is_empty() && self.idle() {
+                    // Alone and awaited: one item, no allocation.
+                    return self.try_send_partial(Packet::One(item), stats);
+                }
                 if self.buf.capacity() == 0 {
                     self.buf.reserve_exact(self.batch);
                 }
                 self.buf.push(item);
                 if self.buf.len() < self.batch {
-                    return Pushed::Done;
+                    return if self.idle() {
+                        self.send_partial(stats)
+                    } else {
+                        Pushed::Done
+                    };
                 }
                 Packet::Items(std::mem::take(&mut self.buf))
             }
@@ -310,7 +359,11 @@ impl<T> Writer<T> {
                 }
                 self.mixed.push(m);
                 if self.mixed.len() < self.batch {
-                    return Pushed::Done;
+                    return if self.idle() {
+                        self.send_partial(stats)
+                    } else {
+                        Pushed::Done
+                    };
                 }
                 Packet::Many(std::mem::take(&mut self.mixed))
             }
@@ -318,27 +371,33 @@ impl<T> Writer<T> {
         self.try_send_packet(packet, stats)
     }
 
-    /// The batch being filled and how many more items it takes, when items
-    /// can be added to it in bulk (batching, and no error in the batch).
-    /// The batch may have no allocation yet: whoever adds reserves (or
-    /// puts a whole `Vec` in its place). After adding, call
-    /// [`added`](Self::added).
+    /// The batch being filled, how many more items it takes, and how to
+    /// tell that it should go before it is full, when items can be added
+    /// to it in bulk (batching, and no error in the batch). The batch may
+    /// have no allocation yet: whoever adds reserves (or puts a whole `Vec`
+    /// in its place). After adding, call [`added`](Self::added).
     #[inline(always)]
-    pub(crate) fn bulk(&mut self) -> Option<(&mut Vec<T>, usize)> {
+    pub(crate) fn bulk(&mut self) -> Option<(&mut Vec<T>, usize, Idle<'_, T>)> {
         if self.batch == 1 || !self.mixed.is_empty() {
             return None;
         }
         let room = self.batch - self.buf.len();
-        Some((&mut self.buf, room))
+        let idle = Idle(self.adaptive.then_some(&self.tx));
+        Some((&mut self.buf, room, idle))
     }
 
     /// Counts `n` items added through [`bulk`](Self::bulk) and sends the
-    /// batch if it is full, without waiting.
+    /// batch if it is full (or, adaptively, if the consumer is idle),
+    /// without waiting.
     #[inline(always)]
     pub(crate) fn added(&mut self, n: usize, stats: &mut Local) -> Pushed {
         stats.items_out += n as u64;
         if self.buf.len() < self.batch {
-            return Pushed::Done;
+            return if !self.buf.is_empty() && self.idle() {
+                self.send_partial(stats)
+            } else {
+                Pushed::Done
+            };
         }
         // No allocation for the next batch yet: a bulk map may hand over
         // its input's allocation instead.
@@ -346,17 +405,18 @@ impl<T> Writer<T> {
         self.try_send_packet(Packet::Items(full), stats)
     }
 
-    /// A source's fast path: fills the batch from `iter` in one loop and
-    /// sends it if full, without waiting. Returns `false` once `iter` has
-    /// ended (a partial batch then waits for [`flush`](Self::flush)), and
-    /// what happened to the batch. Without batching, takes one item.
+    /// A source's fast path: fills the batch from `iter` and sends it if
+    /// full (or, adaptively, as soon as the consumer is idle), without
+    /// waiting. Returns `false` once `iter` has ended (a partial batch then
+    /// waits for [`flush`](Self::flush)), and what happened to the batch.
+    /// Without batching, takes one item.
     #[inline]
     pub(crate) fn fill<I: Iterator<Item = T>>(
         &mut self,
         iter: &mut I,
         stats: &mut Local,
     ) -> (bool, Pushed) {
-        let Some((buf, room)) = self.bulk() else {
+        let Some((buf, room, idle)) = self.bulk() else {
             return match iter.next() {
                 Some(item) => {
                     stats.items_in += 1;
@@ -367,10 +427,25 @@ impl<T> Writer<T> {
         };
         let before = buf.len();
         buf.reserve_exact(room);
-        buf.extend(iter.take(room));
+        let ended = if idle.adaptive() {
+            // Ask after every item: the iterator may be slow, and an idle
+            // consumer should not wait for the rest of the batch.
+            let mut ended = true;
+            for item in iter.take(room) {
+                buf.push(item);
+                if idle.now() {
+                    ended = false;
+                    break;
+                }
+            }
+            ended && buf.len() - before < room
+        } else {
+            buf.extend(iter.take(room));
+            buf.len() - before < room
+        };
         let n = buf.len() - before;
         stats.items_in += n as u64;
-        if n < room {
+        if ended {
             stats.items_out += n as u64;
             return (false, Pushed::Done);
         }
@@ -397,6 +472,8 @@ impl<T> Writer<T> {
     pub(crate) async fn flush(&mut self, stats: &mut Local) -> Result<(), Stopped> {
         let packet = if !self.mixed.is_empty() {
             Packet::Many(std::mem::take(&mut self.mixed))
+        } else if self.buf.len() == 1 {
+            Packet::One(self.buf.pop().expect("the batch holds one item"))
         } else if !self.buf.is_empty() {
             Packet::Items(std::mem::take(&mut self.buf))
         } else {
@@ -425,6 +502,50 @@ impl<T> Writer<T> {
             Err(TrySendError::Full(p)) => {
                 self.stalled = Some(p);
                 Pushed::Full
+            }
+        }
+    }
+
+    /// Sends the partial batch if there is room; keeps it if there is none
+    /// (another worker filled the channel first).
+    #[inline]
+    fn send_partial(&mut self, stats: &mut Local) -> Pushed {
+        let packet = if !self.mixed.is_empty() {
+            Packet::Many(std::mem::take(&mut self.mixed))
+        } else if self.buf.len() == 1 {
+            // One item travels alone; the allocation stays for the next batch.
+            Packet::One(self.buf.pop().expect("the batch holds one item"))
+        } else {
+            Packet::Items(std::mem::take(&mut self.buf))
+        };
+        self.try_send_partial(packet, stats)
+    }
+
+    /// Sends a partial packet if there is room, without waiting; puts it
+    /// back as the batch being filled if there is none.
+    #[inline]
+    fn try_send_partial(&mut self, p: Packet<T>, stats: &mut Local) -> Pushed {
+        if self.cancel.is_cancelled() {
+            return Pushed::Stopped;
+        }
+        match self.tx.try_send(p) {
+            Ok(()) => {
+                stats.tick();
+                Pushed::Done
+            }
+            Err(TrySendError::Closed(_)) => Pushed::Stopped,
+            Err(TrySendError::Full(p)) => {
+                match p {
+                    Packet::One(item) => {
+                        if self.buf.capacity() == 0 {
+                            self.buf.reserve_exact(self.batch);
+                        }
+                        self.buf.push(item);
+                    }
+                    Packet::Items(v) => self.buf = v,
+                    Packet::Many(v) => self.mixed = v,
+                }
+                Pushed::Done
             }
         }
     }
@@ -516,7 +637,7 @@ mod tests {
     fn a_cancel_wakes_a_blocked_writer_which_stops() {
         let cancel = Cancel::new();
         let (tx, rx) = channel::<u32>(1, &cancel);
-        let mut w = Writer::new(tx, cancel.clone(), 1);
+        let mut w = Writer::new(tx, cancel.clone(), 1, false);
         let mut stats = local();
         assert_eq!(w.push(Ok(1), &mut stats), Pushed::Done);
         assert_eq!(w.push(Ok(2), &mut stats), Pushed::Full);
@@ -538,7 +659,7 @@ mod tests {
     fn a_batch_keeps_errors_in_their_place_and_items_in_order() {
         let cancel = Cancel::new();
         let (tx, rx) = channel::<u32>(4, &cancel);
-        let mut w = Writer::new(tx, cancel.clone(), 3);
+        let mut w = Writer::new(tx, cancel.clone(), 3, false);
         let mut stats = local();
         let sent: Vec<Msg<u32>> = vec![
             Ok(1),

@@ -2,8 +2,13 @@
 
 use std::sync::Arc;
 
-/// Default capacity, in packets, of the channel a stage sends into.
+/// Default capacity, in items, of the channel a stage sends into.
 pub const DEFAULT_BUFFER: usize = 64;
+
+/// The most items a packet holds when no batch is set (adaptive batching,
+/// see [`StageConfig::batch`]); a buffer smaller than this caps packets at
+/// the buffer instead.
+pub const DEFAULT_BATCH: usize = 64;
 
 /// The error policy of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -27,6 +32,47 @@ pub enum ErrorPolicy {
 /// to start and returns [`Error::Config`](crate::Error::Config) naming the
 /// stage.
 ///
+/// # Packets, buffers and memory
+///
+/// Items travel between stages in packets. By default (no
+/// [`batch`](Self::batch)) a worker batches **adaptively**: it adds each
+/// result to its outgoing packet, and sends the packet as soon as the
+/// channel downstream is empty (the next stage has nothing queued), the
+/// worker would wait (for input, or for an async or blocking stage
+/// function), or the packet holds [`packet_cap`](Self::packet_cap) items.
+/// So a stage whose consumer keeps up, or whose function is slow, sends
+/// every result at once, and a fast stage in front of a busy one sends
+/// full packets, which cuts the per-item cost of the channel by an order
+/// of magnitude. A result waits in a packet at most while its worker
+/// computes the next result with an inline function (or an iterator
+/// source makes its next item). Sources fed by an
+/// [`Emitter`](crate::Emitter) or an [`AsyncEmitter`](crate::AsyncEmitter)
+/// do not batch unless asked: their producer may wait between items. The
+/// workers of a stage with an async or blocking function and more than
+/// one worker take their input one item at a time, so that no item waits
+/// in one worker's packet while another worker is idle.
+///
+/// `batch(n)` fixes the cap at `n` and sends a packet only when it is full
+/// or the worker would wait for input; `batch(1)` sends every item on its
+/// own, at once.
+///
+/// The [`buffer`](Self::buffer) counts items: the channel holds
+/// `ceil(buffer / cap)` packets, so at most the buffer rounded up to a
+/// whole packet. Items in flight in a run (between leaving a source and
+/// being consumed by the sink) are at most the sum over its nodes of
+///
+/// - source: `ceil(buffer / cap) × cap + cap`;
+/// - unordered stage: `ceil(buffer / cap) × cap + width × (cap_in + cap − 1)`;
+/// - ordered stage: `ceil(buffer / cap) × cap + cap_in + width + window + cap − 1`;
+/// - merge: `ceil(buffer / cap) × cap + Σ cap_in` (cap: the largest cap_in);
+/// - sink: `cap_in`;
+///
+/// where `cap` is the node's packet cap and `cap_in` its input's. With
+/// every stage at the defaults (buffer 64, cap 64, one worker) that is at
+/// most 128 items per source, 191 per stage and 64 for the sink.
+/// [`Run::in_flight_bound`](crate::Run::in_flight_bound) computes it for a
+/// run.
+///
 /// ```
 /// use pipeline_core::StageConfig;
 ///
@@ -42,7 +88,9 @@ pub struct StageConfig {
     pub name: Arc<str>,
     /// How many workers read the stage's input at once (fan-out width).
     pub workers: usize,
-    /// Capacity, in packets, of the channel the stage sends into.
+    /// Capacity, in items, of the channel the stage sends into (rounded up
+    /// to a whole number of packets; see [Packets, buffers and
+    /// memory](Self#packets-buffers-and-memory)).
     pub buffer: usize,
     /// Whether the stage keeps input order.
     pub ordered: bool,
@@ -51,14 +99,16 @@ pub struct StageConfig {
     pub reorder_window: Option<usize>,
     /// Run the stage function on the blocking thread pool.
     pub blocking: bool,
-    /// Items per packet sent downstream. Batching cuts the per-item cost of
-    /// the channel; a partial batch is sent as soon as the worker would wait
-    /// for input, so it adds latency only while input keeps arriving.
-    pub batch: usize,
+    /// Items per packet sent downstream: `None` (the default) batches
+    /// adaptively up to [`packet_cap`](Self::packet_cap) items; `Some(n)`
+    /// fills packets of up to `n` items, sending a partial one only when
+    /// the worker would wait for input.
+    pub batch: Option<usize>,
 }
 
 impl StageConfig {
-    /// Defaults: 1 worker, buffer [`DEFAULT_BUFFER`], unordered, inline, batch 1.
+    /// Defaults: 1 worker, buffer [`DEFAULT_BUFFER`], unordered, inline,
+    /// adaptive batching.
     pub fn new(name: impl Into<Arc<str>>) -> Self {
         StageConfig {
             name: name.into(),
@@ -67,7 +117,7 @@ impl StageConfig {
             ordered: false,
             reorder_window: None,
             blocking: false,
-            batch: 1,
+            batch: None,
         }
     }
 
@@ -77,7 +127,7 @@ impl StageConfig {
         self
     }
 
-    /// Sets the output channel's capacity.
+    /// Sets the output channel's capacity, in items.
     pub fn buffer(mut self, n: usize) -> Self {
         self.buffer = n;
         self
@@ -108,10 +158,47 @@ impl StageConfig {
         self
     }
 
-    /// Sends items downstream in packets of up to `n`.
+    /// Sends items downstream in packets of up to `n`, sending a partial
+    /// packet only when the worker would wait for input; `batch(1)` sends
+    /// every item on its own, at once. Without this call a stage batches
+    /// adaptively (see [Packets, buffers and
+    /// memory](Self#packets-buffers-and-memory)).
     pub fn batch(mut self, n: usize) -> Self {
-        self.batch = n;
+        self.batch = Some(n);
         self
+    }
+
+    /// The most items a packet of this stage holds: the [`batch`](Self::batch)
+    /// if set, otherwise [`DEFAULT_BATCH`] or the buffer if smaller.
+    ///
+    /// ```
+    /// use pipeline_core::StageConfig;
+    /// assert_eq!(StageConfig::new("a").packet_cap(), 64);
+    /// assert_eq!(StageConfig::new("a").buffer(8).packet_cap(), 8);
+    /// assert_eq!(StageConfig::new("a").buffer(8).batch(256).packet_cap(), 256);
+    /// ```
+    pub fn packet_cap(&self) -> usize {
+        match self.batch {
+            Some(n) => n.max(1),
+            None => DEFAULT_BATCH.min(self.buffer).max(1),
+        }
+    }
+
+    /// Whether packets are sent adaptively (no [`batch`](Self::batch) set).
+    pub fn is_adaptive(&self) -> bool {
+        self.batch.is_none()
+    }
+
+    /// The capacity of the output channel in packets: the buffer over the
+    /// packet cap, rounded up, at least 1.
+    pub(crate) fn channel_packets(&self) -> usize {
+        self.buffer.div_ceil(self.packet_cap()).max(1)
+    }
+
+    /// The most items the output channel holds: [`channel_packets`](Self::channel_packets)
+    /// full packets.
+    pub(crate) fn channel_items(&self) -> usize {
+        self.channel_packets() * self.packet_cap()
     }
 
     /// The effective reorder window.
@@ -127,7 +214,7 @@ impl StageConfig {
         if self.buffer == 0 {
             bad.push("buffer must be at least 1");
         }
-        if self.batch == 0 {
+        if self.batch == Some(0) {
             bad.push("batch must be at least 1");
         }
         if self.ordered && self.reorder_window == Some(0) {

@@ -43,10 +43,12 @@ impl<T> Clone for Flow<T> {
 
 impl<T: Send + 'static> Flow<T> {
     fn stage<U: Send + 'static, O: Op<T, U>>(self, cfg: StageConfig, op: O) -> Flow<U> {
-        let (tx, rx) = channel(cfg.buffer, &self.graph.cancel);
+        let (tx, rx) = channel(cfg.channel_packets(), &self.graph.cancel);
         let stats = StageStats::new(cfg.name.clone(), Kind::Stage, cfg.workers);
         self.graph.stats.add(stats.clone());
-        let (b_in, b_out, w) = (self.batch, cfg.batch, cfg.workers);
+        // What the workers hold (a packet read, a packet being filled) and
+        // the channel; see `StageConfig`'s docs.
+        let (b_in, b_out, w) = (self.batch, cfg.packet_cap(), cfg.workers);
         let held = if cfg.ordered {
             b_in + w + cfg.window_len() + b_out - 1
         } else {
@@ -57,7 +59,7 @@ impl<T: Send + 'static> Flow<T> {
         self.graph.add(
             &cfg,
             None,
-            held + cfg.buffer * b_out,
+            held + cfg.channel_items(),
             Box::new(move |ctx| {
                 if c.ordered {
                     spawn_ordered(op, &c, input, tx, &stats, ctx)

@@ -30,6 +30,9 @@ pub(crate) trait Op<T, U>: Send + Sync + 'static {
     /// stopped: the worker waits for them (they check the signal between
     /// chunks), so no work outlives the run.
     const DROP_AT_CANCEL: bool = true;
+    /// Whether every call is a plain function run inline, which never
+    /// waits ([`Inline`]); false for async and blocking functions.
+    const INLINE: bool = false;
     fn call(&self, item: T) -> Self::Fut;
     /// Calls the function at once if it is a plain function run inline,
     /// with no future in between (the per-item fast path); otherwise hands
@@ -44,6 +47,17 @@ pub(crate) trait Op<T, U>: Send + Sync + 'static {
     #[inline]
     fn map_bulk(&self, items: &mut std::vec::IntoIter<T>, out: &mut Vec<U>, max: usize) {
         let _ = (items, out, max);
+    }
+    /// [`SyncOp::map_bulk_until`] for inline functions.
+    #[inline]
+    fn map_bulk_until(
+        &self,
+        items: &mut std::vec::IntoIter<T>,
+        out: &mut Vec<U>,
+        max: usize,
+        stop: &impl Fn() -> bool,
+    ) {
+        let _ = (items, out, max, stop);
     }
 }
 
@@ -60,6 +74,19 @@ pub(crate) trait SyncOp<T, U>: Send + Sync + 'static {
     fn map_bulk(&self, items: &mut std::vec::IntoIter<T>, out: &mut Vec<U>, max: usize) {
         let _ = (items, out, max);
     }
+    /// If [`MAP_BULK`](Self::MAP_BULK): like [`map_bulk`](Self::map_bulk),
+    /// but asks `stop` after every item and stops once it says so (the
+    /// consumer went idle: adaptive batching). Otherwise does nothing.
+    #[inline]
+    fn map_bulk_until(
+        &self,
+        items: &mut std::vec::IntoIter<T>,
+        out: &mut Vec<U>,
+        max: usize,
+        stop: &impl Fn() -> bool,
+    ) {
+        let _ = (items, out, max, stop);
+    }
 }
 
 /// Runs a [`SyncOp`] inline, on the worker's thread.
@@ -67,6 +94,7 @@ pub(crate) struct Inline<S>(pub(crate) S);
 
 impl<T, U: Send, S: SyncOp<T, U>> Op<T, U> for Inline<S> {
     type Fut = Ready<OpResult<U>>;
+    const INLINE: bool = true;
     #[inline]
     fn call(&self, item: T) -> Self::Fut {
         ready(self.0.call(item))
@@ -79,6 +107,16 @@ impl<T, U: Send, S: SyncOp<T, U>> Op<T, U> for Inline<S> {
     #[inline]
     fn map_bulk(&self, items: &mut std::vec::IntoIter<T>, out: &mut Vec<U>, max: usize) {
         self.0.map_bulk(items, out, max);
+    }
+    #[inline]
+    fn map_bulk_until(
+        &self,
+        items: &mut std::vec::IntoIter<T>,
+        out: &mut Vec<U>,
+        max: usize,
+        stop: &impl Fn() -> bool,
+    ) {
+        self.0.map_bulk_until(items, out, max, stop);
     }
 }
 
@@ -118,6 +156,24 @@ impl<T, U, F: Fn(T) -> U + Send + Sync + 'static> SyncOp<T, U> for MapOp<F> {
             *out = rest.map(&self.0).collect();
         } else {
             out.extend(items.take(max).map(&self.0));
+        }
+    }
+    #[inline]
+    fn map_bulk_until(
+        &self,
+        items: &mut std::vec::IntoIter<T>,
+        out: &mut Vec<U>,
+        max: usize,
+        stop: &impl Fn() -> bool,
+    ) {
+        if out.capacity() == 0 {
+            out.reserve_exact(max);
+        }
+        for item in items.take(max) {
+            out.push((self.0)(item));
+            if stop() {
+                break;
+            }
         }
     }
 }

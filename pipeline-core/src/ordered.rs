@@ -75,7 +75,7 @@ async fn ordered_worker<T, U, O: Op<T, U>>(
         };
         let done_item = match job.msg {
             Err(e) => Done::Forward(Err(e)),
-            Ok(item) => match apply(&*op, item, &name, &ctx).await {
+            Ok(item) => match apply(&*op, item, &name, &ctx, None).await {
                 Step::Items(out) => Done::Out(out),
                 Step::Error(e) => {
                     stats.errors += 1;
@@ -181,7 +181,7 @@ where
     drop(done_tx);
     tasks.push(ctx.spawn(collector(
         done_rx,
-        Writer::new(tx, ctx.cancel.clone(), cfg.batch),
+        Writer::new(tx, ctx.cancel.clone(), cfg.packet_cap(), cfg.is_adaptive()),
         ctx.clone(),
         Local::new_uncounted(stats.clone()),
     )));

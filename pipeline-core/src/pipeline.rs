@@ -196,11 +196,12 @@ impl Pipeline {
         make: impl FnOnce(Sender<Packet<T>>, StageConfig, Local, &RunCtx) -> Task<()> + Send + 'static,
     ) -> Flow<T> {
         let cfg = cfg.into();
-        let (tx, rx) = channel(cfg.buffer, &self.graph.cancel);
+        let (tx, rx) = channel(cfg.channel_packets(), &self.graph.cancel);
         let stats = StageStats::new(cfg.name.clone(), Kind::Source, 1);
         self.graph.stats.add(stats.clone());
-        let bound = cfg.batch + cfg.buffer * cfg.batch;
-        let batch = cfg.batch;
+        // The packet being filled (or stalled), and the channel.
+        let batch = cfg.packet_cap();
+        let bound = batch + cfg.channel_items();
         let c = cfg.clone();
         self.graph.add(
             &cfg,
@@ -224,7 +225,7 @@ impl Pipeline {
         I::Item: Send + 'static,
     {
         self.source(cfg, move |tx, cfg, stats, ctx| {
-            let w = Writer::new(tx, ctx.cancel.clone(), cfg.batch);
+            let w = Writer::new(tx, ctx.cancel.clone(), cfg.packet_cap(), cfg.is_adaptive());
             ctx.spawn(guard_panics(
                 cfg.name,
                 ctx.cancel.clone(),
@@ -247,7 +248,7 @@ impl Pipeline {
         S::Item: Send + 'static,
     {
         self.source(cfg, move |tx, cfg, stats, ctx| {
-            let w = Writer::new(tx, ctx.cancel.clone(), cfg.batch);
+            let w = Writer::new(tx, ctx.cancel.clone(), cfg.packet_cap(), cfg.is_adaptive());
             ctx.spawn(guard_panics(
                 cfg.name,
                 ctx.cancel.clone(),
@@ -260,6 +261,11 @@ impl Pipeline {
     /// which runs on the blocking thread pool and pushes items into the
     /// [`Emitter`] it is given. `emit` returns [`Cancelled`](crate::Cancelled)
     /// once the run is cancelled, so `?` stops the producer promptly.
+    ///
+    /// The producer may block for any time between two items, so without
+    /// a [`batch`](StageConfig::batch) each item is sent on its own, at
+    /// once; with `batch(n)` items wait in a packet until it is full or the
+    /// producer returns.
     ///
     /// ```
     /// use pipeline_core::Pipeline;
@@ -282,8 +288,16 @@ impl Pipeline {
         T: Send + 'static,
         F: FnOnce(&mut Emitter<T>) + Send + 'static,
     {
+        // The producer may block between two items for as long as it
+        // likes: without a batch set, every item goes at once.
+        let cfg = cfg.into();
+        let cfg = if cfg.is_adaptive() {
+            unbatched(&cfg)
+        } else {
+            cfg
+        };
         self.source(cfg, move |tx, cfg, stats, ctx| {
-            let em = make_emitter(tx, cfg.name.clone(), cfg.batch, stats, ctx);
+            let em = make_emitter(tx, cfg.name.clone(), &cfg, stats, ctx);
             ctx.spawn(blocking_source(producer, em))
         })
     }
@@ -308,9 +322,9 @@ impl Pipeline {
         F: FnOnce(AsyncEmitter<T>) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        self.source(cfg, move |tx, cfg, stats, ctx| {
+        self.source(unbatched(&cfg.into()), move |tx, cfg, stats, ctx| {
             let em = AsyncEmitter {
-                inner: make_emitter(tx, cfg.name.clone(), 1, stats, ctx),
+                inner: make_emitter(tx, cfg.name.clone(), &cfg, stats, ctx),
             };
             ctx.spawn(async_source(producer, em))
         })
@@ -339,11 +353,14 @@ impl Pipeline {
         let flows: Vec<Flow<T>> = flows.into_iter().collect();
         let foreign = flows.iter().any(|f| !Arc::ptr_eq(&f.graph, &self.graph));
         let extra = foreign.then(|| "merges a flow of another pipeline".to_string());
+        // A merge passes packets on as they come: its channel counts the
+        // buffer in packets of the largest input's cap.
         let max_batch = flows.iter().map(|f| f.batch).max().unwrap_or(1);
-        let (tx, rx) = channel(cfg.buffer, &self.graph.cancel);
+        let packets = cfg.buffer.div_ceil(max_batch).max(1);
+        let (tx, rx) = channel(packets, &self.graph.cancel);
         let stats = StageStats::new(cfg.name.clone(), Kind::Merge, flows.len());
         self.graph.stats.add(stats.clone());
-        let bound = flows.iter().map(|f| f.batch).sum::<usize>() + cfg.buffer * max_batch;
+        let bound = flows.iter().map(|f| f.batch).sum::<usize>() + packets * max_batch;
         self.graph.add(
             &cfg,
             extra,
@@ -368,6 +385,11 @@ impl Pipeline {
             batch: max_batch,
         }
     }
+}
+
+/// `cfg` with one item per packet (an async source does not batch).
+fn unbatched(cfg: &StageConfig) -> StageConfig {
+    cfg.clone().batch(1)
 }
 
 /// Catches a panic of a source task and makes it the run's error.

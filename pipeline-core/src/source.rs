@@ -7,7 +7,7 @@ use futures::{Stream, StreamExt};
 
 use crate::cancel::Cancel;
 use crate::channel::{Packet, Pushed, Writer};
-use crate::config::ErrorPolicy;
+use crate::config::{ErrorPolicy, StageConfig};
 use crate::error::{BoxError, Error};
 use crate::stage::RunCtx;
 use crate::stats::Local;
@@ -227,12 +227,12 @@ where
 pub(crate) fn make_emitter<T>(
     tx: async_channel::Sender<Packet<T>>,
     name: Arc<str>,
-    batch: usize,
+    cfg: &StageConfig,
     stats: Local,
     ctx: &RunCtx,
 ) -> Emitter<T> {
     Emitter {
-        writer: Writer::new(tx, ctx.cancel.clone(), batch),
+        writer: Writer::new(tx, ctx.cancel.clone(), cfg.packet_cap(), cfg.is_adaptive()),
         stats,
         name,
         cancel: ctx.cancel.clone(),

@@ -6,6 +6,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use async_channel::{Receiver, Sender};
+use futures::future::join;
 use futures::FutureExt;
 
 use crate::cancel::{Cancel, WithCancel};
@@ -60,11 +61,16 @@ type Called<U> = Result<OpResult<U>, Box<dyn Any + Send>>;
 /// Calls the stage function on one item, turning errors and panics into
 /// what the policy says.
 #[inline]
+///
+/// If the call has to wait (an async function waiting, a blocking one on
+/// its thread) and `partial` holds an adaptive partial batch, the batch is
+/// sent meanwhile: results do not wait in a packet for a slow call.
 pub(crate) async fn apply<T, U, O: Op<T, U>>(
     op: &O,
     item: T,
     name: &Arc<str>,
     ctx: &RunCtx,
+    partial: Option<(&mut Writer<U>, &mut Local)>,
 ) -> Step<U> {
     let item = match call_inline(op, item) {
         Ok(called) => return step(called, name, ctx),
@@ -74,11 +80,26 @@ pub(crate) async fn apply<T, U, O: Op<T, U>>(
     // Most calls finish at once; only one that would wait races the signal.
     let result = match futures::poll!(call.as_mut()) {
         std::task::Poll::Ready(r) => r,
-        std::task::Poll::Pending if O::DROP_AT_CANCEL => match or_cancel(call, &ctx.cancel).await {
-            Some(r) => r,
-            None => return Step::Cancelled,
-        },
-        std::task::Poll::Pending => call.await,
+        std::task::Poll::Pending => {
+            let call = async {
+                if O::DROP_AT_CANCEL {
+                    or_cancel(call, &ctx.cancel).await
+                } else {
+                    Some(call.await)
+                }
+            };
+            let result = match partial {
+                // A failed flush (cancel) shows at the next send.
+                Some((w, stats)) if w.is_adaptive() && w.has_partial() => {
+                    join(call, w.flush(stats)).await.0
+                }
+                _ => call.await,
+            };
+            match result {
+                Some(r) => r,
+                None => return Step::Cancelled,
+            }
+        }
     };
     step(result, name, ctx)
 }
@@ -233,10 +254,16 @@ fn work_ready<T, U, O: Op<T, U>>(
         loop {
             // A map over a batch of items into a batch: one loop.
             if O::MAP_BULK {
-                while let (Some(items), Some((buf, room))) = (input.pending_items(), output.bulk())
+                while let (Some(items), Some((buf, room, idle))) =
+                    (input.pending_items(), output.bulk())
                 {
                     let before = buf.len();
-                    op.map_bulk(items, buf, room);
+                    if idle.adaptive() {
+                        // Every result goes at once to an idle consumer.
+                        op.map_bulk_until(items, buf, room, &|| idle.now());
+                    } else {
+                        op.map_bulk(items, buf, room);
+                    }
                     let n = buf.len() - before;
                     match output.added(n, stats) {
                         Pushed::Done => {}
@@ -303,10 +330,68 @@ async fn worker<T, U, O: Op<T, U>>(
                 }
             }
             Ready::Await(item) => {
-                let step = apply(op, item, &name, &ctx).await;
+                let partial = Some((&mut output, &mut stats));
+                let step = apply(op, item, &name, &ctx, partial).await;
                 push_step::<T, U>(step, &mut output, &mut stats)
             }
             other => other,
+        };
+        let ok = match next {
+            Ready::Continue | Ready::Empty | Ready::Await(_) => true,
+            Ready::Closed => break,
+            Ready::Stop => false,
+            Ready::Full => output.send_waiting(&mut stats).await.is_ok(),
+            Ready::Many(v) => emit(Out::Many(v), &mut output, &mut stats).await,
+        };
+        if !ok {
+            return;
+        }
+    }
+    let _ = output.flush(&mut stats).await;
+}
+
+/// One worker of an unordered stage whose function may wait (async or
+/// blocking) and that has siblings: the workers share one reader and take
+/// one message at a time, so no item waits in the rest of a packet held by
+/// a worker that is waiting on its function while a sibling is idle.
+async fn shared_worker<T, U, O: Op<T, U>>(
+    op: Arc<O>,
+    input: Arc<async_lock::Mutex<Reader<T>>>,
+    mut output: Writer<U>,
+    name: Arc<str>,
+    ctx: RunCtx,
+    mut stats: Local,
+) {
+    let op = &*op;
+    loop {
+        let polled = input.lock().await.try_next(&mut stats);
+        let msg = match polled {
+            Poll::Item(m) => m,
+            Poll::Closed => break,
+            Poll::Empty => {
+                // About to wait: send the partial batch first.
+                if output.has_partial() && output.flush(&mut stats).await.is_err() {
+                    return;
+                }
+                // The siblings wait for the lock meanwhile, as they would
+                // for the channel.
+                match input.lock().await.next(&mut stats).await {
+                    Some(m) => m,
+                    None => break,
+                }
+            }
+        };
+        let next = match msg {
+            Err(e) => match output.push(Err(e), &mut stats) {
+                Pushed::Done => Ready::Continue,
+                Pushed::Stopped => Ready::Stop,
+                Pushed::Full => Ready::Full,
+            },
+            Ok(item) => {
+                let partial = Some((&mut output, &mut stats));
+                let step = apply(op, item, &name, &ctx, partial).await;
+                push_step::<T, U>(step, &mut output, &mut stats)
+            }
         };
         let ok = match next {
             Ready::Continue | Ready::Empty | Ready::Await(_) => true,
@@ -337,12 +422,35 @@ where
     O: Op<T, U>,
 {
     let op = Arc::new(op);
+    let writer = || {
+        Writer::new(
+            tx.clone(),
+            ctx.cancel.clone(),
+            cfg.packet_cap(),
+            cfg.is_adaptive(),
+        )
+    };
+    if cfg.workers > 1 && !O::INLINE {
+        let input = Arc::new(async_lock::Mutex::new(Reader::new(rx, ctx.cancel.clone())));
+        return (0..cfg.workers)
+            .map(|_| {
+                ctx.spawn(shared_worker(
+                    op.clone(),
+                    input.clone(),
+                    writer(),
+                    cfg.name.clone(),
+                    ctx.clone(),
+                    Local::new(stats.clone()),
+                ))
+            })
+            .collect();
+    }
     (0..cfg.workers)
         .map(|_| {
             ctx.spawn(worker(
                 op.clone(),
                 Reader::new(rx.clone(), ctx.cancel.clone()),
-                Writer::new(tx.clone(), ctx.cancel.clone(), cfg.batch),
+                writer(),
                 cfg.name.clone(),
                 ctx.clone(),
                 Local::new(stats.clone()),

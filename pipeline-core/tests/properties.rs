@@ -14,11 +14,19 @@ async fn delay(n: u8) {
     }
 }
 
+/// A stage's settings; a `batch` of 0 leaves the default, adaptive batching.
 fn cfg(name: &str, workers: usize, buffer: usize, batch: usize) -> StageConfig {
-    StageConfig::new(name)
-        .workers(workers)
-        .buffer(buffer)
-        .batch(batch)
+    let cfg = StageConfig::new(name).workers(workers).buffer(buffer);
+    if batch == 0 {
+        cfg
+    } else {
+        cfg.batch(batch)
+    }
+}
+
+/// Buffers, in items: small ones, and ones that hold a few packets.
+fn buffers() -> impl Strategy<Value = usize> {
+    prop_oneof![1usize..6, 6usize..80]
 }
 
 proptest! {
@@ -28,9 +36,9 @@ proptest! {
     fn ordered_stages_keep_input_order(
         delays in prop::collection::vec(0u8..20, 0..300),
         workers in 1usize..9,
-        buffer in 1usize..6,
+        buffer in buffers(),
         window in 1usize..12,
-        batch in 1usize..5,
+        batch in 0usize..5,
     ) {
         let n = delays.len();
         let delays = Arc::new(delays);
@@ -52,8 +60,8 @@ proptest! {
     fn unordered_stages_lose_and_duplicate_nothing(
         delays in prop::collection::vec(0u8..20, 0..300),
         workers in 1usize..9,
-        buffer in 1usize..6,
-        batch in 1usize..5,
+        buffer in buffers(),
+        batch in 0usize..5,
     ) {
         let n = delays.len();
         let delays = Arc::new(delays);
@@ -79,8 +87,9 @@ proptest! {
     #[test]
     fn items_in_flight_never_exceed_the_bound(
         w1 in 1usize..6, w2 in 1usize..6,
-        b1 in 1usize..5, b2 in 1usize..5, b3 in 1usize..5,
-        batch in 1usize..4,
+        b1 in buffers(), b2 in buffers(), b3 in buffers(),
+        batch in 0usize..4,
+        second_batch in 0usize..3,
         window in 1usize..6,
         ordered in any::<bool>(),
         sink_delay in 0u8..4,
@@ -89,7 +98,7 @@ proptest! {
         let consumed = Arc::new(AtomicUsize::new(0));
         let max = Arc::new(AtomicUsize::new(0));
         let (p2, c2, m2) = (produced.clone(), consumed.clone(), max.clone());
-        let second = cfg("second", w2, b3, 1);
+        let second = cfg("second", w2, b3, second_batch);
         let second = if ordered { second.window(window) } else { second };
         let run = Pipeline::new()
             .from_iter(cfg("gen", 1, b1, batch), (0..2000u32).inspect(move |_| {

@@ -87,11 +87,11 @@ struct DeclaringAPipeline;
 /// | option | applies to | meaning |
 /// |---|---|---|
 /// | `workers = n` | stages | `n` workers read the input at once (fan-out width) |
-/// | `buffer = n` | sources, stages, merges | capacity of the stage's output channel |
+/// | `buffer = n` | sources, stages, merges | capacity of the stage's output channel, in items |
 /// | `ordered` / `window = n` | stages | keep input order; `window` bounds the reorder buffer |
 /// | `unordered` | stages | the default, written out |
 /// | `blocking` | sync stages | run the function on the blocking thread pool |
-/// | `batch = n` | sources, stages | send items downstream in packets of up to `n` |
+/// | `batch = n` | sources, stages | send items downstream in packets of up to `n` (default: adaptive, see `StageConfig`) |
 ///
 /// Stage functions must be `Send + Sync + 'static`: closures that use a
 /// local take it by `move`. A stage expression that ends in `[...]` is read

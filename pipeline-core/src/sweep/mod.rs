@@ -85,7 +85,7 @@ impl Setting {
                 cfg.ordered = true;
                 cfg.reorder_window = Some(value);
             }
-            Setting::Batch => cfg.batch = value,
+            Setting::Batch => cfg.batch = Some(value),
         }
     }
 }

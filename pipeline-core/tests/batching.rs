@@ -1,0 +1,207 @@
+//! Adaptive batching, the default: packets grow only while the consumer
+//! is busy, so no result waits in a packet for a slow stage function, and
+//! the in-flight bound stated in `StageConfig`'s docs holds.
+//!
+//! No test sleeps or asserts on time: a stage that must not be held back
+//! waits for the sink to have seen its earlier results, which can only
+//! happen if they were sent at once. A runtime that held them would hang
+//! there; a generous guard turns that hang into a failure.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use pipeline_core::{Pipeline, StageConfig, DEFAULT_BATCH, DEFAULT_BUFFER};
+
+/// Upper bound on any wait that only a broken runtime would exceed.
+const GUARD: Duration = Duration::from_secs(30);
+
+/// A count that threads can wait on.
+#[derive(Default)]
+struct Count {
+    n: Mutex<usize>,
+    changed: Condvar,
+    /// Set once a wait ran out of guard: later waits give up at once.
+    gave_up: AtomicBool,
+}
+
+impl Count {
+    fn add(&self) {
+        *self.n.lock().unwrap() += 1;
+        self.changed.notify_all();
+    }
+
+    /// Waits until the count reaches `n`; `false` if the guard ran out.
+    fn wait_for(&self, n: usize) -> bool {
+        let deadline = Instant::now() + GUARD;
+        let mut now = self.n.lock().unwrap();
+        while *now < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.gave_up.load(SeqCst) {
+                self.gave_up.store(true, SeqCst);
+                return false;
+            }
+            now = self.changed.wait_timeout(now, left).unwrap().0;
+        }
+        true
+    }
+}
+
+#[test]
+fn a_slow_stage_sends_each_result_before_working_on_the_next_input() {
+    // Item i's call waits until the sink has seen the i results before it:
+    // it returns only if each of them left the stage at once, although
+    // the stage's input is full and its default settings batch.
+    for slow in [StageConfig::new("slow"), StageConfig::new("slow").batch(1)] {
+        slow_stage(slow);
+    }
+}
+
+fn slow_stage(slow: StageConfig) {
+    let seen = Arc::new(Count::default());
+    let timed_out = Arc::new(AtomicUsize::new(0));
+    let (s, t) = (seen.clone(), timed_out.clone());
+    let sum = Pipeline::new()
+        .from_iter("gen", 0..200u64)
+        .map(slow, move |i| {
+            if !s.wait_for(i as usize) {
+                t.fetch_add(1, SeqCst);
+            }
+            i
+        })
+        .fold(0, move |acc, i| {
+            seen.add();
+            acc + i
+        })
+        .run()
+        .unwrap();
+    assert_eq!(
+        timed_out.load(SeqCst),
+        0,
+        "a result waited for a later call"
+    );
+    assert_eq!(sum, (0..200).sum::<u64>());
+}
+
+#[test]
+fn a_slow_source_sends_each_item_before_making_the_next() {
+    for slow in [StageConfig::new("slow"), StageConfig::new("slow").batch(1)] {
+        slow_source(slow);
+    }
+}
+
+fn slow_source(slow: StageConfig) {
+    let seen = Arc::new(Count::default());
+    let timed_out = Arc::new(AtomicUsize::new(0));
+    let (s, t) = (seen.clone(), timed_out.clone());
+    let items = (0..200usize).inspect(move |&i| {
+        if !s.wait_for(i) {
+            t.fetch_add(1, SeqCst);
+        }
+    });
+    let n = Pipeline::new()
+        .from_iter(slow, items)
+        .map("id", |i| i)
+        .fold(0, move |acc, _| {
+            seen.add();
+            acc + 1
+        })
+        .run()
+        .unwrap();
+    assert_eq!(timed_out.load(SeqCst), 0, "an item waited for a later one");
+    assert_eq!(n, 200);
+}
+
+#[test]
+fn a_held_result_is_sent_while_the_next_call_waits() {
+    // `a` sends r0 and r1 at once; `b` is stuck on r0 until `a` starts
+    // item 3, so r1 sits in the channel and r2 joins `a`'s packet (the
+    // consumer is busy). `a`'s call on item 3 waits for the sink to have
+    // seen r0..r2: it returns only if r2 leaves while that call waits.
+    let seen = Arc::new(Count::default());
+    let started3 = Arc::new(Count::default());
+    let timed_out = Arc::new(AtomicUsize::new(0));
+    let (s, st, t) = (seen.clone(), started3.clone(), timed_out.clone());
+    let (st2, t2) = (started3.clone(), timed_out.clone());
+    let out = Pipeline::new()
+        .from_iter("gen", 0..6usize)
+        .map(StageConfig::new("a").blocking(), move |i| {
+            if i == 3 {
+                st.add();
+                if !s.wait_for(3) {
+                    t.fetch_add(1, SeqCst);
+                }
+            }
+            i
+        })
+        .map(StageConfig::new("b").blocking(), move |i| {
+            if i == 0 && !st2.wait_for(1) {
+                t2.fetch_add(1, SeqCst);
+            }
+            i
+        })
+        .fold(Vec::new(), move |mut v, i| {
+            seen.add();
+            v.push(i);
+            v
+        })
+        .run()
+        .unwrap();
+    assert_eq!(timed_out.load(SeqCst), 0, "a result waited for a slow call");
+    assert_eq!(out, [0, 1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn batch_one_keeps_the_unbatched_bound() {
+    // One item per packet: a channel holds `buffer` items, a worker one
+    // item in hand, as before batching existed.
+    let run = Pipeline::new()
+        .from_iter(StageConfig::new("gen").batch(1).buffer(5), 0..10u32)
+        .map(StageConfig::new("one").batch(1).buffer(7).workers(3), |n| n)
+        .for_each(|_| {});
+    assert_eq!(run.in_flight_bound(), (1 + 5) + (7 + 3) + 1);
+    run.run().unwrap();
+}
+
+#[test]
+fn the_documented_bound_holds_with_default_settings() {
+    // The formula of `StageConfig`'s docs at the defaults, cap = buffer = 64:
+    // source cap + cap; a stage cap + width x (cap_in + cap - 1); sink cap_in.
+    assert_eq!((DEFAULT_BUFFER, DEFAULT_BATCH), (64, 64));
+    let cap = 64;
+    let source = cap + cap;
+    let stage = |width: usize| cap + width * (cap + cap - 1);
+    let sink = cap;
+    let documented = source + stage(1) + stage(3) + sink;
+
+    let produced = Arc::new(AtomicUsize::new(0));
+    let consumed = Arc::new(AtomicUsize::new(0));
+    let max = Arc::new(AtomicUsize::new(0));
+    let (p2, c2, m2) = (produced.clone(), consumed.clone(), max.clone());
+    let run = Pipeline::new()
+        .from_iter(
+            "gen",
+            (0..20_000u64).inspect(move |_| {
+                let now = p2.fetch_add(1, SeqCst) + 1 - c2.load(SeqCst);
+                m2.fetch_max(now, SeqCst);
+            }),
+        )
+        .map("sq", |n| n.wrapping_mul(n))
+        .map(StageConfig::new("wide").workers(3), |n| n + 1)
+        .for_each(move |_| {
+            // A slow sink: every channel fills up.
+            for _ in 0..20 {
+                std::hint::black_box(0);
+                std::thread::yield_now();
+            }
+            consumed.fetch_add(1, SeqCst);
+        });
+    assert_eq!(run.in_flight_bound(), documented);
+    run.run().unwrap();
+    let max = max.load(SeqCst);
+    assert!(max <= documented, "max {max} > bound {documented}");
+    // Packets grew behind the slow sink: more than an unbatched run of
+    // these buffers and widths could ever hold.
+    let unbatched = (1 + 64) + (64 + 1) + (64 + 3) + 1;
+    assert!(max > unbatched, "max {max}");
+}
