@@ -103,10 +103,12 @@ fn hand(n: u64, buffer: usize) -> u64 {
     })
 }
 
-/// Hand-wired with `Vec`s of `batch` items per message.
+/// Hand-wired with `Vec`s of `batch` items per message, in channels of
+/// as many packets as hold `buffer` items (the framework's buffer counts
+/// items).
 fn hand_batched(n: u64, buffer: usize, batch: usize) -> u64 {
-    let (tx1, rx1) = async_channel::bounded::<Vec<u64>>(buffer);
-    let (tx2, rx2) = async_channel::bounded::<Vec<u64>>(buffer);
+    let (tx1, rx1) = async_channel::bounded::<Vec<u64>>(buffer.div_ceil(batch));
+    let (tx2, rx2) = async_channel::bounded::<Vec<u64>>(buffer.div_ceil(batch));
     let gen = pipeline::spawn(async move {
         let mut i = 0;
         while i < n {
