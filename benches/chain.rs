@@ -40,23 +40,23 @@ fn with_macro(n: u64, buffer: usize, batch: usize) -> u64 {
     .expect("the chain runs")
 }
 
-/// `pipeline!` with no stage options: the default configuration (buffer
-/// [`pipeline::DEFAULT_BUFFER`] items, adaptive batching).
-fn with_macro_default(n: u64) -> u64 {
+/// `pipeline!` with every stage batching adaptively, buffers at
+/// [`pipeline::DEFAULT_BUFFER`] items.
+fn with_macro_adaptive(n: u64) -> u64 {
     pipeline! {
-        gen: source 0..n;
-        sq:  map sq;
+        gen: source 0..n [adaptive];
+        sq:  map sq [adaptive];
         sum: sink fold(0u64, u64::wrapping_add);
     }
     .run()
     .expect("the chain runs")
 }
 
-/// The builder with no stage options.
-fn with_builder_default(n: u64) -> u64 {
+/// The builder with every stage batching adaptively.
+fn with_builder_adaptive(n: u64) -> u64 {
     Pipeline::new()
-        .from_iter("gen", 0..n)
-        .map("sq", sq)
+        .from_iter(StageConfig::new("gen").adaptive(), 0..n)
+        .map(StageConfig::new("sq").adaptive(), sq)
         .fold(0u64, u64::wrapping_add)
         .run()
         .expect("the chain runs")
@@ -163,15 +163,15 @@ fn std_threads(n: u64, buffer: usize) -> u64 {
 
 fn chain(c: &mut Criterion) {
     let mut g = c.benchmark_group("chain");
-    // The default configuration, next to Go at the same buffer (go/buf64).
+    // Adaptive batching at the default buffer, next to Go at the same buffer (go/buf64).
     let n = items();
     let want = expected(n);
     configure(&mut g, n);
-    g.bench_function("macro/default", |b| {
-        b.iter(|| assert_eq!(with_macro_default(n), want))
+    g.bench_function("macro/adaptive", |b| {
+        b.iter(|| assert_eq!(with_macro_adaptive(n), want))
     });
-    g.bench_function("builder/default", |b| {
-        b.iter(|| assert_eq!(with_builder_default(n), want))
+    g.bench_function("builder/adaptive", |b| {
+        b.iter(|| assert_eq!(with_builder_adaptive(n), want))
     });
     for buffer in BUFFERS {
         for batch in BATCHES {

@@ -32,13 +32,13 @@ fn with_macro(n: u64, buffer: usize, batch: usize) -> u64 {
     .expect("the fan-out runs")
 }
 
-/// `pipeline!` with no stage options: the default configuration (buffer
-/// [`pipeline::DEFAULT_BUFFER`] items, adaptive batching).
-fn with_macro_default(n: u64) -> u64 {
+/// `pipeline!` with every stage batching adaptively, buffers at
+/// [`pipeline::DEFAULT_BUFFER`] items.
+fn with_macro_adaptive(n: u64) -> u64 {
     pipeline! {
-        gen:  source 0..n;
-        sq1:  map sq from gen;
-        sq2:  map sq from gen;
+        gen:  source 0..n [adaptive];
+        sq1:  map sq from gen [adaptive];
+        sq2:  map sq from gen [adaptive];
         both: merge sq1, sq2;
         sum:  sink fold(0u64, u64::wrapping_add);
     }
@@ -46,12 +46,12 @@ fn with_macro_default(n: u64) -> u64 {
     .expect("the fan-out runs")
 }
 
-/// The builder with no stage options.
-fn with_builder_default(n: u64) -> u64 {
+/// The builder with every stage batching adaptively.
+fn with_builder_adaptive(n: u64) -> u64 {
     let p = Pipeline::new();
-    let gen = p.from_iter("gen", 0..n);
-    let sq1 = gen.clone().map("sq1", sq);
-    let sq2 = gen.map("sq2", sq);
+    let gen = p.from_iter(StageConfig::new("gen").adaptive(), 0..n);
+    let sq1 = gen.clone().map(StageConfig::new("sq1").adaptive(), sq);
+    let sq2 = gen.map(StageConfig::new("sq2").adaptive(), sq);
     p.merge("both", [sq1, sq2])
         .fold(0u64, u64::wrapping_add)
         .run()
@@ -194,15 +194,15 @@ fn std_threads(n: u64, buffer: usize) -> u64 {
 
 fn fanout(c: &mut Criterion) {
     let mut g = c.benchmark_group("fanout");
-    // The default configuration, next to Go at the same buffer (go/buf64).
+    // Adaptive batching at the default buffer, next to Go at the same buffer (go/buf64).
     let n = items();
     let want = expected(n);
     configure(&mut g, n);
-    g.bench_function("macro/default", |b| {
-        b.iter(|| assert_eq!(with_macro_default(n), want))
+    g.bench_function("macro/adaptive", |b| {
+        b.iter(|| assert_eq!(with_macro_adaptive(n), want))
     });
-    g.bench_function("builder/default", |b| {
-        b.iter(|| assert_eq!(with_builder_default(n), want))
+    g.bench_function("builder/adaptive", |b| {
+        b.iter(|| assert_eq!(with_builder_adaptive(n), want))
     });
     for buffer in BUFFERS {
         for batch in BATCHES {

@@ -78,12 +78,15 @@ def table(runs, group, variants, columns):
 
 
 def defaults(runs, group):
-    """The default configuration (no stage options) against Go at buffer 64,
-    the ratio computed within each run."""
+    """The default configuration (buffer 64, one item per packet) and every
+    stage adaptive (buffer 64) against Go at buffer 64, the ratio computed
+    within each run."""
     go = (group, "go/buf64/batch1")
-    rows = ["| default configuration | ns/item | ratio to go/buf64 |", "|---|---:|---|"]
-    for v in ("macro", "builder"):
-        key = (group, f"{v}/default")
+    rows = ["| configuration | ns/item | ratio to go/buf64 |", "|---|---:|---|"]
+    cells = [(f"{v}, default (buf64/batch1)", f"{v}/buf64/batch1") for v in ("macro", "builder")]
+    cells += [(f"{v}, adaptive", f"{v}/adaptive") for v in ("macro", "builder")]
+    for v, cell in cells:
+        key = (group, cell)
         values = [r[key] for r in runs if key in r]
         if not values:
             continue

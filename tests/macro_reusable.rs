@@ -232,3 +232,26 @@ fn debug_shows_the_settings() {
         "{shown}"
     );
 }
+
+pipeline! {
+    /// Squares `0..n`, every stage batching adaptively or with a fixed
+    /// packet size.
+    pub Batched(n: u64) -> u64 {
+        gen: source 0..n [adaptive];
+        sq:  map |x: u64| x * x [batch = 16];
+        inc: map |x: u64| x + 1 [adaptive, buffer = 8];
+        out: sink fold(0u64, |a: u64, x: u64| a + x);
+    }
+}
+
+#[test]
+fn adaptive_and_batch_options_set_the_packets() {
+    let mut p = Batched::new(100);
+    let cfg = p.config();
+    assert_eq!(cfg.gen, StageConfig::new("gen").adaptive());
+    assert_eq!(cfg.sq, StageConfig::new("sq").batch(16));
+    assert_eq!(cfg.inc, StageConfig::new("inc").adaptive().buffer(8));
+    assert!(cfg.inc.is_adaptive() && !cfg.sq.is_adaptive());
+    assert_eq!(cfg.inc.packet_cap(), 8);
+    assert_eq!(p.run().unwrap(), (0..100u64).map(|x| x * x + 1).sum());
+}

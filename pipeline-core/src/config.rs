@@ -34,8 +34,10 @@ pub enum ErrorPolicy {
 ///
 /// # Packets, buffers and memory
 ///
-/// Items travel between stages in packets. By default (no
-/// [`batch`](Self::batch)) a worker batches **adaptively**: it adds each
+/// Items travel between stages in packets: by default one item each, so
+/// items in flight stay within each stage's buffer plus its width (plus
+/// the window of an ordered stage). With [`adaptive`](Self::adaptive) a
+/// worker batches **adaptively**: it adds each
 /// result to its outgoing packet, and sends the packet as soon as the
 /// channel downstream is empty (the next stage has nothing queued), the
 /// worker would wait (for input, or for an async or blocking stage
@@ -53,8 +55,8 @@ pub enum ErrorPolicy {
 /// in one worker's packet while another worker is idle.
 ///
 /// `batch(n)` fixes the cap at `n` and sends a packet only when it is full
-/// or the worker would wait for input; `batch(1)` sends every item on its
-/// own, at once.
+/// or the worker would wait for input; `batch(1)`, the default, sends
+/// every item on its own, at once.
 ///
 /// The [`buffer`](Self::buffer) counts items: the channel holds
 /// `ceil(buffer / cap)` packets, so at most the buffer rounded up to a
@@ -68,8 +70,9 @@ pub enum ErrorPolicy {
 /// - sink: `cap_in`;
 ///
 /// where `cap` is the node's packet cap and `cap_in` its input's. With
-/// every stage at the defaults (buffer 64, cap 64, one worker) that is at
-/// most 128 items per source, 191 per stage and 64 for the sink.
+/// every stage at the defaults (buffer 64, cap 1, one worker) that is 65
+/// items per source and per stage and 1 for the sink; with every stage
+/// adaptive (cap 64), 128 per source, 191 per stage and 64 for the sink.
 /// [`Run::in_flight_bound`](crate::Run::in_flight_bound) computes it for a
 /// run.
 ///
@@ -99,16 +102,16 @@ pub struct StageConfig {
     pub reorder_window: Option<usize>,
     /// Run the stage function on the blocking thread pool.
     pub blocking: bool,
-    /// Items per packet sent downstream: `None` (the default) batches
-    /// adaptively up to [`packet_cap`](Self::packet_cap) items; `Some(n)`
-    /// fills packets of up to `n` items, sending a partial one only when
-    /// the worker would wait for input.
+    /// Items per packet sent downstream: `Some(n)` fills packets of up to
+    /// `n` items, sending a partial one only when the worker would wait for
+    /// input (the default is `Some(1)`: every item alone); `None` batches
+    /// adaptively up to [`packet_cap`](Self::packet_cap) items.
     pub batch: Option<usize>,
 }
 
 impl StageConfig {
     /// Defaults: 1 worker, buffer [`DEFAULT_BUFFER`], unordered, inline,
-    /// adaptive batching.
+    /// one item per packet.
     pub fn new(name: impl Into<Arc<str>>) -> Self {
         StageConfig {
             name: name.into(),
@@ -117,7 +120,7 @@ impl StageConfig {
             ordered: false,
             reorder_window: None,
             blocking: false,
-            batch: None,
+            batch: Some(1),
         }
     }
 
@@ -168,13 +171,26 @@ impl StageConfig {
         self
     }
 
+    /// Batches adaptively: results join a packet (of at most
+    /// [`DEFAULT_BATCH`] items, or the buffer if smaller) only while the
+    /// next stage has something queued, and go at once otherwise. Cuts the
+    /// per-item cost of a busy chain several times over; items in flight
+    /// may exceed buffer + width by up to a packet per worker (see
+    /// [Packets, buffers and memory](Self#packets-buffers-and-memory)).
+    pub fn adaptive(mut self) -> Self {
+        self.batch = None;
+        self
+    }
+
     /// The most items a packet of this stage holds: the [`batch`](Self::batch)
-    /// if set, otherwise [`DEFAULT_BATCH`] or the buffer if smaller.
+    /// (1 by default); when [`adaptive`](Self::adaptive), [`DEFAULT_BATCH`]
+    /// or the buffer if smaller.
     ///
     /// ```
     /// use pipeline_core::StageConfig;
-    /// assert_eq!(StageConfig::new("a").packet_cap(), 64);
-    /// assert_eq!(StageConfig::new("a").buffer(8).packet_cap(), 8);
+    /// assert_eq!(StageConfig::new("a").packet_cap(), 1);
+    /// assert_eq!(StageConfig::new("a").adaptive().packet_cap(), 64);
+    /// assert_eq!(StageConfig::new("a").adaptive().buffer(8).packet_cap(), 8);
     /// assert_eq!(StageConfig::new("a").buffer(8).batch(256).packet_cap(), 256);
     /// ```
     pub fn packet_cap(&self) -> usize {
@@ -184,7 +200,7 @@ impl StageConfig {
         }
     }
 
-    /// Whether packets are sent adaptively (no [`batch`](Self::batch) set).
+    /// Whether packets are sent adaptively ([`adaptive`](Self::adaptive)).
     pub fn is_adaptive(&self) -> bool {
         self.batch.is_none()
     }

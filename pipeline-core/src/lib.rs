@@ -62,28 +62,31 @@
 //!    travel as items, none is dropped.
 //! 6. A panicking stage function cancels the run and becomes
 //!    [`Error::Panic`] naming the stage.
-//! 7. Items in flight stay below [`Run::in_flight_bound`]: per node, its
-//!    buffer (in items, rounded up to whole packets) plus what its workers
-//!    hold — one packet read and one being filled each, and for ordered
-//!    stages the width and window (the formula is in [`StageConfig`]'s
-//!    docs). Ordered stages keep input order with a bounded reorder window;
-//!    `workers = n` means n items in work at once, driven by the executor,
-//!    not by the consumer.
+//! 7. Items in flight stay below [`Run::in_flight_bound`]. With the
+//!    default one item per packet that is, per stage, its buffer plus its
+//!    width (plus the window for ordered stages); a stage that batches
+//!    adds what its workers hold in packets (the formula is in
+//!    [`StageConfig`]'s docs). Ordered stages keep input order with a
+//!    bounded reorder window; `workers = n` means n items in work at once,
+//!    driven by the executor, not by the consumer.
+//! 8. Stage functions can check [`Cancel::current`] between chunks of long
+//!    work, so cancellation takes effect within one chunk.
 //!
 //! # Batching
 //!
-//! Items cross channels in packets. By default a stage batches
-//! adaptively: a result is sent at once when the next stage has nothing
-//! queued, when the stage would wait (for input, for an async or blocking
-//! function), or when its packet holds [`DEFAULT_BATCH`] items; it joins
-//! the packet only while the next stage is busy. A fast stage in front of a
-//! busy one thus sends full packets (tens of nanoseconds per item less),
-//! while a slow stage, or one whose consumer keeps up, sends every result
-//! at once. A result waits in a packet at most while its stage computes
-//! its next result inline. [`StageConfig::batch`] fixes the packet size;
-//! `batch(1)` sends every item alone.
-//! 8. Stage functions can check [`Cancel::current`] between chunks of long
-//!    work, so cancellation takes effect within one chunk.
+//! Items cross channels in packets, one item each unless a stage asks
+//! for more. [`StageConfig::batch`] fixes the packet size: a packet goes
+//! when full or when the stage would wait for input.
+//! [`StageConfig::adaptive`] batches adaptively: a result is sent at once
+//! when the next stage has nothing queued, when the stage would wait (for
+//! input, for an async or blocking function), or when its packet holds
+//! [`DEFAULT_BATCH`] items; it joins the packet only while the next stage
+//! is busy. A fast stage in front of a busy one thus sends full packets
+//! (hundreds of nanoseconds per item less), while a slow stage, or one
+//! whose consumer keeps up, sends every result at once: a result waits in
+//! a packet at most while its stage computes its next result inline. Both
+//! hold more items in flight than one-item packets, by up to a packet per
+//! worker.
 
 #![warn(missing_docs)]
 

@@ -1,6 +1,7 @@
-//! Adaptive batching, the default: packets grow only while the consumer
-//! is busy, so no result waits in a packet for a slow stage function, and
-//! the in-flight bound stated in `StageConfig`'s docs holds.
+//! Batching: adaptive packets grow only while the consumer is busy, so no
+//! result waits in a packet for a slow stage function; the in-flight bound
+//! stated in `StageConfig`'s docs holds, and at the defaults (one item per
+//! packet) it is each stage's buffer plus its width.
 //!
 //! No test sleeps or asserts on time: a stage that must not be held back
 //! waits for the sink to have seen its earlier results, which can only
@@ -51,8 +52,11 @@ impl Count {
 fn a_slow_stage_sends_each_result_before_working_on_the_next_input() {
     // Item i's call waits until the sink has seen the i results before it:
     // it returns only if each of them left the stage at once, although
-    // the stage's input is full and its default settings batch.
-    for slow in [StageConfig::new("slow"), StageConfig::new("slow").batch(1)] {
+    // the stage's input is full and it batches adaptively.
+    for slow in [
+        StageConfig::new("slow").adaptive(),
+        StageConfig::new("slow"),
+    ] {
         slow_stage(slow);
     }
 }
@@ -62,7 +66,7 @@ fn slow_stage(slow: StageConfig) {
     let timed_out = Arc::new(AtomicUsize::new(0));
     let (s, t) = (seen.clone(), timed_out.clone());
     let sum = Pipeline::new()
-        .from_iter("gen", 0..200u64)
+        .from_iter(StageConfig::new("gen").adaptive(), 0..200u64)
         .map(slow, move |i| {
             if !s.wait_for(i as usize) {
                 t.fetch_add(1, SeqCst);
@@ -85,7 +89,10 @@ fn slow_stage(slow: StageConfig) {
 
 #[test]
 fn a_slow_source_sends_each_item_before_making_the_next() {
-    for slow in [StageConfig::new("slow"), StageConfig::new("slow").batch(1)] {
+    for slow in [
+        StageConfig::new("slow").adaptive(),
+        StageConfig::new("slow"),
+    ] {
         slow_source(slow);
     }
 }
@@ -101,7 +108,7 @@ fn slow_source(slow: StageConfig) {
     });
     let n = Pipeline::new()
         .from_iter(slow, items)
-        .map("id", |i| i)
+        .map(StageConfig::new("id").adaptive(), |i| i)
         .fold(0, move |acc, _| {
             seen.add();
             acc + 1
@@ -124,8 +131,8 @@ fn a_held_result_is_sent_while_the_next_call_waits() {
     let (s, st, t) = (seen.clone(), started3.clone(), timed_out.clone());
     let (st2, t2) = (started3.clone(), timed_out.clone());
     let out = Pipeline::new()
-        .from_iter("gen", 0..6usize)
-        .map(StageConfig::new("a").blocking(), move |i| {
+        .from_iter(StageConfig::new("gen").adaptive(), 0..6usize)
+        .map(StageConfig::new("a").blocking().adaptive(), move |i| {
             if i == 3 {
                 st.add();
                 if !s.wait_for(3) {
@@ -134,7 +141,7 @@ fn a_held_result_is_sent_while_the_next_call_waits() {
             }
             i
         })
-        .map(StageConfig::new("b").blocking(), move |i| {
+        .map(StageConfig::new("b").blocking().adaptive(), move |i| {
             if i == 0 && !st2.wait_for(1) {
                 t2.fetch_add(1, SeqCst);
             }
@@ -164,8 +171,8 @@ fn batch_one_keeps_the_unbatched_bound() {
 }
 
 #[test]
-fn the_documented_bound_holds_with_default_settings() {
-    // The formula of `StageConfig`'s docs at the defaults, cap = buffer = 64:
+fn the_documented_bound_holds_when_every_stage_is_adaptive() {
+    // The formula of `StageConfig`'s docs, adaptive, cap = buffer = 64:
     // source cap + cap; a stage cap + width x (cap_in + cap - 1); sink cap_in.
     assert_eq!((DEFAULT_BUFFER, DEFAULT_BATCH), (64, 64));
     let cap = 64;
@@ -173,21 +180,39 @@ fn the_documented_bound_holds_with_default_settings() {
     let stage = |width: usize| cap + width * (cap + cap - 1);
     let sink = cap;
     let documented = source + stage(1) + stage(3) + sink;
+    let max = max_in_flight(|c| c.adaptive(), documented);
+    // Packets grew behind the slow sink: more than an unbatched run of
+    // these buffers and widths could ever hold.
+    let unbatched = (1 + 64) + (64 + 1) + (64 + 3) + 1;
+    assert!(max > unbatched, "max {max}");
+}
 
+#[test]
+fn default_settings_keep_each_stage_within_buffer_plus_width() {
+    // One item per packet by default: per stage its buffer and its width.
+    let documented = (1 + DEFAULT_BUFFER) + (DEFAULT_BUFFER + 1) + (DEFAULT_BUFFER + 3) + 1;
+    max_in_flight(|c| c, documented);
+}
+
+/// Runs `gen -> sq -> wide (3 workers) -> slow sink` with every stage set
+/// by `cfg`, checks that the run reports `documented` as its bound and
+/// that the items between the source and the sink never exceeded it, and
+/// returns the most seen at once.
+fn max_in_flight(cfg: impl Fn(StageConfig) -> StageConfig, documented: usize) -> usize {
     let produced = Arc::new(AtomicUsize::new(0));
     let consumed = Arc::new(AtomicUsize::new(0));
     let max = Arc::new(AtomicUsize::new(0));
     let (p2, c2, m2) = (produced.clone(), consumed.clone(), max.clone());
     let run = Pipeline::new()
         .from_iter(
-            "gen",
+            cfg(StageConfig::new("gen")),
             (0..20_000u64).inspect(move |_| {
                 let now = p2.fetch_add(1, SeqCst) + 1 - c2.load(SeqCst);
                 m2.fetch_max(now, SeqCst);
             }),
         )
-        .map("sq", |n| n.wrapping_mul(n))
-        .map(StageConfig::new("wide").workers(3), |n| n + 1)
+        .map(cfg(StageConfig::new("sq")), |n| n.wrapping_mul(n))
+        .map(cfg(StageConfig::new("wide").workers(3)), |n| n + 1)
         .for_each(move |_| {
             // A slow sink: every channel fills up.
             for _ in 0..20 {
@@ -200,8 +225,5 @@ fn the_documented_bound_holds_with_default_settings() {
     run.run().unwrap();
     let max = max.load(SeqCst);
     assert!(max <= documented, "max {max} > bound {documented}");
-    // Packets grew behind the slow sink: more than an unbatched run of
-    // these buffers and widths could ever hold.
-    let unbatched = (1 + 64) + (64 + 1) + (64 + 3) + 1;
-    assert!(max > unbatched, "max {max}");
+    max
 }

@@ -14,11 +14,11 @@ async fn delay(n: u8) {
     }
 }
 
-/// A stage's settings; a `batch` of 0 leaves the default, adaptive batching.
+/// A stage's settings; a `batch` of 0 means adaptive batching.
 fn cfg(name: &str, workers: usize, buffer: usize, batch: usize) -> StageConfig {
     let cfg = StageConfig::new(name).workers(workers).buffer(buffer);
     if batch == 0 {
-        cfg
+        cfg.adaptive()
     } else {
         cfg.batch(batch)
     }

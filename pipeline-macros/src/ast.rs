@@ -162,7 +162,7 @@ pub(crate) const KINDS: [&str; 13] = [
 ];
 
 /// The options a stage can take.
-pub(crate) const OPTIONS: [&str; 7] = [
+pub(crate) const OPTIONS: [&str; 8] = [
     "workers",
     "buffer",
     "ordered",
@@ -170,4 +170,5 @@ pub(crate) const OPTIONS: [&str; 7] = [
     "unordered",
     "blocking",
     "batch",
+    "adaptive",
 ];

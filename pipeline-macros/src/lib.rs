@@ -62,7 +62,7 @@ struct DeclaringAPipeline;
 ///           | "stream()" | "iter()"
 /// options  := "[" option ("," option)* "]"
 /// option   := ("workers" | "buffer" | "window" | "batch") "=" expr
-///           | "ordered" | "unordered" | "blocking"
+///           | "ordered" | "unordered" | "blocking" | "adaptive"
 /// ```
 ///
 /// Every `expr` is ordinary Rust, evaluated when the pipeline is declared
@@ -91,7 +91,8 @@ struct DeclaringAPipeline;
 /// | `ordered` / `window = n` | stages | keep input order; `window` bounds the reorder buffer |
 /// | `unordered` | stages | the default, written out |
 /// | `blocking` | sync stages | run the function on the blocking thread pool |
-/// | `batch = n` | sources, stages | send items downstream in packets of up to `n` (default: adaptive, see `StageConfig`) |
+/// | `batch = n` | sources, stages | send items downstream in packets of up to `n` (default: 1) |
+/// | `adaptive` | sources, stages | batch adaptively: packets grow only while the next stage is busy (see `StageConfig::adaptive`) |
 ///
 /// Stage functions must be `Send + Sync + 'static`: closures that use a
 /// local take it by `move`. A stage expression that ends in `[...]` is read

@@ -15,7 +15,7 @@ pub(super) fn check_options(s: &StageDecl, errors: &mut Vec<syn::Error>) {
         let name = opt.name.to_string();
         let takes_value = match name.as_str() {
             "workers" | "buffer" | "window" | "batch" => true,
-            "ordered" | "unordered" | "blocking" => false,
+            "ordered" | "unordered" | "blocking" | "adaptive" => false,
             _ => {
                 errors.push(err(
                     &opt.name,
@@ -62,6 +62,17 @@ pub(super) fn check_options(s: &StageDecl, errors: &mut Vec<syn::Error>) {
         errors.push(err(
             at,
             "`unordered` contradicts `ordered`/`window` on the same stage",
+        ));
+    }
+    if has("adaptive") && has("batch") {
+        let at = s
+            .options
+            .iter()
+            .find(|o| o.name == "adaptive")
+            .map_or(&s.name, |o| &o.name);
+        errors.push(err(
+            at,
+            "`adaptive` contradicts `batch` on the same stage: `batch = n` fixes the packet size",
         ));
     }
 }
@@ -112,8 +123,8 @@ fn not_applicable(role: Role, option: &str) -> Option<String> {
         Role::Source if option == "blocking" => Some(
             "a source is made blocking by its form: `source blocking |em| ...`".into(),
         ),
-        Role::Source if !matches!(option, "buffer" | "batch") => Some(format!(
-            "option `{option}` does not apply to a source (it has one producer); a source takes `buffer` and `batch`"
+        Role::Source if !matches!(option, "buffer" | "batch" | "adaptive") => Some(format!(
+            "option `{option}` does not apply to a source (it has one producer); a source takes `buffer`, `batch` and `adaptive`"
         )),
         Role::Merge if option != "buffer" => Some(format!(
             "option `{option}` does not apply to a merge; a merge takes `buffer`"
