@@ -82,7 +82,7 @@ mod declared {
                         digest_group(group, job.chunk, cancel.as_ref(), &job.progress, job.fail_fast)
                     }
                     [workers = digesters, ordered, blocking];
-            flat:   flat_map |digests: Vec<Digested>| digests;
+            flat:   flat_map |digests: Vec<Digested>| digests [adaptive];
             out:    sink iter();
         }
     }
