@@ -5,8 +5,8 @@ use std::sync::Arc;
 /// Default capacity, in items, of the channel a stage sends into.
 pub const DEFAULT_BUFFER: usize = 64;
 
-/// The most items a packet holds when no batch is set (adaptive batching,
-/// see [`StageConfig::batch`]); a buffer smaller than this caps packets at
+/// The most items a packet holds when a stage batches adaptively (see
+/// [`StageConfig::adaptive`]); a buffer smaller than this caps packets at
 /// the buffer instead.
 pub const DEFAULT_BATCH: usize = 64;
 
