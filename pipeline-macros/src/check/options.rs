@@ -53,27 +53,28 @@ pub(super) fn check_options(s: &StageDecl, errors: &mut Vec<syn::Error>) {
         }
     }
     let has = |n: &str| seen.iter().any(|s| s == n);
-    if has("unordered") && (has("ordered") || has("window")) {
-        let at = s
-            .options
-            .iter()
-            .find(|o| o.name == "unordered")
-            .map_or(&s.name, |o| &o.name);
-        errors.push(err(
-            at,
+    // (flag, the options it contradicts, the message at the flag)
+    let contradictions: [(&str, &[&str], &str); 2] = [
+        (
+            "unordered",
+            &["ordered", "window"],
             "`unordered` contradicts `ordered`/`window` on the same stage",
-        ));
-    }
-    if has("adaptive") && has("batch") {
-        let at = s
-            .options
-            .iter()
-            .find(|o| o.name == "adaptive")
-            .map_or(&s.name, |o| &o.name);
-        errors.push(err(
-            at,
+        ),
+        (
+            "adaptive",
+            &["batch"],
             "`adaptive` contradicts `batch` on the same stage: `batch = n` fixes the packet size",
-        ));
+        ),
+    ];
+    for (flag, others, why) in contradictions {
+        if has(flag) && others.iter().any(|o| has(o)) {
+            let at = s
+                .options
+                .iter()
+                .find(|o| o.name == flag)
+                .map_or(&s.name, |o| &o.name);
+            errors.push(err(at, why));
+        }
     }
 }
 
