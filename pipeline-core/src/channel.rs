@@ -490,6 +490,21 @@ impl<T> Writer<T> {
     /// stalled packet if there is none.
     #[inline(always)]
     fn try_send_packet(&mut self, p: Packet<T>, stats: &mut Local) -> Pushed {
+        self.try_send_or(p, stats, |w, p| {
+            w.stalled = Some(p);
+            Pushed::Full
+        })
+    }
+
+    /// Sends a packet if there is room and the run is not cancelled;
+    /// hands it to `full` (with the writer) if the channel has no room.
+    #[inline(always)]
+    fn try_send_or(
+        &mut self,
+        p: Packet<T>,
+        stats: &mut Local,
+        full: impl FnOnce(&mut Self, Packet<T>) -> Pushed,
+    ) -> Pushed {
         if self.cancel.is_cancelled() {
             return Pushed::Stopped;
         }
@@ -499,10 +514,7 @@ impl<T> Writer<T> {
                 Pushed::Done
             }
             Err(TrySendError::Closed(_)) => Pushed::Stopped,
-            Err(TrySendError::Full(p)) => {
-                self.stalled = Some(p);
-                Pushed::Full
-            }
+            Err(TrySendError::Full(p)) => full(self, p),
         }
     }
 
@@ -525,29 +537,19 @@ impl<T> Writer<T> {
     /// back as the batch being filled if there is none.
     #[inline]
     fn try_send_partial(&mut self, p: Packet<T>, stats: &mut Local) -> Pushed {
-        if self.cancel.is_cancelled() {
-            return Pushed::Stopped;
-        }
-        match self.tx.try_send(p) {
-            Ok(()) => {
-                stats.tick();
-                Pushed::Done
-            }
-            Err(TrySendError::Closed(_)) => Pushed::Stopped,
-            Err(TrySendError::Full(p)) => {
-                match p {
-                    Packet::One(item) => {
-                        if self.buf.capacity() == 0 {
-                            self.buf.reserve_exact(self.batch);
-                        }
-                        self.buf.push(item);
+        self.try_send_or(p, stats, |w, p| {
+            match p {
+                Packet::One(item) => {
+                    if w.buf.capacity() == 0 {
+                        w.buf.reserve_exact(w.batch);
                     }
-                    Packet::Items(v) => self.buf = v,
-                    Packet::Many(v) => self.mixed = v,
+                    w.buf.push(item);
                 }
-                Pushed::Done
+                Packet::Items(v) => w.buf = v,
+                Packet::Many(v) => w.mixed = v,
             }
-        }
+            Pushed::Done
+        })
     }
 
     /// The slow path: waits for room for the stalled packet (the time
