@@ -13,7 +13,7 @@ mod common;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
-use common::{configure, expected, go_sq, items, items_for, run_go, sq, BATCHES, BUFFERS};
+use common::{bench_variants, sq, Variants};
 use criterion::{criterion_group, criterion_main, Criterion};
 use pipeline::{pipeline, Pipeline, StageConfig};
 
@@ -193,59 +193,20 @@ fn std_threads(n: u64, buffer: usize) -> u64 {
 }
 
 fn fanout(c: &mut Criterion) {
-    let mut g = c.benchmark_group("fanout");
-    // Adaptive batching at the default buffer, next to Go at the same buffer (go/buf64).
-    let n = items();
-    let want = expected(n);
-    configure(&mut g, n);
-    g.bench_function("macro/adaptive", |b| {
-        b.iter(|| assert_eq!(with_macro_adaptive(n), want))
-    });
-    g.bench_function("builder/adaptive", |b| {
-        b.iter(|| assert_eq!(with_builder_adaptive(n), want))
-    });
-    for buffer in BUFFERS {
-        for batch in BATCHES {
-            let n = items_for(buffer, batch);
-            let want = expected(n);
-            configure(&mut g, n);
-            let id = format!("buf{buffer}/batch{batch}");
-            g.bench_function(format!("macro/{id}"), |b| {
-                b.iter(|| assert_eq!(with_macro(n, buffer, batch), want))
-            });
-            g.bench_function(format!("builder/{id}"), |b| {
-                b.iter(|| assert_eq!(with_builder(n, buffer, batch), want))
-            });
-            if batch == 1 {
-                g.bench_function(format!("hand/{id}"), |b| {
-                    b.iter(|| assert_eq!(hand(n, buffer), want))
-                });
-            } else {
-                g.bench_function(format!("hand-batched/{id}"), |b| {
-                    b.iter(|| assert_eq!(hand_batched(n, buffer, batch), want))
-                });
-            }
-        }
-        let n = items_for(buffer, 1);
-        let want = expected(n);
-        configure(&mut g, n);
-        g.bench_function(format!("sync_channel/buf{buffer}/batch1"), |b| {
-            b.iter(|| assert_eq!(std_threads(n, buffer), want))
-        });
-    }
-    if let Some(go) = go_sq() {
-        // Go gets the full count: a process start is ~1 ms.
-        let n = items();
-        configure(&mut g, n);
-        for buffer in [0, 1, 64] {
-            g.bench_function(format!("go/buf{buffer}/batch1"), |b| {
-                b.iter(|| run_go(&go, "fanout", n, buffer))
-            });
-        }
-    } else {
-        eprintln!("fanout: Go sq anchor not built (scripts/anchors.sh): go/* skipped");
-    }
-    g.finish();
+    bench_variants(
+        c,
+        &Variants {
+            group: "fanout",
+            go_variant: "fanout",
+            macro_adaptive: with_macro_adaptive,
+            builder_adaptive: with_builder_adaptive,
+            with_macro,
+            with_builder,
+            hand,
+            hand_batched,
+            std_threads,
+        },
+    );
 }
 
 criterion_group!(benches, fanout);

@@ -91,3 +91,87 @@ pub fn run_go(sq: &PathBuf, variant: &str, n: u64, buf: usize) {
         "sq {variant} {n} {buf} failed: {text}"
     );
 }
+
+/// One graph written every way the per-item benches compare: each
+/// function moves `n` items and returns the sum of their squares.
+pub struct Variants {
+    /// The criterion group's name: `chain` or `fanout`.
+    pub group: &'static str,
+    /// The Go anchor's variant for the same graph (`sq VARIANT N BUF`).
+    pub go_variant: &'static str,
+    /// `pipeline!` with every stage `[adaptive]`, default buffers.
+    pub macro_adaptive: fn(u64) -> u64,
+    /// The builder with every stage `.adaptive()`, default buffers.
+    pub builder_adaptive: fn(u64) -> u64,
+    /// `pipeline!` at (n, buffer, batch).
+    pub with_macro: fn(u64, usize, usize) -> u64,
+    /// The builder at (n, buffer, batch).
+    pub with_builder: fn(u64, usize, usize) -> u64,
+    /// Hand-wired async-channel, one item per message, at (n, buffer).
+    pub hand: fn(u64, usize) -> u64,
+    /// Hand-wired async-channel with `Vec` batches, at (n, buffer, batch).
+    pub hand_batched: fn(u64, usize, usize) -> u64,
+    /// std threads and `sync_channel`s, at (n, buffer).
+    pub std_threads: fn(u64, usize) -> u64,
+}
+
+/// Benches every variant of `v` over the grid of [`BUFFERS`] and
+/// [`BATCHES`], then Go's `sq` at buffers 0, 1 and 64 when it is built.
+pub fn bench_variants(c: &mut criterion::Criterion, v: &Variants) {
+    let mut g = c.benchmark_group(v.group);
+    // Adaptive batching at the default buffer, next to Go at the same buffer (go/buf64).
+    let n = items();
+    let want = expected(n);
+    configure(&mut g, n);
+    g.bench_function("macro/adaptive", |b| {
+        b.iter(|| assert_eq!((v.macro_adaptive)(n), want))
+    });
+    g.bench_function("builder/adaptive", |b| {
+        b.iter(|| assert_eq!((v.builder_adaptive)(n), want))
+    });
+    for buffer in BUFFERS {
+        for batch in BATCHES {
+            let n = items_for(buffer, batch);
+            let want = expected(n);
+            configure(&mut g, n);
+            let id = format!("buf{buffer}/batch{batch}");
+            g.bench_function(format!("macro/{id}"), |b| {
+                b.iter(|| assert_eq!((v.with_macro)(n, buffer, batch), want))
+            });
+            g.bench_function(format!("builder/{id}"), |b| {
+                b.iter(|| assert_eq!((v.with_builder)(n, buffer, batch), want))
+            });
+            if batch == 1 {
+                g.bench_function(format!("hand/{id}"), |b| {
+                    b.iter(|| assert_eq!((v.hand)(n, buffer), want))
+                });
+            } else {
+                g.bench_function(format!("hand-batched/{id}"), |b| {
+                    b.iter(|| assert_eq!((v.hand_batched)(n, buffer, batch), want))
+                });
+            }
+        }
+        let n = items_for(buffer, 1);
+        let want = expected(n);
+        configure(&mut g, n);
+        g.bench_function(format!("sync_channel/buf{buffer}/batch1"), |b| {
+            b.iter(|| assert_eq!((v.std_threads)(n, buffer), want))
+        });
+    }
+    if let Some(go) = go_sq() {
+        // Go gets the full count: a process start is ~1 ms.
+        let n = items();
+        configure(&mut g, n);
+        for buffer in [0, 1, 64] {
+            g.bench_function(format!("go/buf{buffer}/batch1"), |b| {
+                b.iter(|| run_go(&go, v.go_variant, n, buffer))
+            });
+        }
+    } else {
+        eprintln!(
+            "{}: Go sq anchor not built (scripts/anchors.sh): go/* skipped",
+            v.group
+        );
+    }
+    g.finish();
+}
