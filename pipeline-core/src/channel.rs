@@ -97,6 +97,16 @@ pub(crate) enum Drained {
     Broke,
 }
 
+/// What [`Reader::try_refill`] found.
+pub(crate) enum Refill<T> {
+    /// A message: the next of the current batch, or a packet of one.
+    Item(Msg<T>),
+    /// A batch packet, now the batch being read, whole.
+    Batch,
+    Empty,
+    Closed,
+}
+
 impl<T> Reader<T> {
     pub(crate) fn new(rx: Receiver<Packet<T>>, cancel: Cancel) -> Self {
         Reader {
@@ -128,6 +138,30 @@ impl<T> Reader<T> {
             Err(TryRecvError::Closed) => {
                 self.exhausted = true;
                 Poll::Closed
+            }
+        }
+    }
+
+    /// Like [`try_next`](Self::try_next), but a batch packet taken from
+    /// the channel stays whole as the batch being read
+    /// ([`Refill::Batch`]), so a bulk map can take it in one piece.
+    #[inline(always)]
+    pub(crate) fn try_refill(&mut self, stats: &mut Local) -> Refill<T> {
+        if let Some(m) = self.pending.next() {
+            return Refill::Item(m);
+        }
+        if self.cancel.is_cancelled() {
+            return Refill::Closed;
+        }
+        match self.rx.try_recv() {
+            Ok(p) => match self.stash(p, stats) {
+                Some(m) => Refill::Item(m),
+                None => Refill::Batch,
+            },
+            Err(TryRecvError::Empty) => Refill::Empty,
+            Err(TryRecvError::Closed) => {
+                self.exhausted = true;
+                Refill::Closed
             }
         }
     }
@@ -210,6 +244,23 @@ impl<T> Reader<T> {
     /// The slow path of [`next`](Self::next): block until a packet arrives.
     /// A cancel closes the channel (see [`channel`]), which ends the wait.
     pub(crate) async fn wait(&mut self, stats: &mut Local) -> Option<Msg<T>> {
+        match self.refill(stats).await? {
+            Some(m) => Some(m),
+            None => Some(
+                self.pending
+                    .next()
+                    .expect("a batch packet is never sent empty"),
+            ),
+        }
+    }
+
+    /// Waits for the next packet without taking a message out of a batch:
+    /// a batch becomes what [`try_next`](Self::try_next) and
+    /// [`pending_items`](Self::pending_items) read next (`Some(None)`), so
+    /// a bulk map can take it whole; a packet of one message is handed back
+    /// (`Some(Some(m))`). `None` once the input is closed and drained, or
+    /// the run cancelled.
+    pub(crate) async fn refill(&mut self, stats: &mut Local) -> Option<Option<Msg<T>>> {
         let t0 = Stopwatch::start();
         let got = self.rx.recv().await;
         stats.wait_in += t0.elapsed();
@@ -217,7 +268,7 @@ impl<T> Reader<T> {
             return None;
         }
         match got {
-            Ok(p) => Some(self.unpack(p, stats)),
+            Ok(p) => Some(self.stash(p, stats)),
             Err(_) => {
                 self.exhausted = true;
                 None
@@ -225,17 +276,28 @@ impl<T> Reader<T> {
         }
     }
 
+    /// Counts a packet in; hands back its message if it has only one,
+    /// otherwise keeps it as the batch being read.
     #[inline(always)]
-    fn unpack(&mut self, p: Packet<T>, stats: &mut Local) -> Msg<T> {
+    fn stash(&mut self, p: Packet<T>, stats: &mut Local) -> Option<Msg<T>> {
         stats.item_in(p.len() as u64);
         match p {
-            Packet::One(item) => return Ok(item),
+            Packet::One(item) => return Some(Ok(item)),
             Packet::Items(v) => self.pending = Pending::Items(v.into_iter()),
             Packet::Many(v) => self.pending = Pending::Many(v.into_iter()),
         }
-        self.pending
-            .next()
-            .expect("a batch packet is never sent empty")
+        None
+    }
+
+    #[inline(always)]
+    fn unpack(&mut self, p: Packet<T>, stats: &mut Local) -> Msg<T> {
+        match self.stash(p, stats) {
+            Some(m) => m,
+            None => self
+                .pending
+                .next()
+                .expect("a batch packet is never sent empty"),
+        }
     }
 }
 
@@ -647,6 +709,41 @@ mod tests {
         cancel.cancel();
         assert!(blocked.join().unwrap().is_err());
         drop(rx);
+    }
+
+    #[test]
+    fn a_refilled_batch_stays_whole_in_its_allocation() {
+        let cancel = Cancel::new();
+        let (tx, rx) = channel::<u32>(4, &cancel);
+        let mut r = Reader::new(rx, cancel);
+        let mut stats = local();
+        let batch = vec![1, 2, 3];
+        let at = batch.as_ptr();
+        tx.try_send(Packet::Items(batch)).unwrap();
+        tx.try_send(Packet::One(4)).unwrap();
+        tx.try_send(Packet::Items(vec![5, 6])).unwrap();
+        drop(tx);
+        // Waiting: the batch is not split, and it is the allocation sent.
+        assert!(matches!(smol::block_on(r.refill(&mut stats)), Some(None)));
+        let pending = r.pending_items().expect("the batch is pending");
+        assert_eq!(pending.as_slice(), [1, 2, 3]);
+        assert_eq!(pending.as_slice().as_ptr(), at);
+        pending.next();
+        // Not waiting: the rest of the batch first, then a one-item packet
+        // comes back as its item, and a batch stays whole.
+        assert!(matches!(r.try_refill(&mut stats), Refill::Item(Ok(2))));
+        assert!(matches!(r.try_refill(&mut stats), Refill::Item(Ok(3))));
+        assert!(matches!(r.try_refill(&mut stats), Refill::Item(Ok(4))));
+        assert!(matches!(r.try_refill(&mut stats), Refill::Batch));
+        assert_eq!(
+            r.pending_items().map(|p| p.as_slice().to_vec()),
+            Some(vec![5, 6])
+        );
+        r.pending_items()
+            .expect("the batch is pending")
+            .for_each(drop);
+        assert!(matches!(r.try_refill(&mut stats), Refill::Closed));
+        assert!(r.exhausted());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use futures::future::join;
 use futures::FutureExt;
 
 use crate::cancel::{Cancel, WithCancel};
-use crate::channel::{or_cancel, Msg, Packet, Poll, Pushed, Reader, Writer};
+use crate::channel::{or_cancel, Msg, Packet, Poll, Pushed, Reader, Refill, Writer};
 use crate::config::{ErrorPolicy, StageConfig};
 use crate::error::{panic_message, Error};
 use crate::executor::{spawn_counted, LiveTasks};
@@ -272,10 +272,20 @@ fn work_ready<T, U, O: Op<T, U>>(
                     }
                 }
             }
-            let msg = match input.try_next(stats) {
-                Poll::Item(m) => m,
-                Poll::Empty => return Ready::Empty,
-                Poll::Closed => return Ready::Closed,
+            let msg = if O::MAP_BULK {
+                // A batch from the channel stays whole, for the bulk loop.
+                match input.try_refill(stats) {
+                    Refill::Item(m) => m,
+                    Refill::Batch => continue,
+                    Refill::Empty => return Ready::Empty,
+                    Refill::Closed => return Ready::Closed,
+                }
+            } else {
+                match input.try_next(stats) {
+                    Poll::Item(m) => m,
+                    Poll::Empty => return Ready::Empty,
+                    Poll::Closed => return Ready::Closed,
+                }
             };
             match work_one(op, msg, output, name, ctx, stats) {
                 Ready::Continue => {}
@@ -290,6 +300,33 @@ fn work_ready<T, U, O: Op<T, U>>(
             let _ = step::<U>(Err(payload), name, ctx);
             Ready::Stop
         }
+    }
+}
+
+/// How a worker's loop goes on after one step.
+enum Settled {
+    /// With the next message.
+    Go,
+    /// The input is closed and drained: flush the partial batch and end.
+    Closed,
+    /// The run stopped: end at once.
+    Stop,
+}
+
+/// Finishes one step of a worker's loop: the part that may wait (room for
+/// a stalled packet, a `flat_map`'s many items).
+async fn settle<T, U>(next: Ready<T, U>, output: &mut Writer<U>, stats: &mut Local) -> Settled {
+    let ok = match next {
+        Ready::Continue | Ready::Empty | Ready::Await(_) => true,
+        Ready::Closed => return Settled::Closed,
+        Ready::Stop => false,
+        Ready::Full => output.send_waiting(stats).await.is_ok(),
+        Ready::Many(v) => emit(Out::Many(v), output, stats).await,
+    };
+    if ok {
+        Settled::Go
+    } else {
+        Settled::Stop
     }
 }
 
@@ -321,9 +358,10 @@ async fn worker<T, U, O: Op<T, U>>(
                 if output.has_partial() && output.flush(&mut stats).await.is_err() {
                     return;
                 }
-                match input.wait(&mut stats).await {
+                // A batch stays whole in the reader, for the bulk path.
+                match input.refill(&mut stats).await {
                     Some(m) => {
-                        first = Some(m);
+                        first = m;
                         continue;
                     }
                     None => break,
@@ -336,15 +374,10 @@ async fn worker<T, U, O: Op<T, U>>(
             }
             other => other,
         };
-        let ok = match next {
-            Ready::Continue | Ready::Empty | Ready::Await(_) => true,
-            Ready::Closed => break,
-            Ready::Stop => false,
-            Ready::Full => output.send_waiting(&mut stats).await.is_ok(),
-            Ready::Many(v) => emit(Out::Many(v), &mut output, &mut stats).await,
-        };
-        if !ok {
-            return;
+        match settle(next, &mut output, &mut stats).await {
+            Settled::Go => {}
+            Settled::Closed => break,
+            Settled::Stop => return,
         }
     }
     let _ = output.flush(&mut stats).await;
@@ -393,15 +426,10 @@ async fn shared_worker<T, U, O: Op<T, U>>(
                 push_step::<T, U>(step, &mut output, &mut stats)
             }
         };
-        let ok = match next {
-            Ready::Continue | Ready::Empty | Ready::Await(_) => true,
-            Ready::Closed => break,
-            Ready::Stop => false,
-            Ready::Full => output.send_waiting(&mut stats).await.is_ok(),
-            Ready::Many(v) => emit(Out::Many(v), &mut output, &mut stats).await,
-        };
-        if !ok {
-            return;
+        match settle(next, &mut output, &mut stats).await {
+            Settled::Go => {}
+            Settled::Closed => break,
+            Settled::Stop => return,
         }
     }
     let _ = output.flush(&mut stats).await;
@@ -486,6 +514,68 @@ mod tests {
             let want: Vec<(u32, u32)> = (0..2000u32).map(|n| (n, !n)).collect();
             assert_eq!(got, want, "pairs, batch in {b_in}, out {b_out}");
         }
+    }
+
+    #[test]
+    fn a_map_worker_passes_whole_batches_on_in_their_allocations() {
+        use std::sync::Arc;
+
+        use crate::cancel::Cancel;
+        use crate::channel::{channel, Packet, Reader, Writer};
+        use crate::executor::LiveTasks;
+        use crate::op::{Inline, MapOp};
+        use crate::stage::{worker, RunCtx};
+        use crate::stats::{Kind, Local, StageStats};
+        use crate::ErrorPolicy;
+
+        let cancel = Cancel::new();
+        let (tx_in, rx_in) = channel::<u64>(8, &cancel);
+        let (tx_out, rx_out) = channel::<u64>(8, &cancel);
+        // Batches that wait in the channel, and one that arrives while the
+        // worker waits for input.
+        let mut sent = Vec::new();
+        for k in 0..3u64 {
+            let batch: Vec<u64> = (k * 4..k * 4 + 4).collect();
+            sent.push(batch.as_ptr() as usize);
+            tx_in.try_send(Packet::Items(batch)).unwrap();
+        }
+        let ctx = RunCtx {
+            cancel: cancel.clone(),
+            live: LiveTasks::default(),
+            policy: ErrorPolicy::FailFast,
+        };
+        let stats = || Local::new(StageStats::new("sq".into(), Kind::Stage, 1));
+        let work = ctx.spawn(worker(
+            Arc::new(Inline(MapOp(|n: u64| n * n))),
+            Reader::new(rx_in, cancel.clone()),
+            Writer::new(tx_out, cancel.clone(), 4, false),
+            "sq".into(),
+            ctx.clone(),
+            stats(),
+        ));
+        let mut got = Vec::new();
+        let mut out_at = Vec::new();
+        for k in 0..4u64 {
+            if k == 3 {
+                let batch: Vec<u64> = (12..16).collect();
+                sent.push(batch.as_ptr() as usize);
+                smol::block_on(tx_in.send(Packet::Items(batch))).unwrap();
+            }
+            match smol::block_on(rx_out.recv()).unwrap() {
+                Packet::Items(v) => {
+                    out_at.push(v.as_ptr() as usize);
+                    got.extend(v);
+                }
+                _ => panic!("a batch of four comes out as one packet"),
+            }
+        }
+        drop(tx_in);
+        smol::block_on(work);
+        assert_eq!(got, (0..16u64).map(|n| n * n).collect::<Vec<_>>());
+        assert_eq!(
+            out_at, sent,
+            "every batch went on in the allocation it came in"
+        );
     }
 
     #[test]
