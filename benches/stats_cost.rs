@@ -25,31 +25,8 @@ mod common;
 use std::hint::black_box;
 use std::time::Instant;
 
-use common::{configure, expected, items, sq};
+use common::{chain, configure, expected, fanout, items};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use pipeline::{Pipeline, StageConfig};
-
-fn chain(n: u64, buffer: usize, batch: usize) -> u64 {
-    let cfg = |name: &str| StageConfig::new(name).buffer(buffer).batch(batch);
-    Pipeline::new()
-        .from_iter(cfg("gen"), 0..n)
-        .map(cfg("sq"), sq)
-        .fold(0u64, u64::wrapping_add)
-        .run()
-        .expect("the chain runs")
-}
-
-fn fanout(n: u64, buffer: usize, batch: usize) -> u64 {
-    let cfg = |name: &str| StageConfig::new(name).buffer(buffer).batch(batch);
-    let p = Pipeline::new();
-    let gen = p.from_iter(cfg("gen"), 0..n);
-    let sq1 = gen.clone().map(cfg("sq1"), sq);
-    let sq2 = gen.map(cfg("sq2"), sq);
-    p.merge(StageConfig::new("both").buffer(buffer), [sq1, sq2])
-        .fold(0u64, u64::wrapping_add)
-        .run()
-        .expect("the fan-out runs")
-}
 
 fn stats_cost(c: &mut Criterion) {
     let n = items();
@@ -58,10 +35,10 @@ fn stats_cost(c: &mut Criterion) {
         configure(&mut g, n);
         let want = expected(n);
         g.bench_function(format!("chain/buf{buffer}/batch{batch}"), |b| {
-            b.iter(|| assert_eq!(chain(n, buffer, batch), want))
+            b.iter(|| assert_eq!(chain::with_builder(n, buffer, batch), want))
         });
         g.bench_function(format!("fanout/buf{buffer}/batch{batch}"), |b| {
-            b.iter(|| assert_eq!(fanout(n, buffer, batch), want))
+            b.iter(|| assert_eq!(fanout::with_builder(n, buffer, batch), want))
         });
     }
     // One clock read before a wait and one after: what a blocked send or

@@ -7,6 +7,9 @@
 
 #![allow(dead_code)] // each bench uses a part of this module
 
+pub mod chain;
+pub mod fanout;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;

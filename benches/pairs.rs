@@ -1,0 +1,117 @@
+//! Per-item overhead as ratios of runs made side by side: for each cell
+//! of the grid, the framework's runs (`pipeline!` and the builder) and the
+//! hand-wired reference alternate, `PAIRS_REPS` times (default 15), in a
+//! rotating order, and the bench prints the median of the per-round
+//! ratios with their interquartile range. The default and the adaptive
+//! configuration are compared so with the article's Go `sq` at the same
+//! buffer (when built; its time includes its process start, well under
+//! 1% of a run).
+//!
+//! Criterion's cells run one after another for seconds each, so on a
+//! machine whose speed drifts (a shared VM) two cells can differ by more
+//! than the effect measured; alternating single runs puts the drift on
+//! both sides of each ratio.
+//!
+//! Run: `cargo bench --bench pairs` (`PAIRS_REPS=31` for tighter figures;
+//! `BENCH_ITEMS` as in the other benches).
+
+mod common;
+
+use std::time::Instant;
+
+use common::{chain, expected, fanout, go_sq, items, items_for, run_go, Variants};
+
+/// One timed run: ns per item, after checking the result.
+fn time(n: u64, run: &dyn Fn(u64) -> u64) -> f64 {
+    let t = Instant::now();
+    let got = run(n);
+    let ns = t.elapsed().as_nanos() as f64 / n as f64;
+    assert_eq!(got, expected(n), "every variant moves every item");
+    ns
+}
+
+/// The value at fraction `q` of the sorted `xs`.
+fn quantile(xs: &[f64], q: f64) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+/// A row: the contenders' median ns/item and their ratios to the first.
+fn row(label: &str, n: u64, reps: usize, runs: &[&dyn Fn(u64) -> u64]) {
+    let mut ns: Vec<Vec<f64>> = vec![Vec::new(); runs.len()];
+    for r in 0..reps {
+        // Rotate who goes first, so no contender always runs on a warm
+        // (or a cold) machine.
+        for k in 0..runs.len() {
+            let i = (r + k) % runs.len();
+            ns[i].push(time(n, runs[i]));
+        }
+    }
+    let mut out = format!("| {label} | {:.1} |", quantile(&ns[0], 0.5));
+    for col in ns.iter().skip(1) {
+        let ratios: Vec<f64> = col.iter().zip(&ns[0]).map(|(a, b)| a / b).collect();
+        out += &format!(
+            " {:.1} ({:.2}x; {:.2}-{:.2}) |",
+            quantile(col, 0.5),
+            quantile(&ratios, 0.5),
+            quantile(&ratios, 0.25),
+            quantile(&ratios, 0.75),
+        );
+    }
+    println!("{out}");
+}
+
+fn graph(v: &Variants, reps: usize) {
+    println!("\n### {}: ns/item, median of {reps} rounds (ratio to the first column: median; interquartile range)\n", v.group);
+    println!("| cell | hand-wired | builder | `pipeline!` |");
+    println!("|---|---:|---|---|");
+    for (buffer, batch) in [(64, 1), (1, 64), (1, 256), (64, 64), (64, 256)] {
+        let n = items_for(buffer, batch);
+        let hand = move |n| {
+            if batch == 1 {
+                (v.hand)(n, buffer)
+            } else {
+                (v.hand_batched)(n, buffer, batch)
+            }
+        };
+        let builder = move |n| (v.with_builder)(n, buffer, batch);
+        let with_macro = move |n| (v.with_macro)(n, buffer, batch);
+        row(
+            &format!("buf{buffer}/batch{batch}"),
+            n,
+            reps,
+            &[&hand, &builder, &with_macro],
+        );
+    }
+    let Some(go) = go_sq() else {
+        eprintln!("pairs: Go sq anchor not built (scripts/anchors.sh): no Go rows");
+        return;
+    };
+    println!("\n| buffer 64 | Go `sq` | builder, default | builder, adaptive |");
+    println!("|---|---:|---|---|");
+    let n = items();
+    let go_run = |n| {
+        run_go(&go, v.go_variant, n, 64);
+        expected(n)
+    };
+    let default = move |n| (v.with_builder)(n, 64, 1);
+    let adaptive = move |n| (v.builder_adaptive)(n);
+    row(
+        "ns/item (ratio to Go)",
+        n,
+        reps,
+        &[&go_run, &default, &adaptive],
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; this bench takes no other arguments.
+    let reps = std::env::var("PAIRS_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&r| r > 0)
+        .unwrap_or(15);
+    graph(&chain::VARIANTS, reps);
+    graph(&fanout::VARIANTS, reps);
+}
