@@ -126,19 +126,11 @@ impl<T> Reader<T> {
     /// Takes the next message without waiting. A cancelled run reads as closed.
     #[inline(always)]
     pub(crate) fn try_next(&mut self, stats: &mut Local) -> Poll<T> {
-        if let Some(m) = self.pending.next() {
-            return Poll::Item(m);
-        }
-        if self.cancel.is_cancelled() {
-            return Poll::Closed;
-        }
-        match self.rx.try_recv() {
-            Ok(p) => Poll::Item(self.unpack(p, stats)),
-            Err(TryRecvError::Empty) => Poll::Empty,
-            Err(TryRecvError::Closed) => {
-                self.exhausted = true;
-                Poll::Closed
-            }
+        match self.try_refill(stats) {
+            Refill::Item(m) => Poll::Item(m),
+            Refill::Batch => Poll::Item(self.first_of_batch()),
+            Refill::Empty => Poll::Empty,
+            Refill::Closed => Poll::Closed,
         }
     }
 
@@ -246,11 +238,7 @@ impl<T> Reader<T> {
     pub(crate) async fn wait(&mut self, stats: &mut Local) -> Option<Msg<T>> {
         match self.refill(stats).await? {
             Some(m) => Some(m),
-            None => Some(
-                self.pending
-                    .next()
-                    .expect("a batch packet is never sent empty"),
-            ),
+            None => Some(self.first_of_batch()),
         }
     }
 
@@ -289,15 +277,12 @@ impl<T> Reader<T> {
         None
     }
 
+    /// The first message of the batch just stashed.
     #[inline(always)]
-    fn unpack(&mut self, p: Packet<T>, stats: &mut Local) -> Msg<T> {
-        match self.stash(p, stats) {
-            Some(m) => m,
-            None => self
-                .pending
-                .next()
-                .expect("a batch packet is never sent empty"),
-        }
+    fn first_of_batch(&mut self) -> Msg<T> {
+        self.pending
+            .next()
+            .expect("a batch packet is never sent empty")
     }
 }
 
