@@ -34,26 +34,12 @@ pub(crate) struct Job {
 
 /// Sends every regular file the walk finds downstream, one at a time.
 fn walk_files(job: &Job, em: &mut Emitter<Entry>) {
-    walk_roots(
-        &job.roots,
-        job.follow_links,
-        &job.walk_errors,
-        &job.progress,
-        em,
-        |entry, em: &mut Emitter<Entry>| em.emit(entry),
-    );
+    walk_roots(job, em, |entry, em: &mut Emitter<Entry>| em.emit(entry));
 }
 
 /// Sends the regular files the walk finds downstream in groups.
 fn walk_groups(job: &Job, em: &mut Emitter<Group>) {
-    walk_roots(
-        &job.roots,
-        job.follow_links,
-        &job.walk_errors,
-        &job.progress,
-        em,
-        Grouper::new(job.group),
-    );
+    walk_roots(job, em, Grouper::new(job.group));
 }
 
 /// A file's digest or its error, as the grouped digest stage gives them.

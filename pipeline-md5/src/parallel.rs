@@ -55,26 +55,19 @@ impl Drop for Done {
 fn spawn_per_file(job: &Job, em: &mut Emitter<Pending>) {
     let running = Arc::new(WaitGroup::default());
     let cancel = em.cancel_signal().clone();
-    walk_roots(
-        &job.roots,
-        job.follow_links,
-        &job.walk_errors,
-        &job.progress,
-        em,
-        |entry: Entry, em: &mut Emitter<Pending>| {
-            let (done, cancel, chunk, progress) = (
-                running.add(),
-                cancel.clone(),
-                job.chunk,
-                job.progress.clone(),
-            );
-            let task = smol::unblock(move || {
-                let _done = done;
-                digest_entry(&entry, chunk, Some(&cancel), &progress)
-            });
-            em.emit(task)
-        },
-    );
+    walk_roots(job, em, |entry: Entry, em: &mut Emitter<Pending>| {
+        let (done, cancel, chunk, progress) = (
+            running.add(),
+            cancel.clone(),
+            job.chunk,
+            job.progress.clone(),
+        );
+        let task = smol::unblock(move || {
+            let _done = done;
+            digest_entry(&entry, chunk, Some(&cancel), &progress)
+        });
+        em.emit(task)
+    });
     running.wait();
 }
 

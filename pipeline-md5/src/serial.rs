@@ -12,10 +12,7 @@ use crate::FileDigest;
 fn walk_and_digest(job: &Job, em: &mut Emitter<FileDigest>) {
     let cancel = em.cancel_signal().clone();
     walk_roots(
-        &job.roots,
-        job.follow_links,
-        &job.walk_errors,
-        &job.progress,
+        job,
         em,
         |entry: Entry, em: &mut Emitter<FileDigest>| match digest_entry(
             &entry,

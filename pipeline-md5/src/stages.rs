@@ -3,12 +3,13 @@
 //! `std::fs`, run on the blocking pool) or async (on `async-fs`).
 
 use std::cell::RefCell;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use futures::AsyncReadExt;
 use pipeline::{Cancel, Cancelled, Emitter};
 
+use crate::bounded::Job;
 use crate::digest::{DigestError, Digester};
 use crate::error::Error;
 use crate::progress::Progress;
@@ -47,27 +48,20 @@ where
     }
 }
 
-/// Walks `roots` in order and hands each regular file to `found`. Stops
-/// when an emit or an error report says the run is cancelled.
-pub(crate) fn walk_roots<T>(
-    roots: &[PathBuf],
-    follow_links: bool,
-    errors: &WalkErrors,
-    progress: &Progress,
-    em: &mut Emitter<T>,
-    mut found: impl Found<T>,
-) {
-    for root in roots {
-        for item in Walk::new(root, follow_links) {
+/// Walks the job's roots in order and hands each regular file to `found`.
+/// Stops when an emit or an error report says the run is cancelled.
+pub(crate) fn walk_roots<T>(job: &Job, em: &mut Emitter<T>, mut found: impl Found<T>) {
+    for root in job.roots.iter() {
+        for item in Walk::new(root, job.follow_links) {
             if em.is_cancelled() {
                 return;
             }
             let sent = match item {
                 Ok(entry) => {
-                    progress.found(entry.size);
+                    job.progress.found(entry.size);
                     found.file(entry, em)
                 }
-                Err(err) => match errors {
+                Err(err) => match &job.walk_errors {
                     WalkErrors::InPlace => {
                         found.flush(em).and_then(|()| em.error(Error::Walk(err)))
                     }
