@@ -3,7 +3,7 @@
 
 use std::sync::mpsc::sync_channel;
 
-use super::{sq, Variants};
+use super::sq;
 use pipeline::{pipeline, Pipeline, StageConfig};
 
 /// `pipeline!`: every stage with the same buffer and batch.
@@ -138,15 +138,4 @@ pub fn std_threads(n: u64, buffer: usize) -> u64 {
     sum
 }
 
-/// Every variant of this graph, for the benches.
-pub const VARIANTS: Variants = Variants {
-    group: "chain",
-    go_variant: "linear",
-    macro_adaptive: with_macro_adaptive,
-    builder_adaptive: with_builder_adaptive,
-    with_macro,
-    with_builder,
-    hand,
-    hand_batched,
-    std_threads,
-};
+variants!("chain", "linear");

@@ -4,7 +4,7 @@
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 
-use super::{sq, Variants};
+use super::sq;
 use pipeline::{pipeline, Pipeline, StageConfig};
 
 /// `pipeline!`: every stage (and the merge) with the same buffer; the
@@ -187,15 +187,4 @@ pub fn std_threads(n: u64, buffer: usize) -> u64 {
     sum
 }
 
-/// Every variant of this graph, for the benches.
-pub const VARIANTS: Variants = Variants {
-    group: "fanout",
-    go_variant: "fanout",
-    macro_adaptive: with_macro_adaptive,
-    builder_adaptive: with_builder_adaptive,
-    with_macro,
-    with_builder,
-    hand,
-    hand_batched,
-    std_threads,
-};
+variants!("fanout", "fanout");

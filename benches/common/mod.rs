@@ -7,6 +7,25 @@
 
 #![allow(dead_code)] // each bench uses a part of this module
 
+/// `VARIANTS` of a graph module whose functions have the names
+/// [`Variants`] lists: `variants!("chain", "linear")`.
+macro_rules! variants {
+    ($group:literal, $go_variant:literal) => {
+        /// Every variant of this graph, for the benches.
+        pub const VARIANTS: super::Variants = super::Variants {
+            group: $group,
+            go_variant: $go_variant,
+            macro_adaptive: with_macro_adaptive,
+            builder_adaptive: with_builder_adaptive,
+            with_macro,
+            with_builder,
+            hand,
+            hand_batched,
+            std_threads,
+        };
+    };
+}
+
 pub mod chain;
 pub mod fanout;
 
