@@ -22,8 +22,9 @@ pub(crate) enum Out<U> {
 
 pub(crate) type OpResult<U> = Result<Out<U>, BoxError>;
 
-/// A stage function as the worker sees it.
-pub(crate) trait Op<T, U>: Send + Sync + 'static {
+/// A stage function as the worker sees it. Its [`Bulk`] side is that of
+/// the plain function for [`Inline`], and none for the others.
+pub(crate) trait Op<T, U>: Bulk<T, U> + Send + Sync + 'static {
     type Fut: Future<Output = OpResult<U>> + Send;
     /// Whether a call still waiting at a cancel may simply be dropped. True
     /// for async functions; false for blocking ones, whose thread cannot be
@@ -41,31 +42,13 @@ pub(crate) trait Op<T, U>: Send + Sync + 'static {
     fn call_inline(&self, item: T) -> Result<OpResult<U>, T> {
         Err(item)
     }
-    /// [`SyncOp::MAP_BULK`] for inline functions; false for the others.
-    const MAP_BULK: bool = false;
-    /// [`SyncOp::map_bulk`] for inline functions.
-    #[inline]
-    fn map_bulk(&self, items: &mut std::vec::IntoIter<T>, out: &mut Vec<U>, max: usize) {
-        let _ = (items, out, max);
-    }
-    /// [`SyncOp::map_bulk_until`] for inline functions.
-    #[inline]
-    fn map_bulk_until(
-        &self,
-        items: &mut std::vec::IntoIter<T>,
-        out: &mut Vec<U>,
-        max: usize,
-        stop: &impl Fn() -> bool,
-    ) {
-        let _ = (items, out, max, stop);
-    }
 }
 
-/// A synchronous stage function.
-pub(crate) trait SyncOp<T, U>: Send + Sync + 'static {
-    fn call(&self, item: T) -> OpResult<U>;
-    /// Whether [`map_bulk`](Self::map_bulk) does the work: true for
-    /// functions that map every item to exactly one, infallibly.
+/// Mapping a batch of items in one loop, for functions that map every
+/// item to exactly one, infallibly (`map`); the defaults are for all the
+/// others, which go item by item.
+pub(crate) trait Bulk<T, U> {
+    /// Whether [`map_bulk`](Self::map_bulk) does the work.
     const MAP_BULK: bool = false;
     /// If [`MAP_BULK`](Self::MAP_BULK): moves up to `max` items of `items`
     /// through the function into `out` in one loop (which the compiler can
@@ -89,6 +72,11 @@ pub(crate) trait SyncOp<T, U>: Send + Sync + 'static {
     }
 }
 
+/// A synchronous stage function.
+pub(crate) trait SyncOp<T, U>: Bulk<T, U> + Send + Sync + 'static {
+    fn call(&self, item: T) -> OpResult<U>;
+}
+
 /// Runs a [`SyncOp`] inline, on the worker's thread.
 pub(crate) struct Inline<S>(pub(crate) S);
 
@@ -103,6 +91,9 @@ impl<T, U: Send, S: SyncOp<T, U>> Op<T, U> for Inline<S> {
     fn call_inline(&self, item: T) -> Result<OpResult<U>, T> {
         Ok(self.0.call(item))
     }
+}
+
+impl<T, U, S: Bulk<T, U>> Bulk<T, U> for Inline<S> {
     const MAP_BULK: bool = S::MAP_BULK;
     #[inline]
     fn map_bulk(&self, items: &mut std::vec::IntoIter<T>, out: &mut Vec<U>, max: usize) {
@@ -144,6 +135,8 @@ impl<T, U, F: Fn(T) -> U + Send + Sync + 'static> SyncOp<T, U> for MapOp<F> {
     fn call(&self, x: T) -> OpResult<U> {
         Ok(Out::One((self.0)(x)))
     }
+}
+impl<T, U, F: Fn(T) -> U> Bulk<T, U> for MapOp<F> {
     const MAP_BULK: bool = true;
     #[inline]
     fn map_bulk(&self, items: &mut std::vec::IntoIter<T>, out: &mut Vec<U>, max: usize) {
@@ -291,3 +284,15 @@ where
         (self.0)(x).map(|r| r.map(Out::One).map_err(Into::into))
     }
 }
+
+// Item by item: every other stage function.
+impl<T, U, S> Bulk<T, U> for Blocking<S> {}
+impl<T, U, F> Bulk<T, U> for FilterMapOp<F> {}
+impl<T, U, F> Bulk<T, U> for TryMapOp<F> {}
+impl<T, U, F> Bulk<T, U> for TryFilterMapOp<F> {}
+impl<T, F> Bulk<T, T> for FilterOp<F> {}
+impl<T, F> Bulk<T, T> for InspectOp<F> {}
+impl<T, U, F> Bulk<T, U> for FlatMapOp<F> {}
+impl<T, U, F> Bulk<T, U> for TryFlatMapOp<F> {}
+impl<T, U, F> Bulk<T, U> for ThenOp<F> {}
+impl<T, U, F> Bulk<T, U> for TryThenOp<F> {}
