@@ -13,7 +13,8 @@
 //! both sides of each ratio.
 //!
 //! Run: `cargo bench --bench pairs` (`PAIRS_REPS=31` for tighter figures;
-//! `BENCH_ITEMS` as in the other benches).
+//! `PAIRS_ONLY_GO=1` for the rows against Go alone; `BENCH_ITEMS` as in
+//! the other benches).
 
 mod common;
 
@@ -64,44 +65,49 @@ fn row(label: &str, n: u64, reps: usize, runs: &[&dyn Fn(u64) -> u64]) {
 
 fn graph(v: &Variants, reps: usize) {
     println!("\n### {}: ns/item, median of {reps} rounds (ratio to the first column: median; interquartile range)\n", v.group);
-    println!("| cell | hand-wired | builder | `pipeline!` |");
-    println!("|---|---:|---|---|");
-    for (buffer, batch) in [(64, 1), (1, 64), (1, 256), (64, 64), (64, 256)] {
-        let n = items_for(buffer, batch);
-        let hand = move |n| {
-            if batch == 1 {
-                (v.hand)(n, buffer)
-            } else {
-                (v.hand_batched)(n, buffer, batch)
-            }
-        };
-        let builder = move |n| (v.with_builder)(n, buffer, batch);
-        let with_macro = move |n| (v.with_macro)(n, buffer, batch);
-        row(
-            &format!("buf{buffer}/batch{batch}"),
-            n,
-            reps,
-            &[&hand, &builder, &with_macro],
-        );
+    if std::env::var_os("PAIRS_ONLY_GO").is_none() {
+        println!("| cell | hand-wired | builder | `pipeline!` |");
+        println!("|---|---:|---|---|");
+        for (buffer, batch) in [(64, 1), (1, 64), (1, 256), (64, 64), (64, 256)] {
+            let n = items_for(buffer, batch);
+            let hand = move |n| {
+                if batch == 1 {
+                    (v.hand)(n, buffer)
+                } else {
+                    (v.hand_batched)(n, buffer, batch)
+                }
+            };
+            let builder = move |n| (v.with_builder)(n, buffer, batch);
+            let with_macro = move |n| (v.with_macro)(n, buffer, batch);
+            row(
+                &format!("buf{buffer}/batch{batch}"),
+                n,
+                reps,
+                &[&hand, &builder, &with_macro],
+            );
+        }
     }
     let Some(go) = go_sq() else {
         eprintln!("pairs: Go sq anchor not built (scripts/anchors.sh): no Go rows");
         return;
     };
-    println!("\n| buffer 64 | Go `sq` | builder, default | builder, adaptive |");
-    println!("|---|---:|---|---|");
+    println!(
+        "\n| buffer 64 | Go `sq` | builder, default | `pipeline!`, default | builder, `batch(1)` |"
+    );
+    println!("|---|---:|---|---|---|");
     let n = items();
     let go_run = |n| {
         run_go(&go, v.go_variant, n, 64);
         expected(n)
     };
-    let default = move |n| (v.with_builder)(n, 64, 1);
-    let adaptive = move |n| (v.builder_adaptive)(n);
+    let builder = move |n| (v.builder_default)(n);
+    let with_macro = move |n| (v.macro_default)(n);
+    let one = move |n| (v.with_builder)(n, 64, 1);
     row(
         "ns/item (ratio to Go)",
         n,
         reps,
-        &[&go_run, &default, &adaptive],
+        &[&go_run, &builder, &with_macro, &one],
     );
 }
 

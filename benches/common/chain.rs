@@ -17,23 +17,23 @@ pub fn with_macro(n: u64, buffer: usize, batch: usize) -> u64 {
     .expect("the chain runs")
 }
 
-/// `pipeline!` with every stage batching adaptively, buffers at
-/// [`pipeline::DEFAULT_BUFFER`] items.
-pub fn with_macro_adaptive(n: u64) -> u64 {
+/// `pipeline!` with no options: buffers of [`pipeline::DEFAULT_BUFFER`]
+/// items, packets adaptive.
+pub fn with_macro_default(n: u64) -> u64 {
     pipeline! {
-        gen: source 0..n [adaptive];
-        sq:  map sq [adaptive];
+        gen: source 0..n;
+        sq:  map sq;
         sum: sink fold(0u64, u64::wrapping_add);
     }
     .run()
     .expect("the chain runs")
 }
 
-/// The builder with every stage batching adaptively.
-pub fn with_builder_adaptive(n: u64) -> u64 {
+/// The builder with no options.
+pub fn with_builder_default(n: u64) -> u64 {
     Pipeline::new()
-        .from_iter(StageConfig::new("gen").adaptive(), 0..n)
-        .map(StageConfig::new("sq").adaptive(), sq)
+        .from_iter("gen", 0..n)
+        .map("sq", sq)
         .fold(0u64, u64::wrapping_add)
         .run()
         .expect("the chain runs")
@@ -50,8 +50,8 @@ pub fn with_builder(n: u64, buffer: usize, batch: usize) -> u64 {
         .expect("the chain runs")
 }
 
-/// Hand-wired on the framework's executor: a task per stage, one item per
-/// message.
+/// Hand-wired on the framework's executor: a task per stage (the sink
+/// too, as `Run::run` runs it), one item per message.
 pub fn hand(n: u64, buffer: usize) -> u64 {
     let (tx1, rx1) = async_channel::bounded(buffer);
     let (tx2, rx2) = async_channel::bounded(buffer);
@@ -69,7 +69,7 @@ pub fn hand(n: u64, buffer: usize) -> u64 {
             }
         }
     });
-    pipeline::block_on(async move {
+    pipeline::block_on(pipeline::spawn(async move {
         let mut sum = 0u64;
         while let Ok(v) = rx2.recv().await {
             sum = sum.wrapping_add(v);
@@ -77,7 +77,7 @@ pub fn hand(n: u64, buffer: usize) -> u64 {
         gen.await;
         work.await;
         sum
-    })
+    }))
 }
 
 /// Hand-wired with `Vec`s of `batch` items per message, in channels of
@@ -103,7 +103,7 @@ pub fn hand_batched(n: u64, buffer: usize, batch: usize) -> u64 {
             }
         }
     });
-    pipeline::block_on(async move {
+    pipeline::block_on(pipeline::spawn(async move {
         let mut sum = 0u64;
         while let Ok(v) = rx2.recv().await {
             sum = v.into_iter().fold(sum, u64::wrapping_add);
@@ -111,7 +111,7 @@ pub fn hand_batched(n: u64, buffer: usize, batch: usize) -> u64 {
         gen.await;
         work.await;
         sum
-    })
+    }))
 }
 
 /// std threads joined by `sync_channel`s: the same graph without async.

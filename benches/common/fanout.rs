@@ -7,28 +7,27 @@ use std::sync::{Arc, Mutex};
 use super::sq;
 use pipeline::{pipeline, Pipeline, StageConfig};
 
-/// `pipeline!`: every stage (and the merge) with the same buffer; the
-/// source and both `sq` stages with the same batch (a merge passes packets
-/// on as they are).
+/// `pipeline!`: every stage (and the merge) with the same buffer and
+/// batch.
 pub fn with_macro(n: u64, buffer: usize, batch: usize) -> u64 {
     pipeline! {
         gen:  source 0..n [buffer = buffer, batch = batch];
         sq1:  map sq from gen [buffer = buffer, batch = batch];
         sq2:  map sq from gen [buffer = buffer, batch = batch];
-        both: merge sq1, sq2 [buffer = buffer];
+        both: merge sq1, sq2 [buffer = buffer, batch = batch];
         sum:  sink fold(0u64, u64::wrapping_add);
     }
     .run()
     .expect("the fan-out runs")
 }
 
-/// `pipeline!` with every stage batching adaptively, buffers at
-/// [`pipeline::DEFAULT_BUFFER`] items.
-pub fn with_macro_adaptive(n: u64) -> u64 {
+/// `pipeline!` with no options: buffers of [`pipeline::DEFAULT_BUFFER`]
+/// items, packets adaptive.
+pub fn with_macro_default(n: u64) -> u64 {
     pipeline! {
-        gen:  source 0..n [adaptive];
-        sq1:  map sq from gen [adaptive];
-        sq2:  map sq from gen [adaptive];
+        gen:  source 0..n;
+        sq1:  map sq from gen;
+        sq2:  map sq from gen;
         both: merge sq1, sq2;
         sum:  sink fold(0u64, u64::wrapping_add);
     }
@@ -36,12 +35,12 @@ pub fn with_macro_adaptive(n: u64) -> u64 {
     .expect("the fan-out runs")
 }
 
-/// The builder with every stage batching adaptively.
-pub fn with_builder_adaptive(n: u64) -> u64 {
+/// The builder with no options.
+pub fn with_builder_default(n: u64) -> u64 {
     let p = Pipeline::new();
-    let gen = p.from_iter(StageConfig::new("gen").adaptive(), 0..n);
-    let sq1 = gen.clone().map(StageConfig::new("sq1").adaptive(), sq);
-    let sq2 = gen.map(StageConfig::new("sq2").adaptive(), sq);
+    let gen = p.from_iter("gen", 0..n);
+    let sq1 = gen.clone().map("sq1", sq);
+    let sq2 = gen.map("sq2", sq);
     p.merge("both", [sq1, sq2])
         .fold(0u64, u64::wrapping_add)
         .run()
@@ -55,7 +54,7 @@ pub fn with_builder(n: u64, buffer: usize, batch: usize) -> u64 {
     let gen = p.from_iter(cfg("gen"), 0..n);
     let sq1 = gen.clone().map(cfg("sq1"), sq);
     let sq2 = gen.map(cfg("sq2"), sq);
-    p.merge(StageConfig::new("both").buffer(buffer), [sq1, sq2])
+    p.merge(cfg("both"), [sq1, sq2])
         .fold(0u64, u64::wrapping_add)
         .run()
         .expect("the fan-out runs")
@@ -63,8 +62,8 @@ pub fn with_builder(n: u64, buffer: usize, batch: usize) -> u64 {
 
 /// Hand-wired on the framework's executor: `gen`, two `work` tasks sharing
 /// its receiver, one forwarder per work output into the merged channel, and
-/// the sink on the calling thread. A message is one `u64`, or a `Vec` of
-/// them when batched.
+/// the sink (a task too, as `Run::run` runs it). A message is one `u64`,
+/// or a `Vec` of them when batched.
 pub fn hand_wired<T, G, Fut>(
     buffer: usize,
     gen: G,
@@ -99,7 +98,7 @@ where
         }));
     }
     drop((rx0, txm));
-    pipeline::block_on(async move {
+    pipeline::block_on(pipeline::spawn(async move {
         let mut sum = 0u64;
         while let Ok(v) = rxm.recv().await {
             sum = fold(sum, v);
@@ -108,7 +107,7 @@ where
             t.await;
         }
         sum
-    })
+    }))
 }
 
 /// Hand-wired, one item per message.

@@ -15,8 +15,8 @@ macro_rules! variants {
         pub const VARIANTS: super::Variants = super::Variants {
             group: $group,
             go_variant: $go_variant,
-            macro_adaptive: with_macro_adaptive,
-            builder_adaptive: with_builder_adaptive,
+            macro_default: with_macro_default,
+            builder_default: with_builder_default,
             with_macro,
             with_builder,
             hand,
@@ -121,10 +121,10 @@ pub struct Variants {
     pub group: &'static str,
     /// The Go anchor's variant for the same graph (`sq VARIANT N BUF`).
     pub go_variant: &'static str,
-    /// `pipeline!` with every stage `[adaptive]`, default buffers.
-    pub macro_adaptive: fn(u64) -> u64,
-    /// The builder with every stage `.adaptive()`, default buffers.
-    pub builder_adaptive: fn(u64) -> u64,
+    /// `pipeline!` with no options: every setting at its default.
+    pub macro_default: fn(u64) -> u64,
+    /// The builder with no options: every setting at its default.
+    pub builder_default: fn(u64) -> u64,
     /// `pipeline!` at (n, buffer, batch).
     pub with_macro: fn(u64, usize, usize) -> u64,
     /// The builder at (n, buffer, batch).
@@ -141,15 +141,16 @@ pub struct Variants {
 /// [`BATCHES`], then Go's `sq` at buffers 0, 1 and 64 when it is built.
 pub fn bench_variants(c: &mut criterion::Criterion, v: &Variants) {
     let mut g = c.benchmark_group(v.group);
-    // Adaptive batching at the default buffer, next to Go at the same buffer (go/buf64).
+    // The default configuration (buffer 64, adaptive packets counted in
+    // it), next to Go at the same buffer (go/buf64).
     let n = items();
     let want = expected(n);
     configure(&mut g, n);
-    g.bench_function("macro/adaptive", |b| {
-        b.iter(|| assert_eq!((v.macro_adaptive)(n), want))
+    g.bench_function("macro/default", |b| {
+        b.iter(|| assert_eq!((v.macro_default)(n), want))
     });
-    g.bench_function("builder/adaptive", |b| {
-        b.iter(|| assert_eq!((v.builder_adaptive)(n), want))
+    g.bench_function("builder/default", |b| {
+        b.iter(|| assert_eq!((v.builder_default)(n), want))
     });
     for buffer in BUFFERS {
         for batch in BATCHES {

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::error::Error;
+use crate::permits::Permits;
 
 /// Why a run stopped early; the first reason recorded wins.
 #[derive(Debug, Clone)]
@@ -171,11 +172,22 @@ impl Cancel {
     /// [`cancelled`](Self::cancelled), which would add a listener on the
     /// one signal all tasks share to every wait. Holds a weak handle, so
     /// the channel still closes normally when its senders are gone.
-    pub(crate) fn close_on_cancel<T: Send + 'static>(&self, tx: &async_channel::Sender<T>) {
+    ///
+    /// On a link counted by `permits`, the writers waiting for a permit
+    /// are woken once the channel is closed, and give up.
+    pub(crate) fn close_on_cancel<T: Send + 'static>(
+        &self,
+        tx: &async_channel::Sender<T>,
+        permits: Option<&Arc<Permits>>,
+    ) {
         let weak = tx.downgrade();
+        let permits = permits.map(Arc::downgrade);
         let close: Closer = Box::new(move || {
             if let Some(tx) = weak.upgrade() {
                 tx.close();
+            }
+            if let Some(p) = permits.and_then(|p| p.upgrade()) {
+                p.wake();
             }
         });
         {

@@ -4,14 +4,23 @@
 //! Every channel between stages is closed when the run's [`Cancel`] is, so
 //! a blocked send or receive wakes at a cancel and gives up; the fast paths
 //! (`try_send`, `try_recv`) read no clock and touch no listener.
+//!
+//! A link whose writer batches adaptively is *counted*: its buffer is a
+//! number of item permits (see [`crate::permits`]) that cover the packet
+//! being filled and the packet being read as well as the channel, so the
+//! link holds at most its buffer however its items are packed. Other links
+//! count packets in the channel, and the packets at either end come on top.
 
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use async_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use futures::future::{select, Either};
 
 use crate::cancel::Cancel;
+use crate::config::StageConfig;
 use crate::error::Error;
+use crate::permits::{Held, Permits};
 use crate::stats::{Local, Stopwatch};
 
 /// An item, or under the continue policy an error travelling as an item.
@@ -63,8 +72,73 @@ pub(crate) fn channel<T: Send + 'static>(
     cancel: &Cancel,
 ) -> (Sender<Packet<T>>, Receiver<Packet<T>>) {
     let (tx, rx) = async_channel::bounded(capacity.max(1));
-    cancel.close_on_cancel(&tx);
+    cancel.close_on_cancel(&tx, None);
     (tx, rx)
+}
+
+/// The writing side of a link: its channel, and its permits if it is
+/// counted by them.
+pub(crate) struct LinkTx<T> {
+    pub(crate) tx: Sender<Packet<T>>,
+    pub(crate) permits: Option<Arc<Permits>>,
+}
+
+/// The reading side of a link: its channel, and its permits if it is
+/// counted by them.
+pub(crate) struct LinkRx<T> {
+    pub(crate) rx: Receiver<Packet<T>>,
+    pub(crate) permits: Option<Arc<Permits>>,
+}
+
+impl<T> Clone for LinkTx<T> {
+    fn clone(&self) -> Self {
+        LinkTx {
+            tx: self.tx.clone(),
+            permits: self.permits.clone(),
+        }
+    }
+}
+
+impl<T> Clone for LinkRx<T> {
+    fn clone(&self) -> Self {
+        LinkRx {
+            rx: self.rx.clone(),
+            permits: self.permits.clone(),
+        }
+    }
+}
+
+impl<T> LinkRx<T> {
+    /// Whether the packets its readers hold are counted in its buffer.
+    pub(crate) fn counted(&self) -> bool {
+        self.permits.is_some()
+    }
+}
+
+/// The link a node with settings `cfg` sends into, closed (and its waiting
+/// writers woken) when `cancel` is. Counted by permits when the node
+/// batches adaptively: its channel then never fills before its permits run
+/// out, since every packet in it holds at least one item.
+pub(crate) fn link<T: Send + 'static>(
+    cfg: &StageConfig,
+    cancel: &Cancel,
+) -> (LinkTx<T>, LinkRx<T>) {
+    let (tx, rx, permits) = if cfg.counted() {
+        let permits = Permits::new(cfg.buffer);
+        let (tx, rx) = async_channel::bounded(cfg.buffer);
+        cancel.close_on_cancel(&tx, Some(&permits));
+        (tx, rx, Some(permits))
+    } else {
+        let (tx, rx) = channel(cfg.channel_packets(), cancel);
+        (tx, rx, None)
+    };
+    (
+        LinkTx {
+            tx,
+            permits: permits.clone(),
+        },
+        LinkRx { rx, permits },
+    )
 }
 
 /// Why a send did not happen: the run was cancelled, or nobody reads any more.
@@ -78,6 +152,9 @@ pub(crate) struct Reader<T> {
     pending: Pending<T>,
     /// Set once the input was seen closed and drained (not cancelled).
     exhausted: bool,
+    /// The permits of the packet being read, on a counted link. After
+    /// `rx`, so that it is dropped after it (see [`Held`]).
+    held: Held,
 }
 
 /// What [`Reader::try_next`] found.
@@ -108,12 +185,13 @@ pub(crate) enum Refill<T> {
 }
 
 impl<T> Reader<T> {
-    pub(crate) fn new(rx: Receiver<Packet<T>>, cancel: Cancel) -> Self {
+    pub(crate) fn new(link: LinkRx<T>, cancel: Cancel) -> Self {
         Reader {
-            rx,
+            rx: link.rx,
             cancel,
             pending: Pending::Items(Vec::new().into_iter()),
             exhausted: false,
+            held: Held::new(link.permits),
         }
     }
 
@@ -142,6 +220,8 @@ impl<T> Reader<T> {
         if let Some(m) = self.pending.next() {
             return Refill::Item(m);
         }
+        // The packet is used up: its room goes back to the writers.
+        self.held.release();
         if self.cancel.is_cancelled() {
             return Refill::Closed;
         }
@@ -249,6 +329,7 @@ impl<T> Reader<T> {
     /// (`Some(Some(m))`). `None` once the input is closed and drained, or
     /// the run cancelled.
     pub(crate) async fn refill(&mut self, stats: &mut Local) -> Option<Option<Msg<T>>> {
+        self.held.release();
         let t0 = Stopwatch::start();
         let got = self.rx.recv().await;
         stats.wait_in += t0.elapsed();
@@ -268,7 +349,9 @@ impl<T> Reader<T> {
     /// otherwise keeps it as the batch being read.
     #[inline(always)]
     fn stash(&mut self, p: Packet<T>, stats: &mut Local) -> Option<Msg<T>> {
-        stats.item_in(p.len() as u64);
+        let n = p.len();
+        stats.item_in(n as u64);
+        self.held.hold(n);
         match p {
             Packet::One(item) => return Some(Ok(item)),
             Packet::Items(v) => self.pending = Pending::Items(v.into_iter()),
@@ -293,6 +376,11 @@ impl<T> Reader<T> {
 /// is found empty after a message is added (the consumer has nothing
 /// queued, so holding the message back would only delay it): packets grow
 /// only while the consumer is busy.
+///
+/// On a counted link the writer takes a permit for every message before
+/// it joins the batch, taking room for the rest of the packet at once
+/// where it can; permits it took and did not use go back when it is about
+/// to wait ([`flush`](Self::flush)) and when it goes.
 pub(crate) struct Writer<T> {
     tx: Sender<Packet<T>>,
     cancel: Cancel,
@@ -304,6 +392,13 @@ pub(crate) struct Writer<T> {
     mixed: Vec<Msg<T>>,
     /// A packet that found the channel full, for [`send_waiting`](Self::send_waiting).
     stalled: Option<Packet<T>>,
+    /// The link's permits, if it is counted by them.
+    permits: Option<Arc<Permits>>,
+    /// Permits taken for messages not yet added: at most the room left in
+    /// the batch being filled.
+    held: usize,
+    /// A message that found no permit, for [`send_waiting`](Self::send_waiting).
+    waiting: Option<Msg<T>>,
 }
 
 /// What [`Writer::push`] did with a message.
@@ -339,16 +434,55 @@ impl<T> Idle<'_, T> {
 impl<T> Writer<T> {
     /// A writer that sends packets of up to `batch` items; adaptively (see
     /// [`Writer`]) if `adaptive`.
-    pub(crate) fn new(tx: Sender<Packet<T>>, cancel: Cancel, batch: usize, adaptive: bool) -> Self {
+    pub(crate) fn new(link: LinkTx<T>, cancel: Cancel, batch: usize, adaptive: bool) -> Self {
         let batch = batch.max(1);
         Writer {
-            tx,
+            tx: link.tx,
             cancel,
             batch,
             adaptive: adaptive && batch > 1,
             buf: Vec::new(),
             mixed: Vec::new(),
             stalled: None,
+            // One item per packet needs no permits: the channel counts items.
+            permits: link.permits.filter(|_| batch > 1),
+            held: 0,
+            waiting: None,
+        }
+    }
+
+    /// How many messages the batch being filled holds.
+    #[inline(always)]
+    fn partial_len(&self) -> usize {
+        if self.mixed.is_empty() {
+            self.buf.len()
+        } else {
+            self.mixed.len()
+        }
+    }
+
+    /// Takes a permit for one message about to join the batch; `false` on
+    /// a counted link with none free. Takes room for the rest of the batch
+    /// at once when it can.
+    #[inline(always)]
+    fn permit(&mut self) -> bool {
+        if let Some(p) = &self.permits {
+            if self.held == 0 {
+                self.held = p.try_take(self.batch - self.partial_len());
+                if self.held == 0 {
+                    return false;
+                }
+            }
+            self.held -= 1;
+        }
+        true
+    }
+
+    /// Gives back the permits taken and not used.
+    #[inline]
+    fn give_back(&mut self) {
+        if let Some(p) = &self.permits {
+            p.give(std::mem::take(&mut self.held));
         }
     }
 
@@ -372,6 +506,32 @@ impl<T> Writer<T> {
     #[inline(always)]
     pub(crate) fn push(&mut self, m: Msg<T>, stats: &mut Local) -> Pushed {
         stats.items_out += 1;
+        if self.batch > 1 && !self.permit() {
+            return self.no_permit(m, stats);
+        }
+        self.put(m, stats)
+    }
+
+    /// No permit is free for `m`: the batch goes now, so that its reader
+    /// can use it up and give room back, and `m` waits for
+    /// [`send_waiting`](Self::send_waiting).
+    #[cold]
+    fn no_permit(&mut self, m: Msg<T>, stats: &mut Local) -> Pushed {
+        self.waiting = Some(m);
+        if self.has_partial() {
+            if let Some(p) = self.take_partial() {
+                if self.try_send_packet(p, stats) == Pushed::Stopped {
+                    return Pushed::Stopped;
+                }
+            }
+        }
+        Pushed::Full
+    }
+
+    /// Adds a message that holds its permit (if the link is counted) to
+    /// the batch, sending the batch if it is full or the consumer idle.
+    #[inline(always)]
+    fn put(&mut self, m: Msg<T>, stats: &mut Local) -> Pushed {
         if self.batch == 1 {
             let packet = match m {
                 Ok(item) => Packet::One(item),
@@ -423,12 +583,25 @@ impl<T> Writer<T> {
     /// to it in bulk (batching, and no error in the batch). The batch may
     /// have no allocation yet: whoever adds reserves (or puts a whole `Vec`
     /// in its place). After adding, call [`added`](Self::added).
+    ///
+    /// On a counted link the room is what the writer holds permits for
+    /// (taking more first); with none free, `None`, and the caller goes
+    /// item by item through [`push`](Self::push), which waits.
     #[inline(always)]
     pub(crate) fn bulk(&mut self) -> Option<(&mut Vec<T>, usize, Idle<'_, T>)> {
         if self.batch == 1 || !self.mixed.is_empty() {
             return None;
         }
-        let room = self.batch - self.buf.len();
+        let mut room = self.batch - self.buf.len();
+        if let Some(p) = &self.permits {
+            if self.held < room {
+                self.held += p.try_take(room - self.held);
+            }
+            room = self.held;
+            if room == 0 {
+                return None;
+            }
+        }
         let idle = Idle(self.adaptive.then_some(&self.tx));
         Some((&mut self.buf, room, idle))
     }
@@ -439,6 +612,9 @@ impl<T> Writer<T> {
     #[inline(always)]
     pub(crate) fn added(&mut self, n: usize, stats: &mut Local) -> Pushed {
         stats.items_out += n as u64;
+        if self.permits.is_some() {
+            self.held -= n;
+        }
         if self.buf.len() < self.batch {
             return if !self.buf.is_empty() && self.idle() {
                 self.send_partial(stats)
@@ -515,15 +691,27 @@ impl<T> Writer<T> {
         !self.buf.is_empty() || !self.mixed.is_empty()
     }
 
-    /// Sends whatever is buffered.
-    pub(crate) async fn flush(&mut self, stats: &mut Local) -> Result<(), Stopped> {
-        let packet = if !self.mixed.is_empty() {
+    /// The batch being filled as a packet to send (`None` if empty); one
+    /// item travels alone, and the allocation stays for the next batch.
+    #[inline]
+    fn take_partial(&mut self) -> Option<Packet<T>> {
+        Some(if !self.mixed.is_empty() {
             Packet::Many(std::mem::take(&mut self.mixed))
         } else if self.buf.len() == 1 {
             Packet::One(self.buf.pop().expect("the batch holds one item"))
         } else if !self.buf.is_empty() {
             Packet::Items(std::mem::take(&mut self.buf))
         } else {
+            return None;
+        })
+    }
+
+    /// Sends whatever is buffered, and gives back the permits taken and
+    /// not used: called when the writer is about to wait (for input, for
+    /// a slow stage function) or is done.
+    pub(crate) async fn flush(&mut self, stats: &mut Local) -> Result<(), Stopped> {
+        self.give_back();
+        let Some(packet) = self.take_partial() else {
             return Ok(());
         };
         match self.try_send_packet(packet, stats) {
@@ -569,15 +757,10 @@ impl<T> Writer<T> {
     /// (another worker filled the channel first).
     #[inline]
     fn send_partial(&mut self, stats: &mut Local) -> Pushed {
-        let packet = if !self.mixed.is_empty() {
-            Packet::Many(std::mem::take(&mut self.mixed))
-        } else if self.buf.len() == 1 {
-            // One item travels alone; the allocation stays for the next batch.
-            Packet::One(self.buf.pop().expect("the batch holds one item"))
-        } else {
-            Packet::Items(std::mem::take(&mut self.buf))
-        };
-        self.try_send_partial(packet, stats)
+        match self.take_partial() {
+            Some(packet) => self.try_send_partial(packet, stats),
+            None => Pushed::Done,
+        }
     }
 
     /// Sends a partial packet if there is room, without waiting; puts it
@@ -599,21 +782,56 @@ impl<T> Writer<T> {
         })
     }
 
-    /// The slow path: waits for room for the stalled packet (the time
-    /// counts as `wait_out`). A cancel closes the channel (see
-    /// [`channel`]), which ends the wait.
+    /// The slow path: waits for room for the stalled packet, or for a
+    /// permit for the waiting message (the time counts as `wait_out`). A
+    /// cancel closes the channel (see [`link`]) and wakes the permits'
+    /// waiters, which ends the wait.
     pub(crate) async fn send_waiting(&mut self, stats: &mut Local) -> Result<(), Stopped> {
-        let Some(p) = self.stalled.take() else {
-            return Ok(());
-        };
-        let t0 = Stopwatch::start();
-        let sent = self.tx.send(p).await;
-        stats.wait_out += t0.elapsed();
-        if sent.is_ok() && !self.cancel.is_cancelled() {
-            stats.tick();
-            Ok(())
-        } else {
-            Err(Stopped)
+        loop {
+            if let Some(p) = self.stalled.take() {
+                let t0 = Stopwatch::start();
+                let sent = self.tx.send(p).await;
+                stats.wait_out += t0.elapsed();
+                if sent.is_err() || self.cancel.is_cancelled() {
+                    return Err(Stopped);
+                }
+                stats.tick();
+            }
+            let Some(m) = self.waiting.take() else {
+                return Ok(());
+            };
+            let permits = self
+                .permits
+                .clone()
+                .expect("only a counted link runs out of permits");
+            let t0 = Stopwatch::start();
+            let got = permits
+                .take(self.batch - self.partial_len(), &self.tx)
+                .await;
+            stats.wait_out += t0.elapsed();
+            match got {
+                Some(n) if !self.cancel.is_cancelled() => self.held = n - 1,
+                Some(n) => {
+                    permits.give(n);
+                    return Err(Stopped);
+                }
+                None => return Err(Stopped),
+            }
+            match self.put(m, stats) {
+                Pushed::Done => return Ok(()),
+                Pushed::Stopped => return Err(Stopped),
+                // Room for the packet, then done.
+                Pushed::Full => {}
+            }
+        }
+    }
+}
+
+impl<T> Drop for Writer<T> {
+    /// Gives back the permits of what it took and will never send.
+    fn drop(&mut self) {
+        if let Some(p) = &self.permits {
+            p.give(self.held + self.partial_len());
         }
     }
 }
@@ -672,7 +890,7 @@ mod tests {
         let waiter = std::thread::spawn({
             let cancel = cancel.clone();
             move || {
-                let mut r = Reader::new(rx, cancel);
+                let mut r = Reader::new(LinkRx { rx, permits: None }, cancel);
                 let got = smol::block_on(r.wait(&mut local()));
                 (got.is_none(), r.exhausted())
             }
@@ -686,7 +904,7 @@ mod tests {
     fn a_cancel_wakes_a_blocked_writer_which_stops() {
         let cancel = Cancel::new();
         let (tx, rx) = channel::<u32>(1, &cancel);
-        let mut w = Writer::new(tx, cancel.clone(), 1, false);
+        let mut w = Writer::new(LinkTx { tx, permits: None }, cancel.clone(), 1, false);
         let mut stats = local();
         assert_eq!(w.push(Ok(1), &mut stats), Pushed::Done);
         assert_eq!(w.push(Ok(2), &mut stats), Pushed::Full);
@@ -700,7 +918,7 @@ mod tests {
     fn a_refilled_batch_stays_whole_in_its_allocation() {
         let cancel = Cancel::new();
         let (tx, rx) = channel::<u32>(4, &cancel);
-        let mut r = Reader::new(rx, cancel);
+        let mut r = Reader::new(LinkRx { rx, permits: None }, cancel);
         let mut stats = local();
         let batch = vec![1, 2, 3];
         let at = batch.as_ptr();
@@ -743,7 +961,7 @@ mod tests {
     fn a_batch_keeps_errors_in_their_place_and_items_in_order() {
         let cancel = Cancel::new();
         let (tx, rx) = channel::<u32>(4, &cancel);
-        let mut w = Writer::new(tx, cancel.clone(), 3, false);
+        let mut w = Writer::new(LinkTx { tx, permits: None }, cancel.clone(), 3, false);
         let mut stats = local();
         let sent: Vec<Msg<u32>> = vec![
             Ok(1),
@@ -760,7 +978,7 @@ mod tests {
         assert!(w.has_partial());
         smol::block_on(w.flush(&mut stats)).unwrap();
         drop(w);
-        let mut r = Reader::new(rx, cancel);
+        let mut r = Reader::new(LinkRx { rx, permits: None }, cancel);
         let mut got = Vec::new();
         while let Some(m) = smol::block_on(r.next(&mut stats)) {
             got.push(m.map_err(|e| e.to_string()));

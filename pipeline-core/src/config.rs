@@ -120,7 +120,7 @@ impl StageConfig {
             ordered: false,
             reorder_window: None,
             blocking: false,
-            batch: Some(1),
+            batch: None,
         }
     }
 
@@ -188,8 +188,8 @@ impl StageConfig {
     ///
     /// ```
     /// use pipeline_core::StageConfig;
-    /// assert_eq!(StageConfig::new("a").packet_cap(), 1);
-    /// assert_eq!(StageConfig::new("a").adaptive().packet_cap(), 64);
+    /// assert_eq!(StageConfig::new("a").packet_cap(), 64);
+    /// assert_eq!(StageConfig::new("a").batch(1).packet_cap(), 1);
     /// assert_eq!(StageConfig::new("a").adaptive().buffer(8).packet_cap(), 8);
     /// assert_eq!(StageConfig::new("a").buffer(8).batch(256).packet_cap(), 256);
     /// ```
@@ -205,16 +205,27 @@ impl StageConfig {
         self.batch.is_none()
     }
 
-    /// The capacity of the output channel in packets: the buffer over the
-    /// packet cap, rounded up, at least 1.
+    /// Whether the output link counts its items with permits: adaptive
+    /// batching with packets of more than one item.
+    pub(crate) fn counted(&self) -> bool {
+        self.is_adaptive() && self.packet_cap() > 1
+    }
+
+    /// The capacity of an uncounted output channel in packets: the buffer
+    /// over the packet cap, rounded up, at least 1.
     pub(crate) fn channel_packets(&self) -> usize {
         self.buffer.div_ceil(self.packet_cap()).max(1)
     }
 
-    /// The most items the output channel holds: [`channel_packets`](Self::channel_packets)
-    /// full packets.
+    /// The most items the output link holds: the buffer if counted, else
+    /// [`channel_packets`](Self::channel_packets) full packets (the packets
+    /// at its two ends not included).
     pub(crate) fn channel_items(&self) -> usize {
-        self.channel_packets() * self.packet_cap()
+        if self.counted() {
+            self.buffer
+        } else {
+            self.channel_packets() * self.packet_cap()
+        }
     }
 
     /// The effective reorder window.

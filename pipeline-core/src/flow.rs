@@ -4,10 +4,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use async_channel::Receiver;
-
 use crate::cancel::Cancel;
-use crate::channel::{channel, Packet};
+use crate::channel::{link, LinkRx};
 use crate::config::StageConfig;
 use crate::error::BoxError;
 use crate::op::{
@@ -27,8 +25,43 @@ use crate::stats::{Kind, StageStats};
 /// article's two `sq` readers of one channel), they do not each get a copy.
 pub struct Flow<T> {
     pub(crate) graph: Arc<Graph>,
-    pub(crate) rx: Receiver<Packet<T>>,
+    pub(crate) rx: LinkRx<T>,
     pub(crate) batch: usize,
+}
+
+impl<T> Flow<T> {
+    /// The most items one reader of this flow holds outside the count of
+    /// its link: none if the link is counted by permits (the packet being
+    /// read holds them), otherwise a packet.
+    pub(crate) fn held_in(&self) -> usize {
+        if self.rx.counted() {
+            0
+        } else {
+            self.batch
+        }
+    }
+}
+
+/// What the workers of a node hold that its output link does not count,
+/// beyond what its inputs count: see `StageConfig`'s docs. `held_in` is
+/// what one reader of the input holds outside the input's count.
+pub(crate) fn held_by_workers(cfg: &StageConfig, held_in: usize) -> usize {
+    // The packet being filled, unless the output link counts it.
+    let filling = if cfg.counted() {
+        0
+    } else {
+        cfg.packet_cap() - 1
+    };
+    if cfg.ordered {
+        // The dispatcher's packet, the jobs and results the window admits,
+        // the collector's packet.
+        held_in + cfg.workers + cfg.window_len() + filling
+    } else {
+        // Per worker: the packet read (or, on a counted input, the one
+        // message in hand that a sibling may have released), and the
+        // packet being filled.
+        cfg.workers * (held_in.max(1) + filling)
+    }
 }
 
 impl<T> Clone for Flow<T> {
@@ -43,17 +76,12 @@ impl<T> Clone for Flow<T> {
 
 impl<T: Send + 'static> Flow<T> {
     fn stage<U: Send + 'static, O: Op<T, U>>(self, cfg: StageConfig, op: O) -> Flow<U> {
-        let (tx, rx) = channel(cfg.channel_packets(), &self.graph.cancel);
+        let (tx, rx) = link(&cfg, &self.graph.cancel);
         let stats = StageStats::new(cfg.name.clone(), Kind::Stage, cfg.workers);
         self.graph.stats.add(stats.clone());
-        // What the workers hold (a packet read, a packet being filled) and
-        // the channel; see `StageConfig`'s docs.
-        let (b_in, b_out, w) = (self.batch, cfg.packet_cap(), cfg.workers);
-        let held = if cfg.ordered {
-            b_in + w + cfg.window_len() + b_out - 1
-        } else {
-            w * (b_in + b_out - 1)
-        };
+        // What the workers hold, and the link; see `StageConfig`'s docs.
+        let held = held_by_workers(&cfg, self.held_in());
+        let b_out = cfg.packet_cap();
         let input = self.rx;
         let c = cfg.clone();
         self.graph.add(

@@ -99,6 +99,7 @@ mod flow;
 mod merge;
 mod op;
 mod ordered;
+mod permits;
 mod pipeline;
 mod run;
 mod sink;

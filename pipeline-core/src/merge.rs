@@ -1,58 +1,52 @@
-//! Fan-in: `merge` forwards several streams of one type into one channel,
-//! one forwarder task per input (the article's `merge`); the output closes
+//! Fan-in: `merge` forwards several flows of one type into one link, one
+//! forwarder task per input (the article's `merge`); the output closes
 //! when every forwarder has finished.
 
-use async_channel::{Receiver, Sender, TryRecvError, TrySendError};
+use std::sync::Arc;
 
-use crate::cancel::Cancel;
-use crate::channel::Packet;
-use crate::stats::{Local, Stopwatch};
+use smol::Task;
 
-/// Forwards every packet of `rx` to `tx` until `rx` closes or the run is
-/// cancelled. Packets pass as they are: batches stay batches.
-///
-/// Both channels are closed at a cancel (see `channel::channel`), so a
-/// forwarder blocked on either wakes then; it checks the signal before
-/// each packet.
-pub(crate) async fn forward<T>(
-    rx: Receiver<Packet<T>>,
-    tx: Sender<Packet<T>>,
-    cancel: Cancel,
-    mut stats: Local,
-) {
-    loop {
-        if cancel.is_cancelled() {
-            return;
-        }
-        let p = match rx.try_recv() {
-            Ok(p) => p,
-            Err(TryRecvError::Closed) => return,
-            Err(TryRecvError::Empty) => {
-                let t0 = Stopwatch::start();
-                let got = rx.recv().await;
-                stats.wait_in += t0.elapsed();
-                match got {
-                    Ok(p) if !cancel.is_cancelled() => p,
-                    _ => return,
-                }
-            }
-        };
-        let n = p.len() as u64;
-        stats.item_in(n);
-        let p = match tx.try_send(p) {
-            Ok(()) => {
-                stats.items_out += n;
-                continue;
-            }
-            Err(TrySendError::Closed(_)) => return,
-            Err(TrySendError::Full(p)) => p,
-        };
-        let t0 = Stopwatch::start();
-        let sent = tx.send(p).await;
-        stats.wait_out += t0.elapsed();
-        if sent.is_err() {
-            return;
-        }
-        stats.items_out += n;
-    }
+use crate::channel::{LinkRx, LinkTx, Reader, Writer};
+use crate::config::StageConfig;
+use crate::op::{Inline, MapOp};
+use crate::stage::{worker, RunCtx};
+use crate::stats::{Local, StageStats};
+
+/// Passes an item on unchanged.
+fn identity<T>(item: T) -> T {
+    item
+}
+
+/// Spawns one forwarder per input: a worker of the identity function, so
+/// that batches move whole (the bulk map hands a packet's allocation on)
+/// and the output is packed and counted by the merge's own settings, as
+/// any stage's output is. Each forwarder checks the signal between
+/// packets, and both its links are closed at a cancel.
+pub(crate) fn spawn_merge<T: Send + 'static>(
+    inputs: Vec<LinkRx<T>>,
+    cfg: &StageConfig,
+    tx: LinkTx<T>,
+    stats: &Arc<StageStats>,
+    ctx: &RunCtx,
+) -> Vec<Task<()>> {
+    let op = Arc::new(Inline(MapOp(identity::<T> as fn(T) -> T)));
+    inputs
+        .into_iter()
+        .map(|rx| {
+            ctx.spawn(worker(
+                op.clone(),
+                Reader::new(rx, ctx.cancel.clone()),
+                Writer::new(
+                    tx.clone(),
+                    ctx.cancel.clone(),
+                    cfg.packet_cap(),
+                    cfg.is_adaptive(),
+                ),
+                cfg.name.clone(),
+                ctx.clone(),
+                Local::new(stats.clone()),
+            ))
+        })
+        .collect()
+    // `tx` drops here: the output closes when the last forwarder ends.
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use async_channel::{Receiver, Sender};
 use async_lock::{Semaphore, SemaphoreGuardArc};
 
-use crate::channel::{or_cancel, recv_timed, Msg, Packet, Reader, Writer};
+use crate::channel::{or_cancel, recv_timed, LinkRx, LinkTx, Msg, Reader, Writer};
 use crate::config::StageConfig;
 use crate::op::{Op, Out};
 use crate::stage::{apply, emit, RunCtx, Step};
@@ -144,8 +144,8 @@ async fn collector<U>(
 pub(crate) fn spawn_ordered<T, U, O>(
     op: O,
     cfg: &StageConfig,
-    rx: Receiver<Packet<T>>,
-    tx: Sender<Packet<U>>,
+    rx: LinkRx<T>,
+    tx: LinkTx<U>,
     stats: &Arc<StageStats>,
     ctx: &RunCtx,
 ) -> Vec<Task<()>>

@@ -8,16 +8,15 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use async_channel::Sender;
 use futures::{FutureExt, Stream};
 use smol::Task;
 
 use crate::cancel::Cancel;
-use crate::channel::{channel, Packet, Writer};
+use crate::channel::{link, LinkTx, Writer};
 use crate::config::{ErrorPolicy, StageConfig};
 use crate::error::{panic_message, Error};
 use crate::executor::LiveTasks;
-use crate::flow::Flow;
+use crate::flow::{held_by_workers, Flow};
 use crate::source::{
     async_source, blocking_source, iter_source, make_emitter, stream_source, AsyncEmitter, Emitter,
 };
@@ -193,15 +192,17 @@ impl Pipeline {
     fn source<T: Send + 'static>(
         &self,
         cfg: impl Into<StageConfig>,
-        make: impl FnOnce(Sender<Packet<T>>, StageConfig, Local, &RunCtx) -> Task<()> + Send + 'static,
+        make: impl FnOnce(LinkTx<T>, StageConfig, Local, &RunCtx) -> Task<()> + Send + 'static,
     ) -> Flow<T> {
         let cfg = cfg.into();
-        let (tx, rx) = channel(cfg.channel_packets(), &self.graph.cancel);
+        let (tx, rx) = link(&cfg, &self.graph.cancel);
         let stats = StageStats::new(cfg.name.clone(), Kind::Source, 1);
         self.graph.stats.add(stats.clone());
-        // The packet being filled (or stalled), and the channel.
+        // The link, and the packet being filled (or stalled); on a counted
+        // link only the one item waiting for a permit is not counted.
         let batch = cfg.packet_cap();
-        let bound = batch + cfg.channel_items();
+        let filling = if cfg.counted() { 1 } else { batch };
+        let bound = filling + cfg.channel_items();
         let c = cfg.clone();
         self.graph.add(
             &cfg,
@@ -353,36 +354,30 @@ impl Pipeline {
         let flows: Vec<Flow<T>> = flows.into_iter().collect();
         let foreign = flows.iter().any(|f| !Arc::ptr_eq(&f.graph, &self.graph));
         let extra = foreign.then(|| "merges a flow of another pipeline".to_string());
-        // A merge passes packets on as they come: its channel counts the
-        // buffer in packets of the largest input's cap.
-        let max_batch = flows.iter().map(|f| f.batch).max().unwrap_or(1);
-        let packets = cfg.buffer.div_ceil(max_batch).max(1);
-        let (tx, rx) = channel(packets, &self.graph.cancel);
+        let (tx, rx) = link(&cfg, &self.graph.cancel);
         let stats = StageStats::new(cfg.name.clone(), Kind::Merge, flows.len());
         self.graph.stats.add(stats.clone());
-        let bound = flows.iter().map(|f| f.batch).sum::<usize>() + packets * max_batch;
+        // Each forwarder is a one-worker stage on its input.
+        let one = cfg.clone().workers(1).unordered();
+        let bound = flows
+            .iter()
+            .map(|f| held_by_workers(&one, f.held_in()))
+            .sum::<usize>()
+            + cfg.channel_items();
+        let c = cfg.clone();
         self.graph.add(
             &cfg,
             extra,
             bound,
             Box::new(move |ctx| {
-                flows
-                    .into_iter()
-                    .map(|f| {
-                        ctx.spawn(crate::merge::forward(
-                            f.rx,
-                            tx.clone(),
-                            ctx.cancel.clone(),
-                            Local::new(stats.clone()),
-                        ))
-                    })
-                    .collect()
+                let inputs = flows.into_iter().map(|f| f.rx).collect();
+                crate::merge::spawn_merge(inputs, &c, tx, &stats, ctx)
             }),
         );
         Flow {
             graph: self.graph.clone(),
             rx,
-            batch: max_batch,
+            batch: cfg.packet_cap(),
         }
     }
 }

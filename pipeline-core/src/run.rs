@@ -10,7 +10,7 @@ use futures::FutureExt;
 use crate::cancel::Cancel;
 use crate::channel::Reader;
 use crate::error::{panic_message, Error};
-use crate::executor::{block_on, LiveTasks};
+use crate::executor::{block_on, spawn, LiveTasks};
 use crate::flow::Flow;
 use crate::pipeline::{Errors, Graph};
 use crate::sink::{join_all, outcome, RunIter, RunStream, SinkFuture};
@@ -23,13 +23,13 @@ impl<T: Send + 'static> Flow<T> {
         F: FnOnce(Reader<T>, Local, Errors) -> Fut + Send + 'static,
         Fut: Future<Output = (O, bool)> + Send + 'static,
     {
-        let batch = self.batch;
+        let held = self.held_in();
         let rx = self.rx;
         let errors = self.graph.errors.clone();
         Run {
             graph: self.graph,
             name: "sink".into(),
-            held: batch,
+            held,
             sink: Box::new(move |cancel, stats| {
                 Box::pin(f(Reader::new(rx, cancel), stats, errors))
             }),
@@ -194,8 +194,8 @@ impl<O: Send + 'static> Run<O> {
         self
     }
 
-    /// Runs the pipeline to the end, blocking the calling thread while the
-    /// executor's threads run the stages.
+    /// Runs the pipeline to the end: the stages and the sink run as tasks
+    /// on the executor's threads while the calling thread sleeps.
     ///
     /// # Errors
     /// The run's first error ([`Error::Stage`], [`Error::Panic`]),
@@ -203,7 +203,12 @@ impl<O: Send + 'static> Run<O> {
     /// setting is invalid (then nothing ran). Every task of the run has ended
     /// when this returns, whatever it returns.
     pub fn run(self) -> Result<O, Error> {
-        block_on(self.run_async())
+        // The sink runs as a task of the executor, like every stage, and
+        // the calling thread sleeps until the run is over. Run on the
+        // calling thread, it would make one thread more than the executor
+        // has cores for: on a busy pipeline three threads then take turns
+        // on two cores, and a run can take several times as long.
+        block_on(spawn(self.run_async()))
     }
 
     /// Runs the pipeline inside async code; see [`run`](Self::run).

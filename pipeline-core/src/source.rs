@@ -6,7 +6,7 @@ use std::sync::Arc;
 use futures::{Stream, StreamExt};
 
 use crate::cancel::Cancel;
-use crate::channel::{Packet, Pushed, Writer};
+use crate::channel::{LinkTx, Pushed, Writer};
 use crate::config::{ErrorPolicy, StageConfig};
 use crate::error::{BoxError, Error};
 use crate::stage::RunCtx;
@@ -225,7 +225,7 @@ where
 }
 
 pub(crate) fn make_emitter<T>(
-    tx: async_channel::Sender<Packet<T>>,
+    tx: LinkTx<T>,
     name: Arc<str>,
     cfg: &StageConfig,
     stats: Local,

@@ -5,12 +5,11 @@ use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use async_channel::{Receiver, Sender};
 use futures::future::join;
 use futures::FutureExt;
 
 use crate::cancel::{Cancel, WithCancel};
-use crate::channel::{or_cancel, Msg, Packet, Poll, Pushed, Reader, Refill, Writer};
+use crate::channel::{or_cancel, LinkRx, LinkTx, Msg, Poll, Pushed, Reader, Refill, Writer};
 use crate::config::{ErrorPolicy, StageConfig};
 use crate::error::{panic_message, Error};
 use crate::executor::{spawn_counted, LiveTasks};
@@ -333,7 +332,7 @@ async fn settle<T, U>(next: Ready<T, U>, output: &mut Writer<U>, stats: &mut Loc
 /// One worker of an unordered stage. The per-item path is
 /// [`work_ready`]; this loop does what may wait: an empty input, a full
 /// output, an async or blocking function, a `flat_map`'s many items.
-async fn worker<T, U, O: Op<T, U>>(
+pub(crate) async fn worker<T, U, O: Op<T, U>>(
     op: Arc<O>,
     mut input: Reader<T>,
     mut output: Writer<U>,
@@ -439,8 +438,8 @@ async fn shared_worker<T, U, O: Op<T, U>>(
 pub(crate) fn spawn_unordered<T, U, O>(
     op: O,
     cfg: &StageConfig,
-    rx: Receiver<Packet<T>>,
-    tx: Sender<Packet<U>>,
+    rx: LinkRx<T>,
+    tx: LinkTx<U>,
     stats: &Arc<StageStats>,
     ctx: &RunCtx,
 ) -> Vec<Task<()>>
@@ -521,7 +520,7 @@ mod tests {
         use std::sync::Arc;
 
         use crate::cancel::Cancel;
-        use crate::channel::{channel, Packet, Reader, Writer};
+        use crate::channel::{channel, LinkRx, LinkTx, Packet, Reader, Writer};
         use crate::executor::LiveTasks;
         use crate::op::{Inline, MapOp};
         use crate::stage::{worker, RunCtx};
@@ -547,8 +546,22 @@ mod tests {
         let stats = || Local::new(StageStats::new("sq".into(), Kind::Stage, 1));
         let work = ctx.spawn(worker(
             Arc::new(Inline(MapOp(|n: u64| n * n))),
-            Reader::new(rx_in, cancel.clone()),
-            Writer::new(tx_out, cancel.clone(), 4, false),
+            Reader::new(
+                LinkRx {
+                    rx: rx_in,
+                    permits: None,
+                },
+                cancel.clone(),
+            ),
+            Writer::new(
+                LinkTx {
+                    tx: tx_out,
+                    permits: None,
+                },
+                cancel.clone(),
+                4,
+                false,
+            ),
             "sq".into(),
             ctx.clone(),
             stats(),

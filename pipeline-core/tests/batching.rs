@@ -73,12 +73,14 @@ fn slow_stage(slow: StageConfig) {
             }
             i
         })
-        .fold(0, move |acc, i| {
+        // The sink on this thread: the stage's waits block an executor
+        // thread, and must not keep the sink from running.
+        .iter()
+        .map(|i| {
             seen.add();
-            acc + i
+            i.unwrap()
         })
-        .run()
-        .unwrap();
+        .sum::<u64>();
     assert_eq!(
         timed_out.load(SeqCst),
         0,
@@ -109,12 +111,13 @@ fn slow_source(slow: StageConfig) {
     let n = Pipeline::new()
         .from_iter(slow, items)
         .map(StageConfig::new("id").adaptive(), |i| i)
-        .fold(0, move |acc, _| {
+        // The sink on this thread (see `slow_stage`).
+        .iter()
+        .map(|i| {
             seen.add();
-            acc + 1
+            i.unwrap()
         })
-        .run()
-        .unwrap();
+        .count();
     assert_eq!(timed_out.load(SeqCst), 0, "an item waited for a later one");
     assert_eq!(n, 200);
 }
@@ -171,16 +174,17 @@ fn batch_one_keeps_the_unbatched_bound() {
 }
 
 #[test]
-fn the_documented_bound_holds_when_every_stage_is_adaptive() {
-    // The formula of `StageConfig`'s docs, adaptive, cap = buffer = 64:
-    // source cap + cap; a stage cap + width x (cap_in + cap - 1); sink cap_in.
-    assert_eq!((DEFAULT_BUFFER, DEFAULT_BATCH), (64, 64));
-    let cap = 64;
-    let source = cap + cap;
-    let stage = |width: usize| cap + width * (cap + cap - 1);
+fn the_documented_bound_holds_when_every_stage_has_a_fixed_batch() {
+    // The formula of `StageConfig`'s docs for `batch(n)`, whose links count
+    // packets (here 4 of 16 items): source ceil(b/n)·n + n; a stage
+    // ceil(b/n)·n + width × (cap_in + cap − 1); sink cap_in.
+    let (buffer, cap) = (64usize, 16);
+    let link = buffer.div_ceil(cap) * cap;
+    let source = link + cap;
+    let stage = |width: usize| link + width * (cap + cap - 1);
     let sink = cap;
     let documented = source + stage(1) + stage(3) + sink;
-    let max = max_in_flight(|c| c.adaptive(), documented);
+    let max = max_in_flight(|c| c.batch(cap).buffer(buffer), documented);
     // Packets grew behind the slow sink: more than an unbatched run of
     // these buffers and widths could ever hold.
     let unbatched = (1 + 64) + (64 + 1) + (64 + 3) + 1;
@@ -189,9 +193,60 @@ fn the_documented_bound_holds_when_every_stage_is_adaptive() {
 
 #[test]
 fn default_settings_keep_each_stage_within_buffer_plus_width() {
-    // One item per packet by default: per stage its buffer and its width.
-    let documented = (1 + DEFAULT_BUFFER) + (DEFAULT_BUFFER + 1) + (DEFAULT_BUFFER + 3) + 1;
+    // Adaptive packets of up to DEFAULT_BATCH items by default, on links
+    // counted by item permits: the packets being filled and read are
+    // inside the buffer, so each stage holds its buffer plus its width,
+    // the source its buffer plus the item it holds, the sink nothing
+    // beyond its input's buffer.
+    assert_eq!((DEFAULT_BUFFER, DEFAULT_BATCH), (64, 64));
+    assert!(StageConfig::new("a").is_adaptive());
+    let documented = (DEFAULT_BUFFER + 1) + (DEFAULT_BUFFER + 1) + (DEFAULT_BUFFER + 3);
     max_in_flight(|c| c, documented);
+    // `adaptive()` is the default, said out loud.
+    max_in_flight(|c| c.adaptive(), documented);
+}
+
+#[test]
+fn a_counted_link_fills_to_its_buffer_and_no_further() {
+    // The sink is stuck on the first item until the source has made
+    // `buffer + 1` items: it gets there only if the link takes a whole
+    // buffer of items in packets (the sink's own packet included) while
+    // the source holds one more waiting for room. No item may get further
+    // ahead of the sink than that.
+    for buffer in [2usize, 5, 64, 100] {
+        let made = Arc::new(Count::default());
+        let ahead = Arc::new(AtomicUsize::new(0));
+        let consumed = Arc::new(AtomicUsize::new(0));
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let (m, a, c) = (made.clone(), ahead.clone(), consumed.clone());
+        let items = (0..1000u32).inspect(move |_| {
+            m.add();
+            let n = *m.n.lock().unwrap();
+            a.fetch_max(n - c.load(SeqCst), SeqCst);
+        });
+        let t = timed_out.clone();
+        let n = Pipeline::new()
+            .from_iter(StageConfig::new("gen").buffer(buffer), items)
+            .fold(0usize, move |acc, _| {
+                if acc == 0 && !made.wait_for(buffer + 1) {
+                    t.store(true, SeqCst);
+                }
+                consumed.fetch_add(1, SeqCst);
+                acc + 1
+            })
+            .run()
+            .unwrap();
+        assert_eq!(n, 1000);
+        assert!(
+            !timed_out.load(SeqCst),
+            "buffer {buffer}: the link never filled"
+        );
+        let ahead = ahead.load(SeqCst);
+        assert!(
+            ahead <= buffer + 1,
+            "buffer {buffer}: the source got {ahead} items ahead of the sink"
+        );
+    }
 }
 
 /// Runs `gen -> sq -> wide (3 workers) -> slow sink` with every stage set

@@ -127,8 +127,8 @@ fn not_applicable(role: Role, option: &str) -> Option<String> {
         Role::Source if !matches!(option, "buffer" | "batch" | "adaptive") => Some(format!(
             "option `{option}` does not apply to a source (it has one producer); a source takes `buffer`, `batch` and `adaptive`"
         )),
-        Role::Merge if option != "buffer" => Some(format!(
-            "option `{option}` does not apply to a merge; a merge takes `buffer`"
+        Role::Merge if !matches!(option, "buffer" | "batch" | "adaptive") => Some(format!(
+            "option `{option}` does not apply to a merge; a merge takes `buffer`, `batch` and `adaptive`"
         )),
         Role::Sink => Some(format!(
             "option `{option}` does not apply to a sink: it runs in the caller's task and sends nothing"
