@@ -113,11 +113,11 @@ fn slow_source(slow: StageConfig) {
         .map(StageConfig::new("id").adaptive(), |i| i)
         // The sink on this thread (see `slow_stage`).
         .iter()
-        .map(|i| {
+        .fold(0, |n, i| {
+            i.unwrap();
             seen.add();
-            i.unwrap()
-        })
-        .count();
+            n + 1
+        });
     assert_eq!(timed_out.load(SeqCst), 0, "an item waited for a later one");
     assert_eq!(n, 200);
 }
