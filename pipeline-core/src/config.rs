@@ -5,9 +5,9 @@ use std::sync::Arc;
 /// Default capacity, in items, of the channel a stage sends into.
 pub const DEFAULT_BUFFER: usize = 64;
 
-/// The most items a packet holds when a stage batches adaptively (see
-/// [`StageConfig::adaptive`]); a buffer smaller than this caps packets at
-/// the buffer instead.
+/// The most items a packet holds when a stage batches adaptively (the
+/// default; see [`StageConfig::adaptive`]); a buffer smaller than this
+/// caps packets at the buffer instead.
 pub const DEFAULT_BATCH: usize = 64;
 
 /// The error policy of a run.
@@ -34,45 +34,53 @@ pub enum ErrorPolicy {
 ///
 /// # Packets, buffers and memory
 ///
-/// Items travel between stages in packets: by default one item each, so
-/// items in flight stay within each stage's buffer plus its width (plus
-/// the window of an ordered stage). With [`adaptive`](Self::adaptive) a
-/// worker batches **adaptively**: it adds each
-/// result to its outgoing packet, and sends the packet as soon as the
-/// channel downstream is empty (the next stage has nothing queued), the
-/// worker would wait (for input, or for an async or blocking stage
-/// function), or the packet holds [`packet_cap`](Self::packet_cap) items.
-/// So a stage whose consumer keeps up, or whose function is slow, sends
-/// every result at once, and a fast stage in front of a busy one sends
-/// full packets, which cuts the per-item cost of the channel by an order
-/// of magnitude. A result waits in a packet at most while its worker
-/// computes the next result with an inline function (or an iterator
-/// source makes its next item). Sources fed by an
-/// [`Emitter`](crate::Emitter) or an [`AsyncEmitter`](crate::AsyncEmitter)
-/// do not batch unless asked: their producer may wait between items. The
-/// workers of a stage with an async or blocking function and more than
-/// one worker take their input one item at a time, so that no item waits
-/// in one worker's packet while another worker is idle.
+/// Items travel between stages in packets. By default a worker batches
+/// **adaptively**: it adds each result to its outgoing packet, and sends
+/// the packet as soon as the channel downstream is empty (the next stage
+/// has nothing queued), the worker would wait (for input, for room, or
+/// for an async or blocking stage function), or the packet holds
+/// [`packet_cap`](Self::packet_cap) items. So a stage whose consumer keeps
+/// up, or whose function is slow, sends every result at once, and a fast
+/// stage in front of a busy one sends packets of many items, which cuts
+/// the per-item cost of the channel several times over. A result waits in
+/// a packet at most while its worker computes the next result with an
+/// inline function (or an iterator source makes its next item). Sources
+/// fed by an [`Emitter`](crate::Emitter) or an
+/// [`AsyncEmitter`](crate::AsyncEmitter) send every item on its own unless
+/// given a `batch`: their producer may wait between items. The workers of
+/// a stage with an async or blocking function and more than one worker
+/// take their input one item at a time, so that no item waits in one
+/// worker's packet while another worker is idle.
+///
+/// The [`buffer`](Self::buffer) counts items. An adaptive link counts
+/// *every* item it holds with a permit — in the packet its writer is
+/// filling, queued in the channel, and in the packet its reader is
+/// working through, which gives its permits back once it has used the
+/// packet up — so packing never lets a link hold more than its buffer.
 ///
 /// `batch(n)` fixes the cap at `n` and sends a packet only when it is full
-/// or the worker would wait for input; `batch(1)`, the default, sends
-/// every item on its own, at once.
+/// or the worker would wait for input; `batch(1)` sends every item on its
+/// own, at once. Such a link holds `ceil(buffer / cap)` packets, so the
+/// buffer rounded up to a whole packet, and the packets at its two ends
+/// come on top.
 ///
-/// The [`buffer`](Self::buffer) counts items: the channel holds
-/// `ceil(buffer / cap)` packets, so at most the buffer rounded up to a
-/// whole packet. Items in flight in a run (between leaving a source and
-/// being consumed by the sink) are at most the sum over its nodes of
+/// Items in flight in a run (between leaving a source and being consumed
+/// by the sink) are at most the sum over its nodes of
 ///
-/// - source: `ceil(buffer / cap) × cap + cap`;
-/// - unordered stage: `ceil(buffer / cap) × cap + width × (cap_in + cap − 1)`;
-/// - ordered stage: `ceil(buffer / cap) × cap + cap_in + width + window + cap − 1`;
-/// - merge: `ceil(buffer / cap) × cap + Σ cap_in` (cap: the largest cap_in);
-/// - sink: `cap_in`;
+/// - source: `buffer + 1` if adaptive, else `ceil(buffer / cap) × cap + cap`;
+/// - unordered stage: `L + width × (max(held_in, 1) + F)`;
+/// - ordered stage: `L + held_in + width + window + F`;
+/// - merge: `L + Σ (max(held_in, 1) + F)` over its inputs;
+/// - sink: `held_in`;
 ///
-/// where `cap` is the node's packet cap and `cap_in` its input's. With
-/// every stage at the defaults (buffer 64, cap 1, one worker) that is 65
-/// items per source and per stage and 1 for the sink; with every stage
-/// adaptive (cap 64), 128 per source, 191 per stage and 64 for the sink.
+/// where `L` is what the node's output link holds (its buffer if
+/// adaptive, else `ceil(buffer / cap) × cap`), `F` the packet being filled
+/// outside that count (0 if adaptive, else `cap − 1`), and `held_in` what
+/// a reader of the input holds outside the input's count (0 if the input
+/// is adaptive, else its cap). With every stage at the defaults (buffer
+/// 64, adaptive, one worker) that is 65 items per source and per stage and
+/// none for the sink: each stage's buffer plus its width, however the
+/// items are packed.
 /// [`Run::in_flight_bound`](crate::Run::in_flight_bound) computes it for a
 /// run.
 ///
@@ -91,9 +99,9 @@ pub struct StageConfig {
     pub name: Arc<str>,
     /// How many workers read the stage's input at once (fan-out width).
     pub workers: usize,
-    /// Capacity, in items, of the channel the stage sends into (rounded up
-    /// to a whole number of packets; see [Packets, buffers and
-    /// memory](Self#packets-buffers-and-memory)).
+    /// Capacity, in items, of the link the stage sends into (with a fixed
+    /// `batch`, rounded up to a whole number of packets; see [Packets,
+    /// buffers and memory](Self#packets-buffers-and-memory)).
     pub buffer: usize,
     /// Whether the stage keeps input order.
     pub ordered: bool,
@@ -102,16 +110,17 @@ pub struct StageConfig {
     pub reorder_window: Option<usize>,
     /// Run the stage function on the blocking thread pool.
     pub blocking: bool,
-    /// Items per packet sent downstream: `Some(n)` fills packets of up to
-    /// `n` items, sending a partial one only when the worker would wait for
-    /// input (the default is `Some(1)`: every item alone); `None` batches
-    /// adaptively up to [`packet_cap`](Self::packet_cap) items.
+    /// Items per packet sent downstream: `None` (the default) batches
+    /// adaptively up to [`packet_cap`](Self::packet_cap) items, counted in
+    /// the buffer; `Some(n)` fills packets of up to `n` items, sending a
+    /// partial one only when the worker would wait for input (`Some(1)`:
+    /// every item alone).
     pub batch: Option<usize>,
 }
 
 impl StageConfig {
     /// Defaults: 1 worker, buffer [`DEFAULT_BUFFER`], unordered, inline,
-    /// one item per packet.
+    /// adaptive packets.
     pub fn new(name: impl Into<Arc<str>>) -> Self {
         StageConfig {
             name: name.into(),
@@ -163,28 +172,30 @@ impl StageConfig {
 
     /// Sends items downstream in packets of up to `n`, sending a partial
     /// packet only when the worker would wait for input; `batch(1)` sends
-    /// every item on its own, at once. Without this call a stage batches
-    /// adaptively (see [Packets, buffers and
+    /// every item on its own, at once. A fixed batch holds a slow stage's
+    /// results back until the packet is full or the stage runs out of
+    /// input; without this call a stage batches adaptively, which never
+    /// does (see [Packets, buffers and
     /// memory](Self#packets-buffers-and-memory)).
     pub fn batch(mut self, n: usize) -> Self {
         self.batch = Some(n);
         self
     }
 
-    /// Batches adaptively: results join a packet (of at most
-    /// [`DEFAULT_BATCH`] items, or the buffer if smaller) only while the
-    /// next stage has something queued, and go at once otherwise. Cuts the
-    /// per-item cost of a busy chain several times over; items in flight
-    /// may exceed buffer + width by up to a packet per worker (see
-    /// [Packets, buffers and memory](Self#packets-buffers-and-memory)).
+    /// Batches adaptively, the default (this undoes a [`batch`](Self::batch)):
+    /// results join a packet (of at most [`DEFAULT_BATCH`] items, or the
+    /// buffer if smaller) only while the next stage has something queued,
+    /// and go at once otherwise; every item of the link, however packed,
+    /// counts in its buffer (see [Packets, buffers and
+    /// memory](Self#packets-buffers-and-memory)).
     pub fn adaptive(mut self) -> Self {
         self.batch = None;
         self
     }
 
     /// The most items a packet of this stage holds: the [`batch`](Self::batch)
-    /// (1 by default); when [`adaptive`](Self::adaptive), [`DEFAULT_BATCH`]
-    /// or the buffer if smaller.
+    /// if set; when [`adaptive`](Self::adaptive) (the default),
+    /// [`DEFAULT_BATCH`] or the buffer if smaller.
     ///
     /// ```
     /// use pipeline_core::StageConfig;

@@ -62,11 +62,11 @@
 //!    travel as items, none is dropped.
 //! 6. A panicking stage function cancels the run and becomes
 //!    [`Error::Panic`] naming the stage.
-//! 7. Items in flight stay below [`Run::in_flight_bound`]. With the
-//!    default one item per packet that is, per stage, its buffer plus its
-//!    width (plus the window for ordered stages); a stage that batches
-//!    adds what its workers hold in packets (the formula is in
-//!    [`StageConfig`]'s docs). Ordered stages keep input order with a
+//! 7. Items in flight stay below [`Run::in_flight_bound`]. At the
+//!    defaults that is, per stage, its buffer plus its width (plus the
+//!    window for ordered stages), however items are packed; a stage with
+//!    a fixed `batch` adds the packets at the ends of its links (the
+//!    formula is in [`StageConfig`]'s docs). Ordered stages keep input order with a
 //!    bounded reorder window; `workers = n` means n items in work at once,
 //!    driven by the executor, not by the consumer.
 //! 8. Stage functions can check [`Cancel::current`] between chunks of long
@@ -74,19 +74,20 @@
 //!
 //! # Batching
 //!
-//! Items cross channels in packets, one item each unless a stage asks
-//! for more. [`StageConfig::batch`] fixes the packet size: a packet goes
-//! when full or when the stage would wait for input.
-//! [`StageConfig::adaptive`] batches adaptively: a result is sent at once
-//! when the next stage has nothing queued, when the stage would wait (for
-//! input, for an async or blocking function), or when its packet holds
-//! [`DEFAULT_BATCH`] items; it joins the packet only while the next stage
-//! is busy. A fast stage in front of a busy one thus sends full packets
-//! (hundreds of nanoseconds per item less), while a slow stage, or one
-//! whose consumer keeps up, sends every result at once: a result waits in
-//! a packet at most while its stage computes its next result inline. Both
-//! hold more items in flight than one-item packets, by up to a packet per
-//! worker.
+//! Items cross channels in packets. By default a stage batches
+//! adaptively: a result is sent at once when the next stage has nothing
+//! queued, when the stage would wait (for input, for room, for an async or
+//! blocking function), or when its packet holds [`DEFAULT_BATCH`] items;
+//! it joins the packet only while the next stage is busy. A fast stage in
+//! front of a busy one thus sends packets of many items (a fraction of the
+//! per-item cost of one-item packets), while a slow stage, or one whose
+//! consumer keeps up, sends every result at once: a result waits in a
+//! packet at most while its stage computes its next result inline. Every
+//! item of such a link counts in its buffer, in whatever packet it is
+//! (item permits), so batching costs no memory beyond the buffer.
+//! [`StageConfig::batch`] fixes the packet size instead (`batch(1)`: one
+//! item per packet): a packet goes when full or when the stage would wait
+//! for input.
 
 #![warn(missing_docs)]
 

@@ -36,7 +36,11 @@ impl<T: Send + 'static> Flow<T> {
         }
     }
 
-    /// Ends the pipeline: calls `f` on every item, in the caller's task.
+    /// Ends the pipeline: calls `f` on every item, in the sink's task (an
+    /// executor task under [`Run::run`], the caller's under
+    /// [`Run::run_async`]). Like a stage function, `f` should not block for
+    /// long; a consumer that does (a slow pipe) is better served by
+    /// [`iter`](Self::iter), which runs on the caller's thread.
     pub fn for_each<F>(self, mut f: F) -> Run<()>
     where
         F: FnMut(T) + Send + 'static,
@@ -195,7 +199,8 @@ impl<O: Send + 'static> Run<O> {
     }
 
     /// Runs the pipeline to the end: the stages and the sink run as tasks
-    /// on the executor's threads while the calling thread sleeps.
+    /// on the executor's threads while the calling thread sleeps (so a
+    /// busy pipeline has as many threads as cores, not one more).
     ///
     /// # Errors
     /// The run's first error ([`Error::Stage`], [`Error::Panic`]),

@@ -1,4 +1,4 @@
-//! How a run ends: sinks that consume the last stage in the caller's task,
+//! How a run ends: sinks that consume the last stage in the sink's task,
 //! and the streams and iterators that hand the items to the caller.
 
 use std::pin::Pin;

@@ -91,8 +91,8 @@ struct DeclaringAPipeline;
 /// | `ordered` / `window = n` | stages | keep input order; `window` bounds the reorder buffer |
 /// | `unordered` | stages | the default, written out |
 /// | `blocking` | sync stages | run the function on the blocking thread pool |
-/// | `batch = n` | sources, stages | send items downstream in packets of up to `n` (default: 1) |
-/// | `adaptive` | sources, stages | batch adaptively: packets grow only while the next stage is busy (see `StageConfig::adaptive`) |
+/// | `batch = n` | sources, stages, merges | send items downstream in packets of up to `n` (`batch = 1`: every item alone) |
+/// | `adaptive` | sources, stages, merges | the default: packets grow only while the next stage is busy, counted in the buffer (see `StageConfig::adaptive`) |
 ///
 /// Stage functions must be `Send + Sync + 'static`: closures that use a
 /// local take it by `move`. A stage expression that ends in `[...]` is read
