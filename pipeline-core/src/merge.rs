@@ -29,7 +29,9 @@ pub(crate) fn spawn_merge<T: Send + 'static>(
     stats: &Arc<StageStats>,
     ctx: &RunCtx,
 ) -> Vec<Task<()>> {
-    let op = Arc::new(Inline(MapOp(identity::<T> as fn(T) -> T)));
+    // The fn item, not a fn pointer: the identity inlines into the bulk
+    // map, which then moves a batch without a call per item.
+    let op = Arc::new(Inline(MapOp(identity::<T>)));
     inputs
         .into_iter()
         .map(|rx| {
