@@ -345,6 +345,56 @@ impl<T> Reader<T> {
         }
     }
 
+    /// Takes the next packet whole, without waiting: `Err(true)` once the
+    /// input is closed and drained or the run cancelled, `Err(false)` if
+    /// none waits. For a forwarder, which never reads a packet item by
+    /// item: the previous packet taken counts as used up.
+    #[inline]
+    pub(crate) fn try_packet(&mut self, stats: &mut Local) -> Result<Packet<T>, bool> {
+        self.held.release();
+        if self.cancel.is_cancelled() {
+            return Err(true);
+        }
+        match self.rx.try_recv() {
+            Ok(p) => Ok(self.take_whole(p, stats)),
+            Err(TryRecvError::Empty) => Err(false),
+            Err(TryRecvError::Closed) => {
+                self.exhausted = true;
+                Err(true)
+            }
+        }
+    }
+
+    /// Waits for the next packet and takes it whole (see
+    /// [`try_packet`](Self::try_packet)); `None` once the input is closed
+    /// and drained, or the run cancelled.
+    pub(crate) async fn packet(&mut self, stats: &mut Local) -> Option<Packet<T>> {
+        self.held.release();
+        let t0 = Stopwatch::start();
+        let got = self.rx.recv().await;
+        stats.wait_in += t0.elapsed();
+        if self.cancel.is_cancelled() {
+            return None;
+        }
+        match got {
+            Ok(p) => Some(self.take_whole(p, stats)),
+            Err(_) => {
+                self.exhausted = true;
+                None
+            }
+        }
+    }
+
+    /// Counts a packet taken whole in, and holds its permits until the
+    /// next one is taken.
+    #[inline]
+    fn take_whole(&mut self, p: Packet<T>, stats: &mut Local) -> Packet<T> {
+        let n = p.len();
+        stats.item_in(n as u64);
+        self.held.hold(n);
+        p
+    }
+
     /// Counts a packet in; hands back its message if it has only one,
     /// otherwise keeps it as the batch being read.
     #[inline(always)]
@@ -673,6 +723,23 @@ impl<T> Writer<T> {
             return (false, Pushed::Done);
         }
         (true, self.added(n, stats))
+    }
+
+    /// Sends a packet as it is, without waiting, if the link takes it so:
+    /// counted in packets (not by permits), with no batch being filled, and
+    /// no bigger than this writer's packets. Otherwise hands it back, to go
+    /// item by item.
+    #[inline]
+    pub(crate) fn try_forward(
+        &mut self,
+        p: Packet<T>,
+        stats: &mut Local,
+    ) -> Result<Pushed, Packet<T>> {
+        if self.permits.is_some() || self.has_partial() || p.len() > self.batch {
+            return Err(p);
+        }
+        stats.items_out += p.len() as u64;
+        Ok(self.try_send_packet(p, stats))
     }
 
     /// Sends (or buffers) one message, waiting while the channel is full.

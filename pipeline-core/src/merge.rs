@@ -6,22 +6,13 @@ use std::sync::Arc;
 
 use smol::Task;
 
-use crate::channel::{LinkRx, LinkTx, Reader, Writer};
+use crate::channel::{LinkRx, LinkTx, Packet, Pushed, Reader, Writer};
 use crate::config::StageConfig;
-use crate::op::{Inline, MapOp};
-use crate::stage::{worker, RunCtx};
+use crate::stage::RunCtx;
 use crate::stats::{Local, StageStats};
 
-/// Passes an item on unchanged.
-fn identity<T>(item: T) -> T {
-    item
-}
-
-/// Spawns one forwarder per input: a worker of the identity function, so
-/// that batches move whole (the bulk map hands a packet's allocation on)
-/// and the output is packed and counted by the merge's own settings, as
-/// any stage's output is. Each forwarder checks the signal between
-/// packets, and both its links are closed at a cancel.
+/// Spawns one forwarder per input. Its output is packed and counted by the
+/// merge's own settings, as any stage's output is.
 pub(crate) fn spawn_merge<T: Send + 'static>(
     inputs: Vec<LinkRx<T>>,
     cfg: &StageConfig,
@@ -29,26 +20,106 @@ pub(crate) fn spawn_merge<T: Send + 'static>(
     stats: &Arc<StageStats>,
     ctx: &RunCtx,
 ) -> Vec<Task<()>> {
-    // The fn item, not a fn pointer: the identity inlines into the bulk
-    // map, which then moves a batch without a call per item.
-    let op = Arc::new(Inline(MapOp(identity::<T>)));
     inputs
         .into_iter()
         .map(|rx| {
-            ctx.spawn(worker(
-                op.clone(),
+            let writer = Writer::new(
+                tx.clone(),
+                ctx.cancel.clone(),
+                cfg.packet_cap(),
+                cfg.is_adaptive(),
+            );
+            ctx.spawn(forward(
                 Reader::new(rx, ctx.cancel.clone()),
-                Writer::new(
-                    tx.clone(),
-                    ctx.cancel.clone(),
-                    cfg.packet_cap(),
-                    cfg.is_adaptive(),
-                ),
-                cfg.name.clone(),
-                ctx.clone(),
+                writer,
                 Local::new(stats.clone()),
             ))
         })
         .collect()
     // `tx` drops here: the output closes when the last forwarder ends.
+}
+
+/// Forwards every packet of `input` to `output` until the input closes or
+/// the run is cancelled: whole where the output takes it so (see
+/// [`Writer::try_forward`]), otherwise item by item, a batch's items in
+/// bulk. Both links are closed at a cancel, so a forwarder blocked on
+/// either wakes then; it checks the signal before each packet.
+pub(crate) async fn forward<T>(mut input: Reader<T>, mut output: Writer<T>, mut stats: Local) {
+    loop {
+        let p = match input.try_packet(&mut stats) {
+            Ok(p) => p,
+            Err(true) => break,
+            Err(false) => {
+                // About to wait: what is batched goes first.
+                if output.flush(&mut stats).await.is_err() {
+                    return;
+                }
+                match input.packet(&mut stats).await {
+                    Some(p) => p,
+                    None => break,
+                }
+            }
+        };
+        let p = match output.try_forward(p, &mut stats) {
+            Ok(pushed) => {
+                if !settled(pushed, &mut output, &mut stats).await {
+                    return;
+                }
+                continue;
+            }
+            Err(p) => p,
+        };
+        if !forward_items(p, &mut output, &mut stats).await {
+            return;
+        }
+    }
+    let _ = output.flush(&mut stats).await;
+}
+
+/// Sends the items of `p` one by one (a batch of items in bulk where the
+/// writer takes them so); `false` if the run stopped.
+async fn forward_items<T>(p: Packet<T>, output: &mut Writer<T>, stats: &mut Local) -> bool {
+    let msgs = match p {
+        Packet::One(item) => return output.send(Ok(item), stats).await.is_ok(),
+        Packet::Many(v) => v,
+        Packet::Items(v) => {
+            let mut items = v.into_iter();
+            while items.len() > 0 {
+                let pushed = match output.bulk() {
+                    Some((buf, room, _)) => {
+                        let before = buf.len();
+                        buf.reserve_exact(room);
+                        buf.extend(items.by_ref().take(room));
+                        let n = buf.len() - before;
+                        output.added(n, stats)
+                    }
+                    // No room for a batch (no permit free): one item, which waits.
+                    None => {
+                        let item = items.next().expect("the batch holds an item");
+                        output.push(Ok(item), stats)
+                    }
+                };
+                if !settled(pushed, output, stats).await {
+                    return false;
+                }
+            }
+            return true;
+        }
+    };
+    for m in msgs {
+        if output.send(m, stats).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Finishes a push that did not wait: sends a stalled packet (or waits for
+/// a permit); `false` if the run stopped.
+async fn settled<T>(pushed: Pushed, output: &mut Writer<T>, stats: &mut Local) -> bool {
+    match pushed {
+        Pushed::Done => true,
+        Pushed::Stopped => false,
+        Pushed::Full => output.send_waiting(stats).await.is_ok(),
+    }
 }

@@ -332,7 +332,7 @@ async fn settle<T, U>(next: Ready<T, U>, output: &mut Writer<U>, stats: &mut Loc
 /// One worker of an unordered stage. The per-item path is
 /// [`work_ready`]; this loop does what may wait: an empty input, a full
 /// output, an async or blocking function, a `flat_map`'s many items.
-pub(crate) async fn worker<T, U, O: Op<T, U>>(
+async fn worker<T, U, O: Op<T, U>>(
     op: Arc<O>,
     mut input: Reader<T>,
     mut output: Writer<U>,
