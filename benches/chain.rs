@@ -5,8 +5,8 @@
 //! - `macro`: declared with `pipeline!`;
 //! - `builder`: the same with the builder API;
 //! - `hand`: hand-wired tasks and async-channels on the framework's own
-//!   executor (`pipeline::spawn`), the sink in `block_on` on the calling
-//!   thread as `Run::run` does — so only the framework's layer differs;
+//!   executor (`pipeline::spawn`), the sink a task too, as `Run::run`
+//!   runs it — so only the framework's layer differs;
 //!   `hand-batched` sends `Vec`s of `batch` items, the ideal the
 //!   framework's `batch` option is measured against;
 //! - `sync_channel`: std threads and `std::sync::mpsc::sync_channel`;

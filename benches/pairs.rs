@@ -2,8 +2,9 @@
 //! of the grid, the framework's runs (`pipeline!` and the builder) and the
 //! hand-wired reference alternate, `PAIRS_REPS` times (default 15), in a
 //! rotating order, and the bench prints the median of the per-round
-//! ratios with their interquartile range. The default and the adaptive
-//! configuration are compared so with the article's Go `sq` at the same
+//! ratios with their interquartile range. The default configuration
+//! (builder and `pipeline!`) and one item per packet are compared so with
+//! the article's Go `sq` at the same
 //! buffer (when built; its time includes its process start, well under
 //! 1% of a run).
 //!
