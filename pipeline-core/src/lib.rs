@@ -102,12 +102,14 @@ mod op;
 mod ordered;
 mod permits;
 mod pipeline;
+mod reader;
 mod run;
 mod sink;
 mod source;
 mod stage;
 mod stats;
 pub mod sweep;
+mod writer;
 
 pub use cancel::Cancel;
 pub use config::{ErrorPolicy, StageConfig, DEFAULT_BATCH, DEFAULT_BUFFER};

@@ -1,5 +1,5 @@
 //! The typed builder: a [`Pipeline`] makes sources, each a [`Flow`]; a flow
-//! grows stages and ends in a sink, which gives a [`Run`].
+//! grows stages and ends in a sink, which gives a [`Run`](crate::Run).
 //!
 //! Declaring spawns nothing: channels are made as stages are declared, and
 //! every task is spawned when the run starts.

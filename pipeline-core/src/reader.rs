@@ -1,0 +1,358 @@
+//! The reading end of a link: takes packets from the channel, hands
+//! messages (or whole batches) to a worker, and on a counted link gives a
+//! packet's permits back once it is used up.
+
+use std::ops::ControlFlow;
+
+use async_channel::{Receiver, TryRecvError};
+
+use crate::cancel::Cancel;
+use crate::channel::{LinkRx, Msg, Packet};
+use crate::permits::Held;
+use crate::stats::{Local, Stopwatch};
+
+/// What is left of the batch a reader is working through.
+enum Pending<T> {
+    Items(std::vec::IntoIter<T>),
+    Many(std::vec::IntoIter<Msg<T>>),
+}
+
+impl<T> Pending<T> {
+    #[inline(always)]
+    fn next(&mut self) -> Option<Msg<T>> {
+        match self {
+            Pending::Items(it) => it.next().map(Ok),
+            Pending::Many(it) => it.next(),
+        }
+    }
+}
+
+/// The reading end of a link, owned by one worker.
+pub(crate) struct Reader<T> {
+    rx: Receiver<Packet<T>>,
+    cancel: Cancel,
+    pending: Pending<T>,
+    /// Set once the input was seen closed and drained (not cancelled).
+    exhausted: bool,
+    /// The permits of the packet being read, on a counted link. After
+    /// `rx`, so that it is dropped after it (see [`Held`]).
+    held: Held,
+}
+
+/// What [`Reader::try_next`] found.
+pub(crate) enum Poll<T> {
+    Item(Msg<T>),
+    Empty,
+    Closed,
+}
+
+/// Why [`Reader::fold_ready`] returned.
+pub(crate) enum Drained {
+    /// Nothing more waits in the input.
+    Empty,
+    /// The input is closed and drained, or the run cancelled.
+    Closed,
+    /// The fold broke off.
+    Broke,
+}
+
+/// What [`Reader::try_refill`] found.
+pub(crate) enum Refill<T> {
+    /// A message: the next of the current batch, or a packet of one.
+    Item(Msg<T>),
+    /// A batch packet, now the batch being read, whole.
+    Batch,
+    Empty,
+    Closed,
+}
+
+impl<T> Reader<T> {
+    pub(crate) fn new(link: LinkRx<T>, cancel: Cancel) -> Self {
+        Reader {
+            rx: link.rx,
+            cancel,
+            pending: Pending::Items(Vec::new().into_iter()),
+            exhausted: false,
+            held: Held::new(link.permits),
+        }
+    }
+
+    /// Whether the input ended because every sender was done, rather than
+    /// because the run was cancelled or the reader stopped early.
+    pub(crate) fn exhausted(&self) -> bool {
+        self.exhausted
+    }
+
+    /// Takes the next message without waiting. A cancelled run reads as closed.
+    #[inline(always)]
+    pub(crate) fn try_next(&mut self, stats: &mut Local) -> Poll<T> {
+        match self.try_refill(stats) {
+            Refill::Item(m) => Poll::Item(m),
+            Refill::Batch => Poll::Item(self.first_of_batch()),
+            Refill::Empty => Poll::Empty,
+            Refill::Closed => Poll::Closed,
+        }
+    }
+
+    /// Like [`try_next`](Self::try_next), but a batch packet taken from
+    /// the channel stays whole as the batch being read
+    /// ([`Refill::Batch`]), so a bulk map can take it in one piece.
+    #[inline(always)]
+    pub(crate) fn try_refill(&mut self, stats: &mut Local) -> Refill<T> {
+        if let Some(m) = self.pending.next() {
+            return Refill::Item(m);
+        }
+        // The packet is used up: its room goes back to the writers.
+        self.held.release();
+        if self.cancel.is_cancelled() {
+            return Refill::Closed;
+        }
+        match self.rx.try_recv() {
+            Ok(p) => match self.stash(p, stats) {
+                Some(m) => Refill::Item(m),
+                None => Refill::Batch,
+            },
+            Err(TryRecvError::Empty) => Refill::Empty,
+            Err(TryRecvError::Closed) => {
+                self.exhausted = true;
+                Refill::Closed
+            }
+        }
+    }
+
+    /// What is left of the current packet, if it is a batch of items (no
+    /// errors) with at least one left: for loops that work on a batch at
+    /// once.
+    #[inline(always)]
+    pub(crate) fn pending_items(&mut self) -> Option<&mut std::vec::IntoIter<T>> {
+        match &mut self.pending {
+            Pending::Items(it) if it.len() > 0 => Some(it),
+            _ => None,
+        }
+    }
+
+    /// Folds every message that can be had without waiting into `acc`:
+    /// what is left of the current packet, then whatever packets wait in
+    /// the channel. Plain code, so a sink's per-item path builds no future.
+    #[inline]
+    pub(crate) fn fold_ready<A>(
+        &mut self,
+        stats: &mut Local,
+        mut acc: A,
+        f: &mut impl FnMut(A, Msg<T>) -> ControlFlow<A, A>,
+    ) -> (A, Drained) {
+        loop {
+            // The rest of a batch of items in one tight loop.
+            if let Pending::Items(it) = &mut self.pending {
+                acc = match it.try_fold(acc, |a, item| f(a, Ok(item))) {
+                    ControlFlow::Continue(a) => a,
+                    ControlFlow::Break(a) => return (a, Drained::Broke),
+                };
+            }
+            let m = match self.try_next(stats) {
+                Poll::Item(m) => m,
+                Poll::Empty => return (acc, Drained::Empty),
+                Poll::Closed => return (acc, Drained::Closed),
+            };
+            acc = match f(acc, m) {
+                ControlFlow::Continue(a) => a,
+                ControlFlow::Break(a) => return (a, Drained::Broke),
+            };
+        }
+    }
+
+    /// Folds messages into `acc` until the input ends (`false`) or `f`
+    /// breaks (`true`); only waiting for input is async.
+    pub(crate) async fn fold<A>(
+        &mut self,
+        stats: &mut Local,
+        mut acc: A,
+        mut f: impl FnMut(A, Msg<T>) -> ControlFlow<A, A>,
+    ) -> (A, bool) {
+        loop {
+            acc = match self.fold_ready(stats, acc, &mut f) {
+                (a, Drained::Broke) => return (a, true),
+                (a, Drained::Closed) => return (a, false),
+                (a, Drained::Empty) => a,
+            };
+            let Some(m) = self.wait(stats).await else {
+                return (acc, false);
+            };
+            acc = match f(acc, m) {
+                ControlFlow::Continue(a) => a,
+                ControlFlow::Break(a) => return (a, true),
+            };
+        }
+    }
+
+    /// Waits for the next message; `None` once the input is closed and
+    /// drained, or the run is cancelled.
+    pub(crate) async fn next(&mut self, stats: &mut Local) -> Option<Msg<T>> {
+        match self.try_next(stats) {
+            Poll::Item(m) => Some(m),
+            Poll::Closed => None,
+            Poll::Empty => self.wait(stats).await,
+        }
+    }
+
+    /// The slow path of [`next`](Self::next): block until a packet arrives.
+    /// A cancel closes the channel (see [`channel`](crate::channel::channel)), which ends the wait.
+    pub(crate) async fn wait(&mut self, stats: &mut Local) -> Option<Msg<T>> {
+        match self.refill(stats).await? {
+            Some(m) => Some(m),
+            None => Some(self.first_of_batch()),
+        }
+    }
+
+    /// Waits for the next packet without taking a message out of a batch:
+    /// a batch becomes what [`try_next`](Self::try_next) and
+    /// [`pending_items`](Self::pending_items) read next (`Some(None)`), so
+    /// a bulk map can take it whole; a packet of one message is handed back
+    /// (`Some(Some(m))`). `None` once the input is closed and drained, or
+    /// the run cancelled.
+    pub(crate) async fn refill(&mut self, stats: &mut Local) -> Option<Option<Msg<T>>> {
+        let p = self.packet(stats).await?;
+        Some(self.unpack(p))
+    }
+
+    /// Takes the next packet whole, without waiting: `Err(true)` once the
+    /// input is closed and drained or the run cancelled, `Err(false)` if
+    /// none waits. For a forwarder, which never reads a packet item by
+    /// item: the previous packet taken counts as used up.
+    #[inline]
+    pub(crate) fn try_packet(&mut self, stats: &mut Local) -> Result<Packet<T>, bool> {
+        self.held.release();
+        if self.cancel.is_cancelled() {
+            return Err(true);
+        }
+        match self.rx.try_recv() {
+            Ok(p) => Ok(self.take_whole(p, stats)),
+            Err(TryRecvError::Empty) => Err(false),
+            Err(TryRecvError::Closed) => {
+                self.exhausted = true;
+                Err(true)
+            }
+        }
+    }
+
+    /// Waits for the next packet and takes it whole (see
+    /// [`try_packet`](Self::try_packet)); `None` once the input is closed
+    /// and drained, or the run cancelled.
+    pub(crate) async fn packet(&mut self, stats: &mut Local) -> Option<Packet<T>> {
+        self.held.release();
+        let t0 = Stopwatch::start();
+        let got = self.rx.recv().await;
+        stats.wait_in += t0.elapsed();
+        if self.cancel.is_cancelled() {
+            return None;
+        }
+        match got {
+            Ok(p) => Some(self.take_whole(p, stats)),
+            Err(_) => {
+                self.exhausted = true;
+                None
+            }
+        }
+    }
+
+    /// Counts a packet taken whole in, and holds its permits until the
+    /// next one is taken.
+    #[inline(always)]
+    fn take_whole(&mut self, p: Packet<T>, stats: &mut Local) -> Packet<T> {
+        let n = p.len();
+        stats.item_in(n as u64);
+        self.held.hold(n);
+        p
+    }
+
+    /// Counts a packet in; hands back its message if it has only one,
+    /// otherwise keeps it as the batch being read.
+    #[inline(always)]
+    fn stash(&mut self, p: Packet<T>, stats: &mut Local) -> Option<Msg<T>> {
+        let p = self.take_whole(p, stats);
+        self.unpack(p)
+    }
+
+    /// Hands back a packet's message if it has only one, otherwise keeps
+    /// it as the batch being read.
+    #[inline(always)]
+    fn unpack(&mut self, p: Packet<T>) -> Option<Msg<T>> {
+        match p {
+            Packet::One(item) => return Some(Ok(item)),
+            Packet::Items(v) => self.pending = Pending::Items(v.into_iter()),
+            Packet::Many(v) => self.pending = Pending::Many(v.into_iter()),
+        }
+        None
+    }
+
+    /// The first message of the batch just stashed.
+    #[inline(always)]
+    fn first_of_batch(&mut self) -> Msg<T> {
+        self.pending
+            .next()
+            .expect("a batch packet is never sent empty")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::channel;
+    use crate::stats::{Kind, StageStats};
+
+    fn local() -> Local {
+        Local::new(StageStats::new("test".into(), Kind::Stage, 1))
+    }
+
+    #[test]
+    fn a_cancel_wakes_a_blocked_reader_which_reads_as_not_exhausted() {
+        let cancel = Cancel::new();
+        let (tx, rx) = channel::<u32>(1, &cancel);
+        let waiter = std::thread::spawn({
+            let cancel = cancel.clone();
+            move || {
+                let mut r = Reader::new(LinkRx { rx, permits: None }, cancel);
+                let got = smol::block_on(r.wait(&mut local()));
+                (got.is_none(), r.exhausted())
+            }
+        });
+        cancel.cancel();
+        assert_eq!(waiter.join().unwrap(), (true, false));
+        drop(tx);
+    }
+
+    #[test]
+    fn a_refilled_batch_stays_whole_in_its_allocation() {
+        let cancel = Cancel::new();
+        let (tx, rx) = channel::<u32>(4, &cancel);
+        let mut r = Reader::new(LinkRx { rx, permits: None }, cancel);
+        let mut stats = local();
+        let batch = vec![1, 2, 3];
+        let at = batch.as_ptr();
+        tx.try_send(Packet::Items(batch)).unwrap();
+        tx.try_send(Packet::One(4)).unwrap();
+        tx.try_send(Packet::Items(vec![5, 6])).unwrap();
+        drop(tx);
+        // Waiting: the batch is not split, and it is the allocation sent.
+        assert!(matches!(smol::block_on(r.refill(&mut stats)), Some(None)));
+        let pending = r.pending_items().expect("the batch is pending");
+        assert_eq!(pending.as_slice(), [1, 2, 3]);
+        assert_eq!(pending.as_slice().as_ptr(), at);
+        pending.next();
+        // Not waiting: the rest of the batch first, then a one-item packet
+        // comes back as its item, and a batch stays whole.
+        assert!(matches!(r.try_refill(&mut stats), Refill::Item(Ok(2))));
+        assert!(matches!(r.try_refill(&mut stats), Refill::Item(Ok(3))));
+        assert!(matches!(r.try_refill(&mut stats), Refill::Item(Ok(4))));
+        assert!(matches!(r.try_refill(&mut stats), Refill::Batch));
+        assert_eq!(
+            r.pending_items().map(|p| p.as_slice().to_vec()),
+            Some(vec![5, 6])
+        );
+        r.pending_items()
+            .expect("the batch is pending")
+            .for_each(drop);
+        assert!(matches!(r.try_refill(&mut stats), Refill::Closed));
+        assert!(r.exhausted());
+    }
+}

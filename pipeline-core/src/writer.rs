@@ -1,0 +1,564 @@
+//! The writing end of a link: packs messages into packets (one item
+//! each, a fixed batch, or adaptively), sends them without waiting where
+//! it can, and on a counted link takes a permit for every message.
+
+use std::sync::Arc;
+
+use async_channel::{Sender, TrySendError};
+
+use crate::cancel::Cancel;
+use crate::channel::{LinkTx, Msg, Packet, Stopped};
+use crate::permits::Permits;
+use crate::stats::{Local, Stopwatch};
+
+/// The writing end of a link, owned by one worker; buffers up to `batch`
+/// messages before sending them as one packet.
+///
+/// When `adaptive`, a partial packet is also sent as soon as the channel
+/// is found empty after a message is added (the consumer has nothing
+/// queued, so holding the message back would only delay it): packets grow
+/// only while the consumer is busy.
+///
+/// On a counted link the writer takes a permit for every message before
+/// it joins the batch, taking room for the rest of the packet at once
+/// where it can; permits it took and did not use go back when it is about
+/// to wait ([`flush`](Self::flush)) and when it goes.
+pub(crate) struct Writer<T> {
+    tx: Sender<Packet<T>>,
+    cancel: Cancel,
+    batch: usize,
+    adaptive: bool,
+    /// The batch being filled while it holds only items.
+    buf: Vec<T>,
+    /// The batch being filled once it holds an error: non-empty only then.
+    mixed: Vec<Msg<T>>,
+    /// A packet that found the channel full, for [`send_waiting`](Self::send_waiting).
+    stalled: Option<Packet<T>>,
+    /// The link's permits, if it is counted by them.
+    permits: Option<Arc<Permits>>,
+    /// Permits taken for messages not yet added: at most the room left in
+    /// the batch being filled.
+    held: usize,
+    /// A message that found no permit, for [`send_waiting`](Self::send_waiting).
+    waiting: Option<Msg<T>>,
+}
+
+/// What [`Writer::push`] did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    /// Sent, or buffered for a later packet.
+    Done,
+    /// The run was cancelled, or nobody reads any more.
+    Stopped,
+    /// The channel is full: the packet waits in the writer until
+    /// [`Writer::send_waiting`] sends it.
+    Full,
+}
+
+/// How to tell, while adding items in bulk, that the consumer went idle.
+pub(crate) struct Idle<'a, T>(Option<&'a Sender<Packet<T>>>);
+
+impl<T> Idle<'_, T> {
+    /// Whether the partial batch should be sent now: adaptive batching and
+    /// an empty channel.
+    #[inline(always)]
+    pub(crate) fn now(&self) -> bool {
+        self.0.is_some_and(|tx| tx.is_empty())
+    }
+
+    /// Whether it is worth asking [`now`](Self::now) after every item.
+    #[inline(always)]
+    pub(crate) fn adaptive(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl<T> Writer<T> {
+    /// A writer that sends packets of up to `batch` items; adaptively (see
+    /// [`Writer`]) if `adaptive`.
+    pub(crate) fn new(link: LinkTx<T>, cancel: Cancel, batch: usize, adaptive: bool) -> Self {
+        let batch = batch.max(1);
+        Writer {
+            tx: link.tx,
+            cancel,
+            batch,
+            adaptive: adaptive && batch > 1,
+            buf: Vec::new(),
+            mixed: Vec::new(),
+            stalled: None,
+            // One item per packet needs no permits: the channel counts items.
+            permits: link.permits.filter(|_| batch > 1),
+            held: 0,
+            waiting: None,
+        }
+    }
+
+    /// How many messages the batch being filled holds.
+    #[inline(always)]
+    fn partial_len(&self) -> usize {
+        if self.mixed.is_empty() {
+            self.buf.len()
+        } else {
+            self.mixed.len()
+        }
+    }
+
+    /// Takes a permit for one message about to join the batch; `false` on
+    /// a counted link with none free. Takes room for the rest of the batch
+    /// at once when it can.
+    #[inline(always)]
+    fn permit(&mut self) -> bool {
+        if let Some(p) = &self.permits {
+            if self.held == 0 {
+                self.held = p.try_take(self.batch - self.partial_len());
+                if self.held == 0 {
+                    return false;
+                }
+            }
+            self.held -= 1;
+        }
+        true
+    }
+
+    /// Gives back the permits taken and not used.
+    #[inline]
+    fn give_back(&mut self) {
+        if let Some(p) = &self.permits {
+            p.give(std::mem::take(&mut self.held));
+        }
+    }
+
+    /// Whether packets are sent adaptively (see [`Writer`]).
+    #[inline]
+    pub(crate) fn is_adaptive(&self) -> bool {
+        self.adaptive
+    }
+
+    /// Whether the consumer has nothing queued and the partial batch should
+    /// go now (adaptive batching only).
+    #[inline(always)]
+    fn idle(&self) -> bool {
+        self.adaptive && self.tx.is_empty()
+    }
+
+    /// Sends (or buffers) one message without waiting: the per-item fast
+    /// path, a plain function so that a worker's loop builds no future for
+    /// an item that finds room. After [`Pushed::Full`], call
+    /// [`send_waiting`](Self::send_waiting) before pushing again.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, m: Msg<T>, stats: &mut Local) -> Pushed {
+        stats.items_out += 1;
+        if self.batch > 1 && !self.permit() {
+            return self.no_permit(m, stats);
+        }
+        self.put(m, stats)
+    }
+
+    /// No permit is free for `m`: the batch goes now, so that its reader
+    /// can use it up and give room back, and `m` waits for
+    /// [`send_waiting`](Self::send_waiting).
+    #[cold]
+    fn no_permit(&mut self, m: Msg<T>, stats: &mut Local) -> Pushed {
+        self.waiting = Some(m);
+        if self.has_partial() {
+            if let Some(p) = self.take_partial() {
+                if self.try_send_packet(p, stats) == Pushed::Stopped {
+                    return Pushed::Stopped;
+                }
+            }
+        }
+        Pushed::Full
+    }
+
+    /// Adds a message that holds its permit (if the link is counted) to
+    /// the batch, sending the batch if it is full or the consumer idle.
+    #[inline(always)]
+    fn put(&mut self, m: Msg<T>, stats: &mut Local) -> Pushed {
+        if self.batch == 1 {
+            let packet = match m {
+                Ok(item) => Packet::One(item),
+                Err(e) => Packet::Many(vec![Err(e)]),
+            };
+            return self.try_send_packet(packet, stats);
+        }
+        let packet = match m {
+            Ok(item) if self.mixed.is_empty() => {
+                if self.buf.is_empty() && self.idle() {
+                    // Alone and awaited: one item, no allocation.
+                    return self.try_send_partial(Packet::One(item), stats);
+                }
+                if self.buf.capacity() == 0 {
+                    self.buf.reserve_exact(self.batch);
+                }
+                self.buf.push(item);
+                if self.buf.len() < self.batch {
+                    return if self.idle() {
+                        self.send_partial(stats)
+                    } else {
+                        Pushed::Done
+                    };
+                }
+                Packet::Items(std::mem::take(&mut self.buf))
+            }
+            m => {
+                // An error joins this batch: from here on it holds messages.
+                if self.mixed.is_empty() {
+                    self.mixed.reserve_exact(self.batch);
+                    self.mixed.extend(self.buf.drain(..).map(Ok));
+                }
+                self.mixed.push(m);
+                if self.mixed.len() < self.batch {
+                    return if self.idle() {
+                        self.send_partial(stats)
+                    } else {
+                        Pushed::Done
+                    };
+                }
+                Packet::Many(std::mem::take(&mut self.mixed))
+            }
+        };
+        self.try_send_packet(packet, stats)
+    }
+
+    /// The batch being filled, how many more items it takes, and how to
+    /// tell that it should go before it is full, when items can be added
+    /// to it in bulk (batching, and no error in the batch). The batch may
+    /// have no allocation yet: whoever adds reserves (or puts a whole `Vec`
+    /// in its place). After adding, call [`added`](Self::added).
+    ///
+    /// On a counted link the room is what the writer holds permits for
+    /// (taking more first); with none free, `None`, and the caller goes
+    /// item by item through [`push`](Self::push), which waits.
+    #[inline(always)]
+    pub(crate) fn bulk(&mut self) -> Option<(&mut Vec<T>, usize, Idle<'_, T>)> {
+        if self.batch == 1 || !self.mixed.is_empty() {
+            return None;
+        }
+        let mut room = self.batch - self.buf.len();
+        if let Some(p) = &self.permits {
+            if self.held < room {
+                self.held += p.try_take(room - self.held);
+            }
+            room = self.held;
+            if room == 0 {
+                return None;
+            }
+        }
+        let idle = Idle(self.adaptive.then_some(&self.tx));
+        Some((&mut self.buf, room, idle))
+    }
+
+    /// Counts `n` items added through [`bulk`](Self::bulk) and sends the
+    /// batch if it is full (or, adaptively, if the consumer is idle),
+    /// without waiting.
+    #[inline(always)]
+    pub(crate) fn added(&mut self, n: usize, stats: &mut Local) -> Pushed {
+        stats.items_out += n as u64;
+        if self.permits.is_some() {
+            self.held -= n;
+        }
+        if self.buf.len() < self.batch {
+            return if !self.buf.is_empty() && self.idle() {
+                self.send_partial(stats)
+            } else {
+                Pushed::Done
+            };
+        }
+        // No allocation for the next batch yet: a bulk map may hand over
+        // its input's allocation instead.
+        let full = std::mem::take(&mut self.buf);
+        self.try_send_packet(Packet::Items(full), stats)
+    }
+
+    /// A source's fast path: fills the batch from `iter` and sends it if
+    /// full (or, adaptively, as soon as the consumer is idle), without
+    /// waiting. Returns `false` once `iter` has ended (a partial batch then
+    /// waits for [`flush`](Self::flush)), and what happened to the batch.
+    /// Without batching, takes one item.
+    #[inline]
+    pub(crate) fn fill<I: Iterator<Item = T>>(
+        &mut self,
+        iter: &mut I,
+        stats: &mut Local,
+    ) -> (bool, Pushed) {
+        let Some((buf, room, idle)) = self.bulk() else {
+            return match iter.next() {
+                Some(item) => {
+                    stats.items_in += 1;
+                    (true, self.push(Ok(item), stats))
+                }
+                None => (false, Pushed::Done),
+            };
+        };
+        let before = buf.len();
+        buf.reserve_exact(room);
+        let ended = if idle.adaptive() {
+            // Ask after every item: the iterator may be slow, and an idle
+            // consumer should not wait for the rest of the batch.
+            let mut ended = true;
+            for item in iter.take(room) {
+                buf.push(item);
+                if idle.now() {
+                    ended = false;
+                    break;
+                }
+            }
+            ended && buf.len() - before < room
+        } else {
+            buf.extend(iter.take(room));
+            buf.len() - before < room
+        };
+        let n = buf.len() - before;
+        stats.items_in += n as u64;
+        if ended {
+            stats.items_out += n as u64;
+            return (false, Pushed::Done);
+        }
+        (true, self.added(n, stats))
+    }
+
+    /// Sends a packet as it is, without waiting, if the link takes it so:
+    /// counted in packets (not by permits), with no batch being filled, and
+    /// no bigger than this writer's packets. Otherwise hands it back, to go
+    /// item by item.
+    #[inline]
+    pub(crate) fn try_forward(
+        &mut self,
+        p: Packet<T>,
+        stats: &mut Local,
+    ) -> Result<Pushed, Packet<T>> {
+        if self.permits.is_some() || self.has_partial() || p.len() > self.batch {
+            return Err(p);
+        }
+        stats.items_out += p.len() as u64;
+        Ok(self.try_send_packet(p, stats))
+    }
+
+    /// Sends (or buffers) one message, waiting while the channel is full.
+    #[inline]
+    pub(crate) async fn send(&mut self, m: Msg<T>, stats: &mut Local) -> Result<(), Stopped> {
+        match self.push(m, stats) {
+            Pushed::Done => Ok(()),
+            Pushed::Stopped => Err(Stopped),
+            Pushed::Full => self.send_waiting(stats).await,
+        }
+    }
+
+    /// Whether a partial batch waits to be sent.
+    #[inline]
+    pub(crate) fn has_partial(&self) -> bool {
+        !self.buf.is_empty() || !self.mixed.is_empty()
+    }
+
+    /// The batch being filled as a packet to send (`None` if empty); one
+    /// item travels alone, and the allocation stays for the next batch.
+    #[inline]
+    fn take_partial(&mut self) -> Option<Packet<T>> {
+        Some(if !self.mixed.is_empty() {
+            Packet::Many(std::mem::take(&mut self.mixed))
+        } else if self.buf.len() == 1 {
+            Packet::One(self.buf.pop().expect("the batch holds one item"))
+        } else if !self.buf.is_empty() {
+            Packet::Items(std::mem::take(&mut self.buf))
+        } else {
+            return None;
+        })
+    }
+
+    /// Sends whatever is buffered, and gives back the permits taken and
+    /// not used: called when the writer is about to wait (for input, for
+    /// a slow stage function) or is done.
+    pub(crate) async fn flush(&mut self, stats: &mut Local) -> Result<(), Stopped> {
+        self.give_back();
+        let Some(packet) = self.take_partial() else {
+            return Ok(());
+        };
+        match self.try_send_packet(packet, stats) {
+            Pushed::Done => Ok(()),
+            Pushed::Stopped => Err(Stopped),
+            Pushed::Full => self.send_waiting(stats).await,
+        }
+    }
+
+    /// Sends a packet if there is room, without waiting; keeps it as the
+    /// stalled packet if there is none.
+    #[inline(always)]
+    fn try_send_packet(&mut self, p: Packet<T>, stats: &mut Local) -> Pushed {
+        self.try_send_or(p, stats, |w, p| {
+            w.stalled = Some(p);
+            Pushed::Full
+        })
+    }
+
+    /// Sends a packet if there is room and the run is not cancelled;
+    /// hands it to `full` (with the writer) if the channel has no room.
+    #[inline(always)]
+    fn try_send_or(
+        &mut self,
+        p: Packet<T>,
+        stats: &mut Local,
+        full: impl FnOnce(&mut Self, Packet<T>) -> Pushed,
+    ) -> Pushed {
+        if self.cancel.is_cancelled() {
+            return Pushed::Stopped;
+        }
+        match self.tx.try_send(p) {
+            Ok(()) => {
+                stats.tick();
+                Pushed::Done
+            }
+            Err(TrySendError::Closed(_)) => Pushed::Stopped,
+            Err(TrySendError::Full(p)) => full(self, p),
+        }
+    }
+
+    /// Sends the partial batch if there is room; keeps it if there is none
+    /// (another worker filled the channel first).
+    #[inline]
+    fn send_partial(&mut self, stats: &mut Local) -> Pushed {
+        match self.take_partial() {
+            Some(packet) => self.try_send_partial(packet, stats),
+            None => Pushed::Done,
+        }
+    }
+
+    /// Sends a partial packet if there is room, without waiting; puts it
+    /// back as the batch being filled if there is none.
+    #[inline]
+    fn try_send_partial(&mut self, p: Packet<T>, stats: &mut Local) -> Pushed {
+        self.try_send_or(p, stats, |w, p| {
+            match p {
+                Packet::One(item) => {
+                    if w.buf.capacity() == 0 {
+                        w.buf.reserve_exact(w.batch);
+                    }
+                    w.buf.push(item);
+                }
+                Packet::Items(v) => w.buf = v,
+                Packet::Many(v) => w.mixed = v,
+            }
+            Pushed::Done
+        })
+    }
+
+    /// The slow path: waits for room for the stalled packet, or for a
+    /// permit for the waiting message (the time counts as `wait_out`). A
+    /// cancel closes the channel (see [`link`](crate::channel::link)) and wakes the permits'
+    /// waiters, which ends the wait.
+    pub(crate) async fn send_waiting(&mut self, stats: &mut Local) -> Result<(), Stopped> {
+        loop {
+            if let Some(p) = self.stalled.take() {
+                let t0 = Stopwatch::start();
+                let sent = self.tx.send(p).await;
+                stats.wait_out += t0.elapsed();
+                if sent.is_err() || self.cancel.is_cancelled() {
+                    return Err(Stopped);
+                }
+                stats.tick();
+            }
+            let Some(m) = self.waiting.take() else {
+                return Ok(());
+            };
+            let permits = self
+                .permits
+                .clone()
+                .expect("only a counted link runs out of permits");
+            let t0 = Stopwatch::start();
+            let got = permits
+                .take(self.batch - self.partial_len(), &self.tx)
+                .await;
+            stats.wait_out += t0.elapsed();
+            match got {
+                Some(n) if !self.cancel.is_cancelled() => self.held = n - 1,
+                Some(n) => {
+                    permits.give(n);
+                    return Err(Stopped);
+                }
+                None => return Err(Stopped),
+            }
+            match self.put(m, stats) {
+                Pushed::Done => return Ok(()),
+                Pushed::Stopped => return Err(Stopped),
+                // Room for the packet, then done.
+                Pushed::Full => {}
+            }
+        }
+    }
+}
+
+impl<T> Drop for Writer<T> {
+    /// Gives back the permits of what it took and will never send.
+    fn drop(&mut self) {
+        if let Some(p) = &self.permits {
+            p.give(self.held + self.partial_len());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::{channel, LinkRx};
+    use crate::error::Error;
+    use crate::reader::Reader;
+    use crate::stats::{Kind, StageStats};
+
+    fn local() -> Local {
+        Local::new(StageStats::new("test".into(), Kind::Stage, 1))
+    }
+
+    #[test]
+    fn a_cancel_wakes_a_blocked_writer_which_stops() {
+        let cancel = Cancel::new();
+        let (tx, rx) = channel::<u32>(1, &cancel);
+        let mut w = Writer::new(LinkTx { tx, permits: None }, cancel.clone(), 1, false);
+        let mut stats = local();
+        assert_eq!(w.push(Ok(1), &mut stats), Pushed::Done);
+        assert_eq!(w.push(Ok(2), &mut stats), Pushed::Full);
+        let blocked = std::thread::spawn(move || smol::block_on(w.send_waiting(&mut stats)));
+        cancel.cancel();
+        assert!(blocked.join().unwrap().is_err());
+        drop(rx);
+    }
+
+    #[test]
+    fn a_batch_keeps_errors_in_their_place_and_items_in_order() {
+        let cancel = Cancel::new();
+        let (tx, rx) = channel::<u32>(4, &cancel);
+        let mut w = Writer::new(LinkTx { tx, permits: None }, cancel.clone(), 3, false);
+        let mut stats = local();
+        let sent: Vec<Msg<u32>> = vec![
+            Ok(1),
+            Ok(2),
+            Ok(3), // a packet of items only
+            Ok(4),
+            Err(Error::Cancelled),
+            Ok(6), // a packet that holds an error
+            Ok(7), // a partial batch, flushed
+        ];
+        for m in sent {
+            assert_eq!(w.push(m, &mut stats), Pushed::Done);
+        }
+        assert!(w.has_partial());
+        smol::block_on(w.flush(&mut stats)).unwrap();
+        drop(w);
+        let mut r = Reader::new(LinkRx { rx, permits: None }, cancel);
+        let mut got = Vec::new();
+        while let Some(m) = smol::block_on(r.next(&mut stats)) {
+            got.push(m.map_err(|e| e.to_string()));
+        }
+        assert_eq!(
+            got,
+            [
+                Ok(1),
+                Ok(2),
+                Ok(3),
+                Ok(4),
+                Err("pipeline cancelled".to_string()),
+                Ok(6),
+                Ok(7)
+            ]
+        );
+        assert!(r.exhausted());
+    }
+}
