@@ -23,15 +23,9 @@ pub(crate) fn spawn_merge<T: Send + 'static>(
     inputs
         .into_iter()
         .map(|rx| {
-            let writer = Writer::new(
-                tx.clone(),
-                ctx.cancel.clone(),
-                cfg.packet_cap(),
-                cfg.is_adaptive(),
-            );
             ctx.spawn(forward(
                 Reader::new(rx, ctx.cancel.clone()),
-                writer,
+                Writer::for_node(tx.clone(), cfg, ctx.cancel.clone()),
                 Local::new(stats.clone()),
             ))
         })

@@ -181,7 +181,7 @@ where
     drop(done_tx);
     tasks.push(ctx.spawn(collector(
         done_rx,
-        Writer::new(tx, ctx.cancel.clone(), cfg.packet_cap(), cfg.is_adaptive()),
+        Writer::for_node(tx, cfg, ctx.cancel.clone()),
         ctx.clone(),
         Local::new_uncounted(stats.clone()),
     )));

@@ -226,7 +226,7 @@ impl Pipeline {
         I::Item: Send + 'static,
     {
         self.source(cfg, move |tx, cfg, stats, ctx| {
-            let w = Writer::new(tx, ctx.cancel.clone(), cfg.packet_cap(), cfg.is_adaptive());
+            let w = Writer::for_node(tx, &cfg, ctx.cancel.clone());
             ctx.spawn(guard_panics(
                 cfg.name,
                 ctx.cancel.clone(),
@@ -249,7 +249,7 @@ impl Pipeline {
         S::Item: Send + 'static,
     {
         self.source(cfg, move |tx, cfg, stats, ctx| {
-            let w = Writer::new(tx, ctx.cancel.clone(), cfg.packet_cap(), cfg.is_adaptive());
+            let w = Writer::for_node(tx, &cfg, ctx.cancel.clone());
             ctx.spawn(guard_panics(
                 cfg.name,
                 ctx.cancel.clone(),

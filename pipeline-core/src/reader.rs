@@ -298,11 +298,7 @@ impl<T> Reader<T> {
 mod tests {
     use super::*;
     use crate::channel::channel;
-    use crate::stats::{Kind, StageStats};
-
-    fn local() -> Local {
-        Local::new(StageStats::new("test".into(), Kind::Stage, 1))
-    }
+    use crate::stats::tests::local;
 
     #[test]
     fn a_cancel_wakes_a_blocked_reader_which_reads_as_not_exhausted() {

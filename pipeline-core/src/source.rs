@@ -232,7 +232,7 @@ pub(crate) fn make_emitter<T>(
     ctx: &RunCtx,
 ) -> Emitter<T> {
     Emitter {
-        writer: Writer::new(tx, ctx.cancel.clone(), cfg.packet_cap(), cfg.is_adaptive()),
+        writer: Writer::for_node(tx, cfg, ctx.cancel.clone()),
         stats,
         name,
         cancel: ctx.cancel.clone(),

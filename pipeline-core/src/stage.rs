@@ -449,14 +449,7 @@ where
     O: Op<T, U>,
 {
     let op = Arc::new(op);
-    let writer = || {
-        Writer::new(
-            tx.clone(),
-            ctx.cancel.clone(),
-            cfg.packet_cap(),
-            cfg.is_adaptive(),
-        )
-    };
+    let writer = || Writer::for_node(tx.clone(), cfg, ctx.cancel.clone());
     if cfg.workers > 1 && !O::INLINE {
         let input = Arc::new(async_lock::Mutex::new(Reader::new(rx, ctx.cancel.clone())));
         return (0..cfg.workers)

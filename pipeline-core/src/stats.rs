@@ -315,3 +315,13 @@ pub(crate) fn write_table(f: &mut fmt::Formatter<'_>, rows: &[StageSnapshot]) ->
     }
     Ok(())
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A stage's counters, for the unit tests of a link's two ends.
+    pub(crate) fn local() -> Local {
+        Local::new(StageStats::new("test".into(), Kind::Stage, 1))
+    }
+}

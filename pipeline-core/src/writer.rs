@@ -8,6 +8,7 @@ use async_channel::{Sender, TrySendError};
 
 use crate::cancel::Cancel;
 use crate::channel::{LinkTx, Msg, Packet, Stopped};
+use crate::config::StageConfig;
 use crate::permits::Permits;
 use crate::stats::{Local, Stopwatch};
 
@@ -93,6 +94,13 @@ impl<T> Writer<T> {
         }
     }
 
+    /// The writer of the node whose settings are `cfg`, on the link made
+    /// from them (see [`link`](crate::channel::link)): its packet cap, and
+    /// adaptive if the node batches adaptively.
+    pub(crate) fn for_node(link: LinkTx<T>, cfg: &StageConfig, cancel: Cancel) -> Self {
+        Writer::new(link, cancel, cfg.packet_cap(), cfg.is_adaptive())
+    }
+
     /// How many messages the batch being filled holds.
     #[inline(always)]
     fn partial_len(&self) -> usize {
@@ -160,11 +168,9 @@ impl<T> Writer<T> {
     #[cold]
     fn no_permit(&mut self, m: Msg<T>, stats: &mut Local) -> Pushed {
         self.waiting = Some(m);
-        if self.has_partial() {
-            if let Some(p) = self.take_partial() {
-                if self.try_send_packet(p, stats) == Pushed::Stopped {
-                    return Pushed::Stopped;
-                }
+        if let Some(p) = self.take_partial() {
+            if self.try_send_packet(p, stats) == Pushed::Stopped {
+                return Pushed::Stopped;
             }
         }
         Pushed::Full
@@ -501,11 +507,7 @@ mod tests {
     use crate::channel::{channel, LinkRx};
     use crate::error::Error;
     use crate::reader::Reader;
-    use crate::stats::{Kind, StageStats};
-
-    fn local() -> Local {
-        Local::new(StageStats::new("test".into(), Kind::Stage, 1))
-    }
+    use crate::stats::tests::local;
 
     #[test]
     fn a_cancel_wakes_a_blocked_writer_which_stops() {
