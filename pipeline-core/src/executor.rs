@@ -77,6 +77,7 @@ fn run_thread(ex: &'static Executor<'static>) -> ! {
 pub(crate) fn executor() -> &'static Executor<'static> {
     EXECUTOR.get_or_init(|| {
         let ex: &'static Executor<'static> = Box::leak(Box::new(Executor::new()));
+        crate::stats::clock();
         for i in 0..threads() {
             std::thread::Builder::new()
                 .name(format!("pipeline-{i}"))

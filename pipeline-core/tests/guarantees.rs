@@ -592,6 +592,36 @@ fn stats_count_items_per_stage() {
     );
 }
 
+/// CPU work that takes a while and that the compiler cannot skip.
+fn churn(seed: u64) -> u64 {
+    (0..200_000u64).fold(seed, |a, x| {
+        a.wrapping_mul(6364136223846793005).wrapping_add(x)
+    })
+}
+
+#[test]
+#[cfg(not(pipeline_stats_off))]
+fn stats_put_the_wait_on_the_stage_that_waits() {
+    // A source that works hard for every item, a map and a sink that do
+    // nothing: the map and the sink wait for input longer than they are
+    // busy, and the source, never held back, is busy longer than it
+    // waits to send.
+    let p = Pipeline::new();
+    let stats = p.stats();
+    p.from_iter("gen", (0..64u64).map(churn))
+        .map("id", |n| n)
+        .for_each(|_| {})
+        .name("out")
+        .run()
+        .unwrap();
+    let s = stats.snapshot();
+    let (gen, id, out) = (&s[0], &s[1], &s[2]);
+    assert!(gen.busy > gen.wait_out, "{gen:?}");
+    assert!(id.wait_in > id.busy, "{id:?}");
+    assert!(out.wait_in > out.busy, "{out:?}");
+    assert!(gen.busy > out.busy, "{gen:?} {out:?}");
+}
+
 #[test]
 fn run_async_runs_inside_existing_async_code() {
     let total = smol::block_on(async {
