@@ -57,6 +57,14 @@ pub(crate) trait Bulk<T, U> {
     fn map_bulk(&self, items: &mut std::vec::IntoIter<T>, out: &mut Vec<U>, max: usize) {
         let _ = (items, out, max);
     }
+    /// If [`MAP_BULK`](Self::MAP_BULK): maps a whole batch into a batch,
+    /// in its allocation when `T` and `U` have the same layout (std's
+    /// in-place collect), in one loop the compiler sees from its start.
+    /// Otherwise hands the batch back.
+    #[inline]
+    fn map_batch(&self, batch: Vec<T>) -> Result<Vec<U>, Vec<T>> {
+        Err(batch)
+    }
     /// If [`MAP_BULK`](Self::MAP_BULK): like [`map_bulk`](Self::map_bulk),
     /// but asks `stop` after every item and stops once it says so (the
     /// consumer went idle: adaptive batching). Otherwise does nothing.
@@ -98,6 +106,10 @@ impl<T, U, S: Bulk<T, U>> Bulk<T, U> for Inline<S> {
     #[inline]
     fn map_bulk(&self, items: &mut std::vec::IntoIter<T>, out: &mut Vec<U>, max: usize) {
         self.0.map_bulk(items, out, max);
+    }
+    #[inline]
+    fn map_batch(&self, batch: Vec<T>) -> Result<Vec<U>, Vec<T>> {
+        self.0.map_batch(batch)
     }
     #[inline]
     fn map_bulk_until(
@@ -150,6 +162,10 @@ impl<T, U, F: Fn(T) -> U> Bulk<T, U> for MapOp<F> {
         } else {
             out.extend(items.take(max).map(&self.0));
         }
+    }
+    #[inline]
+    fn map_batch(&self, batch: Vec<T>) -> Result<Vec<U>, Vec<T>> {
+        Ok(batch.into_iter().map(&self.0).collect())
     }
     #[inline]
     fn map_bulk_until(

@@ -13,6 +13,10 @@ use crate::stats::{Local, Stopwatch};
 
 /// What is left of the batch a reader is working through.
 enum Pending<T> {
+    /// A batch of items as it came, none taken yet: a bulk map can take it
+    /// whole ([`Reader::take_batch`]) and map it in place in one loop that
+    /// the compiler sees from its start (so it can vectorize it).
+    Whole(Vec<T>),
     Items(std::vec::IntoIter<T>),
     Many(std::vec::IntoIter<Msg<T>>),
 }
@@ -23,7 +27,28 @@ impl<T> Pending<T> {
         match self {
             Pending::Items(it) => it.next().map(Ok),
             Pending::Many(it) => it.next(),
+            Pending::Whole(_) => self.items().next().map(Ok),
         }
+    }
+
+    /// The items left, as an iterator, once a [`Whole`](Pending::Whole)
+    /// batch is started; `None` for a batch that holds errors.
+    #[inline(always)]
+    fn started(&mut self) -> Option<&mut std::vec::IntoIter<T>> {
+        if let Pending::Whole(v) = self {
+            *self = Pending::Items(std::mem::take(v).into_iter());
+        }
+        match self {
+            Pending::Items(it) => Some(it),
+            _ => None,
+        }
+    }
+
+    /// The items left of a batch of items, started.
+    #[inline(always)]
+    fn items(&mut self) -> &mut std::vec::IntoIter<T> {
+        self.started()
+            .expect("only a batch of items is started as one")
     }
 }
 
@@ -125,8 +150,17 @@ impl<T> Reader<T> {
     /// once.
     #[inline(always)]
     pub(crate) fn pending_items(&mut self) -> Option<&mut std::vec::IntoIter<T>> {
+        self.pending.started().filter(|it| it.len() > 0)
+    }
+
+    /// The current packet whole, if it is a batch of items none of which
+    /// was taken yet and it has no more than `max`: for a bulk map, which
+    /// maps it in place. `None` otherwise (then read it through
+    /// [`pending_items`](Self::pending_items)).
+    #[inline(always)]
+    pub(crate) fn take_batch(&mut self, max: usize) -> Option<Vec<T>> {
         match &mut self.pending {
-            Pending::Items(it) if it.len() > 0 => Some(it),
+            Pending::Whole(v) if v.len() <= max && !v.is_empty() => Some(std::mem::take(v)),
             _ => None,
         }
     }
@@ -143,7 +177,7 @@ impl<T> Reader<T> {
     ) -> (A, Drained) {
         loop {
             // The rest of a batch of items in one tight loop.
-            if let Pending::Items(it) = &mut self.pending {
+            if let Some(it) = self.pending.started() {
                 acc = match it.try_fold(acc, |a, item| f(a, Ok(item))) {
                     ControlFlow::Continue(a) => a,
                     ControlFlow::Break(a) => return (a, Drained::Broke),
@@ -279,7 +313,7 @@ impl<T> Reader<T> {
     fn unpack(&mut self, p: Packet<T>) -> Option<Msg<T>> {
         match p {
             Packet::One(item) => return Some(Ok(item)),
-            Packet::Items(v) => self.pending = Pending::Items(v.into_iter()),
+            Packet::Items(v) => self.pending = Pending::Whole(v),
             Packet::Many(v) => self.pending = Pending::Many(v.into_iter()),
         }
         None

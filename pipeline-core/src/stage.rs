@@ -253,9 +253,27 @@ fn work_ready<T, U, O: Op<T, U>>(
         loop {
             // A map over a batch of items into a batch: one loop.
             if O::MAP_BULK {
-                while let (Some(items), Some((buf, room, idle))) =
-                    (input.pending_items(), output.bulk())
-                {
+                while let Some((buf, room, idle)) = output.bulk() {
+                    // A whole packet into an empty batch, with no reason to
+                    // stop half-way: one map in place, the loop a hand-written
+                    // stage would run.
+                    if buf.is_empty() && !idle.adaptive() {
+                        if let Some(batch) = input.take_batch(room) {
+                            let n = batch.len();
+                            match op.map_batch(batch) {
+                                Ok(mapped) => *buf = mapped,
+                                Err(_) => unreachable!("a bulk map maps batches"),
+                            }
+                            match output.added(n, stats) {
+                                Pushed::Done => continue,
+                                Pushed::Stopped => return Ready::Stop,
+                                Pushed::Full => return Ready::Full,
+                            }
+                        }
+                    }
+                    let Some(items) = input.pending_items() else {
+                        break;
+                    };
                     let before = buf.len();
                     if idle.adaptive() {
                         // Every result goes at once to an idle consumer.
