@@ -14,8 +14,9 @@
 //! both sides of each ratio.
 //!
 //! Run: `cargo bench --bench pairs` (`PAIRS_REPS=31` for tighter figures;
-//! `PAIRS_ONLY_GO=1` for the rows against Go alone; `BENCH_ITEMS` as in
-//! the other benches).
+//! `PAIRS_ONLY_GO=1` for the rows against Go alone; `PAIRS_CELL=buf64/batch256`
+//! for the cells whose label contains it, and no Go row, as when profiling
+//! one cell; `BENCH_ITEMS` as in the other benches).
 
 mod common;
 
@@ -69,7 +70,12 @@ fn graph(v: &Variants, reps: usize) {
     if std::env::var_os("PAIRS_ONLY_GO").is_none() {
         println!("| cell | hand-wired | builder | `pipeline!` |");
         println!("|---|---:|---|---|");
+        let only = std::env::var("PAIRS_CELL").ok();
         for (buffer, batch) in [(64, 1), (1, 64), (1, 256), (64, 64), (64, 256)] {
+            let label = format!("buf{buffer}/batch{batch}");
+            if only.as_ref().is_some_and(|o| !label.contains(o.as_str())) {
+                continue;
+            }
             let n = items_for(buffer, batch);
             let hand = move |n| {
                 if batch == 1 {
@@ -80,13 +86,11 @@ fn graph(v: &Variants, reps: usize) {
             };
             let builder = move |n| (v.with_builder)(n, buffer, batch);
             let with_macro = move |n| (v.with_macro)(n, buffer, batch);
-            row(
-                &format!("buf{buffer}/batch{batch}"),
-                n,
-                reps,
-                &[&hand, &builder, &with_macro],
-            );
+            row(&label, n, reps, &[&hand, &builder, &with_macro]);
         }
+    }
+    if std::env::var_os("PAIRS_CELL").is_some() {
+        return;
     }
     let Some(go) = go_sq() else {
         eprintln!("pairs: Go sq anchor not built (scripts/anchors.sh): no Go rows");
