@@ -275,7 +275,15 @@ impl<T> Reader<T> {
     pub(crate) async fn packet(&mut self, stats: &mut Local) -> Option<Packet<T>> {
         self.held.release();
         let t0 = Stopwatch::start();
-        let got = self.rx.recv().await;
+        // Once, let the executor run its other tasks (the producer, most
+        // often, about to send) and look again before registering to be
+        // woken (see the [channel](crate::channel) module).
+        smol::future::yield_now().await;
+        let got = match self.rx.try_recv() {
+            Ok(p) => Ok(p),
+            Err(TryRecvError::Closed) => Err(async_channel::RecvError),
+            Err(TryRecvError::Empty) => self.rx.recv().await,
+        };
         stats.wait_in += t0.elapsed();
         if self.cancel.is_cancelled() {
             return None;

@@ -455,9 +455,16 @@ impl<T> Writer<T> {
         loop {
             if let Some(p) = self.stalled.take() {
                 let t0 = Stopwatch::start();
-                let sent = self.tx.send(p).await;
+                // As a reader does (see `Reader::packet`): one look after
+                // the executor ran its other tasks, then register to be woken.
+                smol::future::yield_now().await;
+                let sent = match self.tx.try_send(p) {
+                    Ok(()) => true,
+                    Err(TrySendError::Closed(_)) => false,
+                    Err(TrySendError::Full(p)) => self.tx.send(p).await.is_ok(),
+                };
                 stats.wait_out += t0.elapsed();
-                if sent.is_err() || self.cancel.is_cancelled() {
+                if !sent || self.cancel.is_cancelled() {
                     return Err(Stopped);
                 }
                 stats.tick();
