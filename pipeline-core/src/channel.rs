@@ -12,9 +12,9 @@
 //! the executor a round trip, while the task that fills the input (or
 //! drains the output) is most often running already and done within a
 //! packet's time; the look after the yield finds its work without either.
-//! Measured on the per-item benches, this made one-item and batched
-//! pipelines 5-35% faster than the same graph hand-wired with `recv().await`
-//! and `send().await` (BENCHMARKS.md). A cancel still ends the wait at
+//! On the per-item benches the framework's cells ran at 1.04-1.20x the
+//! same graph hand-wired with `recv().await` and `send().await` before
+//! this, and at 0.77-1.06x with it (BENCHMARKS.md). A cancel still ends the wait at
 //! once: the yield returns at the next poll, and the look sees the
 //! closed channel.
 //!
