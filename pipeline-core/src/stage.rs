@@ -175,6 +175,16 @@ enum Ready<T, U> {
     Stop,
 }
 
+/// How a worker's loop goes on after a push that did not wait.
+#[inline(always)]
+fn after<T, U>(pushed: Pushed) -> Ready<T, U> {
+    match pushed {
+        Pushed::Done => Ready::Continue,
+        Pushed::Stopped => Ready::Stop,
+        Pushed::Full => Ready::Full,
+    }
+}
+
 /// Pushes what one call produced, without waiting.
 #[inline(always)]
 fn push_step<T, U>(step: Step<U>, output: &mut Writer<U>, stats: &mut Local) -> Ready<T, U> {
@@ -192,11 +202,7 @@ fn push_step<T, U>(step: Step<U>, output: &mut Writer<U>, stats: &mut Local) -> 
         }
         Step::Cancelled => return Ready::Stop,
     };
-    match pushed {
-        Pushed::Done => Ready::Continue,
-        Pushed::Stopped => Ready::Stop,
-        Pushed::Full => Ready::Full,
-    }
+    after(pushed)
 }
 
 /// Works on one message without waiting: an error travelling as an item
@@ -213,11 +219,7 @@ fn work_one<T, U, O: Op<T, U>>(
 ) -> Ready<T, U> {
     match msg {
         // Under the continue policy errors travel as items: pass it on.
-        Err(e) => match output.push(Err(e), stats) {
-            Pushed::Done => Ready::Continue,
-            Pushed::Stopped => Ready::Stop,
-            Pushed::Full => Ready::Full,
-        },
+        Err(e) => after(output.push(Err(e), stats)),
         Ok(item) => match op.call_inline(item) {
             Ok(result) => push_step(step(Ok(result), name, ctx), output, stats),
             Err(item) => Ready::Await(item),
@@ -257,35 +259,34 @@ fn work_ready<T, U, O: Op<T, U>>(
                     // A whole packet into an empty batch, with no reason to
                     // stop half-way: one map in place, the loop a hand-written
                     // stage would run.
-                    if buf.is_empty() && !idle.adaptive() {
-                        if let Some(batch) = input.take_batch(room) {
-                            let n = batch.len();
-                            match op.map_batch(batch) {
-                                Ok(mapped) => *buf = mapped,
-                                Err(_) => unreachable!("a bulk map maps batches"),
-                            }
-                            match output.added(n, stats) {
-                                Pushed::Done => continue,
-                                Pushed::Stopped => return Ready::Stop,
-                                Pushed::Full => return Ready::Full,
-                            }
-                        }
-                    }
-                    let Some(items) = input.pending_items() else {
-                        break;
-                    };
-                    let before = buf.len();
-                    if idle.adaptive() {
-                        // Every result goes at once to an idle consumer.
-                        op.map_bulk_until(items, buf, room, &|| idle.now());
+                    let whole = if buf.is_empty() && !idle.adaptive() {
+                        input.take_batch(room)
                     } else {
-                        op.map_bulk(items, buf, room);
-                    }
-                    let n = buf.len() - before;
-                    match output.added(n, stats) {
-                        Pushed::Done => {}
-                        Pushed::Stopped => return Ready::Stop,
-                        Pushed::Full => return Ready::Full,
+                        None
+                    };
+                    let n = if let Some(batch) = whole {
+                        let n = batch.len();
+                        match op.map_batch(batch) {
+                            Ok(mapped) => *buf = mapped,
+                            Err(_) => unreachable!("a bulk map maps batches"),
+                        }
+                        n
+                    } else {
+                        let Some(items) = input.pending_items() else {
+                            break;
+                        };
+                        let before = buf.len();
+                        if idle.adaptive() {
+                            // Every result goes at once to an idle consumer.
+                            op.map_bulk_until(items, buf, room, &|| idle.now());
+                        } else {
+                            op.map_bulk(items, buf, room);
+                        }
+                        buf.len() - before
+                    };
+                    match after(output.added(n, stats)) {
+                        Ready::Continue => {}
+                        other => return other,
                     }
                 }
             }
@@ -432,11 +433,7 @@ async fn shared_worker<T, U, O: Op<T, U>>(
             }
         };
         let next = match msg {
-            Err(e) => match output.push(Err(e), &mut stats) {
-                Pushed::Done => Ready::Continue,
-                Pushed::Stopped => Ready::Stop,
-                Pushed::Full => Ready::Full,
-            },
+            Err(e) => after(output.push(Err(e), &mut stats)),
             Ok(item) => {
                 let partial = Some((&mut output, &mut stats));
                 let step = apply(op, item, &name, &ctx, partial).await;
