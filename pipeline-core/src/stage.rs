@@ -89,7 +89,7 @@ pub(crate) async fn apply<T, U, O: Op<T, U>>(
             };
             let result = match partial {
                 // A failed flush (cancel) shows at the next send.
-                Some((w, stats)) if w.is_adaptive() && w.has_partial() => {
+                Some((w, stats)) if w.is_adaptive() && w.holds() => {
                     join(call, w.flush(stats)).await.0
                 }
                 _ => call.await,
@@ -372,8 +372,9 @@ async fn worker<T, U, O: Op<T, U>>(
             &mut stats,
         ) {
             Ready::Empty => {
-                // About to wait: send the partial batch first.
-                if output.has_partial() && output.flush(&mut stats).await.is_err() {
+                // About to wait: send the partial batch, and give back the room
+                // taken for it, first.
+                if output.holds() && output.flush(&mut stats).await.is_err() {
                     return;
                 }
                 // A batch stays whole in the reader, for the bulk path.
@@ -420,8 +421,9 @@ async fn shared_worker<T, U, O: Op<T, U>>(
             Poll::Item(m) => m,
             Poll::Closed => break,
             Poll::Empty => {
-                // About to wait: send the partial batch first.
-                if output.has_partial() && output.flush(&mut stats).await.is_err() {
+                // About to wait: send the partial batch, and give back the room
+                // taken for it, first.
+                if output.holds() && output.flush(&mut stats).await.is_err() {
                     return;
                 }
                 // The siblings wait for the lock meanwhile, as they would

@@ -356,6 +356,17 @@ impl<T> Writer<T> {
         !self.buf.is_empty() || !self.mixed.is_empty()
     }
 
+    /// Whether the writer holds what its worker must let go of before it
+    /// waits (see [`flush`](Self::flush)): a partial batch, or permits
+    /// taken for items not added yet. A packet sent early to an idle
+    /// consumer leaves the rest of the room taken for it with the writer;
+    /// kept through a wait, that room is lost to the stage's other
+    /// workers, which may then wait for it forever.
+    #[inline]
+    pub(crate) fn holds(&self) -> bool {
+        self.has_partial() || self.held > 0
+    }
+
     /// The batch being filled as a packet to send (`None` if empty); one
     /// item travels alone, and the allocation stays for the next batch.
     #[inline]
@@ -528,6 +539,26 @@ mod tests {
         cancel.cancel();
         assert!(blocked.join().unwrap().is_err());
         drop(rx);
+    }
+
+    #[test]
+    fn room_taken_for_a_packet_sent_early_goes_back_at_a_flush() {
+        let cancel = Cancel::new();
+        let cfg = StageConfig::new("s").buffer(4);
+        let (tx, rx) = crate::channel::link::<u32>(&cfg, &cancel);
+        let permits = tx.permits.clone().expect("adaptive links are counted");
+        let mut w = Writer::for_node(tx, &cfg, cancel.clone());
+        let mut stats = local();
+        // The consumer is idle: the item goes at once, alone, and the
+        // writer keeps the room it took for the rest of the packet.
+        assert_eq!(w.push(Ok(1), &mut stats), Pushed::Done);
+        assert!(!w.has_partial());
+        assert!(w.holds());
+        assert_eq!(permits.free(), 0);
+        smol::block_on(w.flush(&mut stats)).unwrap();
+        assert!(!w.holds());
+        assert_eq!(permits.free(), 3, "only the item sent holds a permit");
+        drop((w, rx));
     }
 
     #[test]

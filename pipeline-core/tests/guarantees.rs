@@ -592,6 +592,38 @@ fn stats_count_items_per_stage() {
     );
 }
 
+#[test]
+fn workers_sharing_a_counted_output_never_wait_on_room_an_idle_sibling_holds() {
+    // Three workers share an adaptive output of 4 items. A worker that sent
+    // a packet early to an idle consumer kept the room it had taken for the
+    // rest of it; waiting for input with it, it starved a sibling that was
+    // waiting for room while holding the whole input packet the source
+    // needed back: a hang in about one run in 20-80. Many small runs, with
+    // a watchdog, so that a hang fails the test instead of stalling it.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for _ in 0..300 {
+            let mut out = Pipeline::new()
+                .from_iter("gen", 0..100u64)
+                .map(StageConfig::new("a").workers(3).buffer(4), |n| n * 2)
+                .map(StageConfig::new("b").workers(2), |n| n + 1)
+                .collect::<Vec<_>>()
+                .run()
+                .unwrap();
+            out.sort_unstable();
+            assert_eq!(out, (0..100u64).map(|n| n * 2 + 1).collect::<Vec<_>>());
+        }
+        let _ = done.send(());
+    });
+    // Generous: the 300 runs take well under a second.
+    assert!(
+        finished
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .is_ok(),
+        "a run hung (or panicked)"
+    );
+}
+
 /// CPU work that takes a while and that the compiler cannot skip.
 fn churn(seed: u64) -> u64 {
     (0..200_000u64).fold(seed, |a, x| {
