@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use pipeline::pipeline;
-use pipeline::sweep::{Report, Sample, Setting, Sweep};
+use pipeline_sweep::{Report, Sample, Setting, Sweep};
 
 pipeline! {
     /// The demo: `gen` counts, `hash` does a few microseconds of CPU work

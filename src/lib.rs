@@ -26,3 +26,8 @@
 
 pub use pipeline_core::*;
 pub use pipeline_macros::pipeline;
+
+/// The stage-configuration benchmark harness ([`pipeline_sweep`]), with the
+/// `sweep` feature.
+#[cfg(feature = "sweep")]
+pub use pipeline_sweep as sweep;

@@ -108,7 +108,6 @@ mod sink;
 mod source;
 mod stage;
 mod stats;
-pub mod sweep;
 mod writer;
 
 pub use cancel::Cancel;

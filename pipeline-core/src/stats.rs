@@ -307,8 +307,39 @@ impl fmt::Display for Stats {
     }
 }
 
+impl StageSnapshot {
+    /// A snapshot of a stage called `name` with every counter at zero; set
+    /// the public fields to fill it in (a report built from counters kept
+    /// elsewhere, a test of code that reads snapshots).
+    pub fn new(name: impl Into<String>, kind: Kind, width: usize) -> Self {
+        StageSnapshot {
+            name: name.into(),
+            kind,
+            width,
+            items_in: 0,
+            items_out: 0,
+            errors: 0,
+            busy: Duration::ZERO,
+            wait_in: Duration::ZERO,
+            wait_out: Duration::ZERO,
+        }
+    }
+
+    /// `rows` as the table [`Stats`] displays: one line per stage with its
+    /// kind, width, items, errors and busy and waiting times.
+    pub fn table(rows: &[StageSnapshot]) -> impl fmt::Display + '_ {
+        struct Table<'a>(&'a [StageSnapshot]);
+        impl fmt::Display for Table<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write_table(f, self.0)
+            }
+        }
+        Table(rows)
+    }
+}
+
 /// Writes `rows` as the table [`Stats`] displays.
-pub(crate) fn write_table(f: &mut fmt::Formatter<'_>, rows: &[StageSnapshot]) -> fmt::Result {
+fn write_table(f: &mut fmt::Formatter<'_>, rows: &[StageSnapshot]) -> fmt::Result {
     let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
     writeln!(
         f,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Point, Sample, Setting};
-use crate::stats::{write_table, StageSnapshot};
+use pipeline_core::StageSnapshot;
 
 /// The measurements of one point.
 #[derive(Debug, Clone)]
@@ -88,7 +88,7 @@ impl PointResult {
     ///
     /// A worker woken with input waits for an executor thread before it
     /// runs, and that time counts as waiting: a stage much wider than
-    /// [`threads`](crate::threads) shows a low load even when it keeps
+    /// [`threads`](pipeline_core::threads) shows a low load even when it keeps
     /// every core busy. Compare its throughput with a narrower point.
     pub fn load(&self, stage: &StageSnapshot) -> f64 {
         let capacity = self.median().as_secs_f64() * stage.width.max(1) as f64;
@@ -305,7 +305,7 @@ impl fmt::Display for Report {
             if best.stages().is_empty() {
                 writeln!(f, "(no stats: return Sample::with_stats to see them)")?;
             } else {
-                write_table(f, best.stages())?;
+                write!(f, "{}", StageSnapshot::table(best.stages()))?;
             }
         }
         Ok(())
@@ -343,20 +343,14 @@ fn bytes(b: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::Kind;
+    use pipeline_core::Kind;
 
     fn snapshot(name: &str, width: usize, busy_ms: u64) -> StageSnapshot {
-        StageSnapshot {
-            name: name.into(),
-            kind: Kind::Stage,
-            width,
-            items_in: 100,
-            items_out: 100,
-            errors: 0,
-            busy: Duration::from_millis(busy_ms),
-            wait_in: Duration::ZERO,
-            wait_out: Duration::ZERO,
-        }
+        let mut s = StageSnapshot::new(name, Kind::Stage, width);
+        s.items_in = 100;
+        s.items_out = 100;
+        s.busy = Duration::from_millis(busy_ms);
+        s
     }
 
     fn run(ms: u64, stages: Vec<StageSnapshot>) -> (Duration, Sample) {
@@ -371,7 +365,7 @@ mod tests {
 
     #[test]
     fn the_bottleneck_is_the_stage_with_the_most_busy_time_per_worker() {
-        let point = super::super::Sweep::new("t").points().remove(0);
+        let point = crate::Sweep::new("t").points().remove(0);
         let r = PointResult::new(
             point,
             vec![

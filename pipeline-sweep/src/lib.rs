@@ -9,7 +9,7 @@
 //! [`Report`] prints as a table and can be written as an SVG bar chart.
 //!
 //! ```
-//! use pipeline_core::sweep::{Sample, Sweep};
+//! use pipeline_sweep::{Sample, Sweep};
 //! use pipeline_core::Pipeline;
 //!
 //! let report = Sweep::new("squares")
@@ -39,6 +39,8 @@
 //! median. Compare points of one sweep with each other rather than with
 //! numbers taken at another time: other load on the machine moves them all.
 
+#![warn(missing_docs)]
+
 mod report;
 mod svg;
 
@@ -46,9 +48,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::StageConfig;
-use crate::error::Error;
-use crate::stats::{StageSnapshot, Stats};
+use pipeline_core::Error;
+use pipeline_core::StageConfig;
+use pipeline_core::{StageSnapshot, Stats};
 
 pub use report::{PointResult, Report};
 
