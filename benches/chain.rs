@@ -1,5 +1,5 @@
 //! Per-item overhead of a three-stage chain, `gen -> sq -> sum`, over
-//! `BENCH_ITEMS` (default 1M) `u64`s, written four ways with the same
+//! `BENCH_ITEMS` (default 1M) `u64`s, written several ways with the same
 //! channel capacities:
 //!
 //! - `macro`: declared with `pipeline!`;
@@ -10,6 +10,8 @@
 //!   `hand-batched` sends `Vec`s of `batch` items, the ideal the
 //!   framework's `batch` option is measured against;
 //! - `sync_channel`: std threads and `std::sync::mpsc::sync_channel`;
+//! - `tokio_mpsc`, `crossbeam`: tokio tasks with `tokio::sync::mpsc`, and
+//!   threads with `crossbeam-channel` (what a Rust user wires by hand);
 //! - `go`: the article's Go program (`sq linear N BUF`), when built.
 //!
 //! Throughput is in items, so criterion prints items/s; with 1M items the

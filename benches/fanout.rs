@@ -3,7 +3,9 @@
 //! forwarder per input, as the article's `merge`), and a summing sink; over
 //! `BENCH_ITEMS` (default 1M) `u64`s, written the same ways as
 //! `benches/chain.rs`: `macro`, `builder`, `hand` (async-channel on the
-//! framework's executor), `hand-batched`, `sync_channel` (std threads) and
+//! framework's executor), `hand-batched`, `sync_channel` (std threads),
+//! `tokio_mpsc` and `crossbeam` (the Rust peers, sq workers sending straight
+//! into one merged channel) and
 //! `go` (`sq fanout N BUF`, when built).
 //!
 //! Run: `cargo bench --bench fanout`.

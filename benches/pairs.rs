@@ -13,6 +13,10 @@
 //! than the effect measured; alternating single runs puts the drift on
 //! both sides of each ratio.
 //!
+//! The default is also set beside the graphs a Rust user wires by hand
+//! instead: tokio tasks with `tokio::sync::mpsc` and threads with
+//! `crossbeam-channel` (ratios to the builder's default).
+//!
 //! Run: `cargo bench --bench pairs` (`PAIRS_REPS=31` for tighter figures;
 //! `PAIRS_ONLY_GO=1` for the rows against Go alone; `PAIRS_CELL=buf64/batch256`
 //! for the cells whose label contains it, and no Go row, as when profiling
@@ -92,6 +96,7 @@ fn graph(v: &Variants, reps: usize) {
     if std::env::var_os("PAIRS_CELL").is_some() {
         return;
     }
+    rust_peers(v, reps);
     let Some(go) = go_sq() else {
         eprintln!("pairs: Go sq anchor not built (scripts/anchors.sh): no Go rows");
         return;
@@ -113,6 +118,27 @@ fn graph(v: &Variants, reps: usize) {
         n,
         reps,
         &[&go_run, &builder, &with_macro, &one],
+    );
+}
+
+/// The framework's default configuration against what a Rust user wires
+/// by hand instead, one item per message at buffer 64: tokio tasks with
+/// `tokio::sync::mpsc`, and threads with `crossbeam-channel`.
+fn rust_peers(v: &Variants, reps: usize) {
+    println!(
+        "\n| buffer 64 | builder, default | tokio mpsc tasks | crossbeam-channel threads | `pipeline!`, default |"
+    );
+    println!("|---|---:|---|---|---|");
+    let n = items();
+    let builder = move |n| (v.builder_default)(n);
+    let tokio = move |n| (v.tokio_mpsc)(n, 64);
+    let crossbeam = move |n| (v.crossbeam)(n, 64);
+    let with_macro = move |n| (v.macro_default)(n);
+    row(
+        "ns/item (ratio to the builder)",
+        n,
+        reps,
+        &[&builder, &tokio, &crossbeam, &with_macro],
     );
 }
 

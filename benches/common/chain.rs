@@ -138,4 +138,63 @@ pub fn std_threads(n: u64, buffer: usize) -> u64 {
     sum
 }
 
+/// Tasks on tokio's multi-threaded runtime and bounded `tokio::sync::mpsc`
+/// channels: what a tokio user writes for the same graph.
+pub fn tokio_mpsc(n: u64, buffer: usize) -> u64 {
+    let rt = super::tokio_runtime();
+    let (tx1, mut rx1) = tokio::sync::mpsc::channel(buffer);
+    let (tx2, mut rx2) = tokio::sync::mpsc::channel(buffer);
+    let gen = rt.spawn(async move {
+        for i in 0..n {
+            if tx1.send(i).await.is_err() {
+                return;
+            }
+        }
+    });
+    let work = rt.spawn(async move {
+        while let Some(i) = rx1.recv().await {
+            if tx2.send(sq(i)).await.is_err() {
+                return;
+            }
+        }
+    });
+    rt.block_on(async move {
+        let sink = tokio::spawn(async move {
+            let mut sum = 0u64;
+            while let Some(v) = rx2.recv().await {
+                sum = sum.wrapping_add(v);
+            }
+            sum
+        });
+        let sum = sink.await.expect("the sink ends");
+        gen.await.expect("gen ends");
+        work.await.expect("sq ends");
+        sum
+    })
+}
+
+/// A thread per stage and bounded `crossbeam-channel`s.
+pub fn crossbeam(n: u64, buffer: usize) -> u64 {
+    let (tx1, rx1) = crossbeam_channel::bounded(buffer);
+    let (tx2, rx2) = crossbeam_channel::bounded(buffer);
+    let gen = std::thread::spawn(move || {
+        for i in 0..n {
+            if tx1.send(i).is_err() {
+                return;
+            }
+        }
+    });
+    let work = std::thread::spawn(move || {
+        for i in rx1 {
+            if tx2.send(sq(i)).is_err() {
+                return;
+            }
+        }
+    });
+    let sum = rx2.into_iter().fold(0u64, u64::wrapping_add);
+    gen.join().expect("gen ends");
+    work.join().expect("sq ends");
+    sum
+}
+
 variants!("chain", "linear");

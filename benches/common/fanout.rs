@@ -186,4 +186,81 @@ pub fn std_threads(n: u64, buffer: usize) -> u64 {
     sum
 }
 
+/// Tasks on tokio's multi-threaded runtime and bounded `tokio::sync::mpsc`
+/// channels, as a tokio user writes the fan-out: the two `sq` tasks share
+/// gen's receiver behind tokio's mutex (mpsc has one consumer) and send
+/// into one merged channel through clones of its sender.
+pub fn tokio_mpsc(n: u64, buffer: usize) -> u64 {
+    let rt = super::tokio_runtime();
+    let (tx0, rx0) = tokio::sync::mpsc::channel(buffer);
+    let rx0 = Arc::new(tokio::sync::Mutex::new(rx0));
+    let (txm, mut rxm) = tokio::sync::mpsc::channel(buffer);
+    let mut tasks = vec![rt.spawn(async move {
+        for i in 0..n {
+            if tx0.send(i).await.is_err() {
+                return;
+            }
+        }
+    })];
+    for _ in 0..2 {
+        let input = rx0.clone();
+        let out = txm.clone();
+        tasks.push(rt.spawn(async move {
+            loop {
+                let next = input.lock().await.recv().await;
+                let Some(i) = next else { return };
+                if out.send(sq(i)).await.is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    drop(txm);
+    rt.block_on(async move {
+        let sink = tokio::spawn(async move {
+            let mut sum = 0u64;
+            while let Some(v) = rxm.recv().await {
+                sum = sum.wrapping_add(v);
+            }
+            sum
+        });
+        let sum = sink.await.expect("the sink ends");
+        for t in tasks {
+            t.await.expect("every task ends");
+        }
+        sum
+    })
+}
+
+/// A thread per stage and bounded `crossbeam-channel`s: the two `sq`
+/// threads share gen's receiver (crossbeam's channels have many
+/// consumers) and send into one merged channel.
+pub fn crossbeam(n: u64, buffer: usize) -> u64 {
+    let (tx0, rx0) = crossbeam_channel::bounded(buffer);
+    let (txm, rxm) = crossbeam_channel::bounded(buffer);
+    let mut threads = vec![std::thread::spawn(move || {
+        for i in 0..n {
+            if tx0.send(i).is_err() {
+                return;
+            }
+        }
+    })];
+    for _ in 0..2 {
+        let (input, out) = (rx0.clone(), txm.clone());
+        threads.push(std::thread::spawn(move || {
+            for i in input {
+                if out.send(sq(i)).is_err() {
+                    return;
+                }
+            }
+        }));
+    }
+    drop((rx0, txm));
+    let sum = rxm.into_iter().fold(0u64, u64::wrapping_add);
+    for t in threads {
+        t.join().expect("every thread ends");
+    }
+    sum
+}
+
 variants!("fanout", "fanout");

@@ -22,6 +22,8 @@ macro_rules! variants {
             hand,
             hand_batched,
             std_threads,
+            tokio_mpsc,
+            crossbeam,
         };
     };
 }
@@ -135,6 +137,24 @@ pub struct Variants {
     pub hand_batched: fn(u64, usize, usize) -> u64,
     /// std threads and `sync_channel`s, at (n, buffer).
     pub std_threads: fn(u64, usize) -> u64,
+    /// What a tokio user wires by hand: a task per stage on tokio's
+    /// multi-threaded runtime, joined by bounded `tokio::sync::mpsc`
+    /// channels, one item per message, at (n, buffer).
+    pub tokio_mpsc: fn(u64, usize) -> u64,
+    /// A thread per stage joined by bounded `crossbeam-channel`s, one item
+    /// per message, at (n, buffer).
+    pub crossbeam: fn(u64, usize) -> u64,
+}
+
+/// The tokio runtime the `tokio_mpsc` variants run on: multi-threaded,
+/// one worker per core, made once (as the framework's executor is).
+pub fn tokio_runtime() -> &'static tokio::runtime::Runtime {
+    static RT: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .build()
+            .expect("a tokio runtime starts")
+    })
 }
 
 /// Benches every variant of `v` over the grid of [`BUFFERS`] and
@@ -179,6 +199,12 @@ pub fn bench_variants(c: &mut criterion::Criterion, v: &Variants) {
         configure(&mut g, n);
         g.bench_function(format!("sync_channel/buf{buffer}/batch1"), |b| {
             b.iter(|| assert_eq!((v.std_threads)(n, buffer), want))
+        });
+        g.bench_function(format!("tokio_mpsc/buf{buffer}/batch1"), |b| {
+            b.iter(|| assert_eq!((v.tokio_mpsc)(n, buffer), want))
+        });
+        g.bench_function(format!("crossbeam/buf{buffer}/batch1"), |b| {
+            b.iter(|| assert_eq!((v.crossbeam)(n, buffer), want))
         });
     }
     if let Some(go) = go_sq() {
