@@ -105,6 +105,7 @@ mod pipeline;
 mod reader;
 mod run;
 mod sink;
+mod sink_read;
 mod source;
 mod stage;
 mod stats;
