@@ -159,7 +159,10 @@ impl Cancel {
     }
 
     fn children(&self) -> std::sync::MutexGuard<'_, Vec<Weak<Inner>>> {
-        self.inner.children.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner
+            .children
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Makes this signal close when `parent` closes (at once if it already

@@ -93,7 +93,9 @@ fn outer_cancel_reaches_inner(kind: &'static str) {
         })
         .for_each(|()| {});
     let handle = std::thread::spawn(move || run.run());
-    started_rx.recv_timeout(GUARD).expect("the inner run starts");
+    started_rx
+        .recv_timeout(GUARD)
+        .expect("the inner run starts");
     outer.cancel();
     let res = watchdog(kind, move || handle.join().unwrap());
     assert!(matches!(res, Err(Error::Cancelled)), "{kind}: {res:?}");
@@ -146,7 +148,9 @@ fn cancelling_the_outer_run_cancels_a_run_async_inside_an_async_stage() {
         })
         .for_each(|()| {});
     let handle = std::thread::spawn(move || run.run());
-    started_rx.recv_timeout(GUARD).expect("the inner run starts");
+    started_rx
+        .recv_timeout(GUARD)
+        .expect("the inner run starts");
     outer.cancel();
     let res = watchdog("run_async", move || handle.join().unwrap());
     assert!(matches!(res, Err(Error::Cancelled)), "{res:?}");
@@ -169,48 +173,51 @@ fn an_inner_run_can_follow_a_signal_given_explicitly() {
     assert!(matches!(res, Err(Error::Cancelled)), "{res:?}");
 }
 
-/// A source much faster than its sink, so the sink never waits for input.
+/// A source much faster than its sink, with room for every item it sends
+/// in the time of the test: the sink never waits for input.
 fn busy(p: &Pipeline) -> pipeline_core::Flow<u64> {
-    p.from_iter(StageConfig::new("gen").batch(64).buffer(1024), 0u64..)
+    p.from_iter(StageConfig::new("gen").batch(64).buffer(1 << 16), 0u64..)
 }
 
-/// Work enough per item that the source stays ahead.
+/// Work enough per item that the source stays far ahead.
 fn chew(n: u64) {
     let mut x = n;
-    for _ in 0..50 {
+    for _ in 0..500 {
         x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
     }
+}
+
+/// Races `fut` against a short timer in `smol::block_on`; which won.
+fn race(fut: impl std::future::Future<Output = ()>) -> &'static str {
+    let fut = async {
+        fut.await;
+        "run"
+    };
+    let timer = async {
+        Timer::after(Duration::from_millis(50)).await;
+        "timer"
+    };
+    smol::block_on(smol::future::or(fut, timer))
 }
 
 #[test]
 fn a_timer_beside_a_busy_run_future_fires() {
     for sink in ["for_each", "fold", "collect", "take"] {
         let won = watchdog(sink, move || {
-            let p = Pipeline::new();
-            let live = p.live_tasks();
-            let cancel = p.cancel_signal();
-            let flow = busy(&p);
-            let run = async move {
-                match sink {
-                    "for_each" => drop(flow.for_each(chew).run_async().await),
-                    "fold" => drop(flow.fold(0, |a, n| a ^ n).run_async().await),
-                    "collect" => drop(flow.collect::<Vec<_>>().run_async().await),
-                    _ => drop(flow.take(usize::MAX).run_async().await),
-                }
-                "run"
-            };
-            let timer = async {
-                Timer::after(Duration::from_millis(50)).await;
-                "timer"
-            };
-            let won = smol::block_on(smol::future::or(run, timer));
-            // The run's future was dropped: the run is cancelled and its
-            // tasks end.
-            assert!(cancel.is_cancelled(), "{sink}: dropping the run cancels it");
-            while live.get() > 0 {
-                std::thread::yield_now();
-            }
-            won
+            let flow = busy(&Pipeline::new());
+            race(async move {
+                let _ = match sink {
+                    "for_each" => flow.for_each(chew).run_async().await,
+                    "fold" => flow.fold((), |(), n| chew(n)).run_async().await,
+                    "collect" => flow
+                        .map("chew", |n| (chew(n), n).1)
+                        .collect::<Vec<_>>()
+                        .run_async()
+                        .await
+                        .map(drop),
+                    _ => flow.take(usize::MAX).run_async().await.map(drop),
+                };
+            })
         });
         assert_eq!(won, "timer", "{sink}");
     }
@@ -219,19 +226,32 @@ fn a_timer_beside_a_busy_run_future_fires() {
 #[test]
 fn a_timer_beside_a_busy_stream_fires() {
     let won = watchdog("stream", || {
-        let p = Pipeline::new();
-        let mut s = busy(&p).stream();
-        let read = async {
+        let mut s = busy(&Pipeline::new()).stream();
+        race(async move {
             while let Some(r) = s.next().await {
                 chew(r.expect("an item"));
             }
-            "stream"
-        };
-        let timer = async {
-            Timer::after(Duration::from_millis(50)).await;
-            "timer"
-        };
-        smol::block_on(smol::future::or(read, timer))
+        })
     });
     assert_eq!(won, "timer");
+}
+
+#[test]
+fn dropping_a_run_future_cancels_the_run_and_its_tasks_end() {
+    let p = Pipeline::new();
+    let live = p.live_tasks();
+    let cancel = p.cancel_signal();
+    let run = busy(&p).for_each(chew).run_async();
+    let won = watchdog("drop", || {
+        race(async move {
+            let _ = run.await;
+        })
+    });
+    assert_eq!(won, "timer");
+    assert!(cancel.is_cancelled(), "dropping the run future cancels it");
+    watchdog("tasks end", move || {
+        while live.get() > 0 {
+            std::thread::yield_now();
+        }
+    });
 }

@@ -38,7 +38,8 @@ fn failing_after(p: &Pipeline, gate: mpsc::Receiver<()>) -> pipeline_core::Flow<
                 return Ok(n);
             }
             let gate = gate.lock().expect("one worker");
-            gate.recv_timeout(GUARD).expect("the sink takes its first item");
+            gate.recv_timeout(GUARD)
+                .expect("the sink takes its first item");
             Err(io_err("failed"))
         },
     )
