@@ -44,7 +44,7 @@ impl Budget {
     /// Counts one item handed on; `true` once the budget is spent.
     #[inline(always)]
     pub(crate) fn spend(&mut self) -> bool {
-        self.left -= 1;
+        self.left = self.left.saturating_sub(1);
         if self.left % CLOCK_EVERY != 0 {
             return false;
         }

@@ -168,6 +168,24 @@ fn take_succeeds_when_a_later_item_fails() {
 }
 
 #[test]
+fn take_succeeds_when_a_batching_source_fails_after_the_items_it_needs() {
+    for _ in 0..100 {
+        let got = Pipeline::new()
+            .from_blocking(StageConfig::new("gen").batch(4), |em| {
+                for i in 0..5u64 {
+                    if em.emit(i).is_err() {
+                        return;
+                    }
+                }
+                let _ = em.error(io_err("six"));
+            })
+            .take(5)
+            .run();
+        assert_eq!(got.unwrap(), [0, 1, 2, 3, 4]);
+    }
+}
+
+#[test]
 fn first_succeeds_when_the_second_item_fails() {
     for _ in 0..300 {
         let got = Pipeline::new()
