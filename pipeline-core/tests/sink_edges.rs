@@ -96,9 +96,10 @@ fn for_each_is_not_called_again_after_the_first_error() {
             .for_each(move |_| {
                 if c.fetch_add(1, SeqCst) == 0 {
                     let _ = gate.send(());
-                    Cancel::current()
-                        .expect("a sink sees its signal")
-                        .wait_blocking();
+                    // This crate's `block_on` keeps the executor going
+                    // while the sink's thread waits.
+                    let cancel = Cancel::current().expect("a sink sees its signal");
+                    pipeline_core::block_on(cancel.cancelled());
                 }
             })
             .run();
