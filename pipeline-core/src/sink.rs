@@ -48,6 +48,11 @@ type Tasks = Arc<Mutex<Option<Vec<Task<()>>>>>;
 /// bounded budget of work (a few thousand items, or a millisecond), so a
 /// timer or a `select!` beside it is polled on time.
 ///
+/// To wait for it in sync code inside a stage, use this crate's
+/// [`block_on`](crate::block_on) (or [`RunIter`]), which keeps the executor
+/// going while the thread blocks; another `block_on` would hold up one of
+/// the executor's threads.
+///
 /// Dropping the stream cancels the run; its tasks then end on their own.
 /// To cancel *and wait* for them, use [`close`](Self::close).
 pub struct RunStream<T> {
