@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 use futures::stream::{Fuse, FusedStream};
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use smol::Task;
 
 use crate::cancel::{Cancel, Reason};
@@ -213,6 +213,10 @@ impl<T: Send + 'static> Iterator for RunIter<T> {
     type Item = Result<T, Error>;
     fn next(&mut self) -> Option<Self::Item> {
         let s = self.stream.as_mut()?;
+        // An item at hand costs no thread a stand-in (see `blocking`).
+        if let Some(item) = s.next().now_or_never() {
+            return item;
+        }
         blocking(|| smol::block_on(s.next()))
     }
 }
