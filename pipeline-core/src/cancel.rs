@@ -7,7 +7,7 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use crate::error::Error;
 use crate::permits::Permits;
@@ -36,6 +36,9 @@ struct Inner {
     /// The run's data channels, closed when the signal is: see
     /// [`Cancel::close_on_cancel`].
     closers: Mutex<Vec<Closer>>,
+    /// The signals that follow this one (see [`Cancel::follow`]), weakly:
+    /// a child run's signal is not kept alive by its parent's.
+    children: Mutex<Vec<Weak<Inner>>>,
 }
 
 /// The close-to-cancel signal of a run (the article's `done` channel).
@@ -85,6 +88,7 @@ impl Cancel {
                 rx,
                 reason: Mutex::new(None),
                 closers: Mutex::new(Vec::new()),
+                children: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -147,7 +151,58 @@ impl Cancel {
         for close in closers {
             close();
         }
+        let children = std::mem::take(&mut *self.children());
+        for child in children.iter().filter_map(Weak::upgrade) {
+            Cancel { inner: child }.cancel();
+        }
         won
+    }
+
+    fn children(&self) -> std::sync::MutexGuard<'_, Vec<Weak<Inner>>> {
+        self.inner
+            .children
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes this signal close when `parent` closes (at once if it already
+    /// has), as [`cancel`](Self::cancel) does: the run of this signal then
+    /// returns [`Error::Cancelled`] unless it had already failed or
+    /// finished. A run started inside a stage of another follows that
+    /// run's signal ([`Cancel::current`]) by itself; this is for a run
+    /// started elsewhere that belongs to another (see
+    /// [`Run::within`](crate::Run::within)).
+    ///
+    /// The parent holds its followers weakly: following costs nothing once
+    /// the follower is gone.
+    ///
+    /// ```
+    /// use pipeline_core::Cancel;
+    ///
+    /// let outer = Cancel::new();
+    /// let inner = Cancel::new();
+    /// inner.follow(&outer);
+    /// outer.cancel();
+    /// assert!(inner.is_cancelled());
+    /// ```
+    pub fn follow(&self, parent: &Cancel) {
+        if Arc::ptr_eq(&self.inner, &parent.inner) {
+            return;
+        }
+        {
+            let mut children = parent.children();
+            // `close_with` sets the flag before it takes the followers, so
+            // a follower added under the lock with the flag clear is taken.
+            if !parent.is_cancelled() {
+                if children.len() == children.capacity() {
+                    // Amortized: the list holds at most twice the live ones.
+                    children.retain(|c| c.strong_count() > 0);
+                }
+                children.push(Arc::downgrade(&self.inner));
+                return;
+            }
+        }
+        self.cancel();
     }
 
     fn closers(&self) -> std::sync::MutexGuard<'_, Vec<Closer>> {
@@ -346,6 +401,39 @@ mod tests {
             assert!(Arc::ptr_eq(&back.inner, &outer.inner));
         });
         assert!(Cancel::current().is_none());
+    }
+
+    #[test]
+    fn a_follower_closes_with_its_parent_and_only_then() {
+        let parent = Cancel::new();
+        let child = Cancel::new();
+        let grandchild = Cancel::new();
+        child.follow(&parent);
+        grandchild.follow(&child);
+        child.follow(&child); // no effect
+        assert!(!child.is_cancelled());
+        parent.cancel();
+        assert!(child.is_cancelled() && grandchild.is_cancelled());
+        assert!(matches!(child.reason(), Some(Reason::Cancelled)));
+        // Following a closed signal closes at once.
+        let late = Cancel::new();
+        late.follow(&parent);
+        assert!(late.is_cancelled());
+        // A follower's cancel does not reach its parent.
+        let parent = Cancel::new();
+        let child = Cancel::new();
+        child.follow(&parent);
+        child.cancel();
+        assert!(!parent.is_cancelled());
+    }
+
+    #[test]
+    fn a_parent_does_not_keep_its_gone_followers() {
+        let parent = Cancel::new();
+        for _ in 0..1000 {
+            Cancel::new().follow(&parent);
+        }
+        assert!(parent.children().len() <= 64, "{}", parent.children().len());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! or not the caller is polling the output; blocking stage functions run on
 //! smol's blocking thread pool instead, so they never stall the executor.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -62,15 +63,66 @@ fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
     }
 }
 
+thread_local! {
+    /// Whether this thread runs the executor's tasks (one of its threads,
+    /// or one standing in for a thread that blocks).
+    static ON_EXECUTOR: Cell<bool> = const { Cell::new(false) };
+}
+
 /// An executor thread: runs tasks as they are scheduled; when there are
 /// none, looks for one for [`SPIN`], then sleeps until one is scheduled.
 fn run_thread(ex: &'static Executor<'static>) -> ! {
+    ON_EXECUTOR.with(|on| on.set(true));
     loop {
         if ex.try_tick() || spin_until(|| ex.try_tick()) {
             continue;
         }
         smol::block_on(ex.tick());
     }
+}
+
+/// A thread that runs the executor's tasks while one of its threads is
+/// blocked (see [`blocking`]); it ends when dropped.
+struct StandIn {
+    /// Closed (dropped) to send the stand-in away.
+    _stop: async_channel::Sender<()>,
+}
+
+impl StandIn {
+    fn start() -> Self {
+        let (tx, rx) = async_channel::bounded::<()>(1);
+        let ex = executor();
+        // If the OS refuses a thread, the caller blocks as it would have
+        // without one: a starved run, never a panic.
+        let _ = std::thread::Builder::new()
+            .name("pipeline-stand-in".into())
+            .spawn(move || {
+                ON_EXECUTOR.with(|on| on.set(true));
+                while !rx.is_closed() {
+                    if ex.try_tick() || spin_until(|| ex.try_tick() || rx.is_closed()) {
+                        continue;
+                    }
+                    let stop = async {
+                        let _ = rx.recv().await;
+                    };
+                    smol::block_on(smol::future::or(ex.tick(), stop));
+                }
+            });
+        StandIn { _stop: tx }
+    }
+}
+
+/// Runs `f`, which blocks the calling thread until some of the executor's
+/// tasks have run. On one of the executor's own threads (a run started
+/// inside an inline stage), another thread runs tasks in its place
+/// meanwhile: with every executor thread blocked so, nothing would run
+/// the tasks they wait for.
+pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    if !ON_EXECUTOR.with(Cell::get) {
+        return f();
+    }
+    let _stand_in = StandIn::start();
+    f()
 }
 
 /// The shared executor, started on first use.
@@ -95,7 +147,9 @@ pub fn spawn<T: Send + 'static>(fut: impl Future<Output = T> + Send + 'static) -
 }
 
 /// Blocks the current thread on `fut` while the executor's threads run the
-/// stages. Do not call it from inside a stage.
+/// stages. Called on one of the executor's threads (inside an inline
+/// stage), it has another thread run the executor's tasks meanwhile, so
+/// that the tasks `fut` waits for still run.
 ///
 /// When `fut` waits, the thread looks for its wake-up for a few tens of
 /// microseconds before it sleeps (see the executor's threads), so that a
@@ -103,6 +157,11 @@ pub fn spawn<T: Send + 'static>(fut: impl Future<Output = T> + Send + 'static) -
 /// item. I/O and timers keep working: smol's reactor runs on its own thread
 /// while no other thread drives it.
 pub fn block_on<T>(fut: impl Future<Output = T>) -> T {
+    blocking(|| block_on_here(fut))
+}
+
+/// [`block_on`] on this thread, whichever it is.
+fn block_on_here<T>(fut: impl Future<Output = T>) -> T {
     /// Wakes the blocked thread: a flag it spins on, then an unpark.
     struct Signal {
         woken: AtomicBool,

@@ -72,6 +72,20 @@
 //! 8. Stage functions can check [`Cancel::current`] between chunks of long
 //!    work, so cancellation takes effect within one chunk.
 //!
+//! The sink is a stage: once the run is cancelled or has failed, the sink
+//! function (`for_each`, `fold`) is not called again, and
+//! [`RunIter`]/[`RunStream`] hand out nothing more but the outcome (they
+//! are fused). A sink that has what it asked for (`first`, `take`) has
+//! succeeded, whatever the rest of the run does after.
+//!
+//! Runs nest: a run started inside a stage follows the enclosing run's
+//! signal ([`Cancel::follow`], [`Run::within`]), and a blocking
+//! [`Run::run`] (or [`RunIter`], or [`block_on`]) inside an inline stage
+//! has another thread run the executor's tasks while it blocks, so it
+//! never starves the executor. A run's future and [`RunStream`] yield to
+//! their caller within a bounded budget of work, so a timer or a
+//! `select!` beside them fires on time.
+//!
 //! # Batching
 //!
 //! Items cross channels in packets. By default a stage batches
@@ -105,6 +119,7 @@ mod pipeline;
 mod reader;
 mod run;
 mod sink;
+mod sink_read;
 mod source;
 mod stage;
 mod stats;

@@ -81,6 +81,11 @@ async fn ordered_worker<T, U, O: Op<T, U>>(
                     stats.errors += 1;
                     Done::Forward(Err(e))
                 }
+                Step::Fail(e) => {
+                    stats.errors += 1;
+                    ctx.cancel.fail(e);
+                    return;
+                }
                 Step::Stop => {
                     stats.errors += 1;
                     return;

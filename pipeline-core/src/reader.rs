@@ -108,6 +108,28 @@ impl<T> Reader<T> {
         self.exhausted
     }
 
+    /// The run's signal, as this reader sees it.
+    #[inline(always)]
+    pub(crate) fn cancel(&self) -> &Cancel {
+        &self.cancel
+    }
+
+    /// The next message already in hand or waiting in the channel, without
+    /// waiting and whatever the signal says (`None` if there is none): for
+    /// a sink that may still find what it asked for among the items sent
+    /// before the run failed. A closed channel still gives up what it holds.
+    pub(crate) fn try_next_left(&mut self, stats: &mut Local) -> Option<Msg<T>> {
+        if let Some(m) = self.pending.next() {
+            return Some(m);
+        }
+        self.held.release();
+        let p = self.rx.try_recv().ok()?;
+        Some(match self.stash(p, stats) {
+            Some(m) => m,
+            None => self.first_of_batch(),
+        })
+    }
+
     /// Takes the next message without waiting. A cancelled run reads as closed.
     #[inline(always)]
     pub(crate) fn try_next(&mut self, stats: &mut Local) -> Poll<T> {
@@ -195,30 +217,6 @@ impl<T> Reader<T> {
         }
     }
 
-    /// Folds messages into `acc` until the input ends (`false`) or `f`
-    /// breaks (`true`); only waiting for input is async.
-    pub(crate) async fn fold<A>(
-        &mut self,
-        stats: &mut Local,
-        mut acc: A,
-        mut f: impl FnMut(A, Msg<T>) -> ControlFlow<A, A>,
-    ) -> (A, bool) {
-        loop {
-            acc = match self.fold_ready(stats, acc, &mut f) {
-                (a, Drained::Broke) => return (a, true),
-                (a, Drained::Closed) => return (a, false),
-                (a, Drained::Empty) => a,
-            };
-            let Some(m) = self.wait(stats).await else {
-                return (acc, false);
-            };
-            acc = match f(acc, m) {
-                ControlFlow::Continue(a) => a,
-                ControlFlow::Break(a) => return (a, true),
-            };
-        }
-    }
-
     /// Waits for the next message; `None` once the input is closed and
     /// drained, or the run is cancelled.
     pub(crate) async fn next(&mut self, stats: &mut Local) -> Option<Msg<T>> {
@@ -286,6 +284,16 @@ impl<T> Reader<T> {
         };
         stats.wait_in += t0.elapsed();
         if self.cancel.is_cancelled() {
+            // A packet that came with the cancel stays in hand, for
+            // `try_next_left`.
+            if let Ok(p) = got {
+                let p = self.take_whole(p, stats);
+                self.pending = match p {
+                    Packet::One(item) => Pending::Items(vec![item].into_iter()),
+                    Packet::Items(v) => Pending::Whole(v),
+                    Packet::Many(v) => Pending::Many(v.into_iter()),
+                };
+            }
             return None;
         }
         match got {

@@ -1,7 +1,6 @@
 //! How a run ends: the sinks of a [`Flow`], and the [`Run`] they give.
 
 use std::future::Future;
-use std::ops::ControlFlow;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -14,6 +13,7 @@ use crate::executor::{block_on, spawn, LiveTasks};
 use crate::flow::Flow;
 use crate::pipeline::{Errors, Graph};
 use crate::sink::{join_all, outcome, RunIter, RunStream, SinkFuture};
+use crate::sink_read::{fold_all, take_into, End};
 use crate::stats::{Kind, Local, StageStats, Stats};
 
 impl<T: Send + 'static> Flow<T> {
@@ -21,7 +21,7 @@ impl<T: Send + 'static> Flow<T> {
     where
         O: Send + 'static,
         F: FnOnce(Reader<T>, Local, Errors) -> Fut + Send + 'static,
-        Fut: Future<Output = (O, bool)> + Send + 'static,
+        Fut: Future<Output = (O, End)> + Send + 'static,
     {
         let held = self.held_in();
         let rx = self.rx;
@@ -41,40 +41,39 @@ impl<T: Send + 'static> Flow<T> {
     /// [`Run::run_async`]). Like a stage function, `f` should not block for
     /// long; a consumer that does (a slow pipe) is better served by
     /// [`iter`](Self::iter), which runs on the caller's thread.
+    ///
+    /// The sink is a stage: once the run is cancelled or has failed, `f`
+    /// is not called again, not even for items already received.
     pub fn for_each<F>(self, mut f: F) -> Run<()>
     where
         F: FnMut(T) + Send + 'static,
     {
         self.sink(move |mut r, mut stats, errors| async move {
-            r.fold(&mut stats, (), |(), m| {
-                match m {
-                    Ok(t) => f(t),
-                    Err(e) => errors.push(e),
-                }
-                ControlFlow::Continue(())
+            fold_all(&mut r, &mut stats, (), |(), m| match m {
+                Ok(t) => f(t),
+                Err(e) => errors.push(e),
             })
-            .await;
-            ((), r.exhausted())
+            .await
         })
     }
 
-    /// Ends the pipeline: folds every item into an accumulator.
+    /// Ends the pipeline: folds every item into an accumulator. As with
+    /// [`for_each`](Self::for_each), `f` is not called once the run is
+    /// cancelled or has failed.
     pub fn fold<A, F>(self, init: A, mut f: F) -> Run<A>
     where
         A: Send + 'static,
         F: FnMut(A, T) -> A + Send + 'static,
     {
         self.sink(move |mut r, mut stats, errors| async move {
-            let (acc, _) = r
-                .fold(&mut stats, init, |acc, m| match m {
-                    Ok(t) => ControlFlow::Continue(f(acc, t)),
-                    Err(e) => {
-                        errors.push(e);
-                        ControlFlow::Continue(acc)
-                    }
-                })
-                .await;
-            (acc, r.exhausted())
+            fold_all(&mut r, &mut stats, init, |acc, m| match m {
+                Ok(t) => f(acc, t),
+                Err(e) => {
+                    errors.push(e);
+                    acc
+                }
+            })
+            .await
         })
     }
 
@@ -90,20 +89,24 @@ impl<T: Send + 'static> Flow<T> {
     }
 
     /// Ends the pipeline after the first item: the rest of the run is
-    /// cancelled and every task ends (the article's early stop).
+    /// cancelled and every task ends (the article's early stop). Once the
+    /// sink has its item the run has succeeded: an error that a stage
+    /// raises after that item was sent is not the run's (see
+    /// [`take`](Self::take)).
     pub fn first(self) -> Run<Option<T>> {
         self.sink(move |mut r, mut stats, errors| async move {
-            while let Some(m) = r.next(&mut stats).await {
-                match m {
-                    Ok(t) => return (Some(t), false),
-                    Err(e) => errors.push(e),
-                }
-            }
-            (None, r.exhausted())
+            let mut v = Vec::with_capacity(1);
+            let end = take_into(&mut r, &mut stats, 1, &mut v, |e| errors.push(e)).await;
+            (v.pop(), end)
         })
     }
 
     /// Ends the pipeline after `n` items, cancelling the rest of the run.
+    ///
+    /// Once the sink has its `n` items the run has succeeded, as
+    /// `Iterator::take` never looks at item `n + 1`: a later error (one
+    /// raised by an item after those `n`, even before the sink read them
+    /// all, if they were sent to it before) is not the run's error.
     ///
     /// ```
     /// use pipeline_core::{Pipeline, StageConfig};
@@ -115,15 +118,8 @@ impl<T: Send + 'static> Flow<T> {
     pub fn take(self, n: usize) -> Run<Vec<T>> {
         self.sink(move |mut r, mut stats, errors| async move {
             let mut v = Vec::with_capacity(n.min(1024));
-            while v.len() < n {
-                match r.next(&mut stats).await {
-                    Some(Ok(t)) => v.push(t),
-                    Some(Err(e)) => errors.push(e),
-                    None => break,
-                }
-            }
-            let exhausted = r.exhausted();
-            (v, exhausted)
+            let end = take_into(&mut r, &mut stats, n, &mut v, |e| errors.push(e)).await;
+            (v, end)
         })
     }
 
@@ -144,6 +140,10 @@ impl<T: Send + 'static> Flow<T> {
     /// [`stream`](Self::stream) with the sink's row in the stats named
     /// `name` (what `pipeline!` uses for a `sink stream()` stage).
     pub fn named_stream(self, name: impl Into<Arc<str>>) -> RunStream<T> {
+        // Inside a stage, the run follows the enclosing run's signal.
+        if let Some(parent) = Cancel::current() {
+            self.graph.cancel.follow(&parent);
+        }
         let stats = StageStats::new(name.into(), Kind::Sink, 1);
         self.graph.stats.add(stats.clone());
         let cancel = self.graph.cancel.clone();
@@ -178,9 +178,9 @@ impl<T: Send + 'static> Flow<T> {
     }
 }
 
-/// A sink: consumes the last flow; says what it made and whether its input
-/// was exhausted (rather than left early).
-type SinkFn<O> = Box<dyn FnOnce(Cancel, Local) -> SinkFuture<(O, bool)> + Send>;
+/// A sink: consumes the last flow; says what it made and how its reading
+/// ended.
+type SinkFn<O> = Box<dyn FnOnce(Cancel, Local) -> SinkFuture<(O, End)> + Send>;
 
 /// A declared pipeline, ended by a sink, ready to run once.
 #[must_use = "a Run does nothing until .run() or .run_async()"]
@@ -198,9 +198,24 @@ impl<O: Send + 'static> Run<O> {
         self
     }
 
+    /// Makes the run follow `parent`: cancelling `parent` (or its run
+    /// failing or finishing) cancels this run, which then returns
+    /// [`Error::Cancelled`]. A run started inside a stage of another run
+    /// follows that run's signal ([`Cancel::current`]) without this.
+    pub fn within(self, parent: &Cancel) -> Self {
+        self.graph.cancel.follow(parent);
+        self
+    }
+
     /// Runs the pipeline to the end: the stages and the sink run as tasks
     /// on the executor's threads while the calling thread sleeps (so a
     /// busy pipeline has as many threads as cores, not one more).
+    ///
+    /// Runs nest: called inside a stage function, the run follows the
+    /// enclosing run's signal (cancelling that run cancels this one), and
+    /// called on one of the executor's threads (an inline stage), it has
+    /// another thread run the executor's tasks while it blocks, so that
+    /// runs nested in every worker of a stage do not starve the executor.
     ///
     /// # Errors
     /// The run's first error ([`Error::Stage`], [`Error::Panic`]),
@@ -208,6 +223,9 @@ impl<O: Send + 'static> Run<O> {
     /// setting is invalid (then nothing ran). Every task of the run has ended
     /// when this returns, whatever it returns.
     pub fn run(self) -> Result<O, Error> {
+        // Here, not in `run_async`, which is polled first on an executor
+        // thread, outside the stage this may be called from.
+        self.follow_current();
         // The sink runs as a task of the executor, like every stage, and
         // the calling thread sleeps until the run is over. Run on the
         // calling thread, it would make one thread more than the executor
@@ -216,11 +234,26 @@ impl<O: Send + 'static> Run<O> {
         block_on(spawn(self.run_async()))
     }
 
+    /// Follows the signal of the run whose stage calls this, if any.
+    fn follow_current(&self) {
+        if let Some(parent) = Cancel::current() {
+            self.graph.cancel.follow(&parent);
+        }
+    }
+
     /// Runs the pipeline inside async code; see [`run`](Self::run).
+    ///
+    /// The future yields to its caller within a bounded budget of work
+    /// (a few thousand items, or a millisecond), so a timer or a
+    /// `select!` beside it is polled on time even while items never stop
+    /// coming. Dropping the future cancels the run; its tasks then end on
+    /// their own.
     pub async fn run_async(self) -> Result<O, Error> {
+        self.follow_current();
         let stats = StageStats::new(self.name.clone(), Kind::Sink, 1);
         self.graph.stats.add(stats.clone());
         let (ctx, tasks) = self.graph.start()?;
+        let dropped = CancelOnDrop(Some(ctx.cancel.clone()));
         let fut = (self.sink)(ctx.cancel.clone(), Local::new(stats));
         let out = crate::cancel::WithCancel {
             cancel: ctx.cancel.clone(),
@@ -228,13 +261,13 @@ impl<O: Send + 'static> Run<O> {
         }
         .await;
         let out = match out {
-            Ok((out, exhausted)) => {
-                if !exhausted {
+            Ok((out, end)) => {
+                if end != End::Exhausted {
                     // The sink left early: release every stage still
                     // running. Errors they raise from now on are echoes.
                     ctx.cancel.finish();
                 }
-                Some(out)
+                Some((out, end))
             }
             Err(p) => {
                 ctx.cancel.fail(Error::Panic {
@@ -248,9 +281,16 @@ impl<O: Send + 'static> Run<O> {
         // fails while it ends (a panic unwinding past its sender) is still
         // heard, since nothing was marked finished.
         join_all(tasks).await;
+        dropped.disarm();
         ctx.cancel.forget_channels();
-        outcome(&ctx.cancel)?;
-        Ok(out.expect("a sink panic is recorded as the run's error"))
+        match out {
+            // The sink had what it asked for: the run has succeeded.
+            Some((out, End::Satisfied)) => Ok(out),
+            out => {
+                outcome(&ctx.cancel)?;
+                Ok(out.expect("a sink panic is recorded as the run's error").0)
+            }
+        }
     }
 
     /// The most items that can be in flight at once in this run: between
@@ -279,5 +319,25 @@ impl<O: Send + 'static> Run<O> {
     /// [`ErrorPolicy::Continue`](crate::ErrorPolicy::Continue) (see [`Pipeline::errors`](crate::Pipeline::errors)).
     pub fn errors(&self) -> Errors {
         self.graph.errors.clone()
+    }
+}
+
+/// Cancels a run whose future is dropped before it ends (the signal tells
+/// blocking stage functions and sources to stop; the tasks themselves end
+/// as their handles are dropped).
+struct CancelOnDrop(Option<Cancel>);
+
+impl CancelOnDrop {
+    /// The run ended: nothing to cancel.
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(cancel) = self.0.take() {
+            cancel.finish();
+        }
     }
 }

@@ -6,12 +6,15 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
-use futures::{Stream, StreamExt};
+use futures::stream::{Fuse, FusedStream};
+use futures::{FutureExt, Stream, StreamExt};
 use smol::Task;
 
 use crate::cancel::{Cancel, Reason};
 use crate::channel::Reader;
 use crate::error::Error;
+use crate::executor::blocking;
+use crate::sink_read::Budget;
 use crate::stats::Local;
 
 /// The run's error for the reason it stopped, if that reason is an error.
@@ -39,12 +42,26 @@ type Tasks = Arc<Mutex<Option<Vec<Task<()>>>>>;
 /// first waits for every task of the run to finish; then, if the run failed,
 /// it yields the run's error as its last item.
 ///
+/// Once the run is cancelled or has failed, the stream yields nothing more
+/// but that outcome, not even items already received. After its end it
+/// yields `None` again ([`FusedStream`]). It yields to its caller within a
+/// bounded budget of work (a few thousand items, or a millisecond), so a
+/// timer or a `select!` beside it is polled on time.
+///
+/// To wait for it in sync code inside a stage, use this crate's
+/// [`block_on`](crate::block_on) (or [`RunIter`]), which keeps the executor
+/// going while the thread blocks; another `block_on` would hold up one of
+/// the executor's threads.
+///
 /// Dropping the stream cancels the run; its tasks then end on their own.
 /// To cancel *and wait* for them, use [`close`](Self::close).
 pub struct RunStream<T> {
-    inner: futures::stream::BoxStream<'static, Result<T, Error>>,
+    inner: Fuse<futures::stream::BoxStream<'static, Result<T, Error>>>,
     cancel: Cancel,
     tasks: Tasks,
+    budget: Budget,
+    /// The budget is spent: yield before the next item.
+    spent: bool,
 }
 
 impl<T: Send + 'static> RunStream<T> {
@@ -76,8 +93,12 @@ impl<T: Send + 'static> RunStream<T> {
                 if s.done {
                     return None;
                 }
-                if let Some(m) = s.reader.next(&mut s.stats).await {
-                    return Some((m, s));
+                // The sink is a stage: once the run is cancelled or has
+                // failed, nothing more is handed out but the outcome.
+                if !s.cancel.is_cancelled() {
+                    if let Some(m) = s.reader.next(&mut s.stats).await {
+                        return Some((m, s));
+                    }
                 }
                 s.done = true;
                 // End of stream: every sender is gone, or the run was
@@ -93,9 +114,11 @@ impl<T: Send + 'static> RunStream<T> {
             .boxed(),
         };
         RunStream {
-            inner,
+            inner: inner.fuse(),
             cancel,
             tasks,
+            budget: Budget::new(),
+            spent: false,
         }
     }
 
@@ -124,7 +147,25 @@ fn take(tasks: &Tasks) -> Vec<Task<()>> {
 impl<T> Stream for RunStream<T> {
     type Item = Result<T, Error>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.inner.poll_next_unpin(cx)
+        let this = &mut *self;
+        if std::mem::take(&mut this.spent) {
+            this.budget.reset();
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let polled = this.inner.poll_next_unpin(cx);
+        match polled {
+            Poll::Ready(Some(_)) => this.spent = this.budget.spend(),
+            Poll::Pending => this.budget.reset(),
+            Poll::Ready(None) => {}
+        }
+        polled
+    }
+}
+
+impl<T> FusedStream for RunStream<T> {
+    fn is_terminated(&self) -> bool {
+        self.inner.is_terminated()
     }
 }
 
@@ -144,7 +185,10 @@ impl<T> Drop for RunStream<T> {
 }
 
 /// The output of a run as a blocking [`Iterator`] of `Result<T, Error>`,
-/// for callers outside async code. Same items as [`RunStream`].
+/// for callers outside async code. Same items as [`RunStream`]; fused
+/// ([`FusedIterator`](std::iter::FusedIterator)). Used inside an inline
+/// stage, it has another thread run the executor's tasks while it blocks,
+/// as [`Run::run`](crate::Run::run) does.
 ///
 /// Dropping it cancels the run and blocks until every task of the run has
 /// ended, so nothing outlives it.
@@ -169,16 +213,22 @@ impl<T: Send + 'static> Iterator for RunIter<T> {
     type Item = Result<T, Error>;
     fn next(&mut self) -> Option<Self::Item> {
         let s = self.stream.as_mut()?;
-        smol::block_on(s.next())
+        // An item at hand costs no thread a stand-in (see `blocking`).
+        if let Some(item) = s.next().now_or_never() {
+            return item;
+        }
+        blocking(|| smol::block_on(s.next()))
     }
 }
+
+impl<T: Send + 'static> std::iter::FusedIterator for RunIter<T> {}
 
 impl<T> Drop for RunIter<T> {
     fn drop(&mut self) {
         if let Some(s) = self.stream.as_mut() {
             s.cancel.finish();
             let tasks = take(&s.tasks);
-            smol::block_on(join_all(tasks));
+            blocking(|| smol::block_on(join_all(tasks)));
         }
     }
 }

@@ -55,7 +55,8 @@ impl<T> Emitter<T> {
                 smol::block_on(self.writer.send(Err(err), &mut self.stats)).map_err(|_| Cancelled)
             }
             _ => {
-                self.cancel.fail(err);
+                // What was emitted before the error goes first.
+                self.writer.fail(err, &mut self.stats);
                 Err(Cancelled)
             }
         }
@@ -107,7 +108,7 @@ impl<T> AsyncEmitter<T> {
                 .await
                 .map_err(|_| Cancelled),
             _ => {
-                e.cancel.fail(err);
+                e.writer.fail(err, &mut e.stats);
                 Err(Cancelled)
             }
         }

@@ -48,7 +48,10 @@ pub(crate) enum Step<U> {
     Items(Out<U>),
     /// Under the continue policy: send this error downstream as an item.
     Error(Error),
-    /// The run failed (fail-fast error or panic): stop now.
+    /// Under the fail-fast policy: fail the run with this error, once what
+    /// the worker made before it is sent (see [`Writer::fail`]).
+    Fail(Error),
+    /// The run failed (a panic): stop now.
     Stop,
     /// The run was cancelled while the function was waiting: stop now.
     Cancelled,
@@ -123,10 +126,7 @@ pub(crate) fn step<U>(called: Called<U>, name: &Arc<str>, ctx: &RunCtx) -> Step<
             let err = Error::stage(name.clone(), e);
             match ctx.policy {
                 ErrorPolicy::Continue => Step::Error(err),
-                _ => {
-                    ctx.cancel.fail(err);
-                    Step::Stop
-                }
+                _ => Step::Fail(err),
             }
         }
         Err(payload) => {
@@ -195,6 +195,11 @@ fn push_step<T, U>(step: Step<U>, output: &mut Writer<U>, stats: &mut Local) -> 
         Step::Error(e) => {
             stats.errors += 1;
             output.push(Err(e), stats)
+        }
+        Step::Fail(e) => {
+            stats.errors += 1;
+            output.fail(e, stats);
+            return Ready::Stop;
         }
         Step::Stop => {
             stats.errors += 1;

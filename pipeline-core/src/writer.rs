@@ -9,6 +9,7 @@ use async_channel::{Sender, TrySendError};
 use crate::cancel::Cancel;
 use crate::channel::{LinkTx, Msg, Packet, Stopped};
 use crate::config::StageConfig;
+use crate::error::Error;
 use crate::permits::Permits;
 use crate::stats::{Local, Stopwatch};
 
@@ -395,6 +396,15 @@ impl<T> Writer<T> {
             Pushed::Stopped => Err(Stopped),
             Pushed::Full => self.send_waiting(stats).await,
         }
+    }
+
+    /// Fails the run with `err` (under the fail-fast policy), after sending
+    /// the partial batch if there is room: the items a worker made before
+    /// its error reach the next stage ahead of the cancel, so a sink that
+    /// finds what it asked for among them (`take`, `first`) has succeeded.
+    pub(crate) fn fail(&mut self, err: Error, stats: &mut Local) {
+        let _ = self.send_partial(stats);
+        self.cancel.fail(err);
     }
 
     /// Sends a packet if there is room, without waiting; keeps it as the
