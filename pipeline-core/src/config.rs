@@ -10,6 +10,24 @@ pub const DEFAULT_BUFFER: usize = 64;
 /// caps packets at the buffer instead.
 pub const DEFAULT_BATCH: usize = 64;
 
+/// The most workers a stage can have (an inline or async stage; a
+/// blocking one can have [`MAX_BLOCKING_WORKERS`]): each is a task,
+/// spawned when the run starts. More is an
+/// [`Error::Config`](crate::Error::Config) naming the stage.
+pub const MAX_WORKERS: usize = 1 << 16;
+
+pub use crate::pool::MAX_BLOCKING_WORKERS;
+
+/// The most packets a link allocates room for up front. A link that may
+/// hold more (a large buffer) counts its items with permits and allocates
+/// room as items arrive, so memory follows what the link holds, not what
+/// it may hold.
+pub(crate) const PREALLOCATED_PACKETS: usize = 1024;
+
+/// The most items a packet allocates room for up front; a larger batch
+/// grows its packet as items join it.
+pub(crate) const PREALLOCATED_ITEMS: usize = 1024;
+
 /// The error policy of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -217,9 +235,11 @@ impl StageConfig {
     }
 
     /// Whether the output link counts its items with permits: adaptive
-    /// batching with packets of more than one item.
+    /// batching with packets of more than one item, or a link of more
+    /// packets than are allocated up front ([`PREALLOCATED_PACKETS`]).
     pub(crate) fn counted(&self) -> bool {
-        self.is_adaptive() && self.packet_cap() > 1
+        (self.is_adaptive() && self.packet_cap() > 1)
+            || self.buffer.div_ceil(self.packet_cap()) > PREALLOCATED_PACKETS
     }
 
     /// The capacity of an uncounted output channel in packets: the buffer
@@ -235,28 +255,35 @@ impl StageConfig {
         if self.counted() {
             self.buffer
         } else {
-            self.channel_packets() * self.packet_cap()
+            self.channel_packets().saturating_mul(self.packet_cap())
         }
     }
 
     /// The effective reorder window.
     pub fn window_len(&self) -> usize {
-        self.reorder_window.unwrap_or(2 * self.workers)
+        self.reorder_window
+            .unwrap_or(self.workers.saturating_mul(2))
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
         let mut bad = Vec::new();
         if self.workers == 0 {
-            bad.push("workers must be at least 1");
+            bad.push("workers must be at least 1".to_string());
+        }
+        if self.workers > MAX_WORKERS {
+            bad.push(format!(
+                "workers = {} is more than the {MAX_WORKERS} a stage can have",
+                self.workers
+            ));
         }
         if self.buffer == 0 {
-            bad.push("buffer must be at least 1");
+            bad.push("buffer must be at least 1".to_string());
         }
         if self.batch == Some(0) {
-            bad.push("batch must be at least 1");
+            bad.push("batch must be at least 1".to_string());
         }
         if self.ordered && self.reorder_window == Some(0) {
-            bad.push("window must be at least 1");
+            bad.push("window must be at least 1".to_string());
         }
         if bad.is_empty() {
             Ok(())

@@ -28,6 +28,7 @@ impl<T: Send + 'static> Flow<T> {
         let errors = self.graph.errors.clone();
         Run {
             graph: self.graph,
+            input: self.node,
             name: "sink".into(),
             held,
             sink: Box::new(move |cancel, stats| {
@@ -148,7 +149,7 @@ impl<T: Send + 'static> Flow<T> {
         self.graph.stats.add(stats.clone());
         let cancel = self.graph.cancel.clone();
         let reader = Reader::new(self.rx, cancel.clone());
-        match self.graph.start() {
+        match self.graph.start(self.node) {
             Ok((_, tasks)) => RunStream::new(reader, Local::new(stats), cancel, tasks, None),
             Err(e) => RunStream::new(reader, Local::new(stats), cancel, Vec::new(), Some(e)),
         }
@@ -186,6 +187,8 @@ type SinkFn<O> = Box<dyn FnOnce(Cancel, Local) -> SinkFuture<(O, bool)> + Send>;
 #[must_use = "a Run does nothing until .run() or .run_async()"]
 pub struct Run<O> {
     graph: Arc<Graph>,
+    /// The node the sink reads.
+    input: usize,
     name: Arc<str>,
     held: usize,
     sink: SinkFn<O>,
@@ -220,7 +223,7 @@ impl<O: Send + 'static> Run<O> {
     pub async fn run_async(self) -> Result<O, Error> {
         let stats = StageStats::new(self.name.clone(), Kind::Sink, 1);
         self.graph.stats.add(stats.clone());
-        let (ctx, tasks) = self.graph.start()?;
+        let (ctx, tasks) = self.graph.start(self.input)?;
         let fut = (self.sink)(ctx.cancel.clone(), Local::new(stats));
         let out = crate::cancel::WithCancel {
             cancel: ctx.cancel.clone(),
@@ -257,7 +260,7 @@ impl<O: Send + 'static> Run<O> {
     /// leaving a source and being consumed by the sink. Holds for stages that
     /// emit at most one item per input (not `flat_map`).
     pub fn in_flight_bound(&self) -> usize {
-        self.graph.plan().bound + self.held
+        self.graph.plan().bound.saturating_add(self.held)
     }
 
     /// The run's per-stage counters.
