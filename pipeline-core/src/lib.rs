@@ -114,7 +114,9 @@ pub mod sweep;
 mod writer;
 
 pub use cancel::Cancel;
-pub use config::{ErrorPolicy, StageConfig, DEFAULT_BATCH, DEFAULT_BUFFER};
+pub use config::{
+    ErrorPolicy, StageConfig, DEFAULT_BATCH, DEFAULT_BUFFER, MAX_BLOCKING_WORKERS, MAX_WORKERS,
+};
 pub use error::{BoxError, Error};
 pub use executor::{block_on, live_tasks_total, spawn, threads, LiveTasks};
 pub use flow::Flow;
