@@ -48,7 +48,14 @@ pub enum ErrorPolicy {
 ///
 /// A width, buffer, window or batch of 0 is not a panic: the run refuses
 /// to start and returns [`Error::Config`](crate::Error::Config) naming the
-/// stage.
+/// stage; so does a width above [`MAX_WORKERS`] (above
+/// [`MAX_BLOCKING_WORKERS`] for a blocking stage). Any other value works,
+/// up to `usize::MAX`, and memory follows what the run holds, not what a
+/// setting allows: a link allocates room for at most 1024 packets up
+/// front and a packet for at most 1024 items, and both grow as items
+/// arrive. (A fixed `batch` larger than what the stage will ever send
+/// before waiting for input holds everything it sends until then: with
+/// an endless source, that is forever.)
 ///
 /// # Packets, buffers and memory
 ///
@@ -115,7 +122,31 @@ pub enum ErrorPolicy {
 pub struct StageConfig {
     /// The stage's name, shown in stats and errors.
     pub name: Arc<str>,
-    /// How many workers read the stage's input at once (fan-out width).
+    /// How many workers read the stage's input at once (fan-out width):
+    /// from 1 to [`MAX_WORKERS`]. What `n` workers do at once depends on
+    /// the stage function:
+    ///
+    /// - **inline** (a plain function, the default): `n` worker tasks on
+    ///   the executor. A call holds an executor thread while it runs, so
+    ///   at most `min(n, `[`threads()`](crate::threads)`)` calls run at
+    ///   once; workers beyond that hold an item (or a packet) each, ready
+    ///   for when a thread is free. Use `blocking` or an async function
+    ///   for calls that wait.
+    /// - **blocking** ([`blocking`](Self::blocking)): `n` calls at once,
+    ///   each on its own thread of the blocking pool. While the stage
+    ///   runs the pool grows by `n` threads on top of its own limit (500,
+    ///   or `BLOCKING_MAX_THREADS`), so the stage never waits for threads
+    ///   that other stages or other code use. At most
+    ///   [`MAX_BLOCKING_WORKERS`]; more is
+    ///   [`Error::Config`](crate::Error::Config). A call cannot be stopped
+    ///   from outside: at a cancel, the run waits for the calls under way
+    ///   to return, since nothing may outlive the run. A call that ignores
+    ///   the signal ([`Cancel::current`](crate::Cancel::current)) therefore
+    ///   delays the end of the run by whatever it has left to do.
+    /// - **async** ([`then`](crate::Flow::then),
+    ///   [`try_then`](crate::Flow::try_then)): `n` calls in progress at
+    ///   once, their futures awaited side by side; a call waiting at a
+    ///   cancel is dropped.
     pub workers: usize,
     /// Capacity, in items, of the link the stage sends into (with a fixed
     /// `batch`, rounded up to a whole number of packets; see [Packets,

@@ -71,6 +71,9 @@
 //!    driven by the executor, not by the consumer.
 //! 8. Stage functions can check [`Cancel::current`] between chunks of long
 //!    work, so cancellation takes effect within one chunk.
+//! 9. No silent loss: a flow that is built and never reaches the sink that
+//!    runs (a branch dropped, or ended by a sink that is not run) makes
+//!    `run()` return [`Error::Config`] naming its stage; nothing runs.
 //!
 //! # Batching
 //!

@@ -36,7 +36,8 @@ fn base() -> usize {
     })
 }
 
-/// Moves the count of threads taken by `delta` and sets the pool's limit.
+/// Counts `add` more threads taken and `sub` given back, and sets the
+/// pool's limit to the base plus what is taken.
 fn adjust(add: usize, sub: usize) {
     let mut taken = TAKEN.lock().unwrap_or_else(|p| p.into_inner());
     *taken = (*taken + add).saturating_sub(sub);
