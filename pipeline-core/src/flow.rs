@@ -8,6 +8,7 @@ use crate::cancel::Cancel;
 use crate::channel::{link, LinkRx};
 use crate::config::{StageConfig, MAX_BLOCKING_WORKERS, PREALLOCATED_ITEMS};
 use crate::error::BoxError;
+use crate::item::Item;
 use crate::op::{
     Blocking, FilterMapOp, FilterOp, FlatMapOp, Inline, InspectOp, MapOp, Op, SyncOp, ThenOp,
     TryFilterMapOp, TryFlatMapOp, TryMapOp, TryThenOp,
@@ -137,10 +138,7 @@ impl<T: Send + 'static> Flow<T> {
             let cancel = self.graph.cancel.clone();
             // A flat_map's iterator runs a chunk at a time: at most a
             // packet, and at most the buffer.
-            let chunk = cfg
-                .packet_cap()
-                .min(cfg.buffer)
-                .min(PREALLOCATED_ITEMS);
+            let chunk = cfg.packet_cap().min(cfg.buffer).min(PREALLOCATED_ITEMS);
             let share = Share::new(cfg.workers);
             self.stage(
                 cfg,
@@ -170,7 +168,7 @@ impl<T: Send + 'static> Flow<T> {
     /// ```
     pub fn map<U, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
-        U: Send + 'static,
+        U: Item,
         F: Fn(T) -> U + Send + Sync + 'static,
     {
         self.sync_stage(cfg, MapOp(f))
@@ -191,7 +189,7 @@ impl<T: Send + 'static> Flow<T> {
     /// ```
     pub fn try_map<U, E, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
-        U: Send + 'static,
+        U: Item,
         E: Into<BoxError>,
         F: Fn(T) -> Result<U, E> + Send + Sync + 'static,
     {
@@ -225,7 +223,7 @@ impl<T: Send + 'static> Flow<T> {
     /// ```
     pub fn filter_map<U, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
-        U: Send + 'static,
+        U: Item,
         F: Fn(T) -> Option<U> + Send + Sync + 'static,
     {
         self.sync_stage(cfg, FilterMapOp(f))
@@ -235,7 +233,7 @@ impl<T: Send + 'static> Flow<T> {
     /// `Err` follows the run's [`ErrorPolicy`](crate::ErrorPolicy).
     pub fn try_filter_map<U, E, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
-        U: Send + 'static,
+        U: Item,
         E: Into<BoxError>,
         F: Fn(T) -> Result<Option<U>, E> + Send + Sync + 'static,
     {
@@ -262,7 +260,7 @@ impl<T: Send + 'static> Flow<T> {
     /// ```
     pub fn flat_map<U, I, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
-        U: Send + 'static,
+        U: Item,
         I: IntoIterator<Item = U>,
         I::IntoIter: Send + 'static,
         F: Fn(T) -> I + Send + Sync + 'static,
@@ -273,7 +271,7 @@ impl<T: Send + 'static> Flow<T> {
     /// Fallible [`flat_map`](Self::flat_map).
     pub fn try_flat_map<U, I, E, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
-        U: Send + 'static,
+        U: Item,
         I: IntoIterator<Item = U>,
         I::IntoIter: Send + 'static,
         E: Into<BoxError>,
@@ -315,7 +313,7 @@ impl<T: Send + 'static> Flow<T> {
     /// ```
     pub fn then<U, F, Fut>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
-        U: Send + 'static,
+        U: Item,
         F: Fn(T) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = U> + Send + 'static,
     {
@@ -325,7 +323,7 @@ impl<T: Send + 'static> Flow<T> {
     /// Fallible [`then`](Self::then).
     pub fn try_then<U, E, F, Fut>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
-        U: Send + 'static,
+        U: Item,
         E: Into<BoxError>,
         F: Fn(T) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<U, E>> + Send + 'static,

@@ -100,6 +100,7 @@ mod config;
 mod error;
 mod executor;
 mod flow;
+mod item;
 mod many;
 mod merge;
 mod op;
@@ -123,6 +124,7 @@ pub use config::{
 pub use error::{BoxError, Error};
 pub use executor::{block_on, live_tasks_total, spawn, threads, LiveTasks};
 pub use flow::Flow;
+pub use item::Item;
 pub use pipeline::{Errors, Pipeline};
 pub use run::Run;
 pub use sink::{RunIter, RunStream};

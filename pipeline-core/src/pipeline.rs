@@ -17,6 +17,7 @@ use crate::config::{ErrorPolicy, StageConfig};
 use crate::error::{panic_message, Error};
 use crate::executor::LiveTasks;
 use crate::flow::{held_by_workers, Flow};
+use crate::item::Item;
 use crate::source::{
     async_source, blocking_source, iter_source, make_emitter, stream_source, AsyncEmitter, Emitter,
 };
@@ -259,7 +260,7 @@ impl Pipeline {
     where
         I: IntoIterator + Send + 'static,
         I::IntoIter: Send,
-        I::Item: Send + 'static,
+        I::Item: Item,
     {
         self.source(cfg, move |tx, cfg, stats, ctx| {
             let w = Writer::for_node(tx, &cfg, ctx.cancel.clone());
@@ -282,7 +283,7 @@ impl Pipeline {
     pub fn from_stream<S>(&self, cfg: impl Into<StageConfig>, stream: S) -> Flow<S::Item>
     where
         S: Stream + Send + 'static,
-        S::Item: Send + 'static,
+        S::Item: Item,
     {
         self.source(cfg, move |tx, cfg, stats, ctx| {
             let w = Writer::for_node(tx, &cfg, ctx.cancel.clone());
@@ -322,7 +323,7 @@ impl Pipeline {
     /// ```
     pub fn from_blocking<T, F>(&self, cfg: impl Into<StageConfig>, producer: F) -> Flow<T>
     where
-        T: Send + 'static,
+        T: Item,
         F: FnOnce(&mut Emitter<T>) + Send + 'static,
     {
         // The producer may block between two items for as long as it
@@ -355,7 +356,7 @@ impl Pipeline {
     /// ```
     pub fn from_async<T, F, Fut>(&self, cfg: impl Into<StageConfig>, producer: F) -> Flow<T>
     where
-        T: Send + 'static,
+        T: Item,
         F: FnOnce(AsyncEmitter<T>) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {

@@ -194,13 +194,17 @@ pub struct Run<O> {
     sink: SinkFn<O>,
 }
 
-impl<O: Send + 'static> Run<O> {
+// Without bounds, so that a sink whose output is not `Send` is reported
+// once, at the sink, and not again at its name.
+impl<O> Run<O> {
     /// Names the sink (its row in the stats, its panics).
     pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
         self.name = name.into();
         self
     }
+}
 
+impl<O: Send + 'static> Run<O> {
     /// Runs the pipeline to the end: the stages and the sink run as tasks
     /// on the executor's threads while the calling thread sleeps (so a
     /// busy pipeline has as many threads as cores, not one more).

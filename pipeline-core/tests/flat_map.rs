@@ -37,7 +37,11 @@ fn kinds() -> [(&'static str, StageConfig); 4] {
         ("ordered", StageConfig::new("fm").buffer(4).ordered()),
         (
             "ordered blocking",
-            StageConfig::new("fm").buffer(4).ordered().workers(2).blocking(),
+            StageConfig::new("fm")
+                .buffer(4)
+                .ordered()
+                .workers(2)
+                .blocking(),
         ),
     ]
 }
@@ -150,7 +154,9 @@ fn finite_inner_iterators_lose_nothing_and_keep_order_when_ordered() {
         let ordered = cfg.ordered;
         let mut got = Pipeline::new()
             .from_iter("gen", 0..200u64)
-            .try_flat_map(cfg, |n| Ok::<_, std::io::Error>((0..n % 7).map(move |k| (n, k))))
+            .try_flat_map(cfg, |n| {
+                Ok::<_, std::io::Error>((0..n % 7).map(move |k| (n, k)))
+            })
             .collect::<Vec<_>>()
             .run()
             .unwrap();

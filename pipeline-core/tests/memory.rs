@@ -56,12 +56,18 @@ const MB: usize = 1 << 20;
 #[test]
 fn a_run_allocates_for_what_it_holds_not_for_what_its_settings_allow() {
     // Warm up: the executor's threads and the clock, once per process.
-    Pipeline::new().from_iter("gen", 0..10u64).collect::<Vec<_>>().run().unwrap();
+    Pipeline::new()
+        .from_iter("gen", 0..10u64)
+        .collect::<Vec<_>>()
+        .run()
+        .unwrap();
 
     let cases: [(&str, fn(StageConfig) -> StageConfig); 6] = [
         ("buffer 10_000_000", |c| c.buffer(10_000_000)),
         ("buffer MAX", |c| c.buffer(usize::MAX)),
-        ("batch 1, buffer 10_000_000", |c| c.batch(1).buffer(10_000_000)),
+        ("batch 1, buffer 10_000_000", |c| {
+            c.batch(1).buffer(10_000_000)
+        }),
         ("batch 10_000_000", |c| c.batch(10_000_000)),
         ("batch MAX", |c| c.batch(usize::MAX)),
         ("window 10_000_000", |c| c.window(10_000_000)),
@@ -78,7 +84,10 @@ fn a_run_allocates_for_what_it_holds_not_for_what_its_settings_allow() {
                 .unwrap()
         });
         assert_eq!(got.len(), 10, "{what}");
-        assert!(peak < 4 * MB, "{what}: a 10-item run peaked at {peak} bytes");
+        assert!(
+            peak < 4 * MB,
+            "{what}: a 10-item run peaked at {peak} bytes"
+        );
     }
 
     // A flat_map of 30 million items, of which the sink wants one.
@@ -91,5 +100,8 @@ fn a_run_allocates_for_what_it_holds_not_for_what_its_settings_allow() {
             .unwrap()
     });
     assert_eq!(first, Some(0));
-    assert!(peak < 4 * MB, "flat_map then first() peaked at {peak} bytes");
+    assert!(
+        peak < 4 * MB,
+        "flat_map then first() peaked at {peak} bytes"
+    );
 }

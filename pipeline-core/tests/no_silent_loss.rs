@@ -16,7 +16,15 @@ fn assert_unread(res: Result<impl std::fmt::Debug, Error>, stage: &str, p: &Pipe
         other => panic!("expected a config error naming `{stage}`, got {other:?}"),
     }
     assert_eq!(p.live_tasks().get(), 0);
-    assert_eq!(p.stats().snapshot().iter().map(|s| s.items_out).sum::<u64>(), 0, "nothing ran");
+    assert_eq!(
+        p.stats()
+            .snapshot()
+            .iter()
+            .map(|s| s.items_out)
+            .sum::<u64>(),
+        0,
+        "nothing ran"
+    );
 }
 
 #[test]

@@ -65,7 +65,9 @@ fn huge_buffers_windows_and_batches_work_on_every_kind_of_stage() {
         ("buffer MAX", |c| c.buffer(usize::MAX)),
         ("batch MAX", |c| c.batch(usize::MAX)),
         ("batch 1 buffer MAX", |c| c.batch(1).buffer(usize::MAX)),
-        ("batch MAX buffer MAX", |c| c.batch(usize::MAX).buffer(usize::MAX)),
+        ("batch MAX buffer MAX", |c| {
+            c.batch(usize::MAX).buffer(usize::MAX)
+        }),
         ("window MAX", |c| c.window(usize::MAX)),
         ("batch 3 buffer 1_000_000", |c| c.batch(3).buffer(1_000_000)),
     ];
@@ -166,13 +168,18 @@ fn a_blocking_stage_of_600_workers_runs_600_calls_at_once() {
     let met = watchdog("600 blocking calls", move || {
         Pipeline::new()
             .from_iter("gen", 0..n)
-            .map(StageConfig::new("wait").workers(n).blocking(), move |_| m.meet())
+            .map(StageConfig::new("wait").workers(n).blocking(), move |_| {
+                m.meet()
+            })
             .collect::<Vec<bool>>()
             .run()
     })
     .unwrap();
     assert_eq!(met.len(), n);
-    assert!(met.iter().all(|&m| m), "every call met the other 599 at once");
+    assert!(
+        met.iter().all(|&m| m),
+        "every call met the other 599 at once"
+    );
 }
 
 #[test]
@@ -185,10 +192,14 @@ fn two_blocking_stages_each_get_their_workers_at_once() {
         let p = Pipeline::new();
         let a = p
             .from_iter("gen a", 0..n)
-            .map(StageConfig::new("a").workers(n).blocking(), move |_| m1.meet());
+            .map(StageConfig::new("a").workers(n).blocking(), move |_| {
+                m1.meet()
+            });
         let b = p
             .from_iter("gen b", 0..n)
-            .map(StageConfig::new("b").workers(n).blocking(), move |_| m2.meet());
+            .map(StageConfig::new("b").workers(n).blocking(), move |_| {
+                m2.meet()
+            });
         p.merge("both", [a, b]).collect::<Vec<bool>>().run()
     })
     .unwrap();
