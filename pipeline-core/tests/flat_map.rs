@@ -129,12 +129,7 @@ fn a_panicking_inner_iterator_fails_the_run_naming_the_stage() {
         let live = p.live_tasks();
         let err = watchdog(kind, move || {
             p.from_iter("gen", [1u64])
-                .flat_map(cfg, |_| {
-                    (0u64..).map(|n| {
-                        assert!(n < 100, "item 100");
-                        n
-                    })
-                })
+                .flat_map(cfg, |_| (0u64..).inspect(|&n| assert!(n < 100, "item 100")))
                 .for_each(|_| {})
                 .run()
         })

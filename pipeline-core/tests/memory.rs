@@ -7,6 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use pipeline_core::{Pipeline, StageConfig};
 
+/// A setting under test: its name, and how it changes a stage.
+type Setting = (&'static str, fn(StageConfig) -> StageConfig);
+
 /// Counts live heap bytes and their peak.
 struct Counting;
 
@@ -62,7 +65,7 @@ fn a_run_allocates_for_what_it_holds_not_for_what_its_settings_allow() {
         .run()
         .unwrap();
 
-    let cases: [(&str, fn(StageConfig) -> StageConfig); 6] = [
+    let cases: [Setting; 6] = [
         ("buffer 10_000_000", |c| c.buffer(10_000_000)),
         ("buffer MAX", |c| c.buffer(usize::MAX)),
         ("batch 1, buffer 10_000_000", |c| {

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use pipeline_core::{Error, Pipeline, StageConfig, MAX_BLOCKING_WORKERS, MAX_WORKERS};
 
+/// A setting under test: its name, and how it changes a stage.
+type Setting = (&'static str, fn(StageConfig) -> StageConfig);
+
 /// Upper bound on any wait that only a broken runtime would exceed.
 const GUARD: Duration = Duration::from_secs(60);
 
@@ -58,7 +61,7 @@ const STAGES: [&str; 6] = ["gen", "inline", "ordered", "blocking", "merge", "asy
 
 #[test]
 fn huge_buffers_windows_and_batches_work_on_every_kind_of_stage() {
-    let settings: [(&str, fn(StageConfig) -> StageConfig); 9] = [
+    let settings: [Setting; 9] = [
         ("buffer 1", |c| c.buffer(1)),
         ("buffer 1025", |c| c.buffer(1025)),
         ("buffer 10_000_000", |c| c.buffer(10_000_000)),
@@ -85,7 +88,7 @@ fn huge_buffers_windows_and_batches_work_on_every_kind_of_stage() {
 
 #[test]
 fn too_many_workers_is_a_config_error_naming_the_stage() {
-    let settings: [(&str, fn(StageConfig) -> StageConfig); 2] = [
+    let settings: [Setting; 2] = [
         ("workers MAX", |c| c.workers(usize::MAX)),
         ("workers MAX_WORKERS + 1", |c| c.workers(MAX_WORKERS + 1)),
     ];
@@ -107,7 +110,7 @@ fn too_many_workers_is_a_config_error_naming_the_stage() {
 
 #[test]
 fn zero_is_a_config_error_for_every_setting() {
-    let settings: [(&str, fn(StageConfig) -> StageConfig); 4] = [
+    let settings: [Setting; 4] = [
         ("workers 0", |c| c.workers(0)),
         ("buffer 0", |c| c.buffer(0)),
         ("batch 0", |c| c.batch(0)),
