@@ -235,3 +235,69 @@ fn an_async_stage_of_n_workers_has_n_calls_in_progress_at_once() {
     .unwrap();
     assert_eq!(got, n);
 }
+
+#[test]
+fn huge_settings_work_on_blocking_async_and_stream_sources() {
+    let settings: [Setting; 4] = [
+        ("buffer MAX", |c| c.buffer(usize::MAX)),
+        ("batch MAX", |c| c.batch(usize::MAX)),
+        ("batch 1 buffer MAX", |c| c.batch(1).buffer(usize::MAX)),
+        ("batch MAX buffer MAX", |c| {
+            c.batch(usize::MAX).buffer(usize::MAX)
+        }),
+    ];
+    for (what, cfg) in settings {
+        let got = watchdog(what, move || {
+            let p = Pipeline::new();
+            let a = p.from_blocking(cfg(StageConfig::new("blocking")), |em| {
+                for i in 0..10u64 {
+                    if em.emit(i).is_err() {
+                        return;
+                    }
+                }
+            });
+            let b = p.from_async(cfg(StageConfig::new("async")), |mut em| async move {
+                for i in 10..20u64 {
+                    if em.send(i).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            let c = p.from_stream(
+                cfg(StageConfig::new("stream")),
+                futures::stream::iter(20..30u64),
+            );
+            p.merge(cfg(StageConfig::new("all")), [a, b, c])
+                .collect::<Vec<_>>()
+                .run()
+        })
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let mut got = got;
+        got.sort_unstable();
+        assert_eq!(got, (0..30).collect::<Vec<_>>(), "{what}");
+    }
+}
+
+#[test]
+fn many_blocking_sources_run_at_once_beyond_the_pools_own_limit() {
+    // 600 producers, each of which emits only once all 600 have started:
+    // with the pool at its own 500 threads, 100 would never start.
+    let n = 600;
+    let meeting = Meeting::new(n);
+    let got = watchdog("600 blocking sources", move || {
+        let p = Pipeline::new();
+        let sources: Vec<_> = (0..n)
+            .map(|i| {
+                let m = meeting.clone();
+                p.from_blocking(format!("src{i}"), move |em| {
+                    let met = m.meet();
+                    let _ = em.emit(met);
+                })
+            })
+            .collect();
+        p.merge("all", sources).collect::<Vec<bool>>().run()
+    })
+    .unwrap();
+    assert_eq!(got.len(), n);
+    assert!(got.iter().all(|&m| m));
+}
