@@ -249,7 +249,9 @@ impl<T: Send + 'static> Flow<T> {
     /// it. On a [`blocking`](StageConfig::blocking) stage the iterator runs
     /// on the blocking pool too, a chunk of up to a packet (and at most the
     /// buffer) at a time. An iterator that panics fails the run with
-    /// [`Error::Panic`](crate::Error::Panic) naming the stage.
+    /// [`Error::Panic`](crate::Error::Panic) naming the stage. Since it
+    /// outlives the call that made it, the iterator must be `Send +
+    /// 'static` (own what it iterates: `vec.into_iter()`, not `vec.iter()`).
     ///
     /// ```
     /// use pipeline_core::{Pipeline, StageConfig};
