@@ -30,7 +30,7 @@ use async_channel::{Receiver, Sender, TryRecvError};
 use futures::future::{select, Either};
 
 use crate::cancel::Cancel;
-use crate::config::StageConfig;
+use crate::config::{StageConfig, PREALLOCATED_PACKETS};
 use crate::error::Error;
 use crate::permits::Permits;
 use crate::stats::{Local, Stopwatch};
@@ -116,15 +116,24 @@ impl<T> LinkRx<T> {
 
 /// The link a node with settings `cfg` sends into, closed (and its waiting
 /// writers woken) when `cancel` is. Counted by permits when the node
-/// batches adaptively: its channel then never fills before its permits run
-/// out, since every packet in it holds at least one item.
+/// batches adaptively, or when it may hold more packets than are worth
+/// allocating up front (see [`StageConfig::counted`]): its channel then
+/// never fills before its permits run out, since every packet in it holds
+/// at least one item.
 pub(crate) fn link<T: Send + 'static>(
     cfg: &StageConfig,
     cancel: &Cancel,
 ) -> (LinkTx<T>, LinkRx<T>) {
     let (tx, rx, permits) = if cfg.counted() {
         let permits = Permits::new(cfg.buffer);
-        let (tx, rx) = async_channel::bounded(cfg.buffer);
+        // The permits bound the link, so its channel needs no bound of its
+        // own: past a size worth allocating up front, it allocates room
+        // as packets arrive and frees it as they leave.
+        let (tx, rx) = if cfg.buffer <= PREALLOCATED_PACKETS {
+            async_channel::bounded(cfg.buffer)
+        } else {
+            async_channel::unbounded()
+        };
         cancel.close_on_cancel(&tx, Some(&permits));
         (tx, rx, Some(permits))
     } else {

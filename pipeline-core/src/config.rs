@@ -10,6 +10,24 @@ pub const DEFAULT_BUFFER: usize = 64;
 /// caps packets at the buffer instead.
 pub const DEFAULT_BATCH: usize = 64;
 
+/// The most workers a stage can have (an inline or async stage; a
+/// blocking one can have [`MAX_BLOCKING_WORKERS`]): each is a task,
+/// spawned when the run starts. More is an
+/// [`Error::Config`](crate::Error::Config) naming the stage.
+pub const MAX_WORKERS: usize = 1 << 16;
+
+pub use crate::pool::MAX_BLOCKING_WORKERS;
+
+/// The most packets a link allocates room for up front. A link that may
+/// hold more (a large buffer) counts its items with permits and allocates
+/// room as items arrive, so memory follows what the link holds, not what
+/// it may hold.
+pub(crate) const PREALLOCATED_PACKETS: usize = 1024;
+
+/// The most items a packet allocates room for up front; a larger batch
+/// grows its packet as items join it.
+pub(crate) const PREALLOCATED_ITEMS: usize = 1024;
+
 /// The error policy of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -30,7 +48,14 @@ pub enum ErrorPolicy {
 ///
 /// A width, buffer, window or batch of 0 is not a panic: the run refuses
 /// to start and returns [`Error::Config`](crate::Error::Config) naming the
-/// stage.
+/// stage; so does a width above [`MAX_WORKERS`] (above
+/// [`MAX_BLOCKING_WORKERS`] for a blocking stage). Any other value works,
+/// up to `usize::MAX`, and memory follows what the run holds, not what a
+/// setting allows: a link allocates room for at most 1024 packets up
+/// front and a packet for at most 1024 items, and both grow as items
+/// arrive. (A fixed `batch` larger than what the stage will ever send
+/// before waiting for input holds everything it sends until then: with
+/// an endless source, that is forever.)
 ///
 /// # Packets, buffers and memory
 ///
@@ -97,7 +122,31 @@ pub enum ErrorPolicy {
 pub struct StageConfig {
     /// The stage's name, shown in stats and errors.
     pub name: Arc<str>,
-    /// How many workers read the stage's input at once (fan-out width).
+    /// How many workers read the stage's input at once (fan-out width):
+    /// from 1 to [`MAX_WORKERS`]. What `n` workers do at once depends on
+    /// the stage function:
+    ///
+    /// - **inline** (a plain function, the default): `n` worker tasks on
+    ///   the executor. A call holds an executor thread while it runs, so
+    ///   at most `min(n, `[`threads()`](crate::threads)`)` calls run at
+    ///   once; workers beyond that hold an item (or a packet) each, ready
+    ///   for when a thread is free. Use `blocking` or an async function
+    ///   for calls that wait.
+    /// - **blocking** ([`blocking`](Self::blocking)): `n` calls at once,
+    ///   each on its own thread of the blocking pool. While the stage
+    ///   runs the pool grows by `n` threads on top of its own limit (500,
+    ///   or `BLOCKING_MAX_THREADS`), so the stage never waits for threads
+    ///   that other stages or other code use. At most
+    ///   [`MAX_BLOCKING_WORKERS`]; more is
+    ///   [`Error::Config`](crate::Error::Config). A call cannot be stopped
+    ///   from outside: at a cancel, the run waits for the calls under way
+    ///   to return, since nothing may outlive the run. A call that ignores
+    ///   the signal ([`Cancel::current`](crate::Cancel::current)) therefore
+    ///   delays the end of the run by whatever it has left to do.
+    /// - **async** ([`then`](crate::Flow::then),
+    ///   [`try_then`](crate::Flow::try_then)): `n` calls in progress at
+    ///   once, their futures awaited side by side; a call waiting at a
+    ///   cancel is dropped.
     pub workers: usize,
     /// Capacity, in items, of the link the stage sends into (with a fixed
     /// `batch`, rounded up to a whole number of packets; see [Packets,
@@ -217,9 +266,11 @@ impl StageConfig {
     }
 
     /// Whether the output link counts its items with permits: adaptive
-    /// batching with packets of more than one item.
+    /// batching with packets of more than one item, or a link of more
+    /// packets than are allocated up front ([`PREALLOCATED_PACKETS`]).
     pub(crate) fn counted(&self) -> bool {
-        self.is_adaptive() && self.packet_cap() > 1
+        (self.is_adaptive() && self.packet_cap() > 1)
+            || self.buffer.div_ceil(self.packet_cap()) > PREALLOCATED_PACKETS
     }
 
     /// The capacity of an uncounted output channel in packets: the buffer
@@ -235,28 +286,35 @@ impl StageConfig {
         if self.counted() {
             self.buffer
         } else {
-            self.channel_packets() * self.packet_cap()
+            self.channel_packets().saturating_mul(self.packet_cap())
         }
     }
 
     /// The effective reorder window.
     pub fn window_len(&self) -> usize {
-        self.reorder_window.unwrap_or(2 * self.workers)
+        self.reorder_window
+            .unwrap_or(self.workers.saturating_mul(2))
     }
 
     pub(crate) fn validate(&self) -> Result<(), String> {
         let mut bad = Vec::new();
         if self.workers == 0 {
-            bad.push("workers must be at least 1");
+            bad.push("workers must be at least 1".to_string());
+        }
+        if self.workers > MAX_WORKERS {
+            bad.push(format!(
+                "workers = {} is more than the {MAX_WORKERS} a stage can have",
+                self.workers
+            ));
         }
         if self.buffer == 0 {
-            bad.push("buffer must be at least 1");
+            bad.push("buffer must be at least 1".to_string());
         }
         if self.batch == Some(0) {
-            bad.push("batch must be at least 1");
+            bad.push("batch must be at least 1".to_string());
         }
         if self.ordered && self.reorder_window == Some(0) {
-            bad.push("window must be at least 1");
+            bad.push("window must be at least 1".to_string());
         }
         if bad.is_empty() {
             Ok(())

@@ -11,20 +11,23 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// Under the fail-fast policy a run returns the *first* error raised by any
 /// stage; errors that stages raise afterwards because the run was cancelled
 /// are never reported in its place.
-#[derive(Debug, Clone, thiserror::Error)]
+///
+/// [`source()`](std::error::Error::source) of an [`Error::Stage`] is the
+/// error the stage function returned, itself (not a wrapper around it), so
+/// `anyhow`/`eyre` chains and `downcast_ref` on the source reach it. Its
+/// `Display` also ends with that error's text, so that printing the error
+/// alone says what went wrong.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
     /// A `try_` stage function, or a source, returned an error.
-    #[error("stage `{stage}`: {source}")]
     Stage {
         /// Name of the stage that raised the error.
         stage: Arc<str>,
         /// The error the stage function returned.
-        #[source]
         source: Arc<dyn std::error::Error + Send + Sync + 'static>,
     },
     /// A stage function panicked; the run was cancelled at once.
-    #[error("stage `{stage}` panicked: {message}")]
     Panic {
         /// Name of the stage whose function panicked.
         stage: Arc<str>,
@@ -32,18 +35,40 @@ pub enum Error {
         message: String,
     },
     /// The run was cancelled from outside through its [`Cancel`](crate::Cancel).
-    #[error("pipeline cancelled")]
     Cancelled,
     /// The pipeline was declared with an invalid setting (a width, buffer,
-    /// window or batch of 0, or stages of two different pipelines joined).
-    /// Nothing ran.
-    #[error("stage `{stage}`: {message}")]
+    /// window or batch of 0, more workers than can run at once, stages of
+    /// two different pipelines joined), or a flow built and never read by
+    /// the sink that runs (its items would be lost). Nothing ran.
     Config {
         /// Name of the stage whose setting is invalid.
         stage: Arc<str>,
         /// What is wrong with it.
         message: String,
     },
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Stage { stage, source } => write!(f, "stage `{stage}`: {source}"),
+            Error::Panic { stage, message } => write!(f, "stage `{stage}` panicked: {message}"),
+            Error::Cancelled => f.write_str("pipeline cancelled"),
+            Error::Config { stage, message } => write!(f, "stage `{stage}`: {message}"),
+        }
+    }
+}
+
+// Written out rather than derived: a derived `source()` of an `Arc<dyn
+// Error>` field returns the `Arc` itself, a wrapper whose type is not the
+// stage's error, so a `downcast_ref` on the source fails.
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Stage { source, .. } => Some(&**source),
+            _ => None,
+        }
+    }
 }
 
 impl Error {

@@ -6,14 +6,16 @@ use std::sync::Arc;
 
 use crate::cancel::Cancel;
 use crate::channel::{link, LinkRx};
-use crate::config::StageConfig;
+use crate::config::{StageConfig, MAX_BLOCKING_WORKERS, PREALLOCATED_ITEMS};
 use crate::error::BoxError;
+use crate::item::Item;
 use crate::op::{
     Blocking, FilterMapOp, FilterOp, FlatMapOp, Inline, InspectOp, MapOp, Op, SyncOp, ThenOp,
     TryFilterMapOp, TryFlatMapOp, TryMapOp, TryThenOp,
 };
 use crate::ordered::spawn_ordered;
 use crate::pipeline::{Graph, Pipeline};
+use crate::pool::Share;
 use crate::stage::spawn_unordered;
 use crate::stats::{Kind, StageStats};
 
@@ -23,10 +25,19 @@ use crate::stats::{Kind, StageStats};
 /// Cloning a flow makes one more reader of the same channel: two stages
 /// built on clones of one flow share its items between them (fan-out, the
 /// article's two `sq` readers of one channel), they do not each get a copy.
+///
+/// Every flow built must be read: by a stage, a merge, or the sink that
+/// runs. A stage whose output is dropped (or ends in a sink that is not
+/// the one run) would take items from its input and lose them, so the run
+/// refuses to start and returns [`Error::Config`](crate::Error::Config)
+/// naming that stage. A clone dropped unread is harmless when another
+/// reader of the same flow exists: a reader that never reads takes no item.
 pub struct Flow<T> {
     pub(crate) graph: Arc<Graph>,
     pub(crate) rx: LinkRx<T>,
     pub(crate) batch: usize,
+    /// The node whose output this is, in its graph.
+    pub(crate) node: usize,
 }
 
 impl<T> Flow<T> {
@@ -52,15 +63,20 @@ pub(crate) fn held_by_workers(cfg: &StageConfig, held_in: usize) -> usize {
     } else {
         cfg.packet_cap() - 1
     };
+    // Saturating: a huge setting makes a huge bound, not an overflow.
     if cfg.ordered {
         // The dispatcher's packet, the jobs and results the window admits,
         // the collector's packet.
-        held_in + cfg.workers + cfg.window_len() + filling
+        held_in
+            .saturating_add(cfg.workers)
+            .saturating_add(cfg.window_len())
+            .saturating_add(filling)
     } else {
         // Per worker: the packet read (or, on a counted input, the one
         // message in hand that a sibling may have released), and the
         // packet being filled.
-        cfg.workers * (held_in.max(1) + filling)
+        cfg.workers
+            .saturating_mul(held_in.max(1).saturating_add(filling))
     }
 }
 
@@ -70,6 +86,7 @@ impl<T> Clone for Flow<T> {
             graph: self.graph.clone(),
             rx: self.rx.clone(),
             batch: self.batch,
+            node: self.node,
         }
     }
 }
@@ -84,10 +101,17 @@ impl<T: Send + 'static> Flow<T> {
         let b_out = cfg.packet_cap();
         let input = self.rx;
         let c = cfg.clone();
-        self.graph.add(
+        let too_wide = (O::BLOCKING && cfg.workers > MAX_BLOCKING_WORKERS).then(|| {
+            format!(
+                "workers = {} is more than the {MAX_BLOCKING_WORKERS} threads a blocking stage can have",
+                cfg.workers
+            )
+        });
+        let node = self.graph.add(
             &cfg,
-            None,
-            held + cfg.channel_items(),
+            too_wide,
+            held.saturating_add(cfg.channel_items()),
+            &[self.node],
             Box::new(move |ctx| {
                 if c.ordered {
                     spawn_ordered(op, &c, input, tx, &stats, ctx)
@@ -100,6 +124,7 @@ impl<T: Send + 'static> Flow<T> {
             graph: self.graph,
             rx,
             batch: b_out,
+            node,
         }
     }
 
@@ -111,11 +136,17 @@ impl<T: Send + 'static> Flow<T> {
         let cfg = cfg.into();
         if cfg.blocking {
             let cancel = self.graph.cancel.clone();
+            // A flat_map's iterator runs a chunk at a time: at most a
+            // packet, and at most the buffer.
+            let chunk = cfg.packet_cap().min(cfg.buffer).min(PREALLOCATED_ITEMS);
+            let share = Share::new(cfg.workers);
             self.stage(
                 cfg,
                 Blocking {
                     op: Arc::new(op),
                     cancel,
+                    share,
+                    chunk,
                 },
             )
         } else {
@@ -137,7 +168,7 @@ impl<T: Send + 'static> Flow<T> {
     /// ```
     pub fn map<U, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
-        U: Send + 'static,
+        U: Item,
         F: Fn(T) -> U + Send + Sync + 'static,
     {
         self.sync_stage(cfg, MapOp(f))
@@ -158,7 +189,7 @@ impl<T: Send + 'static> Flow<T> {
     /// ```
     pub fn try_map<U, E, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
-        U: Send + 'static,
+        U: Item,
         E: Into<BoxError>,
         F: Fn(T) -> Result<U, E> + Send + Sync + 'static,
     {
@@ -192,7 +223,7 @@ impl<T: Send + 'static> Flow<T> {
     /// ```
     pub fn filter_map<U, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
-        U: Send + 'static,
+        U: Item,
         F: Fn(T) -> Option<U> + Send + Sync + 'static,
     {
         self.sync_stage(cfg, FilterMapOp(f))
@@ -202,7 +233,7 @@ impl<T: Send + 'static> Flow<T> {
     /// `Err` follows the run's [`ErrorPolicy`](crate::ErrorPolicy).
     pub fn try_filter_map<U, E, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
-        U: Send + 'static,
+        U: Item,
         E: Into<BoxError>,
         F: Fn(T) -> Result<Option<U>, E> + Send + Sync + 'static,
     {
@@ -210,6 +241,17 @@ impl<T: Send + 'static> Flow<T> {
     }
 
     /// Applies `f` and sends every item of what it returns.
+    ///
+    /// The iterator is consumed lazily: each item is made when the one
+    /// before it has been sent, so an iterator of any length, even an
+    /// endless one, holds no more items than the stage's buffer and packet,
+    /// and a cancel (or a sink that has what it wants, as `first()`) stops
+    /// it. On a [`blocking`](StageConfig::blocking) stage the iterator runs
+    /// on the blocking pool too, a chunk of up to a packet (and at most the
+    /// buffer) at a time. An iterator that panics fails the run with
+    /// [`Error::Panic`](crate::Error::Panic) naming the stage. Since it
+    /// outlives the call that made it, the iterator must be `Send +
+    /// 'static` (own what it iterates: `vec.into_iter()`, not `vec.iter()`).
     ///
     /// ```
     /// use pipeline_core::{Pipeline, StageConfig};
@@ -220,8 +262,9 @@ impl<T: Send + 'static> Flow<T> {
     /// ```
     pub fn flat_map<U, I, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
-        U: Send + 'static,
+        U: Item,
         I: IntoIterator<Item = U>,
+        I::IntoIter: Send + 'static,
         F: Fn(T) -> I + Send + Sync + 'static,
     {
         self.sync_stage(cfg, FlatMapOp(f))
@@ -230,8 +273,9 @@ impl<T: Send + 'static> Flow<T> {
     /// Fallible [`flat_map`](Self::flat_map).
     pub fn try_flat_map<U, I, E, F>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
-        U: Send + 'static,
+        U: Item,
         I: IntoIterator<Item = U>,
+        I::IntoIter: Send + 'static,
         E: Into<BoxError>,
         F: Fn(T) -> Result<I, E> + Send + Sync + 'static,
     {
@@ -271,7 +315,7 @@ impl<T: Send + 'static> Flow<T> {
     /// ```
     pub fn then<U, F, Fut>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
-        U: Send + 'static,
+        U: Item,
         F: Fn(T) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = U> + Send + 'static,
     {
@@ -281,7 +325,7 @@ impl<T: Send + 'static> Flow<T> {
     /// Fallible [`then`](Self::then).
     pub fn try_then<U, E, F, Fut>(self, cfg: impl Into<StageConfig>, f: F) -> Flow<U>
     where
-        U: Send + 'static,
+        U: Item,
         E: Into<BoxError>,
         F: Fn(T) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<U, E>> + Send + 'static,

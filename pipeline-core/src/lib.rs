@@ -71,6 +71,9 @@
 //!    driven by the executor, not by the consumer.
 //! 8. Stage functions can check [`Cancel::current`] between chunks of long
 //!    work, so cancellation takes effect within one chunk.
+//! 9. No silent loss: a flow that is built and never reaches the sink that
+//!    runs (a branch dropped, or ended by a sink that is not run) makes
+//!    `run()` return [`Error::Config`] naming its stage; nothing runs.
 //!
 //! The sink is a stage: once the run is cancelled or has failed, the sink
 //! function (`for_each`, `fold`) is not called again, and
@@ -111,11 +114,14 @@ mod config;
 mod error;
 mod executor;
 mod flow;
+mod item;
+mod many;
 mod merge;
 mod op;
 mod ordered;
 mod permits;
 mod pipeline;
+mod pool;
 mod reader;
 mod run;
 mod sink;
@@ -126,10 +132,13 @@ mod stats;
 mod writer;
 
 pub use cancel::Cancel;
-pub use config::{ErrorPolicy, StageConfig, DEFAULT_BATCH, DEFAULT_BUFFER};
+pub use config::{
+    ErrorPolicy, StageConfig, DEFAULT_BATCH, DEFAULT_BUFFER, MAX_BLOCKING_WORKERS, MAX_WORKERS,
+};
 pub use error::{BoxError, Error};
 pub use executor::{block_on, live_tasks_total, spawn, threads, LiveTasks};
 pub use flow::Flow;
+pub use item::Item;
 pub use pipeline::{Errors, Pipeline};
 pub use run::Run;
 pub use sink::{RunIter, RunStream};

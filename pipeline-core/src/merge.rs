@@ -7,7 +7,7 @@ use std::sync::Arc;
 use smol::Task;
 
 use crate::channel::{LinkRx, LinkTx, Packet, Pushed, Reader, Writer};
-use crate::config::StageConfig;
+use crate::config::{StageConfig, PREALLOCATED_ITEMS};
 use crate::stage::RunCtx;
 use crate::stats::{Local, StageStats};
 
@@ -82,7 +82,7 @@ async fn forward_items<T>(p: Packet<T>, output: &mut Writer<T>, stats: &mut Loca
                 let pushed = match output.bulk() {
                     Some((buf, room, _)) => {
                         let before = buf.len();
-                        buf.reserve_exact(room);
+                        buf.reserve_exact(room.min(PREALLOCATED_ITEMS));
                         buf.extend(items.by_ref().take(room));
                         let n = buf.len() - before;
                         output.added(n, stats)

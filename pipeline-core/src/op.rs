@@ -11,13 +11,17 @@ use std::sync::Arc;
 use futures::future::{ready, Ready};
 
 use crate::cancel::Cancel;
+use crate::config::PREALLOCATED_ITEMS;
 use crate::error::BoxError;
+use crate::many::{Chunks, Many};
+use crate::pool::Share;
 
 /// What one call of a stage function produced.
 pub(crate) enum Out<U> {
     None,
     One(U),
-    Many(Vec<U>),
+    /// A `flat_map`'s items, made as they are sent.
+    Many(Many<U>),
 }
 
 pub(crate) type OpResult<U> = Result<Out<U>, BoxError>;
@@ -34,6 +38,8 @@ pub(crate) trait Op<T, U>: Bulk<T, U> + Send + Sync + 'static {
     /// Whether every call is a plain function run inline, which never
     /// waits ([`Inline`]); false for async and blocking functions.
     const INLINE: bool = false;
+    /// Whether calls run on the blocking pool ([`Blocking`]).
+    const BLOCKING: bool = false;
     fn call(&self, item: T) -> Self::Fut;
     /// Calls the function at once if it is a plain function run inline,
     /// with no future in between (the per-item fast path); otherwise hands
@@ -124,19 +130,34 @@ impl<T, U, S: Bulk<T, U>> Bulk<T, U> for Inline<S> {
 }
 
 /// Runs a [`SyncOp`] on the blocking thread pool, with the run's signal as
-/// [`Cancel::current`] there.
+/// [`Cancel::current`] there. A `flat_map`'s iterator runs there too, a
+/// chunk of at most `chunk` items at a time.
 pub(crate) struct Blocking<S> {
     pub(crate) op: Arc<S>,
     pub(crate) cancel: Cancel,
+    /// The stage's share of the pool: a thread per worker.
+    pub(crate) share: Share,
+    pub(crate) chunk: usize,
 }
 
 impl<T: Send + 'static, U: Send + 'static, S: SyncOp<T, U>> Op<T, U> for Blocking<S> {
     type Fut = Pin<Box<dyn Future<Output = OpResult<U>> + Send>>;
     const DROP_AT_CANCEL: bool = false;
+    const BLOCKING: bool = true;
     fn call(&self, item: T) -> Self::Fut {
+        self.share.take();
         let op = self.op.clone();
         let cancel = self.cancel.clone();
-        Box::pin(smol::unblock(move || cancel.enter(|| op.call(item))))
+        let chunk = self.chunk;
+        Box::pin(async move {
+            let c = cancel.clone();
+            match smol::unblock(move || c.enter(|| op.call(item))).await {
+                Ok(Out::Many(Many::Iter(it))) => {
+                    Ok(Out::Many(Many::Chunks(Chunks::new(it, chunk, cancel))))
+                }
+                other => other,
+            }
+        })
     }
 }
 
@@ -176,7 +197,7 @@ impl<T, U, F: Fn(T) -> U> Bulk<T, U> for MapOp<F> {
         stop: &impl Fn() -> bool,
     ) {
         if out.capacity() == 0 {
-            out.reserve_exact(max);
+            out.reserve_exact(max.min(PREALLOCATED_ITEMS));
         }
         for item in items.take(max) {
             out.push((self.0)(item));
@@ -243,16 +264,18 @@ impl<T, F: Fn(&T) + Send + Sync + 'static> SyncOp<T, T> for InspectOp<F> {
     }
 }
 
-/// `flat_map`: one in, any number out.
+/// `flat_map`: one in, any number out, made as they are sent.
 pub(crate) struct FlatMapOp<F>(pub(crate) F);
 impl<T, U, I, F> SyncOp<T, U> for FlatMapOp<F>
 where
+    U: 'static,
     F: Fn(T) -> I + Send + Sync + 'static,
     I: IntoIterator<Item = U>,
+    I::IntoIter: Send + 'static,
 {
     #[inline]
     fn call(&self, x: T) -> OpResult<U> {
-        Ok(Out::Many((self.0)(x).into_iter().collect()))
+        Ok(Out::Many(Many::Iter(Box::new((self.0)(x).into_iter()))))
     }
 }
 
@@ -260,14 +283,16 @@ where
 pub(crate) struct TryFlatMapOp<F>(pub(crate) F);
 impl<T, U, I, E, F> SyncOp<T, U> for TryFlatMapOp<F>
 where
+    U: 'static,
     F: Fn(T) -> Result<I, E> + Send + Sync + 'static,
     I: IntoIterator<Item = U>,
+    I::IntoIter: Send + 'static,
     E: Into<BoxError>,
 {
     #[inline]
     fn call(&self, x: T) -> OpResult<U> {
         (self.0)(x)
-            .map(|i| Out::Many(i.into_iter().collect()))
+            .map(|i| Out::Many(Many::Iter(Box::new(i.into_iter()))))
             .map_err(Into::into)
     }
 }

@@ -58,7 +58,7 @@ async fn dispatcher<T>(
     }
 }
 
-async fn ordered_worker<T, U, O: Op<T, U>>(
+async fn ordered_worker<T, U: Send + 'static, O: Op<T, U>>(
     op: Arc<O>,
     jobs: Receiver<Job<T>>,
     done: Sender<Finished<U>>,
@@ -106,9 +106,10 @@ async fn ordered_worker<T, U, O: Op<T, U>>(
     }
 }
 
-async fn collector<U>(
+async fn collector<U: Send + 'static>(
     done: Receiver<Finished<U>>,
     mut output: Writer<U>,
+    name: Arc<str>,
     ctx: RunCtx,
     mut stats: Local,
 ) {
@@ -132,7 +133,7 @@ async fn collector<U>(
         waiting.insert(fin.seq, (fin.done, fin.permit));
         while let Some((d, permit)) = waiting.remove(&next) {
             let ok = match d {
-                Done::Out(out) => emit(out, &mut output, &mut stats).await,
+                Done::Out(out) => emit(out, &mut output, &mut stats, &name, &ctx).await,
                 Done::Forward(m) => output.send(m, &mut stats).await.is_ok(),
             };
             drop(permit);
@@ -160,7 +161,7 @@ where
     O: Op<T, U>,
 {
     let op = Arc::new(op);
-    let permits = Arc::new(Semaphore::new(cfg.workers + cfg.window_len()));
+    let permits = Arc::new(Semaphore::new(cfg.workers.saturating_add(cfg.window_len())));
     let (jobs_tx, jobs_rx) = async_channel::bounded(cfg.workers);
     let (done_tx, done_rx) = async_channel::unbounded();
     // Items in are counted by the dispatcher, items out by the collector;
@@ -187,6 +188,7 @@ where
     tasks.push(ctx.spawn(collector(
         done_rx,
         Writer::for_node(tx, cfg, ctx.cancel.clone()),
+        cfg.name.clone(),
         ctx.clone(),
         Local::new_uncounted(stats.clone()),
     )));

@@ -17,6 +17,7 @@ use crate::config::{ErrorPolicy, StageConfig};
 use crate::error::{panic_message, Error};
 use crate::executor::LiveTasks;
 use crate::flow::{held_by_workers, Flow};
+use crate::item::Item;
 use crate::source::{
     async_source, blocking_source, iter_source, make_emitter, stream_source, AsyncEmitter, Emitter,
 };
@@ -32,6 +33,9 @@ pub(crate) struct Plan {
     config_errors: Vec<Error>,
     pub(crate) bound: usize,
     started: bool,
+    /// Every node declared (sources, stages, merges), by id: its name and
+    /// how many stages and merges read its output.
+    nodes: Vec<(Arc<str>, usize)>,
 }
 
 /// One run's graph under construction, shared by its flows.
@@ -48,13 +52,21 @@ impl Graph {
         self.plan.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records one node: its spawn function if its settings are valid, or
-    /// the configuration error.
-    pub(crate) fn add(&self, cfg: &StageConfig, extra: Option<String>, bound: usize, spawn: Spawn) {
+    /// Records one node, which reads the nodes `inputs` of this graph: its
+    /// spawn function if its settings are valid, or the configuration
+    /// error. Returns the node's id.
+    pub(crate) fn add(
+        &self,
+        cfg: &StageConfig,
+        extra: Option<String>,
+        bound: usize,
+        inputs: &[usize],
+        spawn: Spawn,
+    ) -> usize {
         let mut plan = self.plan();
         match (cfg.validate(), extra) {
             (Ok(()), None) => {
-                plan.bound += bound;
+                plan.bound = plan.bound.saturating_add(bound);
                 plan.spawns.push(spawn);
             }
             (Err(m), _) | (Ok(()), Some(m)) => plan.config_errors.push(Error::Config {
@@ -62,10 +74,19 @@ impl Graph {
                 message: m,
             }),
         }
+        for &i in inputs {
+            plan.nodes[i].1 += 1;
+        }
+        plan.nodes.push((cfg.name.clone(), 0));
+        plan.nodes.len() - 1
     }
 
-    /// Spawns every task, once.
-    pub(crate) fn start(&self) -> Result<(RunCtx, Vec<Task<()>>), Error> {
+    /// Spawns every task, once, for the sink that reads node `sink_input`.
+    ///
+    /// # Errors
+    /// A setting is invalid, the pipeline ran before, or a node's output
+    /// reaches no sink (no stage, merge or this sink reads it).
+    pub(crate) fn start(&self, sink_input: usize) -> Result<(RunCtx, Vec<Task<()>>), Error> {
         let (spawns, policy) = {
             let mut plan = self.plan();
             if plan.started {
@@ -78,6 +99,15 @@ impl Graph {
             if let Some(e) = plan.config_errors.first() {
                 return Err(e.clone());
             }
+            if let Some(n) = plan.nodes.get_mut(sink_input) {
+                n.1 += 1;
+            }
+            if let Some((name, _)) = plan.nodes.iter().find(|(_, readers)| *readers == 0) {
+                return Err(Error::Config {
+                    stage: name.clone(),
+                    message: UNREAD.into(),
+                });
+            }
             (std::mem::take(&mut plan.spawns), plan.policy)
         };
         let ctx = RunCtx {
@@ -89,6 +119,11 @@ impl Graph {
         Ok((ctx, tasks))
     }
 }
+
+/// Why a node that nothing reads stops the run from starting.
+const UNREAD: &str = "nothing reads this stage's output: it was built on a flow that was \
+     dropped, or that ends in a sink other than the one run, so its items would be lost; \
+     read it with a stage, merge it into the flow that reaches the sink, or do not build it";
 
 /// Errors that reached a sink as items under [`ErrorPolicy::Continue`]:
 /// the sinks that take plain items (`for_each`, `collect`, ...) put them
@@ -202,18 +237,20 @@ impl Pipeline {
         // link only the one item waiting for a permit is not counted.
         let batch = cfg.packet_cap();
         let filling = if cfg.counted() { 1 } else { batch };
-        let bound = filling + cfg.channel_items();
+        let bound = filling.saturating_add(cfg.channel_items());
         let c = cfg.clone();
-        self.graph.add(
+        let node = self.graph.add(
             &cfg,
             None,
             bound,
+            &[],
             Box::new(move |ctx| vec![make(tx, c, Local::new(stats), ctx)]),
         );
         Flow {
             graph: self.graph.clone(),
             rx,
             batch,
+            node,
         }
     }
 
@@ -223,7 +260,7 @@ impl Pipeline {
     where
         I: IntoIterator + Send + 'static,
         I::IntoIter: Send,
-        I::Item: Send + 'static,
+        I::Item: Item,
     {
         self.source(cfg, move |tx, cfg, stats, ctx| {
             let w = Writer::for_node(tx, &cfg, ctx.cancel.clone());
@@ -246,7 +283,7 @@ impl Pipeline {
     pub fn from_stream<S>(&self, cfg: impl Into<StageConfig>, stream: S) -> Flow<S::Item>
     where
         S: Stream + Send + 'static,
-        S::Item: Send + 'static,
+        S::Item: Item,
     {
         self.source(cfg, move |tx, cfg, stats, ctx| {
             let w = Writer::for_node(tx, &cfg, ctx.cancel.clone());
@@ -286,7 +323,7 @@ impl Pipeline {
     /// ```
     pub fn from_blocking<T, F>(&self, cfg: impl Into<StageConfig>, producer: F) -> Flow<T>
     where
-        T: Send + 'static,
+        T: Item,
         F: FnOnce(&mut Emitter<T>) + Send + 'static,
     {
         // The producer may block between two items for as long as it
@@ -319,7 +356,7 @@ impl Pipeline {
     /// ```
     pub fn from_async<T, F, Fut>(&self, cfg: impl Into<StageConfig>, producer: F) -> Flow<T>
     where
-        T: Send + 'static,
+        T: Item,
         F: FnOnce(AsyncEmitter<T>) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
@@ -362,13 +399,20 @@ impl Pipeline {
         let bound = flows
             .iter()
             .map(|f| held_by_workers(&one, f.held_in()))
-            .sum::<usize>()
-            + cfg.channel_items();
+            .fold(cfg.channel_items(), usize::saturating_add);
+        // Flows of another pipeline are read by nothing of this one: their
+        // own pipeline reports them, and this merge is refused.
+        let inputs: Vec<usize> = flows
+            .iter()
+            .filter(|f| Arc::ptr_eq(&f.graph, &self.graph))
+            .map(|f| f.node)
+            .collect();
         let c = cfg.clone();
-        self.graph.add(
+        let node = self.graph.add(
             &cfg,
             extra,
             bound,
+            &inputs,
             Box::new(move |ctx| {
                 let inputs = flows.into_iter().map(|f| f.rx).collect();
                 crate::merge::spawn_merge(inputs, &c, tx, &stats, ctx)
@@ -378,6 +422,7 @@ impl Pipeline {
             graph: self.graph.clone(),
             rx,
             batch: cfg.packet_cap(),
+            node,
         }
     }
 }

@@ -28,6 +28,7 @@ impl<T: Send + 'static> Flow<T> {
         let errors = self.graph.errors.clone();
         Run {
             graph: self.graph,
+            input: self.node,
             name: "sink".into(),
             held,
             sink: Box::new(move |cancel, stats| {
@@ -148,7 +149,7 @@ impl<T: Send + 'static> Flow<T> {
         self.graph.stats.add(stats.clone());
         let cancel = self.graph.cancel.clone();
         let reader = Reader::new(self.rx, cancel.clone());
-        match self.graph.start() {
+        match self.graph.start(self.node) {
             Ok((_, tasks)) => RunStream::new(reader, Local::new(stats), cancel, tasks, None),
             Err(e) => RunStream::new(reader, Local::new(stats), cancel, Vec::new(), Some(e)),
         }
@@ -186,12 +187,16 @@ type SinkFn<O> = Box<dyn FnOnce(Cancel, Local) -> SinkFuture<(O, End)> + Send>;
 #[must_use = "a Run does nothing until .run() or .run_async()"]
 pub struct Run<O> {
     graph: Arc<Graph>,
+    /// The node the sink reads.
+    input: usize,
     name: Arc<str>,
     held: usize,
     sink: SinkFn<O>,
 }
 
-impl<O: Send + 'static> Run<O> {
+// Without bounds, so that a sink whose output is not `Send` is reported
+// once, at the sink, and not again at its name.
+impl<O> Run<O> {
     /// Names the sink (its row in the stats, its panics).
     pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
         self.name = name.into();
@@ -206,7 +211,9 @@ impl<O: Send + 'static> Run<O> {
         self.graph.cancel.follow(parent);
         self
     }
+}
 
+impl<O: Send + 'static> Run<O> {
     /// Runs the pipeline to the end: the stages and the sink run as tasks
     /// on the executor's threads while the calling thread sleeps (so a
     /// busy pipeline has as many threads as cores, not one more).
@@ -252,7 +259,7 @@ impl<O: Send + 'static> Run<O> {
         self.follow_current();
         let stats = StageStats::new(self.name.clone(), Kind::Sink, 1);
         self.graph.stats.add(stats.clone());
-        let (ctx, tasks) = self.graph.start()?;
+        let (ctx, tasks) = self.graph.start(self.input)?;
         let dropped = CancelOnDrop(Some(ctx.cancel.clone()));
         let fut = (self.sink)(ctx.cancel.clone(), Local::new(stats));
         let out = crate::cancel::WithCancel {
@@ -297,7 +304,7 @@ impl<O: Send + 'static> Run<O> {
     /// leaving a source and being consumed by the sink. Holds for stages that
     /// emit at most one item per input (not `flat_map`).
     pub fn in_flight_bound(&self) -> usize {
-        self.graph.plan().bound + self.held
+        self.graph.plan().bound.saturating_add(self.held)
     }
 
     /// The run's per-stage counters.

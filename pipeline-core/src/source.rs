@@ -9,6 +9,7 @@ use crate::cancel::Cancel;
 use crate::channel::{LinkTx, Pushed, Writer};
 use crate::config::{ErrorPolicy, StageConfig};
 use crate::error::{BoxError, Error};
+use crate::pool::Share;
 use crate::stage::RunCtx;
 use crate::stats::Local;
 
@@ -189,6 +190,11 @@ where
 {
     let ctx_cancel = em.cancel.clone();
     let name = em.name.clone();
+    // The producer keeps a thread of the blocking pool for as long as it
+    // runs: the pool grows by one meanwhile, so that many blocking sources
+    // never wait for threads that others hold (see `pool`).
+    let share = Share::new(1);
+    share.take();
     let res = smol::unblock(move || {
         let cancel = em.cancel.clone();
         let r =
@@ -199,6 +205,7 @@ where
         r.map_err(|p| crate::error::panic_message(&*p))
     })
     .await;
+    drop(share);
     if let Err(message) = res {
         ctx_cancel.fail(Error::Panic {
             stage: name,

@@ -13,6 +13,7 @@ use crate::channel::{or_cancel, LinkRx, LinkTx, Msg, Poll, Pushed, Reader, Refil
 use crate::config::{ErrorPolicy, StageConfig};
 use crate::error::{panic_message, Error};
 use crate::executor::{spawn_counted, LiveTasks};
+use crate::many::{Many, Stop};
 use crate::op::{Op, OpResult, Out};
 use crate::stats::{Local, StageStats};
 use smol::Task;
@@ -139,20 +140,31 @@ pub(crate) fn step<U>(called: Called<U>, name: &Arc<str>, ctx: &RunCtx) -> Step<
     }
 }
 
-/// Sends what one call produced; `false` if the run stopped.
+/// Sends what one call produced; `false` if the run stopped. A
+/// `flat_map`'s iterator that panics fails the run, naming the stage.
 #[inline]
-pub(crate) async fn emit<U>(out: Out<U>, w: &mut Writer<U>, stats: &mut Local) -> bool {
+pub(crate) async fn emit<U: Send + 'static>(
+    out: Out<U>,
+    w: &mut Writer<U>,
+    stats: &mut Local,
+    name: &Arc<str>,
+    ctx: &RunCtx,
+) -> bool {
     match out {
         Out::None => true,
         Out::One(u) => w.send(Ok(u), stats).await.is_ok(),
-        Out::Many(v) => {
-            for u in v {
-                if w.send(Ok(u), stats).await.is_err() {
-                    return false;
-                }
+        Out::Many(many) => match many.send(w, stats, &ctx.cancel).await {
+            Ok(()) => true,
+            Err(Stop::Stopped) => false,
+            Err(Stop::Panicked(message)) => {
+                stats.errors += 1;
+                ctx.cancel.fail(Error::Panic {
+                    stage: name.clone(),
+                    message,
+                });
+                false
             }
-            true
-        }
+        },
     }
 }
 
@@ -169,8 +181,8 @@ enum Ready<T, U> {
     Full,
     /// The function must be awaited (async or blocking) for this item.
     Await(T),
-    /// The function produced several items: send them, waiting as needed.
-    Many(Vec<U>),
+    /// A `flat_map` produced an iterator: send its items, waiting as needed.
+    Many(Many<U>),
     /// The run stopped (failed, cancelled, or nobody reads any more).
     Stop,
 }
@@ -338,13 +350,19 @@ enum Settled {
 
 /// Finishes one step of a worker's loop: the part that may wait (room for
 /// a stalled packet, a `flat_map`'s many items).
-async fn settle<T, U>(next: Ready<T, U>, output: &mut Writer<U>, stats: &mut Local) -> Settled {
+async fn settle<T, U: Send + 'static>(
+    next: Ready<T, U>,
+    output: &mut Writer<U>,
+    stats: &mut Local,
+    name: &Arc<str>,
+    ctx: &RunCtx,
+) -> Settled {
     let ok = match next {
         Ready::Continue | Ready::Empty | Ready::Await(_) => true,
         Ready::Closed => return Settled::Closed,
         Ready::Stop => false,
         Ready::Full => output.send_waiting(stats).await.is_ok(),
-        Ready::Many(v) => emit(Out::Many(v), output, stats).await,
+        Ready::Many(v) => emit(Out::Many(v), output, stats, name, ctx).await,
     };
     if ok {
         Settled::Go
@@ -356,7 +374,7 @@ async fn settle<T, U>(next: Ready<T, U>, output: &mut Writer<U>, stats: &mut Loc
 /// One worker of an unordered stage. The per-item path is
 /// [`work_ready`]; this loop does what may wait: an empty input, a full
 /// output, an async or blocking function, a `flat_map`'s many items.
-async fn worker<T, U, O: Op<T, U>>(
+async fn worker<T, U: Send + 'static, O: Op<T, U>>(
     op: Arc<O>,
     mut input: Reader<T>,
     mut output: Writer<U>,
@@ -398,7 +416,7 @@ async fn worker<T, U, O: Op<T, U>>(
             }
             other => other,
         };
-        match settle(next, &mut output, &mut stats).await {
+        match settle(next, &mut output, &mut stats, &name, &ctx).await {
             Settled::Go => {}
             Settled::Closed => break,
             Settled::Stop => return,
@@ -411,7 +429,7 @@ async fn worker<T, U, O: Op<T, U>>(
 /// blocking) and that has siblings: the workers share one reader and take
 /// one message at a time, so no item waits in the rest of a packet held by
 /// a worker that is waiting on its function while a sibling is idle.
-async fn shared_worker<T, U, O: Op<T, U>>(
+async fn shared_worker<T, U: Send + 'static, O: Op<T, U>>(
     op: Arc<O>,
     input: Arc<async_lock::Mutex<Reader<T>>>,
     mut output: Writer<U>,
@@ -447,7 +465,7 @@ async fn shared_worker<T, U, O: Op<T, U>>(
                 push_step::<T, U>(step, &mut output, &mut stats)
             }
         };
-        match settle(next, &mut output, &mut stats).await {
+        match settle(next, &mut output, &mut stats, &name, &ctx).await {
             Settled::Go => {}
             Settled::Closed => break,
             Settled::Stop => return,

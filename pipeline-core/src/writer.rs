@@ -8,7 +8,7 @@ use async_channel::{Sender, TrySendError};
 
 use crate::cancel::Cancel;
 use crate::channel::{LinkTx, Msg, Packet, Stopped};
-use crate::config::StageConfig;
+use crate::config::{StageConfig, PREALLOCATED_ITEMS};
 use crate::error::Error;
 use crate::permits::Permits;
 use crate::stats::{Local, Stopwatch};
@@ -88,8 +88,7 @@ impl<T> Writer<T> {
             buf: Vec::new(),
             mixed: Vec::new(),
             stalled: None,
-            // One item per packet needs no permits: the channel counts items.
-            permits: link.permits.filter(|_| batch > 1),
+            permits: link.permits,
             held: 0,
             waiting: None,
         }
@@ -157,7 +156,7 @@ impl<T> Writer<T> {
     #[inline(always)]
     pub(crate) fn push(&mut self, m: Msg<T>, stats: &mut Local) -> Pushed {
         stats.items_out += 1;
-        if self.batch > 1 && !self.permit() {
+        if !self.permit() {
             return self.no_permit(m, stats);
         }
         self.put(m, stats)
@@ -195,7 +194,7 @@ impl<T> Writer<T> {
                     return self.try_send_partial(Packet::One(item), stats);
                 }
                 if self.buf.capacity() == 0 {
-                    self.buf.reserve_exact(self.batch);
+                    self.buf.reserve_exact(self.batch.min(PREALLOCATED_ITEMS));
                 }
                 self.buf.push(item);
                 if self.buf.len() < self.batch {
@@ -210,7 +209,7 @@ impl<T> Writer<T> {
             m => {
                 // An error joins this batch: from here on it holds messages.
                 if self.mixed.is_empty() {
-                    self.mixed.reserve_exact(self.batch);
+                    self.mixed.reserve_exact(self.batch.min(PREALLOCATED_ITEMS));
                     self.mixed.extend(self.buf.drain(..).map(Ok));
                 }
                 self.mixed.push(m);
@@ -298,7 +297,7 @@ impl<T> Writer<T> {
             };
         };
         let before = buf.len();
-        buf.reserve_exact(room);
+        buf.reserve_exact(room.min(PREALLOCATED_ITEMS));
         let ended = if idle.adaptive() {
             // Ask after every item: the iterator may be slow, and an idle
             // consumer should not wait for the rest of the batch.
@@ -457,7 +456,7 @@ impl<T> Writer<T> {
             match p {
                 Packet::One(item) => {
                     if w.buf.capacity() == 0 {
-                        w.buf.reserve_exact(w.batch);
+                        w.buf.reserve_exact(w.batch.min(PREALLOCATED_ITEMS));
                     }
                     w.buf.push(item);
                 }

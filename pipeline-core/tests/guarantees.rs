@@ -298,6 +298,49 @@ fn source_errors_follow_the_policy() {
     assert_eq!(err.stage_name(), Some("walk"));
 }
 
+#[test]
+fn the_source_of_a_stage_error_is_the_stage_functions_own_error() {
+    /// An error with a cause of its own, as `anyhow` chains see it.
+    #[derive(Debug)]
+    struct Unparsable(std::num::ParseIntError);
+    impl std::fmt::Display for Unparsable {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("unparsable record")
+        }
+    }
+    impl std::error::Error for Unparsable {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+    let err = Pipeline::new()
+        .from_iter("gen", ["1", "x"])
+        .try_map("parse", |s| s.parse::<u32>().map_err(Unparsable))
+        .collect::<Vec<_>>()
+        .run()
+        .unwrap_err();
+    let source = std::error::Error::source(&err).expect("a stage error has a source");
+    assert!(
+        source.downcast_ref::<Unparsable>().is_some(),
+        "the source is the stage's error itself, not a wrapper: {source:?}"
+    );
+    // The whole chain, as `{:#}` reports walk it.
+    let mut chain = vec![err.to_string()];
+    let mut next = std::error::Error::source(&err);
+    while let Some(e) = next {
+        chain.push(e.to_string());
+        next = e.source();
+    }
+    assert_eq!(
+        chain,
+        [
+            "stage `parse`: unparsable record",
+            "unparsable record",
+            "invalid digit found in string"
+        ]
+    );
+}
+
 // 6. Panics are errors ------------------------------------------------------
 
 #[test]

@@ -110,18 +110,65 @@ fn parse_stages(input: ParseStream, header: Option<Header>) -> syn::Result<Input
             }
             continue;
         }
-        let name: Ident = input.parse().map_err(|e| {
+        let mut name: Ident = input.parse().map_err(|e| {
             syn::Error::new(
                 e.span(),
                 "expected a stage: `name: kind ...;` (for example `sq: map |n: u64| n * n;`)",
             )
         })?;
         input.parse::<Token![:]>()?;
-        let tokens = until_semicolon(input)?;
+        let mut tokens = until_semicolon(input)?;
+        let mut docs = docs;
+        // A `;` left out between two stages: report it, and read on as if
+        // it were there.
+        while let Some(i) = next_stage_start(&tokens) {
+            let rest = tokens.split_off(i);
+            let mut rest = rest.into_iter();
+            let Some(TokenTree::Ident(next)) = rest.next() else {
+                break;
+            };
+            out.errors.push(syn::Error::new(
+                next.span(),
+                format!(
+                    "missing `;` before stage `{next}`: end the stage above it, `{name}`, with `;`"
+                ),
+            ));
+            let _colon = rest.next();
+            out.stages.push(parse_stage(
+                std::mem::take(&mut docs),
+                name,
+                tokens,
+                &mut out.errors,
+            ));
+            name = next;
+            tokens = rest.collect();
+        }
         out.stages
             .push(parse_stage(docs, name, tokens, &mut out.errors));
     }
     Ok(out)
+}
+
+/// Where a stage's tokens run on into the next stage, `name: kind ...`,
+/// because the `;` between them is missing: the index of that name. A
+/// name and a colon after `|`, `,` or `(` are a closure's parameter, and
+/// only a known kind after the colon counts, so an expression is never
+/// cut in two.
+fn next_stage_start(tokens: &[TokenTree]) -> Option<usize> {
+    (1..tokens.len().saturating_sub(2)).find(|&i| {
+        let starts = matches!(
+            (&tokens[i], &tokens[i + 1], &tokens[i + 2]),
+            (TokenTree::Ident(_), TokenTree::Punct(colon), TokenTree::Ident(kind))
+                if colon.as_char() == ':'
+                    && colon.spacing() == Spacing::Alone
+                    && KINDS.contains(&kind.to_string().as_str())
+        );
+        let after_param_list = matches!(
+            &tokens[i - 1],
+            TokenTree::Punct(p) if matches!(p.as_char(), '|' | ',' | '(' | ':' | '<' | '.' | '&')
+        );
+        starts && !after_param_list
+    })
 }
 
 /// The token trees up to the next top-level `;` (which is consumed), or to

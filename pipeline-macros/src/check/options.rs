@@ -1,10 +1,11 @@
 //! Option and sink rules: known names, values where values belong, no
 //! repeats or contradictions, options that fit the stage's kind, no literal 0.
 
+use quote::ToTokens;
 use syn::{Expr, Lit};
 
 use super::err;
-use crate::ast::{Role, SinkCall, StageDecl, OPTIONS, SINKS};
+use crate::ast::{Body, Role, SinkCall, StageDecl, OPTIONS, SINKS};
 use crate::suggest::did_you_mean;
 
 /// Known option, value present or not as it should be, no repeats, no
@@ -36,7 +37,10 @@ pub(super) fn check_options(s: &StageDecl, errors: &mut Vec<syn::Error>) {
         match (&opt.value, takes_value) {
             (None, true) => errors.push(err(
                 &opt.name,
-                format!("option `{name}` needs a value, as in `{name} = 4`"),
+                format!(
+                    "option `{name}` needs a value, as in `{name} = 4`{}",
+                    index_hint(s, &name)
+                ),
             )),
             (Some(v), false) => errors.push(syn::Error::new_spanned(
                 v,
@@ -117,6 +121,31 @@ pub(super) fn check_sink(call: &SinkCall, errors: &mut Vec<syn::Error>) {
             format!("`{m}` takes no type; only `collect::<C>()` does"),
         ));
     }
+}
+
+/// For `[name]`, the stage's only option: how to write it if it was
+/// meant to index the expression before it (`table[workers]`).
+fn index_hint(s: &StageDecl, name: &str) -> String {
+    if s.options.len() != 1 {
+        return String::new();
+    }
+    let expr = match &s.body {
+        Some(Body::Stage { func: e }) | Some(Body::Source { expr: e, .. }) => e,
+        _ => return String::new(),
+    };
+    // Only what can be indexed: `table`, `self.table`, `tables()`, `t[i]`.
+    if !matches!(
+        expr,
+        Expr::Path(_) | Expr::Field(_) | Expr::Call(_) | Expr::MethodCall(_) | Expr::Index(_)
+    ) {
+        return String::new();
+    }
+    let expr = expr.to_token_stream().to_string();
+    let expr = if expr.len() <= 40 { expr } else { "...".into() };
+    format!(
+        "; `[{name}]` at the end of a stage is read as its options: to index `{expr}` \
+         with `{name}`, put the expression in parentheses, `({expr}[{name}])`"
+    )
 }
 
 fn not_applicable(role: Role, option: &str) -> Option<String> {

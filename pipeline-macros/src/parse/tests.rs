@@ -139,3 +139,24 @@ fn a_bad_stage_is_one_error_and_parsing_goes_on() {
     assert_eq!(input.errors.len(), 2);
     assert_eq!(input.stages.len(), 3);
 }
+
+#[test]
+fn a_missing_semicolon_splits_two_stages_and_only_there() {
+    let input = stages(quote!(
+        gen: source 0..10u64
+        sq: map |n: u64| n * n
+        out: sink collect();
+    ));
+    let names: Vec<String> = input.stages.iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(names, ["gen", "sq", "out"]);
+    assert_eq!(input.errors.len(), 2);
+    assert!(input.errors[0]
+        .to_string()
+        .contains("missing `;` before stage `sq`"));
+
+    // A closure's parameter typed like a kind, and a path, are not stages.
+    let s = one(quote!(f: map |a: map, b: sink| a + b;));
+    assert_eq!(s.name, "f");
+    let s = one(quote!(g: map pipeline::map;));
+    assert!(matches!(s.body, Some(Body::Stage { .. })));
+}
