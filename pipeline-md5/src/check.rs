@@ -105,6 +105,16 @@ pub enum CheckItem {
     },
 }
 
+/// The most verifiers a check runs, whatever `-j` says: each one is a
+/// thread blocked on a file, and a disk gains nothing from more.
+pub const MAX_VERIFIERS: usize = 256;
+
+/// The most groups of lines a channel or the reorder window holds.
+pub const MAX_IN_FLIGHT: usize = 1 << 16;
+
+/// The largest chunk a verifier reads at a time (16 MiB).
+pub const MAX_CHUNK: usize = 16 << 20;
+
 /// A line to verify, or something to pass on in its place.
 #[derive(Debug)]
 enum Job {
@@ -361,6 +371,11 @@ impl Iterator for CheckRun {
 /// `opts.buffer`, `opts.window` and `opts.chunk`; lines end in NUL if
 /// `zero`. One md5sum line parser serves every list, as in md5sum.
 ///
+/// Settings past what can help are capped, so that memory follows the
+/// work and not the numbers asked for: at most [`MAX_VERIFIERS`]
+/// verifiers, [`MAX_IN_FLIGHT`] groups of lines in a channel or the reorder
+/// window, and a chunk of [`MAX_CHUNK`] bytes.
+///
 /// ```
 /// use pipeline_md5::check::{check_lists, CheckItem, ListSource, Outcome};
 /// use pipeline_md5::Options;
@@ -386,20 +401,22 @@ impl Iterator for CheckRun {
 pub fn check_lists(lists: Vec<ListSource>, zero: bool, opts: &Options) -> Result<CheckRun, Error> {
     opts.validate()?;
     let progress = Arc::new(Progress::new());
+    let verifiers = opts.digesters.min(MAX_VERIFIERS);
+    let buffer = opts.buffer.min(MAX_IN_FLIGHT);
     let mut p = Md5Check::new(
         lists.into(),
         zero,
-        opts.digesters,
-        opts.chunk,
+        verifiers,
+        opts.chunk.min(MAX_CHUNK),
         progress.clone(),
         progress.clone(),
     )
     .with_policy(pipeline::ErrorPolicy::FailFast);
     let config = p.config_mut();
-    config.read.buffer = opts.buffer;
-    config.verify.buffer = opts.buffer;
-    if opts.digesters > 1 {
-        config.verify.reorder_window = Some(opts.window_len());
+    config.read.buffer = buffer;
+    config.verify.buffer = buffer;
+    if verifiers > 1 {
+        config.verify.reorder_window = Some(opts.window_len().min(MAX_IN_FLIGHT));
     }
     let iter = p.build();
     Ok(CheckRun {

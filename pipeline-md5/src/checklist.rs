@@ -422,6 +422,12 @@ mod tests {
         b"g{h}  plain",
         b"\\\\{h}  plain",
         b"{h}  pl\0ain",
+        b"{h}\0plain",
+        b"{h}\0 plain",
+        b"MD5 (plain) = {h}\0x",
+        b"MD5 (plain) = {h}\0",
+        b"MD5 (plain) = {h} \0",
+        b"\\{h}  pl\0ain",
         b"\\{h}  plain",
         b"{f}  \xff",
         b"MD5 (plain) = {h}",
@@ -622,6 +628,41 @@ mod tests {
                 binary: false,
             })
         );
+    }
+
+    /// `HEX\0NAME` once shifted the parser into md5sum's reversed BSD
+    /// format, so that a later two-blank line named ` plain`.
+    #[test]
+    fn a_nul_after_the_digest_does_not_shift_later_lines() {
+        oracle(
+            &[expand(b"{h}\0plain"), expand(b"{h}  plain")],
+            false,
+            false,
+            false,
+        );
+    }
+
+    #[test]
+    fn raw_lines_keep_carriage_returns_and_backslashes() {
+        let mut parser = Parser::raw();
+        let line = expand(b"{h}  x\r");
+        let Line::Parsed(parsed) = parser.parse_line(&line, false) else {
+            panic!("raw line refused");
+        };
+        assert_eq!(parsed.path, b"x\r");
+        let Line::Parsed(parsed) = parser.parse_line(&expand(b"{h}  a\\nb"), false) else {
+            panic!("raw line refused");
+        };
+        assert_eq!(parsed.path, b"a\\nb");
+        assert_eq!(
+            parser.parse_line(&expand(b"\\{h}  a\\nb"), false),
+            Line::Improper,
+            "no escape marker in a raw list"
+        );
+        let Line::Parsed(parsed) = parser.parse_line(&expand(b"MD5 (x\r) = {h}"), false) else {
+            panic!("raw BSD line refused");
+        };
+        assert_eq!(parsed.path, b"x\r");
     }
 
     #[test]
