@@ -218,3 +218,23 @@ fn signals_end_a_check_inside_a_long_file() {
         assert!(out.stderr.is_empty(), "{}", show(&out.stderr));
     }
 }
+
+#[test]
+fn sigint_ends_a_check_reading_a_listed_dash_from_a_pipe() {
+    let dir = dir_with_a();
+    fs::write(dir.path().join("list"), format!("{A_SUM}  a\n{A_SUM}  -\n")).expect("write list");
+    let mut child = md5pipe()
+        .args(["-c", "list"])
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let input = child.stdin.take().expect("piped");
+    let (line, _stdout) = first_line(child.stdout.take().expect("piped"));
+    assert_eq!(line, "a: OK\n");
+    signal(&child, libc::SIGINT);
+    assert_eq!(exit_status(child).code(), Some(130));
+    drop(input);
+}
