@@ -9,19 +9,19 @@
 //! caller; [`crate::cli`] does it for `md5pipe`.
 
 use std::ffi::OsStr;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use pipeline::{pipeline, Cancel, Emitter, LiveTasks, RunIter, Stats};
+use pipeline::{pipeline, Cancel, Cancelled, Emitter, LiveTasks, RunIter, Stats};
 
+use crate::checkfile::{digest_listed, digest_stdin};
 use crate::checklist::{Line, ParsedLine, Parser};
 use crate::digest::DigestError;
 use crate::error::Error;
+use crate::listread::{CancellableFd, Lines, Next, ReadFailed};
 use crate::progress::Progress;
-use crate::stages::digest_path;
 use crate::tree::Options;
 
 /// Where a list comes from.
@@ -105,6 +105,16 @@ pub enum CheckItem {
     },
 }
 
+/// The most verifiers a check runs, whatever `-j` says: each one is a
+/// thread blocked on a file, and a disk gains nothing from more.
+pub const MAX_VERIFIERS: usize = 256;
+
+/// The most groups of lines a channel or the reorder window holds.
+pub const MAX_IN_FLIGHT: usize = 1 << 16;
+
+/// The largest chunk a verifier reads at a time (16 MiB).
+pub const MAX_CHUNK: usize = 16 << 20;
+
 /// A line to verify, or something to pass on in its place.
 #[derive(Debug)]
 enum Job {
@@ -116,19 +126,44 @@ enum Job {
     Pass(CheckItem),
 }
 
-fn verify(job: Job, chunk: usize, progress: &Progress) -> CheckItem {
+/// Lines handed to one verifier at once, so that the hop to a verifier and
+/// the channel sends are paid once per group, not once per file.
+type Group = Vec<Job>;
+
+/// The most lines in a [`Group`]. A group also leaves early when reading
+/// the list would wait, so a line never waits for lines not yet written.
+const GROUP_LINES: usize = 32;
+
+fn verify_group(group: Group, chunk: usize, progress: &Progress) -> Vec<CheckItem> {
+    let cancel = Cancel::current();
+    group
+        .into_iter()
+        .map(|job| verify(job, chunk, cancel.as_ref(), progress))
+        .collect()
+}
+
+fn verify(job: Job, chunk: usize, cancel: Option<&Cancel>, progress: &Progress) -> CheckItem {
     let (list, line, parsed) = match job {
         Job::Verify { list, line, parsed } => (list, line, parsed),
         Job::Pass(item) => return item,
     };
     let path = Path::new(OsStr::from_bytes(&parsed.path));
-    let cancel = Cancel::current();
-    let outcome = match digest_path(path, chunk, cancel.as_ref(), progress) {
+    let result = digest_listed(path, chunk, cancel, progress);
+    progress.file_done();
+    verified(list, line, parsed, result)
+}
+
+fn verified(
+    list: usize,
+    line: u64,
+    parsed: ParsedLine,
+    result: Result<[u8; 16], DigestError>,
+) -> CheckItem {
+    let outcome = match result {
         Ok(sum) if sum == parsed.expected => Outcome::Matched,
         Ok(_) => Outcome::Mismatched,
         Err(err) => Outcome::Unreadable(err),
     };
-    progress.file_done();
     CheckItem::Verified {
         list,
         line,
@@ -137,94 +172,116 @@ fn verify(job: Job, chunk: usize, progress: &Progress) -> CheckItem {
     }
 }
 
-/// Standard input, read so that a cancelled run does not wait for input
-/// that may never come: it polls for data and asks the signal in between.
-struct CancellableStdin {
-    cancel: Cancel,
+/// The reading side: fills groups and sends them on.
+struct Reader<'a> {
+    em: &'a mut Emitter<Group>,
+    group: Group,
+    parser: Parser,
+    delim: u8,
+    chunk: usize,
+    progress: &'a Progress,
 }
 
-impl Read for CancellableStdin {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            if self.cancel.is_cancelled() {
-                return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
-            }
-            let mut fds = libc::pollfd {
-                fd: libc::STDIN_FILENO,
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: `fds` is one valid pollfd that outlives the call.
-            let ready = unsafe { libc::poll(&mut fds, 1, 100) };
-            if ready > 0 {
-                return io::stdin().lock().read(buf);
-            }
-            if ready < 0 {
-                let err = io::Error::last_os_error();
-                if err.kind() != io::ErrorKind::Interrupted {
-                    return Err(err);
+impl Reader<'_> {
+    fn push(&mut self, job: Job) -> Result<(), Cancelled> {
+        self.group.push(job);
+        if self.group.len() >= GROUP_LINES {
+            return self.flush();
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Cancelled> {
+        if self.group.is_empty() {
+            return Ok(());
+        }
+        let group = std::mem::replace(&mut self.group, Vec::with_capacity(GROUP_LINES));
+        self.em.emit(group)
+    }
+
+    /// Reads list number `list` to its end, or to a read error.
+    fn list(&mut self, list: usize, source: &ListSource) -> Result<(), Cancelled> {
+        let cancel = self.em.cancel_signal().clone();
+        let fd = match source {
+            ListSource::Stdin => CancellableFd::stdin(cancel.clone()),
+            ListSource::File(name) => match CancellableFd::open(name, cancel.clone()) {
+                Ok(fd) => fd,
+                Err(err) => {
+                    let item = list_failed(list, err.kind(), crate::walk::io_reason(&err));
+                    return self.push(Job::Pass(item));
                 }
-            }
+            },
+        };
+        let is_stdin = *source == ListSource::Stdin;
+        let mut lines = Lines::new(fd, self.delim);
+        let mut line = 0;
+        loop {
+            let text = match lines.next_line() {
+                Next::Line(text) => text,
+                Next::End => return self.push(Job::Pass(CheckItem::ListEnd { list })),
+                Next::NeedInput => {
+                    self.flush()?;
+                    match lines.fill() {
+                        Ok(()) => continue,
+                        Err(ReadFailed::Cancelled) => return Err(Cancelled),
+                        Err(ReadFailed::Io(err)) => {
+                            // md5sum words any failed read of a list so.
+                            let item = list_failed(list, err.kind(), "read error".into());
+                            return self.push(Job::Pass(item));
+                        }
+                    }
+                }
+            };
+            line += 1;
+            let job = match self.parser.parse_line(text, is_stdin) {
+                Line::Parsed(parsed) if parsed.path == b"-" => {
+                    // Standard input, read here: in the list's order, once.
+                    self.flush()?;
+                    let result = digest_stdin(self.chunk, &cancel, self.progress);
+                    if matches!(result, Err(DigestError::Cancelled)) {
+                        return Err(Cancelled);
+                    }
+                    self.progress.file_done();
+                    Job::Pass(verified(list, line, parsed, result))
+                }
+                Line::Parsed(parsed) => Job::Verify { list, line, parsed },
+                Line::Improper => Job::Pass(CheckItem::Improper { list, line }),
+                _ => continue,
+            };
+            self.push(job)?;
         }
     }
 }
 
 /// Reads every list in order and sends its lines on.
-fn read_lists(lists: &[ListSource], zero: bool, em: &mut Emitter<Job>) {
-    let delim = if zero { b'\0' } else { b'\n' };
-    let mut parser = Parser::new();
+fn read_lists(
+    lists: &[ListSource],
+    zero: bool,
+    chunk: usize,
+    progress: &Progress,
+    em: &mut Emitter<Group>,
+) {
+    let mut reader = Reader {
+        em,
+        group: Vec::with_capacity(GROUP_LINES),
+        parser: if zero { Parser::raw() } else { Parser::new() },
+        delim: if zero { b'\0' } else { b'\n' },
+        chunk,
+        progress,
+    };
     for (list, source) in lists.iter().enumerate() {
-        let reader: Box<dyn Read> = match source {
-            ListSource::Stdin => Box::new(CancellableStdin {
-                cancel: em.cancel_signal().clone(),
-            }),
-            ListSource::File(name) => match File::open(OsStr::from_bytes(name)) {
-                Ok(file) => Box::new(file),
-                Err(err) => {
-                    if em.emit(Job::Pass(list_failed(list, &err))).is_err() {
-                        return;
-                    }
-                    continue;
-                }
-            },
-        };
-        let is_stdin = *source == ListSource::Stdin;
-        let mut reader = BufReader::with_capacity(64 * 1024, reader);
-        let mut buf = Vec::new();
-        let mut line = 0;
-        let end = loop {
-            buf.clear();
-            match reader.read_until(delim, &mut buf) {
-                Ok(0) => break Job::Pass(CheckItem::ListEnd { list }),
-                Ok(_) => {}
-                Err(err) if em.is_cancelled() => {
-                    let _ = err;
-                    return;
-                }
-                Err(err) => break Job::Pass(list_failed(list, &err)),
-            }
-            line += 1;
-            let text = buf.strip_suffix(&[delim]).unwrap_or(&buf);
-            let job = match parser.parse_line(text, is_stdin) {
-                Line::Parsed(parsed) => Job::Verify { list, line, parsed },
-                Line::Improper => Job::Pass(CheckItem::Improper { list, line }),
-                _ => continue,
-            };
-            if em.emit(job).is_err() {
-                return;
-            }
-        };
-        if em.emit(end).is_err() {
+        if reader.list(list, source).is_err() {
             return;
         }
     }
+    let _ = reader.flush();
 }
 
-fn list_failed(list: usize, err: &io::Error) -> CheckItem {
+fn list_failed(list: usize, error: io::ErrorKind, reason: String) -> CheckItem {
     CheckItem::ListFailed {
         list,
-        error: err.kind(),
-        reason: crate::walk::io_reason(err),
+        error,
+        reason,
     }
 }
 
@@ -236,9 +293,11 @@ mod declared {
         /// `md5sum -c` as a pipeline: the lists are read in order, the
         /// listed files verified by `verifiers` workers, and the results
         /// put back in input order.
-        pub(crate) Md5Check(lists: Arc<[ListSource]>, zero: bool, verifiers: usize, chunk: usize, progress: Arc<Progress>) -> CheckItem {
-            read:   source blocking move |em: &mut Emitter<Job>| read_lists(&lists, zero, em);
-            verify: map move |job: Job| verify(job, chunk, &progress)
+        pub(crate) Md5Check(lists: Arc<[ListSource]>, zero: bool, verifiers: usize, chunk: usize, progress: Arc<Progress>, reader_progress: Arc<Progress>) -> Vec<CheckItem> {
+            read:   source blocking move |em: &mut Emitter<Group>| {
+                        read_lists(&lists, zero, chunk, &reader_progress, em)
+                    };
+            verify: map move |group: Group| verify_group(group, chunk, &progress)
                     [workers = verifiers, ordered, blocking];
             out:    sink iter();
         }
@@ -253,7 +312,9 @@ use declared::Md5Check;
 /// cancelled through [`cancel_signal`](Self::cancel_signal), the last item
 /// is `Err(Error::Cancelled)`.
 pub struct CheckRun {
-    iter: RunIter<CheckItem>,
+    iter: RunIter<Vec<CheckItem>>,
+    /// The rest of the group last received.
+    pending: std::vec::IntoIter<CheckItem>,
     stats: Stats,
     cancel: Cancel,
     live: LiveTasks,
@@ -294,13 +355,26 @@ impl Iterator for CheckRun {
     type Item = Result<CheckItem, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.iter.next().map(|r| r.map_err(Error::from))
+        loop {
+            if let Some(item) = self.pending.next() {
+                return Some(Ok(item));
+            }
+            match self.iter.next()? {
+                Ok(group) => self.pending = group.into_iter(),
+                Err(err) => return Some(Err(Error::from(err))),
+            }
+        }
     }
 }
 
 /// Starts verifying `lists` in order, with `opts.digesters` verifiers,
 /// `opts.buffer`, `opts.window` and `opts.chunk`; lines end in NUL if
 /// `zero`. One md5sum line parser serves every list, as in md5sum.
+///
+/// Settings past what can help are capped, so that memory follows the
+/// work and not the numbers asked for: at most [`MAX_VERIFIERS`]
+/// verifiers, [`MAX_IN_FLIGHT`] groups of lines in a channel or the reorder
+/// window, and a chunk of [`MAX_CHUNK`] bytes.
 ///
 /// ```
 /// use pipeline_md5::check::{check_lists, CheckItem, ListSource, Outcome};
@@ -327,23 +401,27 @@ impl Iterator for CheckRun {
 pub fn check_lists(lists: Vec<ListSource>, zero: bool, opts: &Options) -> Result<CheckRun, Error> {
     opts.validate()?;
     let progress = Arc::new(Progress::new());
+    let verifiers = opts.digesters.min(MAX_VERIFIERS);
+    let buffer = opts.buffer.min(MAX_IN_FLIGHT);
     let mut p = Md5Check::new(
         lists.into(),
         zero,
-        opts.digesters,
-        opts.chunk,
+        verifiers,
+        opts.chunk.min(MAX_CHUNK),
+        progress.clone(),
         progress.clone(),
     )
     .with_policy(pipeline::ErrorPolicy::FailFast);
     let config = p.config_mut();
-    config.read.buffer = opts.buffer;
-    config.verify.buffer = opts.buffer;
-    if opts.digesters > 1 {
-        config.verify.reorder_window = Some(opts.window_len());
+    config.read.buffer = buffer;
+    config.verify.buffer = buffer;
+    if verifiers > 1 {
+        config.verify.reorder_window = Some(opts.window_len().min(MAX_IN_FLIGHT));
     }
     let iter = p.build();
     Ok(CheckRun {
         iter,
+        pending: Vec::new().into_iter(),
         stats: p.stats(),
         cancel: p.cancel_signal(),
         live: p.live_tasks(),

@@ -9,6 +9,16 @@
 //! `md5 -r` lines (`HEX NAME`, one blank) until it has seen a line in its own
 //! format, and from then on refuses them; that memory lasts for the whole run,
 //! across lists, so keep one [`Parser`] per run.
+//!
+//! NUL bytes inside a line are treated as md5sum treats them (the fuzzer in
+//! `tests/check_fuzz.rs` compares the two): the digest must be followed by a
+//! blank, so `HEX\0NAME` is improper; a name ends at its first NUL; an
+//! escaped name must not contain one; and a BSD line's digest ends at a NUL
+//! (`MD5 (NAME) = HEX\0junk` is valid).
+//!
+//! A parser made by [`Parser::raw`] reads `-z` lists, where lines end at NUL
+//! and no byte of a name is special: no carriage return is dropped and no
+//! `\` is an escape.
 
 use crate::digest::from_hex;
 use crate::escape::{push_name, quote, unescape};
@@ -42,6 +52,8 @@ pub enum Line {
 pub struct Parser {
     /// md5sum's `bsd_reversed`: `None` until a line decides it.
     bsd_reversed: Option<bool>,
+    /// A `-z` list: no carriage return stripping, no escapes.
+    raw: bool,
 }
 
 const MIN_DIGEST_LINE_LENGTH: usize = 32 + 2;
@@ -61,15 +73,29 @@ impl Parser {
         Parser::default()
     }
 
+    /// A parser for `-z` lists (lines end at NUL): every byte after the
+    /// digest and its blank is the name, a carriage return and a leading
+    /// `\` included.
+    pub fn raw() -> Parser {
+        Parser {
+            raw: true,
+            ..Parser::default()
+        }
+    }
+
     /// Parses one line of a list, given without its `\n` (as
-    /// `BufRead::split(b'\n')` yields lines); one trailing `\r` is ignored,
-    /// as md5sum ignores it. `list_is_stdin` must be true when the list is
+    /// `BufRead::split(b'\n')` yields lines; without its NUL for a
+    /// [`raw`](Self::raw) parser); one trailing `\r` is ignored, as md5sum
+    /// ignores it, except by a raw parser. `list_is_stdin` must be true when the list is
     /// read from standard input: md5sum then refuses the name `-`.
     pub fn parse_line(&mut self, line: &[u8], list_is_stdin: bool) -> Line {
         if line.first() == Some(&b'#') {
             return Line::Skipped;
         }
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = match line.strip_suffix(b"\r") {
+            Some(stripped) if !self.raw => stripped,
+            _ => line,
+        };
         if line.is_empty() {
             return Line::Skipped;
         }
@@ -86,7 +112,7 @@ impl Parser {
         while is_white(at(i)) {
             i += 1;
         }
-        let escaped = at(i) == b'\\';
+        let escaped = at(i) == b'\\' && !self.raw;
         if escaped {
             i += 1;
         }
@@ -103,11 +129,10 @@ impl Parser {
         if s.len() - i < MIN_DIGEST_LINE_LENGTH + usize::from(at(i) == b'\\') {
             return None;
         }
+        // 32 hex digits, then a blank: not a NUL, not the line's end.
         let start = i;
-        while at(i) != 0 && !is_white(at(i)) {
-            i += 1;
-        }
-        if i == s.len() {
+        i += 32;
+        if !is_white(at(i)) {
             return None;
         }
         let expected = from_hex(&s[start..i])?;
@@ -138,6 +163,7 @@ impl Parser {
 }
 
 /// md5sum's `bsd_split_3`: `s` is what follows `MD5 (`.
+/// The digest ends at the line's end or at a NUL, as a C string does.
 fn bsd_split_3(s: &[u8], escaped: bool) -> Option<ParsedLine> {
     let close = s.iter().rposition(|&b| b == b')')?;
     let path = if escaped {
@@ -146,7 +172,8 @@ fn bsd_split_3(s: &[u8], escaped: bool) -> Option<ParsedLine> {
         c_str(&s[..close])
     };
     let rest = skip_blanks(&s[close + 1..]).strip_prefix(b"=")?;
-    let expected = from_hex(skip_blanks(rest))?;
+    let hex = skip_blanks(rest);
+    let expected = from_hex(hex.split(|&b| b == 0).next().unwrap_or_default())?;
     Some(ParsedLine {
         expected,
         path,
@@ -395,6 +422,12 @@ mod tests {
         b"g{h}  plain",
         b"\\\\{h}  plain",
         b"{h}  pl\0ain",
+        b"{h}\0plain",
+        b"{h}\0 plain",
+        b"MD5 (plain) = {h}\0x",
+        b"MD5 (plain) = {h}\0",
+        b"MD5 (plain) = {h} \0",
+        b"\\{h}  pl\0ain",
         b"\\{h}  plain",
         b"{f}  \xff",
         b"MD5 (plain) = {h}",
@@ -595,6 +628,41 @@ mod tests {
                 binary: false,
             })
         );
+    }
+
+    /// `HEX\0NAME` once shifted the parser into md5sum's reversed BSD
+    /// format, so that a later two-blank line named ` plain`.
+    #[test]
+    fn a_nul_after_the_digest_does_not_shift_later_lines() {
+        oracle(
+            &[expand(b"{h}\0plain"), expand(b"{h}  plain")],
+            false,
+            false,
+            false,
+        );
+    }
+
+    #[test]
+    fn raw_lines_keep_carriage_returns_and_backslashes() {
+        let mut parser = Parser::raw();
+        let line = expand(b"{h}  x\r");
+        let Line::Parsed(parsed) = parser.parse_line(&line, false) else {
+            panic!("raw line refused");
+        };
+        assert_eq!(parsed.path, b"x\r");
+        let Line::Parsed(parsed) = parser.parse_line(&expand(b"{h}  a\\nb"), false) else {
+            panic!("raw line refused");
+        };
+        assert_eq!(parsed.path, b"a\\nb");
+        assert_eq!(
+            parser.parse_line(&expand(b"\\{h}  a\\nb"), false),
+            Line::Improper,
+            "no escape marker in a raw list"
+        );
+        let Line::Parsed(parsed) = parser.parse_line(&expand(b"MD5 (x\r) = {h}"), false) else {
+            panic!("raw BSD line refused");
+        };
+        assert_eq!(parsed.path, b"x\r");
     }
 
     #[test]

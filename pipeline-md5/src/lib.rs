@@ -57,7 +57,9 @@ pub mod escape;
 pub mod walk;
 
 mod bounded;
+mod checkfile;
 mod error;
+mod listread;
 mod parallel;
 mod progress;
 mod serial;

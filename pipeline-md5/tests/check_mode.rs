@@ -173,3 +173,106 @@ fn unreadable_listed_file_is_failed_open_or_read() {
         assert_eq!(ours.status.code(), Some(1));
     }
 }
+
+/// Runs `sh -c 'ulimit ...; exec PROGRAM ARGS'` in `dir`: the limit binds
+/// only the child.
+fn limited(limit: &str, program: &str, args: &[&str], dir: &Path) -> Output {
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("ulimit {limit} && exec \"$@\""))
+        .arg("sh")
+        .arg(program)
+        .args(args)
+        .env("LC_ALL", "C.UTF-8")
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    cmd.output().expect("sh starts")
+}
+
+#[test]
+fn z_lists_keep_a_trailing_carriage_return_in_the_name() {
+    let dir = open_tempdir();
+    file(dir.path(), b"x", b"x");
+    file(dir.path(), b"x\r", b"tampered");
+    let x = show(&md5sum_of(dir.path(), &[], &[b"x".to_vec()]));
+    let list = format!("{}  x\r\0", &x[..32]);
+    fs::write(dir.path().join("list"), list).unwrap();
+    let mut cmd = md5pipe();
+    cmd.args(["-c", "-z", "list"]);
+    let out = run_in(cmd, dir.path());
+    assert_eq!(show(&out.stdout), "x\r: FAILED\n");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn dash_in_a_list_file_reads_stdin_and_dev_null_verifies() {
+    let dir = open_tempdir();
+    file(dir.path(), b"-", b"a file named dash");
+    let list = "0cc175b9c0f1b6a831c399e269772661  -\n\
+                d41d8cd98f00b204e9800998ecf8427e  /dev/null\n\
+                d41d8cd98f00b204e9800998ecf8427e  -\n";
+    fs::write(dir.path().join("list"), list).unwrap();
+    let out = same_as_md5sum(dir.path(), &["list"], b"a");
+    assert!(out.status.success());
+    assert_eq!(show(&out.stdout), "-: OK\n/dev/null: OK\n-: OK\n");
+}
+
+#[test]
+fn endless_devices_and_fifos_in_a_list_are_refused_without_blocking() {
+    let dir = open_tempdir();
+    fifo(&dir.path().join("fifo"));
+    let zero = "0".repeat(32);
+    let list = format!("{zero}  /dev/zero\n{zero}  fifo\n");
+    fs::write(dir.path().join("list"), list).unwrap();
+    let mut cmd = md5pipe();
+    cmd.args(["-c", "list"]);
+    let out = run_in(cmd, dir.path());
+    assert_eq!(
+        show(&out.stdout),
+        "/dev/zero: FAILED open or read\nfifo: FAILED open or read\n"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn a_directory_as_list_is_a_read_error_as_in_md5sum() {
+    let dir = open_tempdir();
+    fs::create_dir(dir.path().join("sub")).unwrap();
+    let out = same_as_md5sum(dir.path(), &["sub"], b"");
+    assert_eq!(show(&out.stderr), "md5pipe: sub: read error\n");
+}
+
+#[test]
+fn an_endless_line_ends_the_list_as_md5sum_ends_it_out_of_memory() {
+    let dir = open_tempdir();
+    let bin = env!("CARGO_BIN_EXE_md5pipe");
+    let ours = limited("-v 4000000", bin, &["-c", "/dev/zero"], dir.path());
+    let theirs = limited("-v 400000", "md5sum", &["-c", "/dev/zero"], dir.path());
+    assert_eq!(
+        show(&ours.stderr),
+        show(&theirs.stderr).replace("md5sum:", "md5pipe:")
+    );
+    assert_eq!(ours.status.code(), theirs.status.code());
+    assert_eq!(ours.status.code(), Some(1));
+}
+
+#[test]
+fn huge_settings_in_check_mode_are_no_crash() {
+    let dir = open_tempdir();
+    file(dir.path(), b"a", b"a");
+    fs::write(
+        dir.path().join("list"),
+        "0cc175b9c0f1b6a831c399e269772661  a\n",
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_md5pipe");
+    let huge = "100000000000000";
+    for flag in ["-j", "--buffer", "--chunk-size", "--window"] {
+        let out = limited("-v 4000000", bin, &["-c", flag, huge, "list"], dir.path());
+        let code = out.status.code();
+        assert!(
+            code == Some(2) || (code == Some(0) && out.stdout == b"a: OK\n"),
+            "{flag}: {out:?}"
+        );
+    }
+}
