@@ -56,9 +56,12 @@ pub mod digest;
 pub mod escape;
 pub mod walk;
 
+mod beneath;
 mod bounded;
 mod error;
+mod listing;
 mod parallel;
+mod pause;
 mod progress;
 mod serial;
 mod stages;
