@@ -9,9 +9,9 @@
 
 use std::cmp::Ordering;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::BorrowedFd;
 
-use rustix::fs::{statat, AtFlags, Dir, FileType, Stat};
+use rustix::fs::{statat, AtFlags, FileType, RawDir, Stat};
 
 /// What the walk knows of a child before it visits it.
 #[derive(Debug)]
@@ -59,21 +59,22 @@ pub(crate) struct Listing {
 }
 
 impl Listing {
-    /// Reads the directory open at `dir` (then closes it). Symlinks are
+    /// Reads the directory open at `dir`, from where its offset is. Symlinks are
     /// resolved if `follow_links`, else skipped with FIFOs and devices.
     ///
     /// # Errors
     ///
     /// Only if nothing could be read; a failure part way is kept in
     /// [`error`](Self::error).
-    pub(crate) fn read(dir: OwnedFd, follow_links: bool) -> io::Result<Listing> {
+    pub(crate) fn read(dir: BorrowedFd<'_>, follow_links: bool) -> io::Result<Listing> {
         let mut listing = Listing {
             names: Vec::new(),
             children: Vec::new(),
             error: None,
         };
-        let mut entries = Dir::new(dir)?;
-        while let Some(dent) = entries.read() {
+        let mut buf = Vec::with_capacity(32 * 1024);
+        let mut entries = RawDir::new(dir, buf.spare_capacity_mut());
+        while let Some(dent) = entries.next() {
             let dent = match dent {
                 Ok(dent) => dent,
                 Err(err) => {
@@ -85,8 +86,7 @@ impl Listing {
             if name == b"." || name == b".." {
                 continue;
             }
-            let at = entries.fd()?;
-            let stat = |flags| statat(at.as_fd(), dent.file_name(), flags).map_err(io::Error::from);
+            let stat = |flags| statat(dir, dent.file_name(), flags).map_err(io::Error::from);
             let mut file_type = dent.file_type();
             if file_type == FileType::Unknown {
                 match stat(AtFlags::SYMLINK_NOFOLLOW) {

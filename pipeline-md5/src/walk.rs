@@ -290,6 +290,9 @@ impl Entry {
         let fd = match &self.source {
             Source::Path => openat(CWD, &self.path, flags, Mode::empty())?,
             Source::Beneath { root, rel } => open_beneath(root.as_fd(), rel, flags)?,
+            Source::Stdin if crate::stdio::is_closed(0) => {
+                return Err(io::Error::from_raw_os_error(libc::EBADF));
+            }
             Source::Stdin => {
                 // SAFETY: fd 0 is only borrowed for the length of the call;
                 // if it is closed, fcntl fails with EBADF and nothing is used.
@@ -353,12 +356,9 @@ impl Walk {
         crate::pause::before_open(&display);
         let listed = open_dir(&self.root, None).and_then(|fd| {
             let id = dir_id(&fd)?;
-            let anchor = if self.follow_links {
-                None
-            } else {
-                Some(Arc::new(fd.try_clone()?))
-            };
-            Ok((id, anchor, Listing::read(fd, self.follow_links)?))
+            let listing = Listing::read(fd.as_fd(), self.follow_links)?;
+            let anchor = (!self.follow_links).then(|| Arc::new(fd));
+            Ok((id, anchor, listing))
         });
         match listed {
             Ok((id, anchor, listing)) => {
@@ -384,7 +384,7 @@ impl Walk {
             id: dir_id(&fd)?,
             path: path.to_path_buf(),
             rel: rel.to_path_buf(),
-            listing: Listing::read(fd, self.follow_links)?,
+            listing: Listing::read(fd.as_fd(), self.follow_links)?,
         })
     }
 }
