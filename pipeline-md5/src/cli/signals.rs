@@ -40,8 +40,8 @@ struct Inner {
 /// one cancels every run handed to [`watch`](Self::watch) (also a run
 /// handed over after the signal came), through the run's close-to-cancel
 /// signal. The process then ends as the runs do: promptly, with whole
-/// lines; if it has not ended [`GRACE`] later, or at a second signal, it
-/// ends at once with the first signal's status. A signal ignored when the
+/// lines; if it has not ended [`GRACE`] later, it ends at once with the
+/// signal's status. A signal ignored when the
 /// process started stays ignored.
 #[derive(Clone)]
 pub struct Interrupts {
@@ -97,13 +97,9 @@ impl Interrupts {
                     for run in shared.runs.lock().unwrap_or_else(|p| p.into_inner()).iter() {
                         run.cancel();
                     }
-                    let _ = std::thread::Builder::new()
-                        .name("md5pipe-grace".into())
-                        .stack_size(super::SMALL_STACK)
-                        .spawn(move || {
-                            std::thread::sleep(GRACE);
-                            exit_now(128 + signal);
-                        });
+                    // No new thread here: under `ulimit -v` none may start.
+                    std::thread::sleep(GRACE);
+                    exit_now(128 + signal);
                 }
             })?;
         Ok(Interrupts { inner })
