@@ -40,7 +40,7 @@ struct Inner {
 /// one cancels every run handed to [`watch`](Self::watch) (also a run
 /// handed over after the signal came), through the run's close-to-cancel
 /// signal. The process then ends as the runs do: promptly, with whole
-/// lines; if it has not ended [`GRACE`] later, it ends at once with the
+/// lines; if it has not ended 400 ms later, it ends at once with the
 /// signal's status. A signal ignored when the
 /// process started stays ignored.
 #[derive(Clone)]
@@ -82,25 +82,19 @@ impl Interrupts {
             .name("md5pipe-signals".into())
             .stack_size(super::SMALL_STACK)
             .spawn(move || {
-                for signal in signals.forever() {
-                    let first = shared.received.compare_exchange(
-                        0,
-                        signal,
-                        Ordering::SeqCst,
-                        Ordering::SeqCst,
-                    );
-                    if let Err(code) = first {
-                        // Asked twice: the user does not want to wait for
-                        // the run to wind down.
-                        exit_now(128 + code);
-                    }
-                    for run in shared.runs.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-                        run.cancel();
-                    }
-                    // No new thread here: under `ulimit -v` none may start.
-                    std::thread::sleep(GRACE);
-                    exit_now(128 + signal);
+                let Some(signal) = signals.forever().next() else {
+                    return;
+                };
+                shared.received.store(signal, Ordering::SeqCst);
+                for run in shared.runs.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                    run.cancel();
                 }
+                // The runs end within one chunk's work and the process
+                // with them; if it is still here, something is stuck where
+                // no cancel reaches. No new thread for this wait: under
+                // `ulimit -v` none may start.
+                std::thread::sleep(GRACE);
+                exit_now(128 + signal);
             })?;
         Ok(Interrupts { inner })
     }
