@@ -94,14 +94,15 @@ fn final_status(
 ///
 /// What could not be started, worded for `md5pipe: cannot start: ...`.
 pub fn preflight() -> Result<(), String> {
-    let quiet = std::panic::take_hook();
+    let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let started = std::panic::catch_unwind(|| {
-        // Any block_on makes smol's reactor; spawn starts the executor.
-        smol::block_on(pipeline::spawn(async {}));
-    });
-    std::panic::set_hook(quiet);
+    // The reactor first, on this thread: started later by the executor's
+    // threads, its failure would be their panic, not ours to report.
+    let started = std::panic::catch_unwind(|| smol::block_on(async {}))
+        .and_then(|()| std::panic::catch_unwind(|| smol::block_on(pipeline::spawn(async {}))));
     if started.is_err() {
+        // The hook stays quiet: other threads (async-io's) may meet the
+        // same failure before the process exits with this error.
         // The reactor's and the executor's panics carry no error value:
         // ask the OS the same questions again for the reason.
         let reason = match std::fs::File::open("/") {
@@ -110,6 +111,7 @@ pub fn preflight() -> Result<(), String> {
         };
         return Err(reason);
     }
+    std::panic::set_hook(previous);
     std::thread::Builder::new()
         .name("md5pipe-preflight".into())
         .spawn(|| ())
