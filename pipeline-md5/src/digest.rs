@@ -10,14 +10,15 @@
 //!
 //! These functions block; call them from a blocking worker.
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use md5::{Digest, Md5};
 
-use crate::walk::{clone_io, io_reason};
+use crate::walk::{clone_io, io_reason, Entry};
 
 /// The chunk size `md5pipe` reads with unless told otherwise: 64 KiB.
 pub const DEFAULT_CHUNK: usize = 64 * 1024;
@@ -97,10 +98,30 @@ impl Digester {
 
     /// A digester reading `chunk` bytes at a time (a `chunk` of 0 reads one
     /// byte at a time).
+    ///
+    /// # Panics
+    ///
+    /// If the buffer cannot be allocated; [`try_new`](Self::try_new) says so
+    /// instead.
     pub fn new(chunk: usize) -> Digester {
         Digester {
             buf: vec![0; chunk.max(1)].into_boxed_slice(),
         }
+    }
+
+    /// [`new`](Self::new), or `ENOMEM` if the buffer cannot be allocated.
+    ///
+    /// # Errors
+    ///
+    /// `Cannot allocate memory` (`ENOMEM`).
+    pub fn try_new(chunk: usize) -> io::Result<Digester> {
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(chunk.max(1))
+            .map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
+        buf.resize(chunk.max(1), 0);
+        Ok(Digester {
+            buf: buf.into_boxed_slice(),
+        })
     }
 
     /// The MD5 of the regular file at `path`; see [`digest_file`].
@@ -117,11 +138,43 @@ impl Digester {
         cancelled: &dyn Fn() -> bool,
         on_bytes: &mut dyn FnMut(u64),
     ) -> Result<[u8; 16], DigestError> {
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
             .open(path)
             .map_err(DigestError::Open)?;
+        self.digest_regular(file, cancelled, on_bytes)
+    }
+
+    /// The MD5 of a file the walk found, opened with [`Entry::open`] (so
+    /// never through a symlink below a root walked without `-L`). Standard
+    /// input (`-`) is read whatever it is, waiting for data without
+    /// missing a cancel.
+    ///
+    /// # Errors
+    ///
+    /// As [`digest_file`](Self::digest_file).
+    pub fn digest_entry(
+        &mut self,
+        entry: &Entry,
+        cancelled: &dyn Fn() -> bool,
+        on_bytes: &mut dyn FnMut(u64),
+    ) -> Result<[u8; 16], DigestError> {
+        crate::pause::before_open(&entry.display);
+        let file = entry.open().map_err(DigestError::Open)?;
+        if entry.is_stdin() {
+            let mut waiting = Waiting { file, cancelled };
+            return self.digest_reader(&mut waiting, cancelled, on_bytes);
+        }
+        self.digest_regular(file, cancelled, on_bytes)
+    }
+
+    fn digest_regular(
+        &mut self,
+        mut file: File,
+        cancelled: &dyn Fn() -> bool,
+        on_bytes: &mut dyn FnMut(u64),
+    ) -> Result<[u8; 16], DigestError> {
         let file_type = file.metadata().map_err(DigestError::Open)?.file_type();
         if !file_type.is_file() {
             return Err(DigestError::NotRegular { file_type });
@@ -156,6 +209,40 @@ impl Digester {
             };
             md5.update(&self.buf[..n]);
             on_bytes(n as u64);
+        }
+    }
+}
+
+/// A reader that waits for data (a pipe, a terminal) in slices of
+/// [`WAIT_SLICE`], asking `cancelled` between them, so a cancel is seen
+/// while nothing comes. Ends with `Interrupted` on a cancel, which
+/// [`Digester::digest_reader`] retries after asking again.
+struct Waiting<'a> {
+    file: File,
+    cancelled: &'a dyn Fn() -> bool,
+}
+
+/// How long a read of standard input waits before it asks for a cancel.
+const WAIT_SLICE: i32 = 50;
+
+impl Read for Waiting<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if (self.cancelled)() {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let mut fds = [libc::pollfd {
+                fd: self.file.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            // SAFETY: `fds` is one valid pollfd that outlives the call, on a
+            // descriptor `self.file` keeps open.
+            let ready = unsafe { libc::poll(fds.as_mut_ptr(), 1, WAIT_SLICE) };
+            if ready != 0 {
+                // Ready, an error to read, or poll failed (then read says why).
+                return self.file.read(buf);
+            }
         }
     }
 }

@@ -35,6 +35,7 @@
 //! - [`checklist`]: parsing `md5sum -c` lists and wording their results.
 //! - [`check`]: verifying lists with the same pipeline.
 //! - [`cli`]: `md5pipe`'s commands, signals and output.
+//! - [`stdio`]: which standard descriptors the process started without.
 //!
 //! # Reading files: blocking beats `async-fs`
 //!
@@ -54,13 +55,17 @@ pub mod checklist;
 pub mod cli;
 pub mod digest;
 pub mod escape;
+pub mod stdio;
 pub mod walk;
 
+mod beneath;
 mod bounded;
 mod checkfile;
 mod error;
+mod listing;
 mod listread;
 mod parallel;
+mod pause;
 mod progress;
 mod serial;
 mod stages;
@@ -73,7 +78,7 @@ use std::sync::{Arc, Mutex};
 
 pub use error::Error;
 pub use progress::{Progress, ProgressSnapshot};
-pub use tree::{digest_tree, Digests, Io, Mode, Options, DEFAULT_WINDOW};
+pub use tree::{digest_tree, limits, Digests, Io, Mode, Options, DEFAULT_WINDOW};
 
 use bounded::Job;
 use stages::WalkErrors;

@@ -163,6 +163,31 @@ thread_local! {
     static DIGESTER: RefCell<Option<Digester>> = const { RefCell::new(None) };
 }
 
+/// Runs `digest` with this thread's digester of `chunk` bytes (made, or
+/// remade for another chunk size, as needed), asking `cancel` between
+/// chunks and counting the bytes read in `progress`.
+fn with_digester(
+    chunk: usize,
+    cancel: Option<&Cancel>,
+    progress: &Progress,
+    digest: impl FnOnce(
+        &mut Digester,
+        &dyn Fn() -> bool,
+        &mut dyn FnMut(u64),
+    ) -> Result<[u8; 16], DigestError>,
+) -> Result<[u8; 16], DigestError> {
+    let cancelled = || cancel.is_some_and(Cancel::is_cancelled);
+    let mut on_bytes = |n| progress.read(n);
+    DIGESTER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let digester = match slot.take() {
+            Some(d) if d.chunk() == chunk.max(1) => slot.insert(d),
+            _ => slot.insert(Digester::try_new(chunk).map_err(DigestError::Read)?),
+        };
+        digest(digester, &cancelled, &mut on_bytes)
+    })
+}
+
 /// The MD5 of the file at `path`, read `chunk` bytes at a time on this
 /// thread (blocking) with a buffer kept for the thread. Asks `cancel`
 /// between chunks, and counts the bytes read in `progress`.
@@ -172,15 +197,20 @@ pub(crate) fn digest_path(
     cancel: Option<&Cancel>,
     progress: &Progress,
 ) -> Result<[u8; 16], DigestError> {
-    let cancelled = || cancel.is_some_and(Cancel::is_cancelled);
-    let mut on_bytes = |n| progress.read(n);
-    DIGESTER.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let digester = match slot.as_mut() {
-            Some(d) if d.chunk() == chunk.max(1) => d,
-            _ => slot.insert(Digester::new(chunk)),
-        };
-        digester.digest_file(path, &cancelled, &mut on_bytes)
+    with_digester(chunk, cancel, progress, |d, cancelled, on_bytes| {
+        d.digest_file(path, cancelled, on_bytes)
+    })
+}
+
+/// [`digest_path`] for a walked file, opened with [`Entry::open`].
+pub(crate) fn digest_walked(
+    entry: &Entry,
+    chunk: usize,
+    cancel: Option<&Cancel>,
+    progress: &Progress,
+) -> Result<[u8; 16], DigestError> {
+    with_digester(chunk, cancel, progress, |d, cancelled, on_bytes| {
+        d.digest_entry(entry, cancelled, on_bytes)
     })
 }
 
@@ -198,7 +228,7 @@ pub(crate) fn digest_entry(
     cancel: Option<&Cancel>,
     progress: &Progress,
 ) -> Result<Option<FileDigest>, Error> {
-    let result = digest_path(&entry.path, chunk, cancel, progress);
+    let result = digest_walked(entry, chunk, cancel, progress);
     progress.file_done();
     finish(entry, result)
 }
@@ -209,7 +239,10 @@ fn finish(
 ) -> Result<Option<FileDigest>, Error> {
     match result {
         Ok(sum) => Ok(Some(FileDigest::new(&entry.display, sum))),
-        Err(DigestError::NotRegular { .. }) => Ok(None),
+        // A FIFO, socket or device swapped in after the walk is skipped,
+        // as the walk skips them; a directory is reported: every file the
+        // walk listed ends as a line or an error.
+        Err(DigestError::NotRegular { file_type }) if !file_type.is_dir() => Ok(None),
         Err(err) => Err(Error::read(&crate::path_of(&entry.display), err)),
     }
 }
@@ -224,26 +257,33 @@ pub(crate) async fn digest_entry_async(
     progress: Arc<Progress>,
 ) -> Result<Option<FileDigest>, Error> {
     let cancel = Cancel::current();
-    let result = digest_async(&entry.path, chunk, cancel.as_ref(), &progress).await;
+    let result = digest_async(&entry, chunk, cancel.as_ref(), &progress).await;
     progress.file_done();
     finish(&entry, result)
 }
 
 async fn digest_async(
-    path: &Path,
+    entry: &Entry,
     chunk: usize,
     cancel: Option<&Cancel>,
-    progress: &Progress,
+    progress: &Arc<Progress>,
 ) -> Result<[u8; 16], DigestError> {
-    use async_fs::unix::OpenOptionsExt;
     use md5::{Digest, Md5};
 
-    let mut file = async_fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
+    if entry.is_stdin() {
+        let (entry, cancel, progress) = (entry.clone(), cancel.cloned(), progress.clone());
+        return smol::unblock(move || digest_walked(&entry, chunk, cancel.as_ref(), &progress))
+            .await;
+    }
+    let opened = entry.clone();
+    let mut file = async_fs::File::from(
+        smol::unblock(move || {
+            crate::pause::before_open(&opened.display);
+            opened.open()
+        })
         .await
-        .map_err(DigestError::Open)?;
+        .map_err(DigestError::Open)?,
+    );
     let file_type = file
         .metadata()
         .await
@@ -252,7 +292,10 @@ async fn digest_async(
     if !file_type.is_file() {
         return Err(DigestError::NotRegular { file_type });
     }
-    let mut buf = vec![0; chunk.max(1)];
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(chunk.max(1))
+        .map_err(|_| DigestError::Read(std::io::Error::from_raw_os_error(libc::ENOMEM)))?;
+    buf.resize(chunk.max(1), 0);
     let mut md5 = Md5::new();
     loop {
         if cancel.is_some_and(Cancel::is_cancelled) {
@@ -275,11 +318,7 @@ mod tests {
     use pipeline::Pipeline;
 
     fn entry(name: &str, size: u64) -> Entry {
-        Entry {
-            path: name.into(),
-            display: name.as_bytes().to_vec(),
-            size,
-        }
+        Entry::at_path(name.into(), name.as_bytes().to_vec(), size)
     }
 
     /// The groups a [`Grouper`] of at most `max` files makes of `sizes`.

@@ -70,6 +70,22 @@ impl FromStr for Io {
     }
 }
 
+/// The largest values [`Options::validate`] accepts: past them a setting
+/// would only reserve memory (channel slots are allocated up front) or
+/// start tasks no machine has the cores or the descriptors for.
+pub mod limits {
+    /// Most digesters ([`Options::digesters`](super::Options::digesters)).
+    pub const DIGESTERS: usize = 1024;
+    /// Largest channel capacity ([`Options::buffer`](super::Options::buffer)).
+    pub const BUFFER: usize = 1 << 16;
+    /// Largest reorder window ([`Options::window`](super::Options::window)).
+    pub const WINDOW: usize = 1 << 16;
+    /// Largest read size in bytes ([`Options::chunk`](super::Options::chunk)).
+    pub const CHUNK: usize = 256 << 20;
+    /// Most files in a group ([`Options::group`](super::Options::group)).
+    pub const GROUP: usize = 4096;
+}
+
 /// The reorder window `md5pipe` uses unless told otherwise (at least twice
 /// the digesters). A waiting result is a digest and its path, never file
 /// data, so a wide window is cheap; and it lets the other digesters go on
@@ -186,25 +202,28 @@ impl Options {
             .unwrap_or_else(|| DEFAULT_WINDOW.max(2 * self.digesters))
     }
 
-    /// Checks that no count is 0.
+    /// Checks that every count is at least 1 and at most its [`limits`].
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] naming the first setting that is 0.
+    /// [`Error::Config`] naming the first setting out of range.
     pub fn validate(&self) -> Result<(), Error> {
-        let zero = [
-            ("digesters", self.digesters),
-            ("buffer", self.buffer),
-            ("window", self.window.unwrap_or(1)),
-            ("chunk", self.chunk),
-            ("group", self.group),
-        ]
-        .into_iter()
-        .find(|(_, n)| *n == 0);
-        match zero {
-            Some((name, _)) => Err(Error::Config(format!("{name} must be at least 1"))),
-            None => Ok(()),
+        let settings = [
+            ("digesters", self.digesters, limits::DIGESTERS),
+            ("buffer", self.buffer, limits::BUFFER),
+            ("window", self.window_len(), limits::WINDOW),
+            ("chunk", self.chunk, limits::CHUNK),
+            ("group", self.group, limits::GROUP),
+        ];
+        for (name, n, max) in settings {
+            if n == 0 {
+                return Err(Error::Config(format!("{name} must be at least 1")));
+            }
+            if n > max {
+                return Err(Error::Config(format!("{name} must be at most {max}")));
+            }
         }
+        Ok(())
     }
 
     fn policy(&self) -> ErrorPolicy {

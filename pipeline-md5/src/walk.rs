@@ -15,16 +15,28 @@
 //! path. Here every entry's type is known (one `stat` per symlink when
 //! following) before sorting, loops are found by device and inode of the
 //! directories on the current branch, and every error names its path.
+//!
+//! Directories are listed through descriptors, and without `-L` everything
+//! below a root is opened relative to the root's descriptor through no
+//! symbolic link (see [`Entry::open`]): an entry swapped for a symlink
+//! between the listing and the open is reported (`Too many levels of
+//! symbolic links`), never followed out of the tree.
 
-use std::cmp::Ordering;
 use std::ffi::OsStr;
 use std::fs;
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-/// A regular file found by the walk.
+use rustix::fs::{fstat, openat, Mode, OFlags, CWD};
+
+use crate::beneath::open_beneath;
+use crate::listing::{Kind, Listing};
+
+/// A regular file found by the walk (or standard input, for a root of
+/// `-`). Open it with [`Entry::open`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// The path to open: the root as given, joined with the names below it.
@@ -35,6 +47,8 @@ pub struct Entry {
     pub display: Vec<u8>,
     /// The file's size in bytes when the walk saw it.
     pub size: u64,
+    /// How to open it.
+    pub(crate) source: Source,
 }
 
 /// A path the walk could not read. The walk goes on after it.
@@ -191,53 +205,118 @@ pub fn clean(path: &[u8]) -> Vec<u8> {
 /// set; unfollowed links, FIFOs, sockets and devices are skipped without being
 /// opened. The root itself is always resolved (as `find -H` and `md5sum` do):
 /// a root that is a symlink to a file yields that file, printed as given, and
-/// a root that is a symlink to a directory is walked.
+/// a root that is a symlink to a directory is walked. A root of `-` is
+/// standard input, printed as `-`.
 ///
-/// Dropping the iterator stops the walk; it holds no open directory between
-/// calls to `next` (each directory is read whole, then closed).
+/// Without `follow_links`, directories are opened relative to the root's
+/// descriptor with no symlink allowed on the way (see [`Entry::open`]), so a
+/// directory swapped for a symlink after it was listed is reported, never
+/// entered.
+///
+/// Dropping the iterator stops the walk. Between calls to `next` it holds
+/// the root's descriptor and, for each directory on the current branch, its
+/// remaining entries (each directory is read whole, then closed).
 #[derive(Debug)]
 pub struct Walk {
     root: PathBuf,
     follow_links: bool,
     started: bool,
+    anchor: Option<Arc<OwnedFd>>,
     stack: Vec<Frame>,
 }
 
-/// One directory on the current branch: its identity and its unvisited,
-/// sorted children (in reverse, so `pop` gives the next).
+/// One directory on the current branch: its identity, its path (as given
+/// and relative to the root) and its unvisited entries.
 #[derive(Debug)]
 struct Frame {
     id: (u64, u64),
     path: PathBuf,
-    children: Vec<Child>,
+    rel: PathBuf,
+    listing: Listing,
 }
 
-#[derive(Debug)]
-struct Child {
-    path: PathBuf,
-    kind: Kind,
+/// Where an [`Entry`] is opened from.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// Its path, following symlinks (a root, or any file with `-L`).
+    Path,
+    /// Relative to the root's descriptor, through no symlink.
+    Beneath { root: Arc<OwnedFd>, rel: PathBuf },
+    /// Standard input (a root of `-`).
+    Stdin,
 }
 
-#[derive(Debug)]
-enum Kind {
-    File { size: u64 },
-    Dir { id: (u64, u64) },
-    Failed(io::Error),
-}
-
-impl Kind {
-    fn of(meta: &fs::Metadata) -> Option<Kind> {
-        let ft = meta.file_type();
-        if ft.is_file() {
-            Some(Kind::File { size: meta.len() })
-        } else if ft.is_dir() {
-            Some(Kind::Dir {
-                id: (meta.dev(), meta.ino()),
-            })
-        } else {
-            None
+impl PartialEq for Source {
+    fn eq(&self, other: &Source) -> bool {
+        match (self, other) {
+            (Source::Path, Source::Path) | (Source::Stdin, Source::Stdin) => true,
+            (Source::Beneath { root: a, rel: x }, Source::Beneath { root: b, rel: y }) => {
+                Arc::ptr_eq(a, b) && x == y
+            }
+            _ => false,
         }
     }
+}
+
+impl Eq for Source {}
+
+impl Entry {
+    /// An entry opened by its path, `display` printed.
+    pub(crate) fn at_path(path: PathBuf, display: Vec<u8>, size: u64) -> Entry {
+        Entry {
+            path,
+            display,
+            size,
+            source: Source::Path,
+        }
+    }
+
+    /// Whether this is standard input (a root of `-`).
+    pub fn is_stdin(&self) -> bool {
+        self.source == Source::Stdin
+    }
+
+    /// Opens the file for reading, without blocking (a FIFO swapped in
+    /// opens at once) and, below a root walked without `-L`, relative to
+    /// the root's descriptor through no symbolic link: what was swapped for
+    /// a symlink since the walk fails with `ELOOP` instead of being
+    /// followed. Standard input is a new descriptor for it (never 0–2).
+    ///
+    /// # Errors
+    ///
+    /// The OS error of the open (`EBADF` for a closed standard input).
+    pub fn open(&self) -> io::Result<fs::File> {
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+        let fd = match &self.source {
+            Source::Path => openat(CWD, &self.path, flags, Mode::empty())?,
+            Source::Beneath { root, rel } => open_beneath(root.as_fd(), rel, flags)?,
+            Source::Stdin if crate::stdio::is_closed(0) => {
+                return Err(io::Error::from_raw_os_error(libc::EBADF));
+            }
+            Source::Stdin => {
+                // SAFETY: fd 0 is only borrowed for the length of the call;
+                // if it is closed, fcntl fails with EBADF and nothing is used.
+                let stdin = unsafe { BorrowedFd::borrow_raw(0) };
+                rustix::io::fcntl_dupfd_cloexec(stdin, 3)?
+            }
+        };
+        Ok(fs::File::from(fd))
+    }
+}
+
+/// Opens a directory to list: by path (following symlinks) for a root or
+/// with `-L`, else below the root through no symlink.
+fn open_dir(path: &Path, beneath: Option<(&OwnedFd, &Path)>) -> io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    match beneath {
+        Some((root, rel)) => open_beneath(root.as_fd(), rel, flags),
+        None => Ok(openat(CWD, path, flags, Mode::empty())?),
+    }
+}
+
+fn dir_id(fd: &OwnedFd) -> io::Result<(u64, u64)> {
+    let st = fstat(fd)?;
+    Ok((st.st_dev, st.st_ino))
 }
 
 impl Walk {
@@ -248,6 +327,7 @@ impl Walk {
             root: root.into(),
             follow_links,
             started: false,
+            anchor: None,
             stack: Vec::new(),
         }
     }
@@ -255,90 +335,58 @@ impl Walk {
     /// The first item: the root itself, a file to yield or a directory to enter.
     fn start(&mut self) -> Option<Result<Entry, WalkError>> {
         let display = self.root.as_os_str().as_bytes().to_vec();
+        if display == b"-" {
+            return Some(Ok(Entry {
+                path: self.root.clone(),
+                display,
+                size: 0,
+                source: Source::Stdin,
+            }));
+        }
         let meta = match fs::metadata(&self.root) {
             Ok(meta) => meta,
             Err(source) => return Some(Err(io_error(display, source))),
         };
-        match Kind::of(&meta)? {
-            Kind::File { size } => Some(Ok(Entry {
-                path: self.root.clone(),
-                display,
-                size,
-            })),
-            Kind::Dir { id } => match self.read_children(&self.root) {
-                Ok(children) => {
-                    self.stack.push(Frame {
-                        id,
-                        path: self.root.clone(),
-                        children,
-                    });
-                    None
-                }
-                Err(source) => Some(Err(io_error(display, source))),
-            },
-            Kind::Failed(_) => None,
+        if meta.is_file() {
+            return Some(Ok(Entry::at_path(self.root.clone(), display, meta.len())));
         }
-    }
-
-    /// Reads a directory whole and returns its files, directories and
-    /// failures, sorted for the walk and reversed so that `pop` gives the first.
-    fn read_children(&self, dir: &Path) -> io::Result<Vec<Child>> {
-        let mut children = Vec::new();
-        let mut read_error = None;
-        for dent in fs::read_dir(dir)? {
-            let dent = match dent {
-                Ok(dent) => dent,
-                Err(err) => {
-                    // A failed readdir ends the listing; report it once, last.
-                    read_error = Some(err);
-                    break;
-                }
-            };
-            let path = dent.path();
-            let kind = match dent.file_type() {
-                Err(err) => Some(Kind::Failed(err)),
-                Ok(ft) if ft.is_symlink() && self.follow_links => match fs::metadata(&path) {
-                    Ok(meta) => Kind::of(&meta),
-                    Err(err) => Some(Kind::Failed(err)),
-                },
-                Ok(ft) if ft.is_file() || ft.is_dir() => match dent.metadata() {
-                    Ok(meta) => Kind::of(&meta),
-                    Err(err) => Some(Kind::Failed(err)),
-                },
-                Ok(_) => None,
-            };
-            if let Some(kind) = kind {
-                children.push(Child { path, kind });
+        if !meta.is_dir() {
+            return None;
+        }
+        crate::pause::before_open(&display);
+        let listed = open_dir(&self.root, None).and_then(|fd| {
+            let id = dir_id(&fd)?;
+            let listing = Listing::read(fd.as_fd(), self.follow_links)?;
+            let anchor = (!self.follow_links).then(|| Arc::new(fd));
+            Ok((id, anchor, listing))
+        });
+        match listed {
+            Ok((id, anchor, listing)) => {
+                self.anchor = anchor;
+                self.stack.push(Frame {
+                    id,
+                    path: self.root.clone(),
+                    rel: PathBuf::new(),
+                    listing,
+                });
+                None
             }
+            Err(source) => Some(Err(io_error(display, source))),
         }
-        children.sort_by(|a, b| sort_key_cmp(a, b).reverse());
-        if let Some(err) = read_error {
-            children.insert(
-                0,
-                Child {
-                    path: dir.to_path_buf(),
-                    kind: Kind::Failed(err),
-                },
-            );
-        }
-        Ok(children)
     }
-}
 
-/// Orders two children of one directory so that a depth-first walk gives
-/// bytewise-sorted full paths: names compare as bytes, a directory's name as
-/// if it ended with `/`.
-fn sort_key_cmp(a: &Child, b: &Child) -> Ordering {
-    fn key(c: &Child) -> impl Iterator<Item = &u8> {
-        let name = c.path.file_name().unwrap_or(OsStr::new("")).as_bytes();
-        let slash: &[u8] = if matches!(c.kind, Kind::Dir { .. }) {
-            b"/"
-        } else {
-            b""
-        };
-        name.iter().chain(slash)
+    /// Opens and lists the directory `path` (`rel` below the root).
+    fn enter(&self, path: &Path, rel: &Path, display: &[u8]) -> io::Result<Frame> {
+        crate::pause::before_open(display);
+        let beneath = self.anchor.as_deref().map(|root| (root, rel));
+        let fd = open_dir(path, beneath)?;
+        Ok(Frame {
+            id: dir_id(&fd)?,
+            path: path.to_path_buf(),
+            rel: rel.to_path_buf(),
+            listing: Listing::read(fd.as_fd(), self.follow_links)?,
+        })
     }
-    key(a).cmp(key(b))
 }
 
 impl Iterator for Walk {
@@ -353,18 +401,35 @@ impl Iterator for Walk {
         }
         loop {
             let top = self.stack.last_mut()?;
-            let Some(Child { path, kind }) = top.children.pop() else {
-                self.stack.pop();
+            let Some((name, kind)) = top.listing.pop() else {
+                let done = self.stack.pop()?;
+                if let Some(source) = done.listing.error {
+                    // A failed readdir ended the listing: report it after
+                    // what it did list.
+                    let display = clean(done.path.as_os_str().as_bytes());
+                    return Some(Err(io_error(display, source)));
+                }
                 continue;
             };
+            let name = OsStr::from_bytes(name);
+            let path = top.path.join(name);
+            let rel = top.rel.join(name);
             let display = clean(path.as_os_str().as_bytes());
             let id = match kind {
                 Kind::File { size } => {
+                    let source = match &self.anchor {
+                        Some(root) => Source::Beneath {
+                            root: root.clone(),
+                            rel,
+                        },
+                        None => Source::Path,
+                    };
                     return Some(Ok(Entry {
                         path,
                         display,
                         size,
-                    }))
+                        source,
+                    }));
                 }
                 Kind::Failed(source) => return Some(Err(io_error(display, source))),
                 Kind::Dir { id } => id,
@@ -376,8 +441,16 @@ impl Iterator for Walk {
                     ancestor,
                 }));
             }
-            match self.read_children(&path) {
-                Ok(children) => self.stack.push(Frame { id, path, children }),
+            match self.enter(&path, &rel, &display) {
+                Ok(frame) if self.stack.iter().any(|f| f.id == frame.id) => {
+                    // Swapped since it was listed, for a directory on the branch.
+                    let ancestor = self.stack.iter().find(|f| f.id == frame.id)?.path.clone();
+                    return Some(Err(WalkError::Loop {
+                        path: display,
+                        ancestor,
+                    }));
+                }
+                Ok(frame) => self.stack.push(frame),
                 Err(source) => return Some(Err(io_error(display, source))),
             }
         }

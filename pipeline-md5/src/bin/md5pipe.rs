@@ -1,5 +1,16 @@
 //! `md5pipe`: md5sum for trees, on the article's pipelines. The command
 //! line is parsed here; everything else is in `pipeline_md5::cli`.
+//!
+//! The binary has its own C `main` instead of Rust's start-up: that
+//! start-up reopens any of descriptors 0–2 the user closed on `/dev/null`,
+//! so `md5pipe DIR >&-` would print into nothing and exit 0. Here a closed
+//! descriptor stays closed and is recorded first thing
+//! ([`pipeline_md5::stdio`]); writing to a closed stdout is then the error
+//! md5sum reports. What Rust's start-up did besides is done here: SIGPIPE
+//! is ignored (a closed pipe is seen as `EPIPE`), and a panic ends the
+//! process with status 101 rather than unwinding out of `main`.
+
+#![no_main]
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -8,7 +19,7 @@ use std::path::PathBuf;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use pipeline_md5::check::ListSource;
 use pipeline_md5::cli::{self, CheckCommand, Common, DigestCommand, Interrupts};
-use pipeline_md5::{Io, Mode, Options};
+use pipeline_md5::{limits, Io, Mode, Options};
 
 const AFTER_HELP: &str = "\
 Digest mode prints `HEX  PATH` for every regular file below each PATH (a
@@ -21,7 +32,7 @@ the reader of stdout went away (as for a process ended by SIGPIPE).";
 
 /// Compute and check MD5 digests of whole trees, in parallel.
 #[derive(Debug, Parser)]
-#[command(name = "md5pipe", version, after_help = AFTER_HELP)]
+#[command(name = "md5pipe", version, after_help = AFTER_HELP, args_override_self = true)]
 struct Args {
     /// Files or directories to digest (default: `.`); with -c, lists to
     /// check (default or `-`: standard input).
@@ -41,6 +52,15 @@ struct Args {
     #[arg(long, conflicts_with = "check")]
     tag: bool,
 
+    /// Mark names with `*` (binary mode; files are read the same either
+    /// way, as on every GNU system).
+    #[arg(short = 'b', long)]
+    binary: bool,
+
+    /// Mark names with a space (text mode, the default).
+    #[arg(short = 't', long)]
+    text: bool,
+
     /// Follow symbolic links below the PATHs; a loop is an error.
     #[arg(short = 'L', long, conflicts_with = "check")]
     follow: bool,
@@ -50,26 +70,27 @@ struct Args {
     #[arg(long, value_name = "MODE", default_value = "bounded", value_parser = parse_mode)]
     mode: Mode,
 
-    /// Digesters reading files at once [default: number of CPUs].
-    #[arg(short = 'j', long, value_name = "N", value_parser = positive)]
+    /// Digesters reading files at once, at most 1024 [default: number of
+    /// CPUs].
+    #[arg(short = 'j', long, value_name = "N", value_parser = positive::<{ limits::DIGESTERS }>)]
     digesters: Option<usize>,
 
-    /// Capacity of the channels between stages [default: 64].
-    #[arg(long, value_name = "N", value_parser = positive)]
+    /// Capacity of the channels between stages, at most 65536 [default: 64].
+    #[arg(long, value_name = "N", value_parser = positive::<{ limits::BUFFER }>)]
     buffer: Option<usize>,
 
-    /// How many finished digests may wait for a slower one ahead of them
-    /// [default: 64, or twice the digesters if more].
-    #[arg(long, value_name = "N", value_parser = positive)]
+    /// How many finished digests may wait for a slower one ahead of them,
+    /// at most 65536 [default: 64, or twice the digesters if more].
+    #[arg(long, value_name = "N", value_parser = positive::<{ limits::WINDOW }>)]
     window: Option<usize>,
 
-    /// Bytes read at a time [default: 65536].
-    #[arg(long, value_name = "BYTES", value_parser = positive)]
+    /// Bytes read at a time, at most 256 MiB [default: 65536].
+    #[arg(long, value_name = "BYTES", value_parser = positive::<{ limits::CHUNK }>)]
     chunk_size: Option<usize>,
 
     /// Most small files handed to a digester at once (bounded mode, blocking
-    /// reads) [default: 16].
-    #[arg(long, value_name = "N", value_parser = positive)]
+    /// reads), at most 4096 [default: 16].
+    #[arg(long, value_name = "N", value_parser = positive::<{ limits::GROUP }>)]
     group: Option<usize>,
 
     /// How digesters read: blocking (std::fs on a blocking pool) or async
@@ -110,11 +131,40 @@ struct Args {
     no_progress: bool,
 }
 
-fn positive(s: &str) -> Result<usize, String> {
+/// A count from 1 to `MAX`.
+fn positive<const MAX: usize>(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(0) => Err("must be at least 1".into()),
+        Ok(n) if n > MAX => Err(format!("must be at most {MAX}")),
         Ok(n) => Ok(n),
+        Err(_) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            Err(format!("must be at most {MAX}"))
+        }
         Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A usage error worded as md5sum words it, and exit status 2.
+fn usage_error(message: &str) -> ! {
+    pipeline_md5::stdio::to_stderr(
+        format!("md5pipe: {message}\nTry 'md5pipe --help' for more information.\n").as_bytes(),
+    );
+    std::process::exit(cli::USAGE);
+}
+
+/// Whether `-b` (true) or `-t` (false) was given last; `None` for neither.
+fn last_binary_or_text(matches: &clap::ArgMatches) -> Option<(bool, usize)> {
+    let last = |id: &str| {
+        matches
+            .indices_of(id)
+            .and_then(|i| i.max())
+            .filter(|_| matches.get_flag(id))
+    };
+    match (last("binary"), last("text")) {
+        (Some(b), Some(t)) => Some((b > t, b.max(t))),
+        (Some(b), None) => Some((true, b)),
+        (None, Some(t)) => Some((false, t)),
+        (None, None) => None,
     }
 }
 
@@ -151,13 +201,43 @@ fn last_of_quiet_status_warn(matches: &clap::ArgMatches) -> (bool, bool, bool) {
     )
 }
 
-fn main() {
+/// The process's entry point, called by the C runtime (see the crate docs
+/// for why not Rust's).
+#[no_mangle]
+pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    pipeline_md5::stdio::probe();
+    if std::env::var_os("RUST_MIN_STACK").is_none() {
+        // Threads of the runtime and the blocking pool run shallow stacks;
+        // 1 MiB instead of 2 leaves room under `ulimit -v`. No thread runs
+        // yet, so nothing reads the environment meanwhile.
+        std::env::set_var("RUST_MIN_STACK", "1048576");
+    }
+    // SAFETY: setting a signal's disposition to SIG_IGN has no
+    // preconditions; no other thread runs yet.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    match std::panic::catch_unwind(run) {
+        Ok(status) => std::process::exit(status),
+        Err(_) => std::process::exit(101),
+    }
+}
+
+fn run() -> i32 {
     let matches = Args::command().get_matches();
     let args = match Args::from_arg_matches(&matches) {
         Ok(args) => args,
         Err(err) => err.exit(),
     };
     let (quiet, status_only, warn) = last_of_quiet_status_warn(&matches);
+    let binary = last_binary_or_text(&matches);
+    if args.check && binary.is_some() {
+        usage_error("the --binary and --text options are meaningless when verifying checksums");
+    }
+    if let (Some((false, text_at)), true) = (binary, args.tag) {
+        let tag_at = matches.index_of("tag").unwrap_or(0);
+        if text_at > tag_at {
+            usage_error("--tag does not support --text mode");
+        }
+    }
     let mut options = Options::default()
         .mode(args.mode)
         .follow_links(args.follow)
@@ -185,10 +265,17 @@ fn main() {
     let interrupts = match Interrupts::install() {
         Ok(interrupts) => interrupts,
         Err(err) => {
-            eprintln!("md5pipe: cannot handle signals: {err}");
-            std::process::exit(cli::FAILURE);
+            let reason = pipeline_md5::walk::io_reason(&err);
+            pipeline_md5::stdio::to_stderr(
+                format!("md5pipe: cannot handle signals: {reason}\n").as_bytes(),
+            );
+            return cli::FAILURE;
         }
     };
+    if let Err(reason) = cli::preflight() {
+        pipeline_md5::stdio::to_stderr(format!("md5pipe: cannot start: {reason}\n").as_bytes());
+        return cli::FAILURE;
+    }
     let status = if args.check {
         let mut cmd = CheckCommand::default();
         cmd.lists = args
@@ -209,8 +296,10 @@ fn main() {
         cmd.roots = args.paths.into_iter().map(PathBuf::from).collect();
         cmd.zero = args.zero;
         cmd.tag = args.tag;
+        cmd.binary = binary.is_some_and(|(b, _)| b);
+        cmd.fail_fast = args.fail_fast;
         cmd.common = common;
         cli::run_digest(&cmd, &interrupts)
     };
-    std::process::exit(status);
+    status
 }

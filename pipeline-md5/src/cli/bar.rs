@@ -1,6 +1,6 @@
 //! The progress bar on stderr, and stderr messages that do not tear it.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -29,7 +29,7 @@ impl Bar {
     /// is a terminal.
     pub(crate) fn start(progress: Arc<Progress>, wanted: bool) -> Bar {
         let bar = Arc::new(Mutex::new(None));
-        if !wanted || !io::stderr().is_terminal() {
+        if !wanted || crate::stdio::is_closed(2) || !io::stderr().is_terminal() {
             return Bar {
                 bar,
                 stop: None,
@@ -40,6 +40,7 @@ impl Bar {
         let shared = bar.clone();
         let thread = std::thread::Builder::new()
             .name("md5pipe-progress".into())
+            .stack_size(super::SMALL_STACK)
             .spawn(move || show(&progress, &shared, &stopped))
             .ok();
         Bar {
@@ -53,12 +54,15 @@ impl Bar {
     /// (if shown) lifted meanwhile.
     pub(crate) fn warn(&self, message: &[u8]) {
         let line = [b"md5pipe: ", message, b"\n"].concat();
-        let write = || {
-            let _ = io::stderr().lock().write_all(&line);
-        };
+        self.suspend(|| crate::stdio::to_stderr(&line));
+    }
+
+    /// Runs `f` with the bar (if shown) cleared from the terminal, and
+    /// draws it again after: what `f` writes never lands on the bar's line.
+    pub(crate) fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
         match &*self.bar.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some(bar) => bar.suspend(write),
-            None => write(),
+            Some(bar) => bar.suspend(f),
+            None => f(),
         }
     }
 

@@ -18,6 +18,11 @@ pub struct DigestCommand {
     pub zero: bool,
     /// BSD-style lines (`--tag`).
     pub tag: bool,
+    /// Mark names with `*`, as `md5sum -b` does (no effect on what is read).
+    pub binary: bool,
+    /// Stop at the first error, in output order: every line before it is
+    /// printed, nothing after it (`--fail-fast`).
+    pub fail_fast: bool,
     /// Settings shared with check mode.
     pub common: Common,
 }
@@ -31,10 +36,14 @@ pub fn run_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
     } else {
         cmd.roots.clone()
     };
-    let mut run = match digest_tree(roots, &cmd.common.options) {
+    // Errors travel in their place and the first one ends the output
+    // here, so that what is printed before it is the same on every run.
+    let options = cmd.common.options.clone().fail_fast(false);
+    let fail_fast = cmd.fail_fast || cmd.common.options.fail_fast;
+    let mut run = match digest_tree(roots, &options) {
         Ok(run) => run,
         Err(err) => {
-            eprintln!("md5pipe: {err}");
+            crate::stdio::to_stderr(format!("md5pipe: {err}\n").as_bytes());
             return USAGE;
         }
     };
@@ -45,7 +54,7 @@ pub fn run_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
     let mut failed = false;
     for item in &mut run {
         match item {
-            Ok(digest) => match out.line(&digest.line(cmd.zero, cmd.tag)) {
+            Ok(digest) => match bar.suspend(|| out.line(&line(&digest, cmd))) {
                 Ok(()) => {}
                 Err(WriteFailed::Closed) => break,
                 Err(WriteFailed::Other(reason)) => {
@@ -58,6 +67,9 @@ pub fn run_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
             Err(err) => {
                 failed = true;
                 bar.warn(&message(&err));
+                if fail_fast {
+                    break;
+                }
             }
         }
     }
@@ -77,6 +89,19 @@ pub fn run_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
         cmd.common.stats.then_some(&stats),
         &mut bar,
     )
+}
+
+/// The line for `digest`: md5sum's, with `*` before the name for `-b`.
+fn line(digest: &crate::FileDigest, cmd: &DigestCommand) -> Vec<u8> {
+    let mut line = digest.line(cmd.zero, cmd.tag);
+    if cmd.binary && !cmd.tag {
+        // `HEX  NAME` or `\HEX  NAME`: the second space becomes `*`.
+        let at = usize::from(line.first() == Some(&b'\\')) + 33;
+        if let Some(mark) = line.get_mut(at) {
+            *mark = b'*';
+        }
+    }
+    line
 }
 
 /// `NAME: REASON` for an error about a file, the text otherwise.

@@ -23,6 +23,11 @@ pub use signals::Interrupts;
 
 use pipeline::Stats;
 
+/// The stack size of md5pipe's own helper threads (signals, output,
+/// progress): they run a few frames deep, and under `ulimit -v` every
+/// megabyte of address space counts.
+pub(crate) const SMALL_STACK: usize = 256 * 1024;
+
 /// Everything verified or digested.
 pub const SUCCESS: i32 = 0;
 /// Some file could not be read, or did not verify.
@@ -66,7 +71,7 @@ fn final_status(
 ) -> i32 {
     bar.finish();
     if let Some(stats) = stats {
-        eprint!("{stats}");
+        crate::stdio::to_stderr(stats.to_string().as_bytes());
     }
     if let Some(status) = interrupts.exit_status() {
         status
@@ -76,5 +81,54 @@ fn final_status(
         FAILURE
     } else {
         SUCCESS
+    }
+}
+
+/// Starts what every run needs before the first run does, so that a
+/// process short of descriptors or memory (`ulimit -n`, `ulimit -v`) gets
+/// a clear error instead of a panic deep in a dependency: smol's reactor
+/// (an epoll, an eventfd, a timerfd and a thread), the runtime's executor
+/// threads, and one thread of the blocking pool's stack size.
+///
+/// # Errors
+///
+/// What could not be started, worded for `md5pipe: cannot start: ...`.
+pub fn preflight() -> Result<(), String> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    // The reactor first, on this thread: started later by the executor's
+    // threads, its failure would be their panic, not ours to report.
+    let started = std::panic::catch_unwind(|| smol::block_on(async {}))
+        .and_then(|()| std::panic::catch_unwind(|| smol::block_on(pipeline::spawn(async {}))));
+    if started.is_err() {
+        // The hook stays quiet: other threads (async-io's) may meet the
+        // same failure before the process exits with this error.
+        // The reactor's and the executor's panics carry no error value:
+        // ask the OS the same questions again for the reason.
+        let reason = match std::fs::File::open("/") {
+            Err(err) => crate::walk::io_reason(&err),
+            Ok(_) => "cannot start threads or the event loop (out of memory?)".to_owned(),
+        };
+        return Err(reason);
+    }
+    std::panic::set_hook(previous);
+    std::thread::Builder::new()
+        .name("md5pipe-preflight".into())
+        .spawn(|| ())
+        .and_then(|t| t.join().map_err(|_| std::io::ErrorKind::Other.into()))
+        .map_err(|err| format!("cannot start threads: {}", crate::walk::io_reason(&err)))?;
+    // The blocking pool gives up quietly when it cannot start a thread,
+    // and its tasks then never run: give it a moment to prove it can.
+    let ran = smol::block_on(smol::future::or(
+        async { smol::unblock(|| true).await },
+        async {
+            smol::Timer::after(std::time::Duration::from_secs(5)).await;
+            false
+        },
+    ));
+    if ran {
+        Ok(())
+    } else {
+        Err("cannot start threads (out of memory?)".to_owned())
     }
 }

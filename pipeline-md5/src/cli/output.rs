@@ -1,7 +1,7 @@
 //! Standard output for whole lines, and a watch on it being closed.
 
-use std::io::{self, BufWriter, IsTerminal, Stdout, Write};
-use std::os::fd::AsRawFd;
+use std::io::{self, IsTerminal};
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -30,7 +30,14 @@ pub(crate) enum WriteFailed {
 /// into the buffer whole or not at all, and the buffer is written out by a
 /// flusher thread every [`FLUSH_EVERY`] (so a line reaches `head -1` while
 /// a big file is still being read), at the end, and after each line on a
-/// terminal. So whatever ends the run, stdout never holds half a line.
+/// terminal. Each `write` holds whole lines and, where lines allow, at
+/// most `PIPE_BUF` bytes, which a pipe takes all at once or not at all:
+/// whatever ends the run, even while blocked on a full pipe, stdout never
+/// holds half a line.
+///
+/// A write error is kept: the call that meets it returns it, once; later
+/// lines are dropped. Standard output closed at start ([`crate::stdio`])
+/// fails the first line with `EBADF`, as md5sum's writes do.
 pub(crate) struct Lines {
     shared: Arc<Mutex<Buffer>>,
     terminal: bool,
@@ -39,37 +46,95 @@ pub(crate) struct Lines {
     flusher: Option<JoinHandle<()>>,
 }
 
+/// Bytes buffered before they are written out.
+const CAPACITY: usize = 64 * 1024;
+
 struct Buffer {
-    out: BufWriter<Stdout>,
-    dirty: bool,
-    /// The first write error, kept for the writer to see.
+    bytes: Vec<u8>,
+    /// Where each buffered line ends.
+    ends: Vec<usize>,
+    /// The first write error.
     error: Option<io::Error>,
+    /// Whether it was handed to a caller.
+    reported: bool,
 }
 
 impl Buffer {
-    fn flush(&mut self) {
-        if self.dirty && self.error.is_none() {
-            self.dirty = false;
-            if let Err(err) = self.out.flush() {
-                self.error = Some(err);
+    fn push(&mut self, line: &[u8]) {
+        if self.error.is_none() {
+            self.bytes.extend_from_slice(line);
+            self.ends.push(self.bytes.len());
+            if self.bytes.len() >= CAPACITY {
+                self.flush();
             }
         }
     }
+
+    fn flush(&mut self) {
+        if self.error.is_none() && !self.bytes.is_empty() {
+            if let Err(err) = write_lines(&self.bytes, &self.ends) {
+                self.error = Some(err);
+            }
+        }
+        self.bytes.clear();
+        self.ends.clear();
+    }
+
+    /// The error, the first time it is asked for.
+    fn take_error(&mut self) -> Option<io::Error> {
+        if self.reported {
+            return None;
+        }
+        let err = self.error.as_ref().map(crate::walk::clone_io)?;
+        self.reported = true;
+        Some(err)
+    }
+}
+
+/// Writes `bytes`, lines ending at `ends`, to descriptor 1, each `write`
+/// whole lines of at most `PIPE_BUF` bytes (or one longer line).
+fn write_lines(bytes: &[u8], ends: &[usize]) -> io::Result<()> {
+    if crate::stdio::is_closed(1) {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    // SAFETY: descriptor 1 was open at start (checked above) and nothing
+    // in md5pipe closes it; it is only borrowed for these writes.
+    let stdout = unsafe { BorrowedFd::borrow_raw(1) };
+    let (mut start, mut i) = (0, 0);
+    while i < ends.len() {
+        let mut j = i;
+        while j + 1 < ends.len() && ends[j + 1] - start <= libc::PIPE_BUF {
+            j += 1;
+        }
+        let mut piece = &bytes[start..ends[j]];
+        while !piece.is_empty() {
+            match rustix::io::write(stdout, piece) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => piece = &piece[n..],
+                Err(rustix::io::Errno::INTR) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        start = ends[j];
+        i = j + 1;
+    }
+    Ok(())
 }
 
 impl Lines {
     pub(crate) fn new() -> Lines {
-        let stdout = io::stdout();
-        let terminal = stdout.is_terminal();
+        let terminal = !crate::stdio::is_closed(1) && io::stdout().is_terminal();
         let shared = Arc::new(Mutex::new(Buffer {
-            out: BufWriter::with_capacity(64 * 1024, stdout),
-            dirty: false,
+            bytes: Vec::new(),
+            ends: Vec::new(),
             error: None,
+            reported: false,
         }));
         let (stop, stopped) = mpsc::channel::<()>();
         let buffer = shared.clone();
         let flusher = std::thread::Builder::new()
             .name("md5pipe-flush".into())
+            .stack_size(crate::cli::SMALL_STACK)
             .spawn(move || {
                 while stopped.recv_timeout(FLUSH_EVERY) == Err(RecvTimeoutError::Timeout) {
                     lock(&buffer).flush();
@@ -88,16 +153,11 @@ impl Lines {
     /// Writes one whole line.
     pub(crate) fn line(&mut self, line: &[u8]) -> Result<(), WriteFailed> {
         let mut buffer = lock(&self.shared);
-        if buffer.error.is_none() {
-            if let Err(err) = buffer.out.write_all(line) {
-                buffer.error = Some(err);
-            }
-            buffer.dirty = true;
-            if self.terminal {
-                buffer.flush();
-            }
+        buffer.push(line);
+        if self.terminal {
+            buffer.flush();
         }
-        match buffer.error.take() {
+        match buffer.take_error() {
             Some(err) => Err(self.failed(err)),
             None => Ok(()),
         }
@@ -110,9 +170,8 @@ impl Lines {
             let _ = flusher.join();
         }
         let mut buffer = lock(&self.shared);
-        buffer.dirty = true;
         buffer.flush();
-        match buffer.error.take() {
+        match buffer.take_error() {
             Some(err) => Err(self.failed(err)),
             None => Ok(()),
         }
@@ -137,10 +196,14 @@ impl Lines {
     /// condition on its write end). A thread waits for it; on anything but
     /// a pipe or socket it waits forever, harmlessly, until the process ends.
     pub(crate) fn cancel_when_closed(&self, run: Cancel) {
+        if crate::stdio::is_closed(1) {
+            return;
+        }
         let closed = self.closed.clone();
         let fd = io::stdout().as_raw_fd();
         let _ = std::thread::Builder::new()
             .name("md5pipe-stdout".into())
+            .stack_size(crate::cli::SMALL_STACK)
             .spawn(move || loop {
                 let mut fds = libc::pollfd {
                     fd,

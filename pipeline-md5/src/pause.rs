@@ -1,0 +1,53 @@
+//! A rendezvous before an open, so that tests can change the tree at
+//! exactly the moment between the walk and the open.
+//!
+//! `MD5PIPE_TEST_PAUSE_BEFORE_OPEN=PATH` names a display path (as printed)
+//! and `MD5PIPE_TEST_PAUSE_FIFO=FIFO` a FIFO. Just before md5pipe opens
+//! that path (a file to digest, or a directory to list), it opens the FIFO
+//! for writing (which waits until the test opens it for reading: "I am
+//! here"), closes it, then opens it for reading and reads to its end (which
+//! waits until the test has opened it for writing and closed it: "go on").
+//!
+//! This ships in release builds, on purpose: the races it makes
+//! deterministic are those of the real binary, which integration tests run
+//! as users do. Its cost when unset is one look at a value read once; it
+//! can only make md5pipe wait, on a FIFO named by whoever sets its
+//! environment, so it gives nobody anything they did not have.
+
+use std::ffi::OsString;
+use std::fs::OpenOptions;
+use std::io::Read;
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+struct Pause {
+    at: Vec<u8>,
+    fifo: PathBuf,
+}
+
+fn configured() -> Option<&'static Pause> {
+    static PAUSE: OnceLock<Option<Pause>> = OnceLock::new();
+    PAUSE
+        .get_or_init(|| {
+            let at = std::env::var_os("MD5PIPE_TEST_PAUSE_BEFORE_OPEN")?;
+            let fifo = std::env::var_os("MD5PIPE_TEST_PAUSE_FIFO")?;
+            Some(Pause {
+                at: OsString::into_vec(at),
+                fifo: PathBuf::from(fifo),
+            })
+        })
+        .as_ref()
+}
+
+/// Waits at the rendezvous if `display` is the path it is set for.
+pub(crate) fn before_open(display: &[u8]) {
+    let Some(pause) = configured() else { return };
+    if pause.at != display {
+        return;
+    }
+    let _ = OpenOptions::new().write(true).open(&pause.fifo);
+    if let Ok(mut fifo) = OpenOptions::new().read(true).open(&pause.fifo) {
+        let _ = fifo.read_to_end(&mut Vec::new());
+    }
+}

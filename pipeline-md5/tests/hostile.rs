@@ -1,0 +1,342 @@
+//! md5pipe in digest mode against a hostile user: closed and full
+//! outputs, readers that stop reading, signals wherever it is blocked,
+//! `ulimit`, settings far past what a machine holds, and md5sum's flags.
+
+mod common;
+
+use std::fs;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Upper bound on any wait that only a hung md5pipe would exceed.
+const GUARD: Duration = Duration::from_secs(60);
+
+/// `sh -c SCRIPT md5pipe ARGS...` in `dir`: the script runs the binary as
+/// `"$0" "$@"` after changing what it inherits.
+fn shell(dir: &std::path::Path, script: &str, args: &[&str]) -> std::process::Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_md5pipe"))
+        .args(args)
+        .current_dir(dir)
+        .env("LC_ALL", "C.UTF-8")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn small_tree(files: usize) -> tempfile::TempDir {
+    let dir = open_tempdir();
+    for i in 0..files {
+        file(
+            dir.path(),
+            format!("f{i:05}").as_bytes(),
+            format!("{i}\n").as_bytes(),
+        );
+    }
+    dir
+}
+
+#[test]
+fn closed_stdout_is_a_write_error_reported_once_with_status_1() {
+    let dir = small_tree(3);
+    let out = shell(dir.path(), r#"exec "$0" "$@" >&-"#, &["."]);
+    assert_eq!(
+        show(&out.stderr),
+        "md5pipe: write error: Bad file descriptor\n"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    // Nothing to write: nothing to fail, as md5sum.
+    let empty = open_tempdir();
+    let out = shell(empty.path(), r#"exec "$0" "$@" >&-"#, &["."]);
+    assert_eq!(
+        (out.status.code(), show(&out.stderr)),
+        (Some(0), String::new())
+    );
+}
+
+#[test]
+fn a_full_device_is_reported_once() {
+    let dir = small_tree(3000); // well over 64 KiB of lines
+    let out = shell(dir.path(), r#"exec "$0" "$@" >/dev/full"#, &["."]);
+    assert_eq!(
+        show(&out.stderr),
+        "md5pipe: write error: No space left on device\n"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn dash_reads_standard_input_and_a_closed_one_is_an_error() {
+    let dir = small_tree(1);
+    let out = shell(dir.path(), r#"printf 'hi\n' | "$0" "$@""#, &["f00000", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let f = show(&md5sum_of(dir.path(), &[], &[b"f00000".to_vec()]));
+    assert_eq!(
+        show(&out.stdout),
+        f + "764efa883dda1e11db47671c4a3bbd9e  -\n"
+    );
+    let out = shell(dir.path(), r#"exec "$0" "$@" <&-"#, &["-"]);
+    assert_eq!(show(&out.stderr), "md5pipe: -: Bad file descriptor\n");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn settings_past_their_limits_are_usage_errors_naming_the_limit() {
+    let dir = small_tree(2);
+    let max = usize::MAX.to_string();
+    let over = "184467440737095516160";
+    for (flag, limit) in [
+        ("-j", "1024"),
+        ("--buffer", "65536"),
+        ("--window", "65536"),
+        ("--chunk-size", "268435456"),
+        ("--group", "4096"),
+    ] {
+        for value in [max.as_str(), over, "100000000000"] {
+            let mut cmd = md5pipe();
+            cmd.args([flag, value, "."]);
+            let out = run_in(cmd, dir.path());
+            assert_eq!(out.status.code(), Some(2), "{flag} {value}: {out:?}");
+            assert!(
+                show(&out.stderr).contains(&format!("must be at most {limit}")),
+                "{flag} {value}: {}",
+                show(&out.stderr)
+            );
+        }
+    }
+    let mut cmd = md5pipe();
+    cmd.args([
+        "-j", "1024", "--buffer", "65536", "--window", "65536", "--group", "4096",
+    ]);
+    cmd.args(["--chunk-size", "268435456", "."]);
+    let out = run_in(cmd, dir.path());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(show(&out.stdout).lines().count(), 2);
+}
+
+/// A run under `ulimit`: a clear `md5pipe: ` error and status 1, or
+/// success; never a panic, an abort or half a line.
+fn under_ulimit(limit: &str, dir: &std::path::Path) -> std::process::Output {
+    let script = format!(r#"ulimit {limit}; exec "$0" "$@""#);
+    let out = shell(dir, &script, &["."]);
+    let stderr = show(&out.stderr);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "ulimit {limit}: {:?} {stderr}",
+        out.status
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("memory allocation"),
+        "{stderr}"
+    );
+    for line in stderr.lines() {
+        assert!(line.starts_with("md5pipe: "), "ulimit {limit}: {stderr}");
+    }
+    assert!(out.stdout.is_empty() || out.stdout.ends_with(b"\n"));
+    out
+}
+
+#[test]
+fn out_of_descriptors_is_a_clear_error_not_a_panic() {
+    let dir = small_tree(20);
+    for n in 4..=12 {
+        let out = under_ulimit(&format!("-n {n}"), dir.path());
+        if n <= 6 {
+            assert_eq!(out.status.code(), Some(1), "ulimit -n {n}");
+        }
+    }
+}
+
+#[test]
+fn out_of_memory_is_a_clear_error_not_an_abort() {
+    let dir = small_tree(20);
+    for kib in [10_000, 20_000, 30_000, 60_000] {
+        under_ulimit(&format!("-v {kib}"), dir.path());
+    }
+}
+
+#[test]
+fn md5sum_flags_are_accepted_as_md5sum_accepts_them() {
+    let dir = small_tree(1);
+    let run = |args: &[&str]| {
+        let mut cmd = md5pipe();
+        cmd.args(args);
+        run_in(cmd, dir.path())
+    };
+    let out = run(&["-b", "f00000"]);
+    assert_eq!(
+        show(&out.stdout),
+        show(&md5sum_of(dir.path(), &["-b"], &[b"f00000".to_vec()]))
+    );
+    let out = run(&["-b", "-t", "-z", "f00000"]);
+    assert_eq!(
+        out.stdout,
+        md5sum_of(dir.path(), &["-b", "-t", "-z"], &[b"f00000".to_vec()])
+    );
+    let out = run(&["-j", "1", "-j", "2", "--tag", "--tag", "f00000"]);
+    assert_eq!(
+        out.stdout,
+        md5sum_of(dir.path(), &["--tag"], &[b"f00000".to_vec()])
+    );
+    fs::write(
+        dir.path().join("list"),
+        md5sum_of(dir.path(), &[], &[b"f00000".to_vec()]),
+    )
+    .unwrap();
+    let out = run(&["-c", "--quiet", "--quiet", "list"]);
+    assert_eq!(
+        (out.status.code(), out.stdout.len()),
+        (Some(0), 0),
+        "{out:?}"
+    );
+    let out = run(&["-c", "-b", "list"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(show(&out.stderr).starts_with(
+        "md5pipe: the --binary and --text options are meaningless when verifying checksums\n"
+    ));
+    let out = run(&["--tag", "-t", "f00000"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(show(&out.stderr).starts_with("md5pipe: --tag does not support --text mode\n"));
+}
+
+/// The signals `pid` ignores, from /proc.
+fn ignored_signals(pid: u32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let mask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .unwrap();
+    u64::from_str_radix(mask.trim(), 16).unwrap()
+}
+
+#[test]
+fn an_inherited_ignored_sigint_stays_ignored() {
+    let dir = small_tree(3);
+    let fifo_dir = tempfile::tempdir().unwrap();
+    let handshake = fifo_dir.path().join("pause");
+    fifo(&handshake);
+    let child = Command::new("sh")
+        .args([
+            "-c",
+            r#"trap '' INT; exec "$0" "$@""#,
+            env!("CARGO_BIN_EXE_md5pipe"),
+            ".",
+        ])
+        .current_dir(dir.path())
+        .env("MD5PIPE_TEST_PAUSE_BEFORE_OPEN", "f00001")
+        .env("MD5PIPE_TEST_PAUSE_FIFO", &handshake)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    fs::File::open(&handshake)
+        .unwrap()
+        .read_to_end(&mut Vec::new())
+        .unwrap();
+    let sigint = 1u64 << (libc::SIGINT - 1);
+    assert_ne!(
+        ignored_signals(child.id()) & sigint,
+        0,
+        "SIGINT handled, not ignored"
+    );
+    // SAFETY: kill has no memory-safety preconditions; the pid is our child.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    drop(fs::File::create(&handshake).unwrap());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(show(&out.stdout).lines().count(), 3);
+}
+
+#[test]
+fn fail_fast_prints_every_line_before_the_first_error_on_every_run() {
+    let dir = open_tempdir();
+    for i in 0..40 {
+        file(
+            dir.path(),
+            format!("f{i:02}").as_bytes(),
+            format!("{i}\n").as_bytes(),
+        );
+    }
+    fs::remove_file(dir.path().join("f20")).unwrap();
+    std::os::unix::fs::symlink("nowhere", dir.path().join("f20")).unwrap();
+    let before: Vec<Vec<u8>> = (0..20).map(|i| format!("f{i:02}").into_bytes()).collect();
+    let want = show(&md5sum_of(dir.path(), &[], &before));
+    for args in [
+        &["-j", "4", "--group", "1"][..],
+        &["-j", "2"],
+        &["--mode", "parallel"],
+    ] {
+        for _ in 0..5 {
+            let mut cmd = md5pipe();
+            cmd.args(args).args(["-L", "--fail-fast", "."]);
+            let out = run_in(cmd, dir.path());
+            assert_eq!(out.status.code(), Some(1));
+            assert_eq!(show(&out.stdout), want, "{args:?}");
+            assert_eq!(
+                show(&out.stderr),
+                "md5pipe: f20: No such file or directory\n"
+            );
+        }
+    }
+}
+
+/// Whether a thread of `pid` sleeps in a write to a full pipe.
+fn blocked_on_pipe(pid: u32) -> bool {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().any(|task| {
+        fs::read_to_string(task.path().join("wchan")).is_ok_and(|w| w.contains("pipe_write"))
+    })
+}
+
+#[test]
+fn a_signal_ends_a_run_blocked_on_a_full_stdout_pipe_with_whole_lines() {
+    let dir = small_tree(6000); // about 240 KB of lines, the pipe holds 64 KiB
+    for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        let mut child = md5pipe()
+            .arg(".")
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while !blocked_on_pipe(child.id()) {
+            assert!(started.elapsed() < GUARD, "md5pipe never filled the pipe");
+            std::thread::yield_now();
+        }
+        // SAFETY: kill has no memory-safety preconditions; the pid is our child.
+        assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > GUARD {
+                let _ = child.kill();
+                panic!("signal {signal} did not end a run blocked on stdout");
+            }
+            std::thread::yield_now();
+        };
+        assert_eq!(status.code(), Some(128 + signal));
+        let mut stdout = Vec::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_end(&mut stdout)
+            .unwrap();
+        assert!(stdout.ends_with(b"\n"), "half a line");
+        for line in show(&stdout).lines() {
+            assert_eq!(line.len(), 32 + 2 + 6, "{line:?}");
+        }
+    }
+}
