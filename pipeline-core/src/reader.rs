@@ -2,8 +2,6 @@
 //! messages (or whole batches) to a worker, and on a counted link gives a
 //! packet's permits back once it is used up.
 
-use std::ops::ControlFlow;
-
 use async_channel::{Receiver, TryRecvError};
 
 use crate::cancel::Cancel;
@@ -69,16 +67,6 @@ pub(crate) enum Poll<T> {
     Item(Msg<T>),
     Empty,
     Closed,
-}
-
-/// Why [`Reader::fold_ready`] returned.
-pub(crate) enum Drained {
-    /// Nothing more waits in the input.
-    Empty,
-    /// The input is closed and drained, or the run cancelled.
-    Closed,
-    /// The fold broke off.
-    Broke,
 }
 
 /// What [`Reader::try_refill`] found.
@@ -184,36 +172,6 @@ impl<T> Reader<T> {
         match &mut self.pending {
             Pending::Whole(v) if v.len() <= max && !v.is_empty() => Some(std::mem::take(v)),
             _ => None,
-        }
-    }
-
-    /// Folds every message that can be had without waiting into `acc`:
-    /// what is left of the current packet, then whatever packets wait in
-    /// the channel. Plain code, so a sink's per-item path builds no future.
-    #[inline]
-    pub(crate) fn fold_ready<A>(
-        &mut self,
-        stats: &mut Local,
-        mut acc: A,
-        f: &mut impl FnMut(A, Msg<T>) -> ControlFlow<A, A>,
-    ) -> (A, Drained) {
-        loop {
-            // The rest of a batch of items in one tight loop.
-            if let Some(it) = self.pending.started() {
-                acc = match it.try_fold(acc, |a, item| f(a, Ok(item))) {
-                    ControlFlow::Continue(a) => a,
-                    ControlFlow::Break(a) => return (a, Drained::Broke),
-                };
-            }
-            let m = match self.try_next(stats) {
-                Poll::Item(m) => m,
-                Poll::Empty => return (acc, Drained::Empty),
-                Poll::Closed => return (acc, Drained::Closed),
-            };
-            acc = match f(acc, m) {
-                ControlFlow::Continue(a) => a,
-                ControlFlow::Break(a) => return (a, Drained::Broke),
-            };
         }
     }
 

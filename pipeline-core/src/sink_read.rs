@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::cancel::Reason;
 use crate::channel::{Msg, Reader};
-use crate::reader::Drained;
+use crate::reader::Poll as Got;
 use crate::stats::{clock, Local};
 
 /// Items a sink hands on before its future yields, at most.
@@ -44,12 +44,25 @@ impl Budget {
     /// Counts one item handed on; `true` once the budget is spent.
     #[inline(always)]
     pub(crate) fn spend(&mut self) -> bool {
-        self.left = self.left.saturating_sub(1);
-        if self.left % CLOCK_EVERY != 0 {
+        self.spend_n(1)
+    }
+
+    /// Counts `n` items handed on; `true` once the budget is spent. Reads
+    /// the clock only when the count crosses a multiple of
+    /// [`CLOCK_EVERY`].
+    #[inline(always)]
+    pub(crate) fn spend_n(&mut self, n: usize) -> bool {
+        let before = self.left;
+        self.left = self
+            .left
+            .saturating_sub(u32::try_from(n).unwrap_or(u32::MAX));
+        if self.left == 0 {
+            return true;
+        }
+        if before / CLOCK_EVERY == self.left / CLOCK_EVERY {
             return false;
         }
-        self.left == 0
-            || clock().delta_as_nanos(self.since, clock().raw()) >= BUDGET_TIME.as_nanos() as u64
+        clock().delta_as_nanos(self.since, clock().raw()) >= BUDGET_TIME.as_nanos() as u64
     }
 }
 
@@ -86,37 +99,46 @@ pub(crate) async fn fold_all<T, A>(
     let mut budget = Budget::new();
     let cancel = r.cancel().clone();
     loop {
-        let mut spent = false;
-        let (a, drained) = r.fold_ready(stats, acc, &mut |a, m| {
-            if cancel.is_cancelled() {
-                return ControlFlow::Break(a);
-            }
-            let a = f(a, m);
-            if budget.spend() {
-                spent = true;
-                return ControlFlow::Break(a);
-            }
-            ControlFlow::Continue(a)
-        });
-        acc = a;
-        match drained {
-            Drained::Closed => return (acc, End::of(r)),
-            Drained::Broke if spent => {
+        // The rest of a batch of items in one tight loop, the signal
+        // looked at before each call; the budget counted once a batch.
+        if let Some(items) = r.pending_items() {
+            let n = items.len();
+            let folded = items.try_fold(acc, |a, t| {
+                if cancel.is_cancelled() {
+                    ControlFlow::Break(a)
+                } else {
+                    ControlFlow::Continue(f(a, Ok(t)))
+                }
+            });
+            acc = match folded {
+                ControlFlow::Continue(a) => a,
+                ControlFlow::Break(a) => return (a, End::Stopped),
+            };
+            if budget.spend_n(n) {
                 smol::future::yield_now().await;
                 budget.reset();
             }
-            Drained::Broke => return (acc, End::Stopped),
-            Drained::Empty => {
+            continue;
+        }
+        let m = match r.try_next(stats) {
+            Got::Item(m) => m,
+            Got::Closed => return (acc, End::of(r)),
+            Got::Empty => {
                 // Waiting yields to the executor (and to the caller) first.
                 let Some(m) = r.wait(stats).await else {
                     return (acc, End::of(r));
                 };
                 budget.reset();
-                if cancel.is_cancelled() {
-                    return (acc, End::Stopped);
-                }
-                acc = f(acc, m);
+                m
             }
+        };
+        if cancel.is_cancelled() {
+            return (acc, End::Stopped);
+        }
+        acc = f(acc, m);
+        if budget.spend() {
+            smol::future::yield_now().await;
+            budget.reset();
         }
     }
 }
