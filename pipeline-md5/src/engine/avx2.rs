@@ -38,12 +38,18 @@ impl Vector<LANES> for V8 {
     #[inline(always)]
     unsafe fn f(x: Self, y: Self, z: Self) -> Self {
         // z ^ (x & (y ^ z)): where x is set, y; elsewhere z.
-        V8(_mm256_xor_si256(z.0, _mm256_and_si256(x.0, _mm256_xor_si256(y.0, z.0))))
+        V8(_mm256_xor_si256(
+            z.0,
+            _mm256_and_si256(x.0, _mm256_xor_si256(y.0, z.0)),
+        ))
     }
     #[inline(always)]
     unsafe fn g(x: Self, y: Self, z: Self) -> Self {
         // y ^ (z & (x ^ y)): where z is set, x; elsewhere y.
-        V8(_mm256_xor_si256(y.0, _mm256_and_si256(z.0, _mm256_xor_si256(x.0, y.0))))
+        V8(_mm256_xor_si256(
+            y.0,
+            _mm256_and_si256(z.0, _mm256_xor_si256(x.0, y.0)),
+        ))
     }
     #[inline(always)]
     unsafe fn h(x: Self, y: Self, z: Self) -> Self {

@@ -19,7 +19,9 @@ pub(super) fn ternlog(table: i32, x: u32, y: u32, z: u32) -> u32 {
 
 impl<const L: usize> Emulated<L> {
     fn lanes(table: i32, x: Self, y: Self, z: Self) -> Self {
-        Emulated(std::array::from_fn(|i| ternlog(table, x.0[i], y.0[i], z.0[i])))
+        Emulated(std::array::from_fn(|i| {
+            ternlog(table, x.0[i], y.0[i], z.0[i])
+        }))
     }
 }
 

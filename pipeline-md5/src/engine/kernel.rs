@@ -91,9 +91,15 @@ pub(super) unsafe fn compress<V: Vector<L>, const L: usize>(
     inputs: &[Option<&[u8]>],
     blocks: usize,
 ) {
-    assert!(states.len() == L && inputs.len() == L, "one state and one input per lane");
+    assert!(
+        states.len() == L && inputs.len() == L,
+        "one state and one input per lane"
+    );
     for input in inputs.iter().flatten() {
-        assert!(input.len() >= 64 * blocks, "a lane's input holds its blocks");
+        assert!(
+            input.len() >= 64 * blocks,
+            "a lane's input holds its blocks"
+        );
     }
     // The state, one vector per word: lane i of `abcd[0]` is lane i's A.
     let mut abcd = [[0u32; L]; 4];

@@ -97,7 +97,10 @@ pub struct MultiMd5 {
 impl MultiMd5 {
     /// `engine.lanes()` idle lanes.
     pub fn new(engine: Engine) -> MultiMd5 {
-        assert!(engine.lanes() <= MAX_LANES, "no engine has more than 16 lanes");
+        assert!(
+            engine.lanes() <= MAX_LANES,
+            "no engine has more than 16 lanes"
+        );
         MultiMd5 {
             engine,
             lanes: (0..engine.lanes()).map(|_| Lane::new()).collect(),
@@ -246,7 +249,10 @@ impl MultiMd5 {
     ///
     /// If the lane is idle.
     pub fn digest(&mut self, lane: usize) -> [u8; 16] {
-        assert!(self.lanes[lane].phase != Phase::Idle, "digest of an idle lane");
+        assert!(
+            self.lanes[lane].phase != Phase::Idle,
+            "digest of an idle lane"
+        );
         if self.lanes[lane].phase == Phase::Open {
             self.finish(lane);
         }
@@ -276,7 +282,10 @@ impl MultiMd5 {
     /// The lane, checked open.
     fn open(&mut self, lane: usize) -> &mut Lane {
         let lane = &mut self.lanes[lane];
-        assert!(lane.phase == Phase::Open, "feeding a lane with no open stream");
+        assert!(
+            lane.phase == Phase::Open,
+            "feeding a lane with no open stream"
+        );
         lane
     }
 

@@ -19,12 +19,22 @@ fn md5(data: &[u8]) -> [u8; 16] {
 }
 
 fn bytes(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+        .collect()
 }
 
 #[test]
 fn truth_tables_are_md5s_boolean_functions() {
-    let words = [0u32, !0, 0x0F0F_0F0F, 0x3333_3333, 0x5555_5555, 0xDEAD_BEEF, 0x1234_5678];
+    let words = [
+        0u32,
+        !0,
+        0x0F0F_0F0F,
+        0x3333_3333,
+        0x5555_5555,
+        0xDEAD_BEEF,
+        0x1234_5678,
+    ];
     for &x in &words {
         for &y in &words {
             for &z in &words {
@@ -44,7 +54,10 @@ fn rfc_1321_test_suite_in_every_lane() {
         (b"a", "0cc175b9c0f1b6a831c399e269772661"),
         (b"abc", "900150983cd24fb0d6963f7d28e17f72"),
         (b"message digest", "f96b697d7cb7938d525a2f31aaf161d0"),
-        (b"abcdefghijklmnopqrstuvwxyz", "c3fcd3d76192e4007dfb496cca67e13b"),
+        (
+            b"abcdefghijklmnopqrstuvwxyz",
+            "c3fcd3d76192e4007dfb496cca67e13b",
+        ),
         (
             b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
             "d174ab98d277d9f5a5611c2c9f419d9f",
@@ -60,7 +73,11 @@ fn rfc_1321_test_suite_in_every_lane() {
             let (message, hex) = suite[lane % suite.len()];
             md.start(lane);
             md.update(lane, message);
-            assert_eq!(crate::digest::to_hex(&md.digest(lane)), hex, "{engine} lane {lane}");
+            assert_eq!(
+                crate::digest::to_hex(&md.digest(lane)),
+                hex,
+                "{engine} lane {lane}"
+            );
         }
     }
 }
@@ -74,7 +91,11 @@ fn padding_edges_match_md5_in_one_call_and_byte_by_byte() {
         let want: Vec<[u8; 16]> = refs.iter().map(|m| md5(m)).collect();
         for chunk in [1, 7, 64, 100, 4096] {
             let mut md = MultiMd5::new(engine);
-            assert_eq!(digest_chunked(&mut md, &refs, chunk), want, "{engine}, chunk {chunk}");
+            assert_eq!(
+                digest_chunked(&mut md, &refs, chunk),
+                want,
+                "{engine}, chunk {chunk}"
+            );
         }
     }
 }
@@ -98,7 +119,11 @@ fn a_lane_finishes_while_the_others_keep_their_partial_blocks() {
         md.update(0, b"abc");
         assert_eq!(md.digest(0), md5(b"abc"), "{engine}");
         for lane in (1..md.lanes()).rev() {
-            assert_eq!(md.digest(lane), md5(&long[..5_000 + lane]), "{engine} lane {lane}");
+            assert_eq!(
+                md.digest(lane),
+                md5(&long[..5_000 + lane]),
+                "{engine} lane {lane}"
+            );
         }
     }
 }
