@@ -15,7 +15,7 @@
 //! With `--threads 2` on a 2-core machine it shows whether the two cores
 //! really run MD5 at twice one core's speed.
 //!
-//! `--engine NAME` (`scalar`, `avx2`, `avx512`, or `all` for every engine
+//! `--engine NAME` (`scalar`, `avx2`, `avx2-dual`, `avx512`, or `all` for every engine
 //! this CPU has) measures the multi-lane engine
 //! (`pipeline_md5::engine`) instead, in the same run as md-5 itself: one
 //! table row per engine and number of streams, one stream then one per
@@ -23,7 +23,8 @@
 //! chunk through the engine's lanes (`engine::digest_chunked`, the feeding
 //! loop of a digester). With `all`, the md5-many crate's `update_many`
 //! runs the same streams for comparison. The last column is the rate over
-//! md-5's single stream in this run.
+//! md-5's single stream in this run. Every row's digests are checked
+//! against md-5's before it is timed.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -59,7 +60,7 @@ fn md5_pass(data: &[u8]) {
 
 /// md5-many over `streams` equal streams of `data`, one chunk of each per
 /// `update_many` call.
-fn md5_many_pass(data: &[u8], streams: usize) {
+fn md5_many_pass(data: &[u8], streams: usize) -> Vec<[u8; 16]> {
     let many = md5_many::Md5Many::new();
     let parts: Vec<&[u8]> = data.chunks(data.len().div_ceil(streams)).collect();
     let mut states = vec![md5_many::Md5State::new(); parts.len()];
@@ -74,13 +75,26 @@ fn md5_many_pass(data: &[u8], streams: usize) {
     }
     let mut digests = vec![[0u8; 16]; parts.len()];
     many.finalize_many(&states, &mut digests);
-    black_box(digests);
+    digests
 }
 
 /// The engine over `streams` equal streams of `data`.
-fn engine_pass(md: &mut MultiMd5, data: &[u8], streams: usize) {
+fn engine_pass(md: &mut MultiMd5, data: &[u8], streams: usize) -> Vec<[u8; 16]> {
     let parts: Vec<&[u8]> = data.chunks(data.len().div_ceil(streams)).collect();
-    black_box(digest_chunked(md, &parts, DEFAULT_CHUNK));
+    digest_chunked(md, &parts, DEFAULT_CHUNK)
+}
+
+/// Exits unless `digests` are md-5's digests of `streams` equal streams
+/// of `data`: a figure counts only for right answers.
+fn check(name: &str, data: &[u8], streams: usize, digests: Vec<[u8; 16]>) {
+    let want: Vec<[u8; 16]> = data
+        .chunks(data.len().div_ceil(streams))
+        .map(|part| Md5::digest(part).into())
+        .collect();
+    if digests != want {
+        eprintln!("md5_ceiling: {name} with {streams} streams gave wrong digests");
+        std::process::exit(1);
+    }
 }
 
 /// `pass` on `threads` threads at once, each with its own state from
@@ -108,7 +122,7 @@ fn rate<S>(
 }
 
 fn usage() -> ! {
-    eprintln!("usage: md5_ceiling [--threads N] [--seconds S] [--engine scalar|avx2|avx512|all]");
+    eprintln!("usage: md5_ceiling [--threads N] [--seconds S] [--engine scalar|avx2|avx2-dual|avx512|all]");
     std::process::exit(2);
 }
 
@@ -172,13 +186,22 @@ fn main() {
     row("md-5", 1, md5);
     for engine in engines {
         for streams in [1, engine.lanes()] {
+            let name = engine.name();
+            check(
+                &name,
+                data,
+                streams,
+                engine_pass(&mut MultiMd5::new(engine), data, streams),
+            );
             let rate = rate(
                 threads,
                 budget,
                 || MultiMd5::new(engine),
-                |md| engine_pass(md, data, streams),
+                |md| {
+                    black_box(engine_pass(md, data, streams));
+                },
             );
-            row(&engine.name(), streams, rate);
+            row(&name, streams, rate);
             if engine.lanes() == 1 {
                 break;
             }
@@ -186,11 +209,16 @@ fn main() {
     }
     if with_md5_many {
         for streams in [1, 8, 16] {
-            row(
-                "md5-many",
-                streams,
-                rate(threads, budget, || (), |_| md5_many_pass(data, streams)),
+            check("md5-many", data, streams, md5_many_pass(data, streams));
+            let rate = rate(
+                threads,
+                budget,
+                || (),
+                |_| {
+                    black_box(md5_many_pass(data, streams));
+                },
             );
+            row("md5-many", streams, rate);
         }
     }
 }

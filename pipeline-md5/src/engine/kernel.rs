@@ -68,6 +68,24 @@ pub(super) trait Vector<const L: usize>: Copy {
     /// Lane-wise rotation left by `R` bits; `RR` is always `32 - R` (a
     /// shift-based backend needs both as constants).
     unsafe fn rotl<const R: i32, const RR: i32>(self) -> Self;
+
+    /// The message words of one block per lane, transposed: lane `i` of
+    /// vector `k` is word `k` (little-endian) of `blocks[i]`. This default
+    /// goes through memory; a backend may shuffle in registers instead.
+    #[inline(always)]
+    unsafe fn words(blocks: &[&[u8; 64]; L]) -> [Self; 16] {
+        let mut w = [[0u32; L]; 16];
+        for (lane, bytes) in blocks.iter().enumerate() {
+            for (k, word) in bytes.chunks_exact(4).enumerate() {
+                w[k][lane] = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+            }
+        }
+        let mut m = [Self::splat(0); 16];
+        for (vector, words) in m.iter_mut().zip(&w) {
+            *vector = Self::load(words);
+        }
+        m
+    }
 }
 
 /// Compresses `blocks` consecutive 64-byte blocks of every lane that has
@@ -114,21 +132,13 @@ pub(super) unsafe fn compress<V: Vector<L>, const L: usize>(
     let mut d = V::load(&abcd[3]);
     const ZEROS: [u8; 64] = [0; 64];
     for block in 0..blocks {
-        // Transpose: w[k] holds word k of every lane's block.
-        let mut w = [[0u32; L]; 16];
-        for (lane, input) in inputs.iter().enumerate() {
-            let bytes = match input {
-                Some(input) => &input[64 * block..64 * block + 64],
-                None => &ZEROS[..],
-            };
-            for (k, word) in bytes.chunks_exact(4).enumerate() {
-                w[k][lane] = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
-            }
-        }
-        let mut m = [V::splat(0); 16];
-        for (vector, words) in m.iter_mut().zip(&w) {
-            *vector = V::load(words);
-        }
+        let bytes: [&[u8; 64]; L] = std::array::from_fn(|lane| match inputs[lane] {
+            Some(input) => input[64 * block..]
+                .first_chunk::<64>()
+                .expect("a lane's input holds its blocks"),
+            None => &ZEROS,
+        });
+        let m = V::words(&bytes);
         let [a1, b1, c1, d1] = rounds::<V, L>([a, b, c, d], &m);
         a = a.add(a1);
         b = b.add(b1);

@@ -12,9 +12,10 @@
 //! |---|---:|---|
 //! | `scalar` | 1 | everywhere: md-5, one stream at a time |
 //! | `avx2` | 8 | x86-64 CPUs with AVX2 |
+//! | `avx2-dual` | 16 | the same, two 8-lane chains interleaved |
 //! | `avx512` | 16 | x86-64 CPUs with AVX-512F |
 //!
-//! [`Engine::detect`] picks the widest engine the CPU has, unless the
+//! [`Engine::detect`] picks the fastest engine the CPU has, unless the
 //! environment variable `MD5PIPE_ENGINE` names one ([`Engine::from_name`]).
 //! An engine value exists only for a kernel the CPU can run, so a binary
 //! built for any x86-64 CPU runs on every one of them (and builds, with the
@@ -88,14 +89,14 @@ pub use multi::{digest_chunked, LaneStatus, MultiMd5};
 pub const ENGINE_VAR: &str = "MD5PIPE_ENGINE";
 
 /// The names [`Engine::from_name`] knows, besides `auto`.
-pub const ENGINE_NAMES: [&str; 3] = ["scalar", "avx2", "avx512"];
+pub const ENGINE_NAMES: [&str; 4] = ["scalar", "avx2", "avx2-dual", "avx512"];
 
 /// Why an engine could not be had.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EngineError {
     /// The name is none of [`ENGINE_NAMES`] or `auto`.
-    #[error("unknown MD5 engine '{0}' (expected auto, scalar, avx2 or avx512)")]
+    #[error("unknown MD5 engine '{0}' (expected auto, scalar, avx2, avx2-dual or avx512)")]
     Unknown(String),
     /// This CPU lacks the instructions the named engine needs.
     #[error("this CPU cannot run the {0} MD5 engine")]
@@ -111,6 +112,8 @@ type Kernel = unsafe fn(&mut [[u32; 4]], &[Option<&[u8]>], usize);
 enum Kind {
     Scalar,
     Avx2,
+    /// Two interleaved AVX2 chains of 8 lanes.
+    Avx2Dual,
     Avx512,
     /// The generic kernel on emulated 16-lane vectors (tests only).
     #[cfg(test)]
@@ -133,19 +136,20 @@ impl Engine {
         Engine { kind: Kind::Scalar }
     }
 
-    /// The engine called `name` (`scalar`, `avx2`, `avx512`), or the best
-    /// one for `auto`.
+    /// The engine called `name` (one of [`ENGINE_NAMES`]), or the best one
+    /// for `auto`.
     ///
     /// # Errors
     ///
     /// [`EngineError::Unknown`] for another name; [`EngineError::Unsupported`]
-    /// if this CPU lacks the engine's instructions (AVX2 or AVX-512F, and
-    /// any SIMD engine off x86-64).
+    /// if this CPU lacks the engine's instructions (AVX2 or AVX-512F; off
+    /// x86-64, every engine but scalar).
     pub fn from_name(name: &str) -> Result<Engine, EngineError> {
         let kind = match name {
             "auto" => return Ok(Engine::best()),
             "scalar" => Kind::Scalar,
             "avx2" => Kind::Avx2,
+            "avx2-dual" => Kind::Avx2Dual,
             "avx512" => Kind::Avx512,
             other => return Err(EngineError::Unknown(other.to_string())),
         };
@@ -156,9 +160,10 @@ impl Engine {
         }
     }
 
-    /// The widest engine this CPU runs: avx512, else avx2, else scalar.
+    /// The fastest engine this CPU runs: avx512, else avx2-dual, else
+    /// scalar (BENCHMARKS.md: avx2-dual outruns avx2 on the same CPU).
     pub fn best() -> Engine {
-        [Kind::Avx512, Kind::Avx2]
+        [Kind::Avx512, Kind::Avx2Dual, Kind::Avx2]
             .into_iter()
             .find(|&kind| supported(kind))
             .map_or(Engine::scalar(), |kind| Engine { kind })
@@ -185,11 +190,12 @@ impl Engine {
             .collect()
     }
 
-    /// The name [`Engine::from_name`] takes: `scalar`, `avx2` or `avx512`.
+    /// The name [`Engine::from_name`] takes: one of [`ENGINE_NAMES`].
     pub fn id(self) -> &'static str {
         match self.kind {
             Kind::Scalar => "scalar",
             Kind::Avx2 => "avx2",
+            Kind::Avx2Dual => "avx2-dual",
             Kind::Avx512 => "avx512",
             #[cfg(test)]
             Kind::Emulated => "emulated",
@@ -206,6 +212,7 @@ impl Engine {
         match self.kind {
             Kind::Scalar => 1,
             Kind::Avx2 => 8,
+            Kind::Avx2Dual => 16,
             #[cfg(test)]
             Kind::Emulated => 16,
             Kind::Avx512 => 16,
@@ -219,11 +226,13 @@ impl Engine {
             #[cfg(target_arch = "x86_64")]
             Kind::Avx2 => Some(avx2::compress),
             #[cfg(target_arch = "x86_64")]
+            Kind::Avx2Dual => Some(avx2::compress_dual),
+            #[cfg(target_arch = "x86_64")]
             Kind::Avx512 => Some(avx512::compress),
             // `supported` refuses these kinds off x86-64, so no engine of
             // them exists there.
             #[cfg(not(target_arch = "x86_64"))]
-            Kind::Avx2 | Kind::Avx512 => None,
+            Kind::Avx2 | Kind::Avx2Dual | Kind::Avx512 => None,
             #[cfg(test)]
             Kind::Emulated => Some(emulated::compress16),
         }
@@ -249,11 +258,11 @@ fn supported(kind: Kind) -> bool {
     match kind {
         Kind::Scalar => true,
         #[cfg(target_arch = "x86_64")]
-        Kind::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+        Kind::Avx2 | Kind::Avx2Dual => std::arch::is_x86_feature_detected!("avx2"),
         #[cfg(target_arch = "x86_64")]
         Kind::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
         #[cfg(not(target_arch = "x86_64"))]
-        Kind::Avx2 | Kind::Avx512 => false,
+        Kind::Avx2 | Kind::Avx2Dual | Kind::Avx512 => false,
         #[cfg(test)]
         Kind::Emulated => true,
     }
