@@ -129,12 +129,16 @@ fn digest_randomly(engine: Engine, messages: &[Vec<u8>], rng: &mut Rng) -> Vec<[
     digests.into_iter().flatten().collect()
 }
 
+/// The engines this CPU runs; the note on the others is printed once.
 fn engines() -> Vec<Engine> {
-    for name in ENGINE_NAMES {
-        if let Err(err) = Engine::from_name(name) {
-            eprintln!("note: engine {name} not tested: {err}");
+    static NOTE: std::sync::Once = std::sync::Once::new();
+    NOTE.call_once(|| {
+        for name in ENGINE_NAMES {
+            if let Err(err) = Engine::from_name(name) {
+                eprintln!("note: engine {name} not tested: {err}");
+            }
         }
-    }
+    });
     Engine::available()
 }
 

@@ -333,21 +333,21 @@ pub fn digest_chunked(md5: &mut MultiMd5, messages: &[&[u8]], chunk: usize) -> V
     let mut held: Vec<Option<(usize, usize)>> = vec![None; md5.lanes()];
     let mut next = 0;
     loop {
-        for lane in 0..md5.lanes() {
+        for (lane, slot) in held.iter_mut().enumerate() {
             match md5.status(lane) {
                 LaneStatus::Done => {
-                    if let Some((index, _)) = held[lane].take() {
+                    if let Some((index, _)) = slot.take() {
                         digests[index] = md5.digest(lane);
                     }
                 }
                 LaneStatus::Idle if next < messages.len() => {
                     md5.start(lane);
-                    held[lane] = Some((next, 0));
+                    *slot = Some((next, 0));
                     next += 1;
                 }
                 _ => {}
             }
-            if let (Some((index, fed)), LaneStatus::Hungry) = (&mut held[lane], md5.status(lane)) {
+            if let (Some((index, fed)), LaneStatus::Hungry) = (slot.as_mut(), md5.status(lane)) {
                 let message = messages[*index];
                 let end = message.len().min(*fed + chunk);
                 md5.update(lane, &message[*fed..end]);
