@@ -15,6 +15,12 @@
 //! | `avx2-dual` | 16 | the same, two 8-lane chains interleaved |
 //! | `avx512` | 16 | x86-64 CPUs with AVX-512F |
 //!
+//! On one core of an AMD EPYC (portable build, BENCHMARKS.md) `avx2` ran
+//! 4.7–5.5x and `avx2-dual` 6.1–8.0x md-5's single stream, with every lane
+//! busy. Masked lanes are computed all the same, so a SIMD engine with one
+//! stream is slower than md-5 (0.6–0.9x): a digester with a single file
+//! left does better on the scalar engine.
+//!
 //! [`Engine::detect`] picks the fastest engine the CPU has, unless the
 //! environment variable `MD5PIPE_ENGINE` names one ([`Engine::from_name`]).
 //! An engine value exists only for a kernel the CPU can run, so a binary
