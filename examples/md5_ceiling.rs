@@ -15,8 +15,8 @@
 //! With `--threads 2` on a 2-core machine it shows whether the two cores
 //! really run MD5 at twice one core's speed.
 //!
-//! `--engine NAME` (`scalar`, `avx2`, `avx2-dual`, `avx512`, or `all` for every engine
-//! this CPU has) measures the multi-lane engine
+//! `--engine NAME` (`scalar`, `avx2`, `avx2-dual`, `avx512`, or `all` for
+//! every engine this CPU has) measures the multi-lane engine
 //! (`pipeline_md5::engine`) instead, in the same run as md-5 itself: one
 //! table row per engine and number of streams, one stream then one per
 //! lane, the buffer split evenly between the streams and each fed chunk by
@@ -141,10 +141,8 @@ fn main() {
             ("--engine", _) => match Engine::from_name(&value) {
                 Ok(engine) => engines = Some((vec![engine], false)),
                 Err(err) => {
-                    eprintln!(
-                        "md5_ceiling: {err}; this CPU has: {:?}",
-                        Engine::available()
-                    );
+                    let have: Vec<&str> = Engine::available().into_iter().map(Engine::id).collect();
+                    eprintln!("md5_ceiling: {err}; this CPU has: {}", have.join(", "));
                     std::process::exit(2);
                 }
             },
