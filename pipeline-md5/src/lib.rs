@@ -31,6 +31,7 @@
 //!
 //! - [`walk`]: the walk of one root in bytewise path order, and Go's path cleaning.
 //! - [`digest`]: digesting one file in chunks without ever blocking on a FIFO.
+//! - [`engine`]: the multi-lane MD5 engine (scalar, AVX2 x8, AVX-512 x16), chosen at run time.
 //! - [`escape`]: md5sum's output lines, its name escaping both ways, and its quoting.
 //! - [`checklist`]: parsing `md5sum -c` lists and wording their results.
 //! - [`check`]: verifying lists with the same pipeline.
@@ -54,6 +55,7 @@ pub mod check;
 pub mod checklist;
 pub mod cli;
 pub mod digest;
+pub mod engine;
 pub mod escape;
 pub mod stdio;
 pub mod walk;

@@ -1,0 +1,199 @@
+//! Unit tests of the engine's parts; the property test over every engine
+//! is `tests/engine.rs`.
+
+use md5::{Digest, Md5};
+
+use super::emulated::ternlog;
+use super::kernel::truth;
+use super::*;
+
+/// Every engine to test here: the CPU's, and the emulated 16-lane one.
+fn engines() -> Vec<Engine> {
+    let mut engines = Engine::available();
+    engines.push(Engine::emulated());
+    engines
+}
+
+fn md5(data: &[u8]) -> [u8; 16] {
+    Md5::digest(data).into()
+}
+
+fn bytes(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+        .collect()
+}
+
+#[test]
+fn truth_tables_are_md5s_boolean_functions() {
+    let words = [
+        0u32,
+        !0,
+        0x0F0F_0F0F,
+        0x3333_3333,
+        0x5555_5555,
+        0xDEAD_BEEF,
+        0x1234_5678,
+    ];
+    for &x in &words {
+        for &y in &words {
+            for &z in &words {
+                assert_eq!(ternlog(truth::F, x, y, z), (x & y) | (!x & z));
+                assert_eq!(ternlog(truth::G, x, y, z), (x & z) | (y & !z));
+                assert_eq!(ternlog(truth::H, x, y, z), x ^ y ^ z);
+                assert_eq!(ternlog(truth::I, x, y, z), y ^ (x | !z));
+            }
+        }
+    }
+}
+
+#[test]
+fn rfc_1321_test_suite_in_every_lane() {
+    let suite: [(&[u8], &str); 7] = [
+        (b"", "d41d8cd98f00b204e9800998ecf8427e"),
+        (b"a", "0cc175b9c0f1b6a831c399e269772661"),
+        (b"abc", "900150983cd24fb0d6963f7d28e17f72"),
+        (b"message digest", "f96b697d7cb7938d525a2f31aaf161d0"),
+        (
+            b"abcdefghijklmnopqrstuvwxyz",
+            "c3fcd3d76192e4007dfb496cca67e13b",
+        ),
+        (
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+            "d174ab98d277d9f5a5611c2c9f419d9f",
+        ),
+        (
+            b"12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+            "57edf4a22be3c955ac49da2e2107b67a",
+        ),
+    ];
+    for engine in engines() {
+        let mut md = MultiMd5::new(engine);
+        for lane in 0..md.lanes() {
+            let (message, hex) = suite[lane % suite.len()];
+            md.start(lane);
+            md.update(lane, message);
+            assert_eq!(
+                crate::digest::to_hex(&md.digest(lane)),
+                hex,
+                "{engine} lane {lane}"
+            );
+        }
+    }
+}
+
+#[test]
+fn padding_edges_match_md5_in_one_call_and_byte_by_byte() {
+    let lengths = [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 1000];
+    for engine in engines() {
+        let messages: Vec<Vec<u8>> = lengths.iter().map(|&n| bytes(n, n as u8)).collect();
+        let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+        let want: Vec<[u8; 16]> = refs.iter().map(|m| md5(m)).collect();
+        for chunk in [1, 7, 64, 100, 4096] {
+            let mut md = MultiMd5::new(engine);
+            assert_eq!(
+                digest_chunked(&mut md, &refs, chunk),
+                want,
+                "{engine}, chunk {chunk}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_lane_finishes_while_the_others_keep_their_partial_blocks() {
+    for engine in engines() {
+        let mut md = MultiMd5::new(engine);
+        let long = bytes(10_000, 1);
+        for lane in 0..md.lanes() {
+            md.start(lane);
+            md.update(lane, &long[..100 + lane]);
+        }
+        // Lane 0 ends now; the others hold 100 + lane bytes and go on.
+        assert_eq!(md.digest(0), md5(&long[..100]), "{engine}");
+        assert_eq!(md.status(0), LaneStatus::Idle);
+        for lane in 1..md.lanes() {
+            md.update(lane, &long[100 + lane..5_000 + lane]);
+        }
+        md.start(0);
+        md.update(0, b"abc");
+        assert_eq!(md.digest(0), md5(b"abc"), "{engine}");
+        for lane in (1..md.lanes()).rev() {
+            assert_eq!(
+                md.digest(lane),
+                md5(&long[..5_000 + lane]),
+                "{engine} lane {lane}"
+            );
+        }
+    }
+}
+
+#[test]
+fn compress_stops_at_the_first_hungry_or_done_lane_and_skips_idle_ones() {
+    let md = MultiMd5::new(Engine::emulated());
+    let mut md = md;
+    assert_eq!(md.compress(), 0, "all lanes idle");
+    md.start(3);
+    md.update(3, &[7; 64 * 5 + 10]);
+    md.start(9);
+    md.update(9, &[8; 64 * 2]);
+    assert_eq!(md.status(3), LaneStatus::Busy);
+    // Lanes 3 and 9 hold streams; the 14 idle lanes are masked.
+    assert_eq!(md.compress(), 2);
+    assert_eq!(md.status(9), LaneStatus::Hungry);
+    assert_eq!(md.buffered(3), 64 * 3 + 10);
+    assert_eq!(md.compress(), 0, "lane 9 is hungry");
+    md.finish(9);
+    assert_eq!(md.compress(), 1, "lane 9's padding block, lane 3 along");
+    assert_eq!(md.status(9), LaneStatus::Done);
+    assert_eq!(md.compress(), 0, "lane 9 is done");
+    assert_eq!(md.digest(9), md5(&[8; 128]));
+    assert_eq!(md.compress(), 2, "lane 3 alone");
+    assert_eq!(md.status(3), LaneStatus::Hungry);
+    assert_eq!(md.digest(3), md5(&[7; 64 * 5 + 10]));
+}
+
+#[test]
+fn fill_reads_into_the_lane_and_an_error_changes_nothing() {
+    for engine in engines() {
+        let mut md = MultiMd5::new(engine);
+        md.start(0);
+        let n = md.fill(0, 100, |room| {
+            room[..5].copy_from_slice(b"hello");
+            Ok::<_, ()>(5)
+        });
+        assert_eq!(n, Ok(5));
+        let failed = md.fill(0, 100, |room| {
+            room.fill(b'x');
+            Err("read failed")
+        });
+        assert_eq!(failed, Err("read failed"));
+        md.update(0, b"\n");
+        assert_eq!(md.digest(0), md5(b"hello\n"), "{engine}");
+    }
+}
+
+#[test]
+fn engines_by_name() {
+    assert_eq!(Engine::from_name("scalar"), Ok(Engine::scalar()));
+    assert_eq!(Engine::scalar().name(), "scalar x1");
+    assert_eq!(Engine::from_name("auto"), Ok(Engine::best()));
+    assert_eq!(
+        Engine::from_name("sse9"),
+        Err(EngineError::Unknown("sse9".to_string()))
+    );
+    for name in ENGINE_NAMES {
+        match Engine::from_name(name) {
+            Ok(engine) => assert_eq!(engine.id(), name),
+            Err(err) => assert_eq!(err, EngineError::Unsupported(name)),
+        }
+    }
+    let avx2 = Engine::from_name("avx2");
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(avx2.is_ok(), std::arch::is_x86_feature_detected!("avx2"));
+    if let Ok(avx2) = avx2 {
+        assert_eq!((avx2.name().as_str(), avx2.lanes()), ("avx2 x8", 8));
+    }
+    assert_eq!(Engine::available()[0], Engine::scalar());
+    assert_eq!(Engine::available().last(), Some(&Engine::best()));
+}
