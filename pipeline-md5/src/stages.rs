@@ -3,7 +3,6 @@
 //! `std::fs`, run on the blocking pool) or async (on `async-fs`).
 
 use std::cell::RefCell;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use futures::AsyncReadExt;
@@ -188,21 +187,10 @@ fn with_digester(
     })
 }
 
-/// The MD5 of the file at `path`, read `chunk` bytes at a time on this
-/// thread (blocking) with a buffer kept for the thread. Asks `cancel`
-/// between chunks, and counts the bytes read in `progress`.
-pub(crate) fn digest_path(
-    path: &Path,
-    chunk: usize,
-    cancel: Option<&Cancel>,
-    progress: &Progress,
-) -> Result<[u8; 16], DigestError> {
-    with_digester(chunk, cancel, progress, |d, cancelled, on_bytes| {
-        d.digest_file(path, cancelled, on_bytes)
-    })
-}
-
-/// [`digest_path`] for a walked file, opened with [`Entry::open`].
+/// The MD5 of a walked file, opened with [`Entry::open`] and read `chunk`
+/// bytes at a time on this thread (blocking) with a buffer kept for the
+/// thread. Asks `cancel` between chunks, and counts the bytes read in
+/// `progress`.
 pub(crate) fn digest_walked(
     entry: &Entry,
     chunk: usize,
