@@ -2,24 +2,13 @@
 //! buffer and packet, stopped by a cancel or by a sink that has what it
 //! wants, on inline, blocking and ordered stages alike.
 
+mod common;
+
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::sync::Arc;
 
+use common::watchdog;
 use pipeline_core::{Error, Pipeline, StageConfig};
-
-/// Upper bound on any wait that only a broken runtime would exceed.
-const GUARD: Duration = Duration::from_secs(60);
-
-/// Runs `f` on a thread; a hang becomes a failure after [`GUARD`].
-fn watchdog<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(GUARD)
-        .unwrap_or_else(|_| panic!("{what}: hung, or panicked"))
-}
 
 /// An endless inner iterator that counts the items it made.
 fn endless(made: &Arc<AtomicU64>) -> impl Iterator<Item = u64> + Send + 'static {

@@ -4,27 +4,16 @@
 //! that only a broken runtime would not end runs under a watchdog that
 //! turns the hang into a failure; nothing here times anything.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+use common::{watchdog, GUARD};
 use futures::StreamExt;
 use pipeline_core::{threads, Cancel, Error, Pipeline, StageConfig};
 use smol::Timer;
-
-/// Upper bound on any wait that only a broken runtime would exceed.
-const GUARD: Duration = Duration::from_secs(30);
-
-/// Runs `f` on a thread of its own and fails if it has not returned
-/// within [`GUARD`] (a hang); its value otherwise.
-fn watchdog<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(GUARD)
-        .unwrap_or_else(|_| panic!("{what}: hung"))
-}
 
 fn inner_sum(n: u64) -> u64 {
     Pipeline::new()

@@ -3,27 +3,16 @@
 //! configuration error naming the stage: never a panic, never a hang.
 //! And `workers = n` means what the docs say for each kind of stage.
 
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, Condvar, Mutex};
-use std::time::Duration;
+mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex};
+
+use common::{watchdog, GUARD};
 use pipeline_core::{Error, Pipeline, StageConfig, MAX_BLOCKING_WORKERS, MAX_WORKERS};
 
 /// A setting under test: its name, and how it changes a stage.
 type Setting = (&'static str, fn(StageConfig) -> StageConfig);
-
-/// Upper bound on any wait that only a broken runtime would exceed.
-const GUARD: Duration = Duration::from_secs(60);
-
-/// Runs `f` on a thread; a hang becomes a failure after [`GUARD`].
-fn watchdog<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(GUARD)
-        .unwrap_or_else(|_| panic!("{what}: hung, or panicked"))
-}
 
 /// A small graph (source, inline stage, ordered stage, blocking stage,
 /// merge, async stage) with `cfg` applied to the stage named `at`.

@@ -4,26 +4,15 @@
 //! is cancelled. The run ends with the outcome it should, leaves no live
 //! task, and never hangs (a watchdog turns a hang into a failure).
 
-use std::sync::mpsc;
-use std::time::Duration;
+mod common;
 
+use common::watchdog;
 use futures::StreamExt;
 use pipeline_core::{Cancel, Error, LiveTasks, Pipeline, StageConfig};
-
-const GUARD: Duration = Duration::from_secs(30);
 
 const SINKS: [&str; 7] = [
     "for_each", "fold", "collect", "first", "take", "iter", "stream",
 ];
-
-fn watchdog<R: Send + 'static>(what: String, f: impl FnOnce() -> R + Send + 'static) -> R {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(GUARD)
-        .unwrap_or_else(|_| panic!("{what}: hung"))
-}
 
 /// Ends `flow` with the sink `kind`; `Ok(())` or the run's error. `first`
 /// and `take` ask for more than the run makes before it stops.
