@@ -15,39 +15,16 @@ use std::path::Path;
 
 use common::*;
 
-/// xorshift64*: small, seedable, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// A random name: 1 to 12 bytes, none NUL or `/`, never `.` or `..`;
 /// often made of the bytes md5sum escapes and the ones that sort oddly.
 fn name(rng: &mut Rng) -> Vec<u8> {
     const SPECIAL: &[u8] = b"\n\r\\ -.0aAz*()=\xff\xc3\xa9\x01\x7f";
     loop {
-        let len = 1 + rng.below(12) as usize;
+        let len = 1 + rng.below(12);
         let name: Vec<u8> = (0..len)
             .map(|_| {
                 if rng.below(2) == 0 {
-                    SPECIAL[rng.below(SPECIAL.len() as u64) as usize]
+                    SPECIAL[rng.below(SPECIAL.len())]
                 } else {
                     1 + rng.below(255) as u8
                 }
@@ -75,7 +52,7 @@ fn grow(rng: &mut Rng, dir: &Path, depth: u32, budget: &mut u32) {
             }
             2 => std::os::unix::fs::symlink("elsewhere", &path).unwrap(),
             _ => {
-                let len = rng.below(3000) as usize;
+                let len = rng.below(3000);
                 let body: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
                 fs::write(&path, body).unwrap();
             }
@@ -85,8 +62,8 @@ fn grow(rng: &mut Rng, dir: &Path, depth: u32, budget: &mut u32) {
 
 #[test]
 fn random_trees_print_what_md5sum_prints_byte_for_byte() {
-    let seed = env_or("MD5PIPE_FUZZ_SEED", 0x5eed_1505);
-    let cases = env_or("MD5PIPE_FUZZ_CASES", 12);
+    let seed = env_u64("MD5PIPE_FUZZ_SEED", 0x5eed_1505);
+    let cases = env_u64("MD5PIPE_FUZZ_CASES", 12);
     let mut rng = Rng(seed | 1);
     for case in 0..cases {
         let dir = open_tempdir();
