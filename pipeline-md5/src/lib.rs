@@ -57,6 +57,7 @@ pub mod cli;
 pub mod digest;
 pub mod engine;
 pub mod escape;
+pub mod oom;
 pub mod stdio;
 pub mod walk;
 

@@ -155,7 +155,7 @@ fn out_of_descriptors_is_a_clear_error_not_a_panic() {
 #[test]
 fn out_of_memory_is_a_clear_error_not_an_abort() {
     let dir = small_tree(20);
-    for kib in [10_000, 20_000, 30_000, 60_000] {
+    for kib in [10_000, 13_000, 16_000, 20_000, 30_000, 60_000] {
         under_ulimit(&format!("-v {kib}"), dir.path());
     }
 }

@@ -21,6 +21,10 @@ use pipeline_md5::check::ListSource;
 use pipeline_md5::cli::{self, CheckCommand, Common, DigestCommand, Interrupts};
 use pipeline_md5::{limits, Io, Mode, Options};
 
+/// Out of memory is `md5pipe: out of memory` and status 1, not an abort.
+#[global_allocator]
+static ALLOCATOR: pipeline_md5::oom::ExitOnOom = pipeline_md5::oom::ExitOnOom;
+
 const AFTER_HELP: &str = "\
 Digest mode prints `HEX  PATH` for every regular file below each PATH (a
 file PATH: that file), each PATH's files sorted by the bytes of their path,
