@@ -205,6 +205,21 @@ fn last_of_quiet_status_warn(matches: &clap::ArgMatches) -> (bool, bool, bool) {
     )
 }
 
+/// Makes glibc's malloc serve every thread from its main arena. By default
+/// a thread's first allocation may reserve a new 64–128 MiB arena with
+/// `mmap`; under a `ulimit -v` that reservation fails, and glibc was seen
+/// retrying it forever on an executor thread (a run spinning on one core
+/// with no output). md5pipe's threads allocate little and rarely (buffers
+/// are kept per thread), so one arena costs nothing measurable.
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes a malloc tunable; it is called before
+    // any other thread exists, as glibc asks for M_ARENA_MAX.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 /// The process's entry point, called by the C runtime (see the crate docs
 /// for why not Rust's).
 #[no_mangle]
@@ -219,6 +234,7 @@ pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) ->
     // SAFETY: setting a signal's disposition to SIG_IGN has no
     // preconditions; no other thread runs yet.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    one_malloc_arena();
     match std::panic::catch_unwind(run) {
         Ok(status) => std::process::exit(status),
         Err(_) => std::process::exit(101),
