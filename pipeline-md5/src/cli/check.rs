@@ -115,7 +115,7 @@ pub fn run_check(cmd: &CheckCommand, interrupts: &Interrupts) -> i32 {
     let mut run = match check_lists(lists.clone(), cmd.zero, &cmd.common.options) {
         Ok(run) => run,
         Err(err) => {
-            eprintln!("md5pipe: {err}");
+            crate::stdio::to_stderr(format!("md5pipe: {err}\n").as_bytes());
             return USAGE;
         }
     };
