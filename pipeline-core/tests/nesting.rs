@@ -81,19 +81,29 @@ fn outer_cancel_reaches_inner(kind: &'static str) {
             *seen.lock().unwrap() = Some(res);
         })
         .for_each(|()| {});
-    let handle = std::thread::spawn(move || run.run());
-    started_rx
-        .recv_timeout(GUARD)
-        .expect("the inner run starts");
-    outer.cancel();
-    let res = watchdog(kind, move || handle.join().unwrap());
-    assert!(matches!(res, Err(Error::Cancelled)), "{kind}: {res:?}");
+    cancel_once_started(run, &started_rx, &outer, kind);
     let inner = inner_result.lock().unwrap().take();
     assert!(
         matches!(inner, Some(Err(Error::Cancelled))),
         "{kind}: the inner run was cancelled: {inner:?}"
     );
     assert_eq!(live.get(), 0);
+}
+
+/// Runs `run` on a thread, cancels `outer` once a stage reports on
+/// `started` that its inner run has begun, and checks that the outer run
+/// ends (under the watchdog) as cancelled.
+fn cancel_once_started(
+    run: pipeline_core::Run<()>,
+    started: &mpsc::Receiver<()>,
+    outer: &Cancel,
+    what: &str,
+) {
+    let handle = std::thread::spawn(move || run.run());
+    started.recv_timeout(GUARD).expect("the inner run starts");
+    outer.cancel();
+    let res = watchdog(what, move || handle.join().unwrap());
+    assert!(matches!(res, Err(Error::Cancelled)), "{what}: {res:?}");
 }
 
 #[test]
@@ -136,13 +146,7 @@ fn cancelling_the_outer_run_cancels_a_run_async_inside_an_async_stage() {
             }
         })
         .for_each(|()| {});
-    let handle = std::thread::spawn(move || run.run());
-    started_rx
-        .recv_timeout(GUARD)
-        .expect("the inner run starts");
-    outer.cancel();
-    let res = watchdog("run_async", move || handle.join().unwrap());
-    assert!(matches!(res, Err(Error::Cancelled)), "{res:?}");
+    cancel_once_started(run, &started_rx, &outer, "run_async");
     // An async stage function is dropped at the cancel; if it was not,
     // its inner run must have been cancelled.
     assert!(inner_cancelled.load(SeqCst) <= 1);
