@@ -111,6 +111,7 @@
 
 #![warn(missing_docs)]
 
+mod blocking_pool;
 mod cancel;
 mod channel;
 mod config;
@@ -135,6 +136,7 @@ mod stage;
 mod stats;
 mod writer;
 
+pub use blocking_pool::unblock;
 pub use cancel::Cancel;
 pub use config::{
     ErrorPolicy, StageConfig, DEFAULT_BATCH, DEFAULT_BUFFER, MAX_BLOCKING_WORKERS, MAX_WORKERS,

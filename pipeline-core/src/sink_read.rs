@@ -267,11 +267,7 @@ mod tests {
     use crate::Cancel;
 
     /// Folds `0..n` with a quick pace; `f` gets the call's number.
-    fn quick_fold(
-        cancel: &Cancel,
-        n: u64,
-        mut f: impl FnMut(u64),
-    ) -> (ControlFlow<u64, u64>, u64) {
+    fn quick_fold(cancel: &Cancel, n: u64, mut f: impl FnMut(u64)) -> (ControlFlow<u64, u64>, u64) {
         let mut pace = Pace { quick: true };
         let mut items = (0..n).collect::<Vec<_>>().into_iter();
         let mut calls = 0;
