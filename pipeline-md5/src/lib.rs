@@ -35,6 +35,7 @@
 //! - [`escape`]: md5sum's output lines, its name escaping both ways, and its quoting.
 //! - [`checklist`]: parsing `md5sum -c` lists and wording their results.
 //! - [`check`]: verifying lists with the same pipeline.
+//! - [`audit`]: a manifest against a tree, as a streaming merge-join.
 //! - [`cli`]: `md5pipe`'s commands, signals and output.
 //! - [`stdio`]: which standard descriptors the process started without.
 //!
@@ -51,6 +52,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod check;
 pub mod checklist;
 pub mod cli;

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 use pipeline_md5::check::ListSource;
-use pipeline_md5::cli::{self, CheckCommand, Common, DigestCommand, Interrupts};
+use pipeline_md5::cli::{self, AuditCommand, CheckCommand, Common, DigestCommand, Interrupts};
 use pipeline_md5::{limits, Io, Mode, Options};
 
 /// Out of memory is `md5pipe: out of memory` and status 1, not an abort.
@@ -46,6 +46,14 @@ struct Args {
     /// Read MD5 lists from the FILEs and check them.
     #[arg(short = 'c', long)]
     check: bool,
+
+    /// Audit PATH (one tree, default `.`) against MANIFEST (a list md5pipe
+    /// or md5sum wrote, in any order; `-`: standard input): print
+    /// `= PATH` (same digest), `* PATH` (changed), `+ PATH` (new), `- PATH`
+    /// (missing) or `! PATH` (unreadable) for every path, the counts on
+    /// stderr; exit 1 on any difference.
+    #[arg(long, value_name = "MANIFEST", conflicts_with_all = ["check", "tag", "binary", "text", "fail_fast"])]
+    diff: Option<OsString>,
 
     /// End each output line with NUL, not newline, and do not escape names
     /// (with -c: lists have NUL-terminated lines).
@@ -296,7 +304,17 @@ fn run() -> i32 {
         pipeline_md5::stdio::to_stderr(format!("md5pipe: cannot start: {reason}\n").as_bytes());
         return cli::FAILURE;
     }
-    let status = if args.check {
+    let status = if let Some(manifest) = args.diff {
+        if args.paths.len() > 1 {
+            usage_error("--diff audits one tree: give at most one PATH");
+        }
+        let mut cmd = AuditCommand::default();
+        cmd.manifest = PathBuf::from(manifest);
+        cmd.root = args.paths.into_iter().next().map(PathBuf::from);
+        cmd.zero = args.zero;
+        cmd.common = common;
+        cli::run_audit(&cmd, &interrupts)
+    } else if args.check {
         let mut cmd = CheckCommand::default();
         cmd.lists = args
             .paths

@@ -11,12 +11,14 @@
 //! GNU md5sum quotes it ([`crate::escape::quote`]) and the reason worded as
 //! md5sum words it.
 
+mod audit;
 mod bar;
 mod check;
 mod digest;
 mod output;
 mod signals;
 
+pub use audit::{run_audit, AuditCommand};
 pub use check::{run_check, CheckCommand};
 pub use digest::{run_digest, DigestCommand};
 pub use signals::Interrupts;
