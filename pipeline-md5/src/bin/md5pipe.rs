@@ -55,6 +55,12 @@ struct Args {
     #[arg(long, value_name = "MANIFEST", conflicts_with_all = ["check", "tag", "binary", "text", "fail_fast"])]
     diff: Option<OsString>,
 
+    /// Print one digest per PATH instead of a line per file: the MD5 of
+    /// what `md5pipe .` prints inside PATH (names relative to PATH, in
+    /// bytewise order), the same wherever the tree is.
+    #[arg(long, conflicts_with_all = ["check", "diff", "binary", "text", "fail_fast"])]
+    tree_digest: bool,
+
     /// End each output line with NUL, not newline, and do not escape names
     /// (with -c: lists have NUL-terminated lines).
     #[arg(short = 'z', long)]
@@ -337,7 +343,11 @@ fn run() -> i32 {
         cmd.binary = binary.is_some_and(|(b, _)| b);
         cmd.fail_fast = args.fail_fast;
         cmd.common = common;
-        cli::run_digest(&cmd, &interrupts)
+        if args.tree_digest {
+            cli::run_tree_digest(&cmd, &interrupts)
+        } else {
+            cli::run_digest(&cmd, &interrupts)
+        }
     };
     status
 }

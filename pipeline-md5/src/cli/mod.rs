@@ -17,11 +17,13 @@ mod check;
 mod digest;
 mod output;
 mod signals;
+mod treedigest;
 
 pub use audit::{run_audit, AuditCommand};
 pub use check::{run_check, CheckCommand};
 pub use digest::{run_digest, DigestCommand};
 pub use signals::Interrupts;
+pub use treedigest::run_tree_digest;
 
 use pipeline::Stats;
 
