@@ -236,3 +236,92 @@ fn usage_errors_and_a_missing_manifest() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(show(&out.stderr), "md5pipe: m: No such file or directory\n");
 }
+
+/// Upper bound on any wait that only a hung md5pipe would exceed.
+const GUARD: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Waits for `child` to exit, killing it and failing after [`GUARD`].
+fn exit_code(mut child: std::process::Child) -> Option<i32> {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if started.elapsed() > GUARD {
+            let _ = child.kill();
+            panic!("md5pipe --diff did not end after the signal");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+fn signal(child: &std::process::Child, sig: libc::c_int) {
+    // SAFETY: kill has no memory-safety preconditions; the pid is our child.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, sig) }, 0);
+}
+
+/// Whether `pid` holds a descriptor open on `path`.
+fn has_open(pid: u32, path: &Path) -> bool {
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten()
+        .any(|fd| fs::read_link(fd.path()).is_ok_and(|target| target == path))
+}
+
+/// Bytes the process has read so far (`rchar` of /proc/PID/io).
+fn bytes_read(pid: u32) -> u64 {
+    let io = fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+    io.lines()
+        .find_map(|l| l.strip_prefix("rchar: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn signals_end_a_diff_waiting_for_its_manifest_on_a_fifo_or_a_pipe() {
+    let dir = open_tempdir();
+    file(dir.path(), b"t/a", b"a");
+    let m = dir.path().join("m");
+    fifo(&m);
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // A FIFO nobody writes to: open must not block, the wait must end.
+        let child = md5pipe()
+            .args(["--diff", "m", "t"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while !has_open(child.id(), &m) {
+            assert!(started.elapsed() < GUARD, "never opened the FIFO");
+            std::thread::yield_now();
+        }
+        signal(&child, sig);
+        assert_eq!(exit_code(child), Some(128 + sig));
+
+        // Standard input, a pipe kept open with half a line written.
+        let mut child = md5pipe()
+            .args(["--diff", "-", "t"])
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let before = bytes_read(child.id());
+        stdin
+            .write_all(b"0cc175b9c0f1b6a831c399e269772661  t/")
+            .unwrap();
+        let started = std::time::Instant::now();
+        while bytes_read(child.id()) < before + 36 {
+            assert!(started.elapsed() < GUARD, "never read its stdin");
+            std::thread::yield_now();
+        }
+        signal(&child, sig);
+        assert_eq!(exit_code(child), Some(128 + sig));
+        drop(stdin);
+    }
+}

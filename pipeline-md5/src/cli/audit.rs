@@ -2,10 +2,11 @@
 //! path (see [`crate::audit`]).
 
 use std::ffi::OsStr;
-use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use pipeline::Cancel;
 
 use super::bar::Bar;
 use super::digest::message;
@@ -14,6 +15,7 @@ use super::{final_status, Common, Interrupts, FAILURE, USAGE};
 use crate::audit::{Counts, Join, Manifest, Mark};
 use crate::digest_tree;
 use crate::escape::{needs_escape, push_name, quote};
+use crate::listread::CancellableFd;
 
 /// What `md5pipe --diff` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -35,8 +37,13 @@ pub struct AuditCommand {
 pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
     let name = quote(cmd.manifest.as_os_str().as_bytes());
     let name = String::from_utf8_lossy(&name).into_owned();
-    let mut manifest = match open_manifest(&cmd.manifest, cmd.zero) {
+    let reading = Cancel::new();
+    interrupts.watch(reading.clone());
+    let mut manifest = match open_manifest(&cmd.manifest, cmd.zero, &reading) {
         Ok(m) => m,
+        Err(_) if interrupts.exit_status().is_some() => {
+            return interrupts.exit_status().unwrap_or(FAILURE);
+        }
         Err(err) => {
             let reason = crate::walk::io_reason(&err);
             crate::stdio::to_stderr(format!("md5pipe: {name}: {reason}\n").as_bytes());
@@ -101,6 +108,7 @@ pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
     let stats = run.stats();
     drop(run);
     match counts {
+        Err(_) if interrupts.exit_status().is_some() => {}
         Err(err) => {
             let reason = crate::walk::io_reason(&err);
             bar.warn(format!("{name}: {reason}").as_bytes());
@@ -131,21 +139,22 @@ pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
     )
 }
 
-/// The manifest, sorted: a file is checked for order first and then read
-/// again as it is (or sorted on disk if it is not); standard input is
-/// sorted on disk in runs whatever its order.
-fn open_manifest(path: &PathBuf, zero: bool) -> io::Result<Manifest> {
+/// The manifest, sorted: a regular file is checked for order first and
+/// then read again as it is (or sorted on disk if it is not); standard
+/// input, a pipe or a FIFO is sorted on disk in runs whatever its order.
+/// Every read waits only while `cancel` is open (a signal ends the wait
+/// for a list nobody writes), and a FIFO does not block the open.
+fn open_manifest(path: &Path, zero: bool, cancel: &Cancel) -> io::Result<Manifest> {
     if path.as_os_str() == OsStr::new("-") {
-        return Manifest::read(Box::new(io::stdin()), None, zero);
+        let stdin = CancellableFd::stdin(cancel.clone());
+        return Manifest::read(Box::new(stdin), None, zero);
     }
+    let name = path.as_os_str().as_bytes();
     let open = || -> io::Result<Box<dyn Read>> {
-        let file = File::open(path)?;
-        if file.metadata()?.is_dir() {
-            return Err(io::Error::from_raw_os_error(libc::EISDIR));
-        }
-        Ok(Box::new(file))
+        Ok(Box::new(CancellableFd::open(name, cancel.clone())?))
     };
-    Manifest::read(open()?, Some(&open), zero)
+    let regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
+    Manifest::read(open()?, regular.then_some(&open as _), zero)
 }
 
 /// `MARK PATH`, escaped as md5sum escapes a name (a `\` first when it
