@@ -32,6 +32,7 @@
 //! - [`walk`]: the walk of one root in bytewise path order, and Go's path cleaning.
 //! - [`digest`]: digesting one file in chunks without ever blocking on a FIFO.
 //! - [`engine`]: the multi-lane MD5 engine (scalar, AVX2 x8, AVX-512 x16), chosen at run time.
+//! - [`filter`]: which files below a root the walk yields (globs, depth, `.gitignore`).
 //! - [`escape`]: md5sum's output lines, its name escaping both ways, and its quoting.
 //! - [`checklist`]: parsing `md5sum -c` lists and wording their results.
 //! - [`check`]: verifying lists with the same pipeline.
@@ -59,6 +60,7 @@ pub mod cli;
 pub mod digest;
 pub mod engine;
 pub mod escape;
+pub mod filter;
 pub mod oom;
 pub mod stdio;
 pub mod walk;
@@ -154,6 +156,7 @@ fn article(root: &Path, opts: &Options) -> Result<Vec<FileDigest>, Error> {
     let job = Job {
         roots: Arc::from([root.to_path_buf()]),
         follow_links: false,
+        filter: Default::default(),
         chunk: opts.chunk,
         walk_errors: WalkErrors::Stash(walk_error.clone()),
         progress: Arc::new(Progress::new()),

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use pipeline_md5::check::ListSource;
 use pipeline_md5::cli::{self, AuditCommand, CheckCommand, Common, DigestCommand, Interrupts};
+use pipeline_md5::filter::Filter;
 use pipeline_md5::{limits, Io, Mode, Options};
 
 /// Out of memory is `md5pipe: out of memory` and status 1, not an abort.
@@ -82,6 +83,29 @@ struct Args {
     /// Follow symbolic links below the PATHs; a loop is an error.
     #[arg(short = 'L', long, conflicts_with = "check")]
     follow: bool,
+
+    /// Skip files and directories matching GLOB (.gitignore syntax: `*.tmp`
+    /// at any depth, `build/` directories only, `/notes` at the root); an
+    /// excluded directory is not read. Repeatable.
+    #[arg(long, value_name = "GLOB", conflicts_with = "check")]
+    exclude: Vec<String>,
+
+    /// Digest only files matching GLOB (.gitignore syntax). Repeatable.
+    #[arg(long, value_name = "GLOB", conflicts_with = "check")]
+    include: Vec<String>,
+
+    /// Digest files at most N levels below each PATH (1: its own files).
+    #[arg(long, value_name = "N", conflicts_with = "check")]
+    max_depth: Option<usize>,
+
+    /// Do not enter directories on other file systems than their PATH's.
+    #[arg(short = 'x', long, conflicts_with = "check")]
+    one_file_system: bool,
+
+    /// Skip what `.gitignore` files below each PATH ignore, and `.git`
+    /// directories.
+    #[arg(long, conflicts_with = "check")]
+    ignore_vcs: bool,
 
     /// The design: bounded (walker, N digesters), parallel (a task per file)
     /// or serial. All print the same bytes.
@@ -272,7 +296,18 @@ fn run() -> i32 {
             usage_error("--tag does not support --text mode");
         }
     }
+    let mut filter = Filter::default()
+        .one_file_system(args.one_file_system)
+        .ignore_vcs(args.ignore_vcs);
+    if let Some(depth) = args.max_depth {
+        filter = filter.max_depth(depth);
+    }
+    let filter = filter
+        .exclude(&args.exclude)
+        .and_then(|f| f.include(&args.include))
+        .unwrap_or_else(|err| usage_error(&err.to_string()));
     let mut options = Options::default()
+        .filter(filter)
         .mode(args.mode)
         .follow_links(args.follow)
         .fail_fast(args.fail_fast)
