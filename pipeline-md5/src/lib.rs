@@ -62,6 +62,7 @@ pub mod engine;
 pub mod escape;
 pub mod filter;
 pub mod oom;
+pub mod roots;
 pub mod stdio;
 pub mod walk;
 
@@ -157,6 +158,7 @@ fn article(root: &Path, opts: &Options) -> Result<Vec<FileDigest>, Error> {
         roots: Arc::from([root.to_path_buf()]),
         follow_links: false,
         filter: Default::default(),
+        files_from: None,
         chunk: opts.chunk,
         walk_errors: WalkErrors::Stash(walk_error.clone()),
         progress: Arc::new(Progress::new()),

@@ -124,6 +124,8 @@ pub struct Options {
     pub group: usize,
     /// Which files below the roots are digested (all by default).
     pub filter: std::sync::Arc<crate::filter::Filter>,
+    /// Roots read from a list after the ones given (`--files-from`).
+    pub files_from: Option<crate::roots::FilesFrom>,
 }
 
 impl Default for Options {
@@ -139,6 +141,7 @@ impl Default for Options {
             io: Io::Blocking,
             group: 16,
             filter: Default::default(),
+            files_from: None,
         }
     }
 }
@@ -171,6 +174,12 @@ impl Options {
     /// Sets [`chunk`](Self::chunk).
     pub fn chunk(mut self, n: usize) -> Options {
         self.chunk = n;
+        self
+    }
+
+    /// Sets [`files_from`](Self::files_from).
+    pub fn files_from(mut self, from: Option<crate::roots::FilesFrom>) -> Options {
+        self.files_from = from;
         self
     }
 
@@ -371,6 +380,7 @@ where
         roots: roots.into_iter().map(Into::into).collect(),
         follow_links: opts.follow_links,
         filter: opts.filter.clone(),
+        files_from: opts.files_from.clone(),
         chunk: opts.chunk,
         walk_errors: WalkErrors::InPlace,
         progress: Arc::new(Progress::new()),

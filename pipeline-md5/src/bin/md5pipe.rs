@@ -20,6 +20,7 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 use pipeline_md5::check::ListSource;
 use pipeline_md5::cli::{self, AuditCommand, CheckCommand, Common, DigestCommand, Interrupts};
 use pipeline_md5::filter::Filter;
+use pipeline_md5::roots::FilesFrom;
 use pipeline_md5::{limits, Io, Mode, Options};
 
 /// Out of memory is `md5pipe: out of memory` and status 1, not an abort.
@@ -83,6 +84,16 @@ struct Args {
     /// Follow symbolic links below the PATHs; a loop is an error.
     #[arg(short = 'L', long, conflicts_with = "check")]
     follow: bool,
+
+    /// Digest the files (or trees) named in FILE (`-`: standard input), one
+    /// a line, in that order, after any PATH; the list is read as the run
+    /// goes.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["check", "diff", "tree_digest"])]
+    files_from: Option<OsString>,
+
+    /// With --files-from: names end at NUL (as `find -print0` writes them).
+    #[arg(short = '0', long, requires = "files_from")]
+    null: bool,
 
     /// Skip files and directories matching GLOB (.gitignore syntax: `*.tmp`
     /// at any depth, `build/` directories only, `/notes` at the root); an
@@ -308,6 +319,10 @@ fn run() -> i32 {
         .unwrap_or_else(|err| usage_error(&err.to_string()));
     let mut options = Options::default()
         .filter(filter)
+        .files_from(args.files_from.as_ref().map(|list| FilesFrom {
+            list: ListSource::from_arg(list.as_bytes()),
+            nul: args.null,
+        }))
         .mode(args.mode)
         .follow_links(args.follow)
         .fail_fast(args.fail_fast)
