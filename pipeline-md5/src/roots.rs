@@ -3,7 +3,7 @@
 //! (no escapes, no byte special but the delimiter), empty lines skipped,
 //! in the order given. The list is read as the walk goes, so it may be
 //! endless and memory holds one name; every wait for more of it ends at
-//! the run's cancel ([`crate::listread`]).
+//! the run's cancel, as check mode's lists do.
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
