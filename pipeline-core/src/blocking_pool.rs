@@ -110,6 +110,8 @@ fn submit(job: Job) -> io::Result<()> {
 /// A thread of the pool: runs queued jobs until it has waited [`IDLE`]
 /// for one, or the pool is over its limit.
 fn work() {
+    #[cfg(feature = "tokio")]
+    crate::tokio_ctx::enter_for_good();
     let mut s = state();
     loop {
         if let Some(job) = s.queue.pop_front() {

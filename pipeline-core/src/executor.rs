@@ -73,6 +73,8 @@ thread_local! {
 /// none, looks for one for [`SPIN`], then sleeps until one is scheduled.
 fn run_thread(ex: &'static Executor<'static>) -> ! {
     ON_EXECUTOR.with(|on| on.set(true));
+    #[cfg(feature = "tokio")]
+    crate::tokio_ctx::enter_for_good();
     loop {
         if ex.try_tick() || spin_until(|| ex.try_tick()) {
             continue;
@@ -98,6 +100,8 @@ impl StandIn {
             .name("pipeline-stand-in".into())
             .spawn(move || {
                 ON_EXECUTOR.with(|on| on.set(true));
+                #[cfg(feature = "tokio")]
+                crate::tokio_ctx::enter_for_good();
                 while !rx.is_closed() {
                     if ex.try_tick() || spin_until(|| ex.try_tick() || rx.is_closed()) {
                         continue;

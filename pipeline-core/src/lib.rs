@@ -134,6 +134,8 @@ mod sink_read;
 mod source;
 mod stage;
 mod stats;
+#[cfg(feature = "tokio")]
+mod tokio_ctx;
 mod writer;
 
 pub use blocking_pool::unblock;

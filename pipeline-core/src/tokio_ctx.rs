@@ -1,0 +1,46 @@
+//! With the `tokio` feature, stage functions run inside a tokio runtime
+//! context, so `tokio::time`, `tokio::net`, `tokio::fs` and the libraries
+//! built on them (reqwest, tonic, sqlx...) work in a stage unchanged.
+//!
+//! How: every thread that runs stage functions (the executor's threads,
+//! the threads standing in for one that blocks, and the blocking pool's)
+//! enters the handle of one tokio runtime for as long as it lives. The
+//! runtime is the runtime's own, started on first use with one worker
+//! thread and every driver (timers, I/O), and never shut down: the drivers
+//! run on that thread and wake our tasks through their wakers, so a timer
+//! or a socket awaited in a stage completes wherever the stage runs. This
+//! is what the `async-compat` crate does around every poll; entering once
+//! per thread costs nothing per poll. A runtime borrowed from the caller
+//! (`Handle::current()` at first use) would die with the caller's
+//! `#[tokio::main]` or test while later runs still used it.
+
+use std::sync::OnceLock;
+
+/// The handle every stage thread enters.
+fn handle() -> &'static tokio::runtime::Handle {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("pipeline-tokio")
+                .enable_all()
+                .build()
+                .expect("the OS must let the tokio driver start its thread")
+        })
+        .handle()
+}
+
+/// Enters the tokio context on this thread for as long as it lives.
+pub(crate) fn enter_for_good() {
+    thread_local! {
+        static GUARD: std::cell::RefCell<Option<tokio::runtime::EnterGuard<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    GUARD.with(|g| {
+        let mut g = g.borrow_mut();
+        if g.is_none() {
+            *g = Some(handle().enter());
+        }
+    });
+}
