@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use pipeline::{pipeline, Cancel, Emitter};
 
+use crate::engine::Engine;
 use crate::error::Error;
 use crate::progress::Progress;
 use crate::stages::{digest_entry_async, digest_group, walk_roots, Group, Grouper, WalkErrors};
@@ -30,6 +31,11 @@ pub(crate) struct Job {
     pub(crate) group: usize,
     /// Whether the first error fails the run.
     pub(crate) fail_fast: bool,
+    /// The MD5 engine the bounded design's digesters run.
+    pub(crate) engine: Engine,
+    /// How many digesters share the files (the last files of the walk are
+    /// split among them).
+    pub(crate) digesters: usize,
 }
 
 /// Sends every regular file the walk finds downstream, one at a time.
@@ -39,7 +45,7 @@ fn walk_files(job: &Job, em: &mut Emitter<Entry>) {
 
 /// Sends the regular files the walk finds downstream in groups.
 fn walk_groups(job: &Job, em: &mut Emitter<Group>) {
-    walk_roots(job, em, Grouper::new(job.group));
+    walk_roots(job, em, Grouper::new(job.group, job.digesters));
 }
 
 /// A file's digest or its error, as the grouped digest stage gives them.
@@ -65,7 +71,7 @@ mod declared {
             };
             digest: try_map move |group: Group| {
                         let cancel = Cancel::current();
-                        digest_group(group, job.chunk, cancel.as_ref(), &job.progress, job.fail_fast)
+                        digest_group(group, job.engine, job.chunk, cancel.as_ref(), &job.progress, job.fail_fast)
                     }
                     [workers = digesters, ordered, blocking];
             flat:   flat_map |digests: Vec<Digested>| digests [adaptive];

@@ -65,6 +65,7 @@ mod beneath;
 mod bounded;
 mod checkfile;
 mod error;
+mod lanes;
 mod listing;
 mod listread;
 mod parallel;
@@ -81,7 +82,7 @@ use std::sync::{Arc, Mutex};
 
 pub use error::Error;
 pub use progress::{Progress, ProgressSnapshot};
-pub use tree::{digest_tree, limits, Digests, Io, Mode, Options, DEFAULT_WINDOW};
+pub use tree::{digest_tree, limits, Digests, Io, Mode, Options, DEFAULT_GROUP, DEFAULT_WINDOW};
 
 use bounded::Job;
 use stages::WalkErrors;
@@ -157,6 +158,8 @@ fn article(root: &Path, opts: &Options) -> Result<Vec<FileDigest>, Error> {
         progress: Arc::new(Progress::new()),
         group: opts.group,
         fail_fast: opts.fail_fast,
+        engine: opts.engine,
+        digesters: opts.digesters,
     };
     collect_article(tree::start(job, opts), &walk_error)
 }

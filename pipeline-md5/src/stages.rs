@@ -10,7 +10,9 @@ use pipeline::{Cancel, Cancelled, Emitter};
 
 use crate::bounded::Job;
 use crate::digest::{DigestError, Digester};
+use crate::engine::Engine;
 use crate::error::Error;
+use crate::lanes::{Lanes, Opened};
 use crate::progress::Progress;
 use crate::walk::{Entry, Walk};
 use crate::FileDigest;
@@ -32,9 +34,15 @@ pub(crate) trait Found<T> {
     fn file(&mut self, entry: Entry, em: &mut Emitter<T>) -> Result<(), Cancelled>;
 
     /// Emits what is held back: called before an error is reported in
-    /// place, and at the end of the walk.
+    /// place.
     fn flush(&mut self, _em: &mut Emitter<T>) -> Result<(), Cancelled> {
         Ok(())
+    }
+
+    /// Emits what is held back at the end of the walk: [`flush`](Self::flush)
+    /// unless said otherwise.
+    fn end(&mut self, em: &mut Emitter<T>) -> Result<(), Cancelled> {
+        self.flush(em)
     }
 }
 
@@ -68,7 +76,7 @@ pub(crate) fn walk_roots<T>(job: &Job, em: &mut Emitter<T>, mut found: impl Foun
                         let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
                         slot.get_or_insert(Error::Walk(err));
                         drop(slot);
-                        let _ = found.flush(em);
+                        let _ = found.end(em);
                         return;
                     }
                 },
@@ -78,83 +86,149 @@ pub(crate) fn walk_roots<T>(job: &Job, em: &mut Emitter<T>, mut found: impl Foun
             }
         }
     }
-    let _ = found.flush(em);
+    let _ = found.end(em);
 }
 
-/// Files handed to one digester at once: small files travel in groups so
-/// that the hop to the blocking pool and the channel sends are paid once
-/// per group, not once per file.
+/// Files handed to one digester at once: files travel in groups, so that
+/// the hop to the blocking pool and the channel sends are paid once per
+/// group, and so that the digester has files to keep its engine's lanes
+/// busy with (see [`crate::lanes`]).
 pub(crate) type Group = Vec<Entry>;
 
-/// A group is sent before it would hold this many bytes: a large file
-/// travels alone, so large files still spread over the digesters and a
-/// small file's line never waits for a large file's digest.
-const GROUP_BYTES: u64 = 256 * 1024;
-
-/// Gathers walked files into [`Group`]s of at most `max` files.
+/// Gathers walked files into [`Group`]s of `max` files. The walk does not
+/// know sizes (it takes each entry's type from the directory listing and
+/// stats nothing), so groups are counted in files; at the end of the walk
+/// the files left are split among the digesters, so that a tree of a few
+/// large files still keeps every digester busy.
 pub(crate) struct Grouper {
     max: usize,
+    digesters: usize,
     group: Group,
-    bytes: u64,
 }
 
 impl Grouper {
-    pub(crate) fn new(max: usize) -> Grouper {
+    pub(crate) fn new(max: usize, digesters: usize) -> Grouper {
         Grouper {
             max: max.max(1),
+            digesters: digesters.max(1),
             group: Vec::new(),
-            bytes: 0,
         }
+    }
+
+    /// Sends what is held as up to one group per digester, in order.
+    pub(crate) fn finish(&mut self, em: &mut Emitter<Group>) -> Result<(), Cancelled> {
+        let mut rest = std::mem::take(&mut self.group);
+        let (total, parts) = (rest.len(), self.digesters.min(rest.len()).max(1));
+        for part in 0..parts {
+            let size = total / parts + usize::from(part < total % parts);
+            let tail = rest.split_off(size.min(rest.len()));
+            let group = std::mem::replace(&mut rest, tail);
+            if !group.is_empty() {
+                em.emit(group)?;
+            }
+        }
+        Ok(())
     }
 }
 
 impl Found<Group> for Grouper {
     fn file(&mut self, entry: Entry, em: &mut Emitter<Group>) -> Result<(), Cancelled> {
-        if self.bytes + entry.size >= GROUP_BYTES {
-            // A large file travels alone, not after the small ones.
-            self.flush(em)?;
-        }
-        self.bytes += entry.size;
         self.group.push(entry);
-        if self.group.len() >= self.max || self.bytes >= GROUP_BYTES {
+        if self.group.len() >= self.max {
             return self.flush(em);
         }
         Ok(())
     }
 
     fn flush(&mut self, em: &mut Emitter<Group>) -> Result<(), Cancelled> {
-        self.bytes = 0;
         if self.group.is_empty() {
             return Ok(());
         }
         em.emit(std::mem::take(&mut self.group))
     }
+
+    fn end(&mut self, em: &mut Emitter<Group>) -> Result<(), Cancelled> {
+        self.finish(em)
+    }
 }
 
 /// The blocking digest stage over a group: each file's digest or error, in
-/// order (files that turn out not to be regular are left out). With
-/// `fail_fast` the first error is returned instead, which fails the run.
+/// order (files that turn out not to be regular are left out). The files
+/// share the lanes of `engine` ([`Lanes::digest`]); standard input is read
+/// on its own. With `fail_fast` the first error is returned instead, which
+/// fails the run.
 ///
 /// # Errors
 ///
-/// With `fail_fast`, the first file's [`Error::Read`].
+/// With `fail_fast`, the first file's [`Error::Read`] to fail; a cancel
+/// (as [`Error::Read`] of [`DigestError::Cancelled`]) in any case; and
+/// `Cannot allocate memory` if the lanes' buffers cannot be had.
 pub(crate) fn digest_group(
     group: Group,
+    engine: Engine,
     chunk: usize,
     cancel: Option<&Cancel>,
     progress: &Progress,
     fail_fast: bool,
 ) -> Result<Vec<Result<FileDigest, Error>>, Error> {
-    let mut out = Vec::with_capacity(group.len());
-    for entry in &group {
-        match digest_entry(entry, chunk, cancel, progress) {
-            Ok(Some(digest)) => out.push(Ok(digest)),
-            Ok(None) => {}
-            Err(err) if fail_fast || err.is_cancelled() => return Err(err),
-            Err(err) => out.push(Err(err)),
+    let cancelled = || cancel.is_some_and(Cancel::is_cancelled);
+    let mut on_bytes = |n| progress.read(n);
+    let mut results: Vec<Option<Result<Option<FileDigest>, Error>>> =
+        (0..group.len()).map(|_| None).collect();
+    let mut failed = None;
+    let open = |i: usize| open_entry(&group[i], chunk, cancel, progress);
+    let done = |i: usize, result| {
+        progress.file_done();
+        let result = finish(&group[i], result);
+        match result {
+            Err(err) if fail_fast || err.is_cancelled() => {
+                failed = Some(err);
+                false
+            }
+            other => {
+                results[i] = Some(other);
+                true
+            }
         }
+    };
+    let ran = Lanes::with(engine, chunk, |lanes| {
+        lanes.digest(group.len(), open, &cancelled, &mut on_bytes, done)
+    });
+    if let Err(err) = ran {
+        let first = group.first().map_or(&b""[..], |e| &e.display);
+        return Err(Error::read(&crate::path_of(first), DigestError::Read(err)));
     }
-    Ok(out)
+    if let Some(err) = failed {
+        return Err(err);
+    }
+    Ok(results
+        .into_iter()
+        .filter_map(|r| r.expect("every file of the group is done").transpose())
+        .collect())
+}
+
+/// Opens a walked file for a lane: without blocking, through no symlink
+/// below a root, and checked regular by one `fstat` of what was opened.
+/// Standard input is digested here, on its own.
+fn open_entry(entry: &Entry, chunk: usize, cancel: Option<&Cancel>, progress: &Progress) -> Opened {
+    if entry.is_stdin() {
+        return Opened::Done(digest_walked(entry, chunk, cancel, progress));
+    }
+    crate::pause::before_open(&entry.display);
+    let opened = entry.open().and_then(|file| {
+        let meta = file.metadata()?;
+        Ok((file, meta))
+    });
+    match opened {
+        Err(err) => Opened::Done(Err(DigestError::Open(err))),
+        Ok((file, meta)) if meta.is_file() => {
+            progress.sized(meta.len());
+            Opened::Lane(file)
+        }
+        Ok((_, meta)) => Opened::Done(Err(DigestError::NotRegular {
+            file_type: meta.file_type(),
+        })),
+    }
 }
 
 thread_local! {
@@ -305,37 +379,50 @@ mod tests {
     use super::*;
     use pipeline::Pipeline;
 
-    fn entry(name: &str, size: u64) -> Entry {
-        Entry::at_path(name.into(), name.as_bytes().to_vec(), size)
+    fn entry(name: &str) -> Entry {
+        Entry::at_path(name.into(), name.as_bytes().to_vec(), 0)
     }
 
-    /// The groups a [`Grouper`] of at most `max` files makes of `sizes`.
-    fn groups(max: usize, sizes: &[u64]) -> Vec<Vec<u64>> {
-        let sizes = sizes.to_vec();
+    /// The groups a [`Grouper`] of `max` files for `digesters` makes of
+    /// `n` files, as their numbers.
+    fn groups(max: usize, digesters: usize, n: usize) -> Vec<Vec<usize>> {
         Pipeline::new()
             .from_blocking("walk", move |em: &mut Emitter<Group>| {
-                let mut grouper = Grouper::new(max);
-                for (i, size) in sizes.into_iter().enumerate() {
-                    grouper.file(entry(&i.to_string(), size), em).unwrap();
+                let mut grouper = Grouper::new(max, digesters);
+                for i in 0..n {
+                    grouper.file(entry(&i.to_string()), em).unwrap();
                 }
-                grouper.flush(em).unwrap();
+                grouper.end(em).unwrap();
             })
-            .map("sizes", |g: Group| g.iter().map(|e| e.size).collect())
-            .collect::<Vec<Vec<u64>>>()
+            .map("names", |g: Group| {
+                g.iter()
+                    .map(|e| {
+                        String::from_utf8(e.display.clone())
+                            .unwrap()
+                            .parse()
+                            .unwrap()
+                    })
+                    .collect()
+            })
+            .collect::<Vec<Vec<usize>>>()
             .run()
             .unwrap()
     }
 
     #[test]
-    fn small_files_travel_together_and_a_large_one_alone() {
-        assert_eq!(groups(3, &[1, 2, 3, 4, 5]), [vec![1, 2, 3], vec![4, 5]]);
-        let big = GROUP_BYTES;
+    fn files_travel_in_groups_and_the_rest_is_shared_among_the_digesters() {
+        assert_eq!(groups(3, 1, 5), [vec![0, 1, 2], vec![3, 4]]);
         assert_eq!(
-            groups(16, &[1, 2, big, 3, big - 2, 5]),
-            [vec![1, 2], vec![big], vec![3], vec![big - 2], vec![5]],
-            "nothing waits behind a large file"
+            groups(4, 2, 11),
+            [vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9], vec![10]]
         );
-        assert_eq!(groups(1, &[1, 2]), [vec![1], vec![2]]);
-        assert!(groups(4, &[]).is_empty());
+        assert_eq!(
+            groups(64, 2, 4),
+            [vec![0, 1], vec![2, 3]],
+            "a few large files keep both digesters busy"
+        );
+        assert_eq!(groups(64, 3, 2), [vec![0], vec![1]]);
+        assert_eq!(groups(1, 2, 2), [vec![0], vec![1]]);
+        assert!(groups(4, 2, 0).is_empty());
     }
 }

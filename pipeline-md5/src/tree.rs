@@ -10,6 +10,7 @@ use pipeline::{Cancel, ErrorPolicy, LiveTasks, RunIter, StageConfig, Stats};
 
 use crate::bounded::{Job, Md5Bounded, Md5BoundedAsync};
 use crate::digest::DEFAULT_CHUNK;
+use crate::engine::Engine;
 use crate::error::Error;
 use crate::parallel::Md5Parallel;
 use crate::progress::Progress;
@@ -94,6 +95,11 @@ pub mod limits {
 /// made the run ~20% faster).
 pub const DEFAULT_WINDOW: usize = 64;
 
+/// The files a digester is handed at once unless told otherwise: four
+/// times the widest engine's 16 lanes, so that lanes freed by short files
+/// find the next file in the same group.
+pub const DEFAULT_GROUP: usize = 64;
+
 /// How to digest a tree. `Options::default()` is `md5pipe`'s default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -118,10 +124,16 @@ pub struct Options {
     pub fail_fast: bool,
     /// How the bounded design reads.
     pub io: Io,
-    /// The most files the bounded design hands a digester at once (small
-    /// files travel in groups of up to this many, or 256 KiB, so the hop to
-    /// the blocking pool is paid once per group); 1 hands them one by one.
+    /// The most files the bounded design hands a digester at once: files
+    /// travel in groups of this many, so the hop to the blocking pool is
+    /// paid once per group and the digester has files to fill its
+    /// engine's lanes with; 1 hands them one by one.
     pub group: usize,
+    /// The MD5 engine of the bounded design and of check mode; default:
+    /// [`Engine::detect`] (the best this CPU runs, unless `MD5PIPE_ENGINE`
+    /// names one; a name it cannot run falls back to the best; `md5pipe`
+    /// reports it instead).
+    pub engine: Engine,
 }
 
 impl Default for Options {
@@ -135,7 +147,8 @@ impl Default for Options {
             follow_links: false,
             fail_fast: false,
             io: Io::Blocking,
-            group: 16,
+            group: DEFAULT_GROUP,
+            engine: Engine::detect().unwrap_or_else(|_| Engine::best()),
         }
     }
 }
@@ -186,6 +199,12 @@ impl Options {
     /// Sets [`group`](Self::group).
     pub fn group(mut self, n: usize) -> Options {
         self.group = n;
+        self
+    }
+
+    /// Sets [`engine`](Self::engine).
+    pub fn engine(mut self, engine: Engine) -> Options {
+        self.engine = engine;
         self
     }
 
@@ -366,6 +385,8 @@ where
         progress: Arc::new(Progress::new()),
         group: opts.group,
         fail_fast: opts.fail_fast,
+        engine: opts.engine,
+        digesters: opts.digesters,
     };
     Ok(start(job, opts))
 }

@@ -79,6 +79,7 @@
 
 mod kernel;
 mod multi;
+mod single;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -242,6 +243,24 @@ impl Engine {
             #[cfg(test)]
             Kind::Emulated => Some(emulated::compress16),
         }
+    }
+
+    /// The kernel for a pass over `taken` lanes (at least 1), and how many
+    /// lanes it is fed: one lane runs on the one-lane kernel, and up to
+    /// eight lanes of `avx2-dual` on the single `avx2` chain, since masked
+    /// lanes cost as much as busy ones. `None` for md-5's own path.
+    fn kernel_for(self, taken: usize) -> Option<(Kernel, usize)> {
+        let wide = self.kernel()?;
+        if taken <= 1 {
+            return Some((single::compress, 1));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if self.kind == Kind::Avx2Dual && taken <= avx2::LANES {
+            // An `avx2-dual` engine exists only where AVX2 was detected,
+            // which is all the 8-lane kernel needs.
+            return Some((avx2::compress, avx2::LANES));
+        }
+        Some((wide, self.lanes()))
     }
 
     /// The 16-lane generic kernel on emulated vectors.
