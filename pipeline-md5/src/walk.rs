@@ -45,7 +45,10 @@ pub struct Entry {
     /// root that is itself a file, the root exactly as given. Raw bytes, so
     /// names that are not UTF-8 survive.
     pub display: Vec<u8>,
-    /// The file's size in bytes when the walk saw it.
+    /// The file's size in bytes when the walk stat'ed it: a root, or a
+    /// symlink followed with `-L`. The walk takes the type of other entries
+    /// from the directory listing and stats nothing, so their size is 0
+    /// here; the digester learns it from the opened file.
     pub size: u64,
     /// How to open it.
     pub(crate) source: Source,
@@ -434,7 +437,7 @@ impl Iterator for Walk {
                 Kind::Failed(source) => return Some(Err(io_error(display, source))),
                 Kind::Dir { id } => id,
             };
-            if let Some(frame) = self.stack.iter().find(|f| f.id == id) {
+            if let Some(frame) = id.and_then(|id| self.stack.iter().find(|f| f.id == id)) {
                 let ancestor = frame.path.clone();
                 return Some(Err(WalkError::Loop {
                     path: display,
@@ -577,10 +580,11 @@ mod tests {
         }
         let e = Walk::new(with("/dir/"), false).next().unwrap().unwrap();
         assert_eq!(e.path, t.path().join("dir/sub/f"));
-        assert_eq!(e.size, 1);
+        assert_eq!(e.size, 0, "a listed file is not stat'ed");
         // A root that is a file is printed exactly as given.
         let file = with("/dir/./sub/f");
         let got = Walk::new(&file, false).next().unwrap().unwrap();
+        assert_eq!(got.size, 1, "a root is stat'ed");
         assert_eq!(got.display, file.as_os_str().as_bytes());
         // A root of "." gives paths without "./".
         let here = Walk::new(".", false).next().unwrap().unwrap();

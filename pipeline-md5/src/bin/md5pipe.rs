@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use pipeline_md5::check::ListSource;
 use pipeline_md5::cli::{self, CheckCommand, Common, DigestCommand, Interrupts};
+use pipeline_md5::engine::{Engine, ENGINE_VAR};
 use pipeline_md5::{limits, Io, Mode, Options};
 
 /// Out of memory is `md5pipe: out of memory` and status 1, not an abort.
@@ -258,7 +259,12 @@ fn run() -> i32 {
             usage_error("--tag does not support --text mode");
         }
     }
+    let engine = match Engine::detect() {
+        Ok(engine) => engine,
+        Err(err) => usage_error(&format!("{ENGINE_VAR}: {err}")),
+    };
     let mut options = Options::default()
+        .engine(engine)
         .mode(args.mode)
         .follow_links(args.follow)
         .fail_fast(args.fail_fast)
