@@ -62,9 +62,10 @@ mod declared {
         /// `digesters` digesters on the blocking pool, each reading one
         /// group of files at a time, each file in chunks; results leave in
         /// walk order (the ordered stage's reorder window is bounded), so
-        /// sorted output streams. Per-file errors are items of `flat`'s
-        /// output; under fail-fast the first one fails the run instead.
-        pub(crate) Md5Bounded(job: Job, digesters: usize) -> Digested {
+        /// sorted output streams. A group's results leave as one packet
+        /// (the consumer flattens it), per-file errors in their place;
+        /// under fail-fast the first one fails the run instead.
+        pub(crate) Md5Bounded(job: Job, digesters: usize) -> Vec<Digested> {
             walk:   source blocking {
                 let job = job.clone();
                 move |em: &mut Emitter<Group>| walk_groups(&job, em)
@@ -74,7 +75,6 @@ mod declared {
                         digest_group(group, job.engine, job.chunk, cancel.as_ref(), &job.progress, job.fail_fast)
                     }
                     [workers = digesters, ordered, blocking];
-            flat:   flat_map |digests: Vec<Digested>| digests [adaptive];
             out:    sink iter();
         }
     }

@@ -342,27 +342,57 @@ impl Iterator for Digests {
 }
 
 /// A run's items as the crate's results: the pipeline's errors converted,
-/// and (for designs whose items are results themselves) flattened.
+/// and (for designs whose items are results, or packets of them)
+/// flattened.
 trait IntoDigested: Send + 'static {
-    fn into_digested(self) -> Result<FileDigest, Error>;
+    fn into_digested(self) -> Items;
+}
+
+/// The results one item of a run stands for: one, or a packet.
+enum Items {
+    One(Option<Result<FileDigest, Error>>),
+    Packet(std::vec::IntoIter<Result<FileDigest, Error>>),
+}
+
+impl Iterator for Items {
+    type Item = Result<FileDigest, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Items::One(item) => item.take(),
+            Items::Packet(items) => items.next(),
+        }
+    }
 }
 
 impl IntoDigested for FileDigest {
-    fn into_digested(self) -> Result<FileDigest, Error> {
-        Ok(self)
+    fn into_digested(self) -> Items {
+        Items::One(Some(Ok(self)))
     }
 }
 
 impl IntoDigested for Result<FileDigest, Error> {
-    fn into_digested(self) -> Result<FileDigest, Error> {
-        self
+    fn into_digested(self) -> Items {
+        Items::One(Some(self))
+    }
+}
+
+/// A digester's packet: the results of one group, in order. It crosses to
+/// the consumer whole, so the consumer's thread is woken once per group,
+/// not once per file.
+impl IntoDigested for Vec<Result<FileDigest, Error>> {
+    fn into_digested(self) -> Items {
+        Items::Packet(self.into_iter())
     }
 }
 
 fn boxed<T: IntoDigested>(
     iter: RunIter<T>,
 ) -> Box<dyn Iterator<Item = Result<FileDigest, Error>> + Send> {
-    Box::new(iter.map(|item| item.map_err(Error::from).and_then(T::into_digested)))
+    Box::new(iter.flat_map(|item| match item {
+        Ok(item) => item.into_digested(),
+        Err(err) => Items::One(Some(Err(Error::from(err)))),
+    }))
 }
 
 /// Starts digesting every regular file below `roots` with `opts`; see
@@ -392,7 +422,7 @@ where
 }
 
 /// The stages of the designs, those that not every design has included.
-const STAGE_NAMES: &[&str] = &["walk", "md5all", "digest", "collect", "keep", "flat"];
+const STAGE_NAMES: &[&str] = &["walk", "md5all", "digest", "collect", "keep"];
 
 /// Declares and starts the pipeline of `opts.mode` over `job`.
 pub(crate) fn start(job: Job, opts: &Options) -> Digests {
