@@ -196,3 +196,145 @@ fn read_retrying(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use md5::{Digest, Md5};
+
+    use super::*;
+
+    /// Files of these sizes in a temporary directory, and their contents.
+    fn files(sizes: &[usize]) -> (tempfile::TempDir, Vec<Vec<u8>>) {
+        let dir = tempfile::tempdir().unwrap();
+        let bodies: Vec<Vec<u8>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (0..n).map(|j| (j * 7 + i * 13) as u8).collect())
+            .collect();
+        for (i, body) in bodies.iter().enumerate() {
+            std::fs::write(dir.path().join(i.to_string()), body).unwrap();
+        }
+        (dir, bodies)
+    }
+
+    fn open(dir: &std::path::Path, i: usize) -> Opened {
+        Opened::Lane(File::open(dir.join(i.to_string())).unwrap())
+    }
+
+    #[test]
+    fn a_read_error_ends_its_file_only_and_every_other_lane_goes_on() {
+        let sizes = [300_000, 5, 0, 70_000, 64, 200_000, 1, 4096, 150_000, 63];
+        let (dir, bodies) = files(&sizes);
+        for engine in Engine::available() {
+            let mut lanes = Lanes::try_new(engine, 64 * 1024).unwrap();
+            let mut got: Vec<Option<Result<[u8; 16], DigestError>>> = vec![None; sizes.len()];
+            // File 3 is a directory when read: EISDIR part way through the group.
+            let opener = |i: usize| match i {
+                3 => Opened::Lane(File::open(dir.path()).unwrap()),
+                _ => open(dir.path(), i),
+            };
+            lanes.digest(sizes.len(), opener, &|| false, &mut |_| {}, |i, r| {
+                assert!(got[i].is_none(), "{engine}: file {i} done twice");
+                got[i] = Some(r);
+                true
+            });
+            for (i, body) in bodies.iter().enumerate() {
+                match got[i].take() {
+                    Some(Err(DigestError::Read(err))) if i == 3 => {
+                        assert_eq!(err.raw_os_error(), Some(libc::EISDIR), "{engine}");
+                    }
+                    Some(Ok(sum)) if i != 3 => {
+                        assert_eq!(
+                            sum,
+                            <[u8; 16]>::from(Md5::digest(body)),
+                            "{engine}: file {i}"
+                        );
+                    }
+                    other => panic!("{engine}: file {i}: {other:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_cancel_is_seen_within_one_read_per_lane() {
+        let sizes = [1 << 20; 20];
+        let (dir, _) = files(&sizes);
+        for engine in Engine::available() {
+            let mut lanes = Lanes::try_new(engine, 64 * 1024).unwrap();
+            let asked = Cell::new(0);
+            let cancelled = || {
+                asked.set(asked.get() + 1);
+                asked.get() > 3
+            };
+            let (mut read, mut outcomes) = (0u64, Vec::new());
+            lanes.digest(
+                sizes.len(),
+                |i| open(dir.path(), i),
+                &cancelled,
+                &mut |n| read += n,
+                |i, r| {
+                    outcomes.push((i, r.map_err(|e| e.to_string())));
+                    true
+                },
+            );
+            let most = 3 * (engine.lanes() * lanes.read) as u64;
+            assert!(
+                read <= most,
+                "{engine}: read {read} bytes before the cancel"
+            );
+            assert_eq!(outcomes, [(0, Err("cancelled".to_string()))], "{engine}");
+        }
+    }
+
+    #[test]
+    fn done_saying_stop_ends_the_group_at_once() {
+        let (dir, _) = files(&[10, 20, 30, 40]);
+        let mut lanes = Lanes::try_new(Engine::best(), 1024).unwrap();
+        let mut told = Vec::new();
+        lanes.digest(
+            4,
+            |i| open(dir.path(), i),
+            &|| false,
+            &mut |_| {},
+            |i, _| {
+                told.push(i);
+                false
+            },
+        );
+        assert_eq!(told.len(), 1);
+        // The lanes are ready for the next group.
+        let mut sums = Vec::new();
+        lanes.digest(
+            1,
+            |i| open(dir.path(), i),
+            &|| false,
+            &mut |_| {},
+            |_, r| {
+                sums.push(r.unwrap());
+                true
+            },
+        );
+        assert_eq!(
+            sums,
+            [<[u8; 16]>::from(Md5::digest(
+                (0..10).map(|j| (j * 7) as u8).collect::<Vec<u8>>()
+            ))]
+        );
+    }
+
+    #[test]
+    fn a_lane_reads_the_chunk_shared_by_the_lanes_but_at_least_64_kib() {
+        let scalar = Engine::scalar();
+        assert_eq!(Lanes::read_size(scalar, 64 * 1024), 64 * 1024);
+        assert_eq!(Lanes::read_size(scalar, 1), 1);
+        assert_eq!(Lanes::read_size(scalar, 0), 1);
+        let wide = Engine::best();
+        let lanes = wide.lanes();
+        assert_eq!(Lanes::read_size(wide, 1000), 1000);
+        assert_eq!(Lanes::read_size(wide, 64 * 1024), 64 * 1024);
+        assert_eq!(Lanes::read_size(wide, 64 << 20), (64 << 20) / lanes);
+    }
+}

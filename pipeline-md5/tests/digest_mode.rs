@@ -288,7 +288,10 @@ fn stats_table_names_every_stage_on_stderr() {
         }
         let mut lines: Vec<&str> = table.lines().skip(1).collect();
         let engine = lines.pop().unwrap_or_default();
-        assert!(engine.starts_with("md5: "), "{mode}: the engine last: {table}");
+        assert!(
+            engine.starts_with("md5: "),
+            "{mode}: the engine last: {table}"
+        );
         let rows: Vec<&str> = lines
             .iter()
             .map(|l| l.split_whitespace().next().unwrap_or_default())
