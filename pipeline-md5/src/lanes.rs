@@ -131,11 +131,11 @@ impl Lanes {
                 }
                 return;
             }
-            for lane in 0..lanes {
+            for (lane, slot) in held.iter_mut().enumerate() {
                 loop {
                     match md5.status(lane) {
                         LaneStatus::Done => {
-                            let (i, _file) = held[lane].take().expect("a done lane holds a file");
+                            let (i, _file) = slot.take().expect("a done lane holds a file");
                             if !done(i, Ok(md5.digest(lane))) {
                                 return;
                             }
@@ -146,7 +146,7 @@ impl Lanes {
                             match open(i) {
                                 Opened::Lane(file) => {
                                     md5.start(lane);
-                                    held[lane] = Some((i, file));
+                                    *slot = Some((i, file));
                                 }
                                 Opened::Done(result) => {
                                     if !done(i, result) {
@@ -156,7 +156,7 @@ impl Lanes {
                             }
                         }
                         LaneStatus::Hungry => {
-                            let (i, file) = held[lane].as_mut().expect("an open lane holds a file");
+                            let (i, file) = slot.as_mut().expect("an open lane holds a file");
                             match md5.fill(lane, self.read, |buf| read_retrying(file, buf)) {
                                 Ok(0) => md5.finish(lane),
                                 Ok(n) => {
@@ -168,7 +168,7 @@ impl Lanes {
                                 Err(err) => {
                                     let i = *i;
                                     md5.stop(lane);
-                                    held[lane] = None;
+                                    *slot = None;
                                     if !done(i, Err(DigestError::Read(err))) {
                                         return;
                                     }
