@@ -27,7 +27,6 @@ use crate::lanes::{Lanes, Opened};
 use crate::listread::{CancellableFd, Lines, Next, ReadFailed};
 use crate::progress::Progress;
 use crate::tree::Options;
-use crate::walk::clone_io;
 
 /// Where a list comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,21 +162,16 @@ fn verify_group(group: Group, engine: Engine, chunk: usize, progress: &Progress)
         sums[i] = Some(sum);
         true
     };
-    let ran = Lanes::with(engine, chunk, |lanes| {
+    Lanes::with(engine, chunk, |lanes| {
         lanes.digest(group.len(), open, &cancelled, &mut on_bytes, done)
     });
-    let failed = ran.err();
     group
         .into_iter()
         .zip(sums)
         .map(|(job, sum)| match job {
             Job::Verify { list, line, parsed } => {
-                let sum = match (sum, &failed) {
-                    (Some(sum), _) => sum,
-                    (None, Some(err)) => Err(DigestError::Read(clone_io(err))),
-                    // Not reached: the run was cancelled first.
-                    (None, None) => Err(DigestError::Cancelled),
-                };
+                // No outcome: the group was cancelled first.
+                let sum = sum.unwrap_or(Err(DigestError::Cancelled));
                 verified(list, line, parsed, sum)
             }
             Job::Pass(item) => item,
@@ -200,7 +194,7 @@ fn open_listed(path: &Path, chunk: usize, cancel: Option<&Cancel>, progress: &Pr
         });
     match opened {
         Err(err) => Opened::Done(Err(DigestError::Open(err))),
-        Ok((file, meta)) if meta.is_file() => Opened::Lane(file),
+        Ok((file, meta)) if meta.is_file() => Opened::Lane(file, meta.len()),
         Ok(_) => Opened::Done(digest_listed(path, chunk, cancel, progress)),
     }
 }

@@ -12,8 +12,10 @@
 //!   next file; every other lane's stream is untouched.
 //! - The cancel signal is asked before every round of reads, so a cancel
 //!   is seen within one chunk per lane.
-//! - Memory: each lane holds at most one read ([`Lanes::read_size`]) and
-//!   a block, allocated once per thread and reused.
+//! - Memory: each lane holds at most one read and a block: a read is
+//!   [`Lanes::read_size`], or less for a smaller file (its size by
+//!   `fstat`, at least 4 KiB), so a lane's buffer grows only as far as the
+//!   files it met; buffers are kept per thread and reused.
 //!
 //! These functions block; call them from a blocking worker.
 
@@ -26,8 +28,9 @@ use crate::engine::{Engine, LaneStatus, MultiMd5};
 
 /// What the caller's `open` made of a file of the group.
 pub(crate) enum Opened {
-    /// A regular file, open for reading: a lane reads it.
-    Lane(File),
+    /// A regular file, open for reading, and its size by `fstat`: a lane
+    /// reads it, in reads no larger than the file needs.
+    Lane(File, u64),
     /// The file's outcome is known already (it could not be opened, it is
     /// not a regular file, or the caller digested it by other means).
     Done(Result<[u8; 16], DigestError>),
@@ -36,6 +39,10 @@ pub(crate) enum Opened {
 /// The least a lane reads at a time when the chunk is split over the
 /// lanes: a small file still comes in one read.
 const LANE_READ_MIN: usize = 64 * 1024;
+
+/// The least a lane reads at a time, whatever the file's size says (a
+/// file may have grown since its `fstat`).
+const READ_MIN: usize = 4096;
 
 /// A [`MultiMd5`] and the size of its reads, kept per thread.
 pub(crate) struct Lanes {
@@ -49,18 +56,13 @@ thread_local! {
 }
 
 impl Lanes {
-    /// Lanes of `engine` reading [`read_size`](Self::read_size)`(engine,
-    /// chunk)` bytes at a time, their buffers allocated now.
-    ///
-    /// # Errors
-    ///
-    /// `ENOMEM` if the buffers cannot be allocated.
-    pub(crate) fn try_new(engine: Engine, chunk: usize) -> io::Result<Lanes> {
-        let read = Lanes::read_size(engine, chunk);
-        let mut md5 = MultiMd5::new(engine);
-        md5.try_reserve(read)
-            .map_err(|_| io::Error::from_raw_os_error(libc::ENOMEM))?;
-        Ok(Lanes { md5, read })
+    /// Lanes of `engine` reading at most [`read_size`](Self::read_size)`(engine,
+    /// chunk)` bytes at a time; their buffers grow as files need them.
+    pub(crate) fn new(engine: Engine, chunk: usize) -> Lanes {
+        Lanes {
+            md5: MultiMd5::new(engine),
+            read: Lanes::read_size(engine, chunk),
+        }
     }
 
     /// Bytes a lane reads at a time: the chunk shared among the lanes, but
@@ -73,15 +75,7 @@ impl Lanes {
 
     /// Runs `f` with this thread's lanes for `engine` and `chunk`, made
     /// (or remade, for another engine or chunk) as needed.
-    ///
-    /// # Errors
-    ///
-    /// `ENOMEM` if new lanes cannot be allocated; `f` is not run.
-    pub(crate) fn with<T>(
-        engine: Engine,
-        chunk: usize,
-        f: impl FnOnce(&mut Lanes) -> T,
-    ) -> io::Result<T> {
+    pub(crate) fn with<T>(engine: Engine, chunk: usize, f: impl FnOnce(&mut Lanes) -> T) -> T {
         LANES.with(|cell| {
             let mut slot = cell.borrow_mut();
             let lanes = match slot.take() {
@@ -93,10 +87,10 @@ impl Lanes {
                 other => {
                     // Free the old buffers before allocating new ones.
                     drop(other);
-                    slot.insert(Lanes::try_new(engine, chunk)?)
+                    slot.insert(Lanes::new(engine, chunk))
                 }
             };
-            Ok(f(lanes))
+            f(lanes)
         })
     }
 
@@ -120,12 +114,13 @@ impl Lanes {
         for lane in 0..lanes {
             md5.stop(lane);
         }
-        // Per lane: the file it reads, and its index.
-        let mut held: Vec<Option<(usize, File)>> = (0..lanes).map(|_| None).collect();
+        // Per lane: the index of the file it reads, the file, and the
+        // size of its reads.
+        let mut held: Vec<Option<(usize, File, usize)>> = (0..lanes).map(|_| None).collect();
         let mut next = 0;
         loop {
             if cancelled() {
-                let first = held.iter().flatten().map(|(i, _)| *i).min();
+                let first = held.iter().flatten().map(|(i, ..)| *i).min();
                 if let Some(i) = first.or((next < count).then_some(next)) {
                     done(i, Err(DigestError::Cancelled));
                 }
@@ -135,7 +130,7 @@ impl Lanes {
                 loop {
                     match md5.status(lane) {
                         LaneStatus::Done => {
-                            let (i, _file) = slot.take().expect("a done lane holds a file");
+                            let (i, ..) = slot.take().expect("a done lane holds a file");
                             if !done(i, Ok(md5.digest(lane))) {
                                 return;
                             }
@@ -144,9 +139,13 @@ impl Lanes {
                             let i = next;
                             next += 1;
                             match open(i) {
-                                Opened::Lane(file) => {
+                                Opened::Lane(file, size) => {
+                                    // The whole file in one read (and the
+                                    // read that finds its end), if it fits.
+                                    let size = usize::try_from(size).unwrap_or(usize::MAX);
+                                    let read = self.read.min(size.max(READ_MIN));
                                     md5.start(lane);
-                                    *slot = Some((i, file));
+                                    *slot = Some((i, file, read));
                                 }
                                 Opened::Done(result) => {
                                     if !done(i, result) {
@@ -156,13 +155,16 @@ impl Lanes {
                             }
                         }
                         LaneStatus::Hungry => {
-                            let (i, file) = slot.as_mut().expect("an open lane holds a file");
-                            match md5.fill(lane, self.read, |buf| read_retrying(file, buf)) {
+                            let (i, file, read) = slot.as_mut().expect("an open lane holds a file");
+                            let filled = match md5.try_reserve(lane, *read) {
+                                Ok(()) => md5.fill(lane, *read, |buf| read_retrying(file, buf)),
+                                Err(_) => Err(io::Error::from_raw_os_error(libc::ENOMEM)),
+                            };
+                            match filled {
                                 Ok(0) => md5.finish(lane),
                                 Ok(n) => {
                                     on_bytes(n as u64);
-                                    // A short read: more may follow; let the
-                                    // other lanes be fed first.
+                                    // Let the other lanes be fed first.
                                     break;
                                 }
                                 Err(err) => {
@@ -220,7 +222,9 @@ mod tests {
     }
 
     fn open(dir: &std::path::Path, i: usize) -> Opened {
-        Opened::Lane(File::open(dir.join(i.to_string())).unwrap())
+        let file = File::open(dir.join(i.to_string())).unwrap();
+        let size = file.metadata().unwrap().len();
+        Opened::Lane(file, size)
     }
 
     #[test]
@@ -228,11 +232,11 @@ mod tests {
         let sizes = [300_000, 5, 0, 70_000, 64, 200_000, 1, 4096, 150_000, 63];
         let (dir, bodies) = files(&sizes);
         for engine in Engine::available() {
-            let mut lanes = Lanes::try_new(engine, 64 * 1024).unwrap();
+            let mut lanes = Lanes::new(engine, 64 * 1024);
             let mut got: Vec<Option<Result<[u8; 16], DigestError>>> = vec![None; sizes.len()];
             // File 3 is a directory when read: EISDIR part way through the group.
             let opener = |i: usize| match i {
-                3 => Opened::Lane(File::open(dir.path()).unwrap()),
+                3 => Opened::Lane(File::open(dir.path()).unwrap(), 4096),
                 _ => open(dir.path(), i),
             };
             lanes.digest(sizes.len(), opener, &|| false, &mut |_| {}, |i, r| {
@@ -263,7 +267,7 @@ mod tests {
         let sizes = [1 << 20; 20];
         let (dir, _) = files(&sizes);
         for engine in Engine::available() {
-            let mut lanes = Lanes::try_new(engine, 64 * 1024).unwrap();
+            let mut lanes = Lanes::new(engine, 64 * 1024);
             let asked = Cell::new(0);
             let cancelled = || {
                 asked.set(asked.get() + 1);
@@ -292,7 +296,7 @@ mod tests {
     #[test]
     fn done_saying_stop_ends_the_group_at_once() {
         let (dir, _) = files(&[10, 20, 30, 40]);
-        let mut lanes = Lanes::try_new(Engine::best(), 1024).unwrap();
+        let mut lanes = Lanes::new(Engine::best(), 1024);
         let mut told = Vec::new();
         lanes.digest(
             4,

@@ -161,8 +161,8 @@ impl Found<Group> for Grouper {
 /// # Errors
 ///
 /// With `fail_fast`, the first file's [`Error::Read`] to fail; a cancel
-/// (as [`Error::Read`] of [`DigestError::Cancelled`]) in any case; and
-/// `Cannot allocate memory` if the lanes' buffers cannot be had.
+/// (as [`Error::Read`] of [`DigestError::Cancelled`]) in any case. A
+/// lane's buffer that cannot grow is that file's `Cannot allocate memory`.
 pub(crate) fn digest_group(
     group: Group,
     engine: Engine,
@@ -191,13 +191,9 @@ pub(crate) fn digest_group(
             }
         }
     };
-    let ran = Lanes::with(engine, chunk, |lanes| {
+    Lanes::with(engine, chunk, |lanes| {
         lanes.digest(group.len(), open, &cancelled, &mut on_bytes, done)
     });
-    if let Err(err) = ran {
-        let first = group.first().map_or(&b""[..], |e| &e.display);
-        return Err(Error::read(&crate::path_of(first), DigestError::Read(err)));
-    }
     if let Some(err) = failed {
         return Err(err);
     }
@@ -223,7 +219,7 @@ fn open_entry(entry: &Entry, chunk: usize, cancel: Option<&Cancel>, progress: &P
         Err(err) => Opened::Done(Err(DigestError::Open(err))),
         Ok((file, meta)) if meta.is_file() => {
             progress.sized(meta.len());
-            Opened::Lane(file)
+            Opened::Lane(file, meta.len())
         }
         Ok((_, meta)) => Opened::Done(Err(DigestError::NotRegular {
             file_type: meta.file_type(),

@@ -33,7 +33,11 @@ as GNU md5sum prints them; `md5sum -c` and `md5pipe -c` verify the output.
 
 Exit status: 0 all good; 1 some file could not be read or did not verify;
 2 usage error; 130 interrupted (SIGINT), 143 terminated (SIGTERM); 141 when
-the reader of stdout went away (as for a process ended by SIGPIPE).";
+the reader of stdout went away (as for a process ended by SIGPIPE).
+
+MD5 runs on the fastest engine this CPU has (several files at once in the
+lanes of AVX2 or AVX-512F registers; --stats names it). MD5PIPE_ENGINE=NAME
+forces one: scalar, avx2, avx2-dual or avx512 (auto: the default).";
 
 /// Compute and check MD5 digests of whole trees, in parallel.
 #[derive(Debug, Parser)]
@@ -89,12 +93,13 @@ struct Args {
     #[arg(long, value_name = "N", value_parser = positive::<{ limits::WINDOW }>)]
     window: Option<usize>,
 
-    /// Bytes read at a time, at most 256 MiB [default: 65536].
+    /// Bytes read at a time, shared by a digester's MD5 lanes (at least 64
+    /// KiB a lane), at most 256 MiB [default: 65536].
     #[arg(long, value_name = "BYTES", value_parser = positive::<{ limits::CHUNK }>)]
     chunk_size: Option<usize>,
 
-    /// Most small files handed to a digester at once (bounded mode, blocking
-    /// reads), at most 4096 [default: 16].
+    /// Files handed to a digester at once, to share its MD5 lanes (bounded
+    /// mode, blocking reads), at most 4096 [default: 256].
     #[arg(long, value_name = "N", value_parser = positive::<{ limits::GROUP }>)]
     group: Option<usize>,
 

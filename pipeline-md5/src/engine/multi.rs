@@ -204,21 +204,29 @@ impl MultiMd5 {
         (lane.start, lane.end) = (0, 0);
     }
 
-    /// Makes room in every lane for a [`MultiMd5::fill`] of up to `max`
-    /// bytes without growing its buffer, so that a failed allocation is
-    /// an error here instead of an abort there.
+    /// Makes room in `lane` for a [`MultiMd5::fill`] of up to `max` bytes
+    /// (and the padding after it) without growing its buffer there, so
+    /// that a failed allocation is an error here instead of an abort
+    /// there. A lane's buffer grows only as far as its fills ask.
     ///
     /// # Errors
     ///
-    /// The allocation failed; the lanes are as before, perhaps some larger.
-    pub fn try_reserve(&mut self, max: usize) -> Result<(), std::collections::TryReserveError> {
-        // A hungry lane holds less than a block; a finish adds at most 72.
-        let need = max.saturating_add(64 + 72);
-        for lane in &mut self.lanes {
-            if lane.buf.len() < need {
-                lane.buf.try_reserve_exact(need - lane.buf.len())?;
-                lane.buf.resize(need, 0);
-            }
+    /// The allocation failed; the lane is as before.
+    pub fn try_reserve(
+        &mut self,
+        lane: usize,
+        max: usize,
+    ) -> Result<(), std::collections::TryReserveError> {
+        let lane = &mut self.lanes[lane];
+        // What a fill keeps (less than a block once compressed, or the
+        // bytes it already holds), the fill, and a finish's padding.
+        let need = (lane.end - lane.start)
+            .max(64)
+            .saturating_add(max)
+            .saturating_add(72);
+        if lane.buf.len() < need {
+            lane.buf.try_reserve_exact(need - lane.buf.len())?;
+            lane.buf.resize(need, 0);
         }
         Ok(())
     }
