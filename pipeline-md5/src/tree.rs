@@ -100,7 +100,7 @@ pub const DEFAULT_WINDOW: usize = 64;
 /// find the next file in the same group, and so that the few large files of
 /// a tree of mostly small ones meet in one group and share the lanes
 /// instead of each running alone at the end of its own (on the mixed tree,
-/// 256 took 0.56x the time of 64; BENCHMARKS.md).
+/// 256 took 0.75x the time of 64; BENCHMARKS.md).
 pub const DEFAULT_GROUP: usize = 256;
 
 /// How to digest a tree. `Options::default()` is `md5pipe`'s default.

@@ -3,7 +3,8 @@
 //! vector instruction does the same step of MD5 (RFC 1321) for `L`
 //! independent streams.
 //!
-//! A backend ([`super::avx2`], [`super::avx512`], and [`Emulated`] in tests)
+//! A backend ([`super::avx2`], [`super::avx512`], the one-lane
+//! [`super::single`], and [`Emulated`] in tests)
 //! supplies the handful of lane-wise operations of the [`Vector`] trait;
 //! [`compress`] does the rest: it transposes each lane's next 64-byte block
 //! into sixteen word vectors and runs the 64 steps. Every function here is

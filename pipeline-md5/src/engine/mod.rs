@@ -17,9 +17,10 @@
 //!
 //! On one core of an AMD EPYC (portable build, BENCHMARKS.md) `avx2` ran
 //! 4.7–5.5x and `avx2-dual` 6.1–8.0x md-5's single stream, with every lane
-//! busy. Masked lanes are computed all the same, so a SIMD engine with one
-//! stream is slower than md-5 (0.6–0.9x): a digester with a single file
-//! left does better on the scalar engine.
+//! busy. Masked lanes cost as much as busy ones, so each pass runs on the
+//! narrowest kernel that holds the lanes it compresses: a lone stream on
+//! a one-lane kernel of plain `u32` words (as fast as md-5), and up to 8
+//! streams of `avx2-dual` on the single 8-lane chain.
 //!
 //! [`Engine::detect`] picks the fastest engine the CPU has, unless the
 //! environment variable `MD5PIPE_ENGINE` names one ([`Engine::from_name`]).
