@@ -103,7 +103,11 @@ impl Cancel {
     /// Whether the signal has been closed. One atomic load.
     #[inline]
     pub fn is_cancelled(&self) -> bool {
-        self.inner.flag.load(Ordering::Acquire)
+        let closed = self.inner.flag.load(Ordering::Acquire);
+        if closed {
+            crate::seen::mark();
+        }
+        closed
     }
 
     /// Resolves once the signal is closed (immediately if it already is).
@@ -113,6 +117,7 @@ impl Cancel {
         }
         // Nothing is ever sent: `recv` only returns when the channel closes.
         let _ = self.inner.rx.recv().await;
+        crate::seen::mark();
     }
 
     /// Blocks the current thread until the signal is closed; for blocking
@@ -122,6 +127,7 @@ impl Cancel {
             return;
         }
         let _ = self.inner.rx.recv_blocking();
+        crate::seen::mark();
     }
 
     /// Records `err` as the run's error if no other reason was recorded first,
@@ -146,6 +152,7 @@ impl Cancel {
             }
         };
         self.inner.flag.store(true, Ordering::Release);
+        crate::seen::mark();
         self.inner.tx.close();
         let closers = std::mem::take(&mut *self.closers());
         for close in closers {
@@ -256,11 +263,16 @@ impl Cancel {
     }
 
     pub(crate) fn reason(&self) -> Option<Reason> {
-        self.inner
+        let reason = self
+            .inner
             .reason
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .clone();
+        if reason.is_some() {
+            crate::seen::mark();
+        }
+        reason
     }
 
     /// The signal of the run whose stage function is executing on this

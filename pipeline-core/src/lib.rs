@@ -76,7 +76,10 @@
 //!    `run()` return [`Error::Config`] naming its stage; nothing runs.
 //!
 //! The sink is a stage: once the run is cancelled or has failed, the sink
-//! function (`for_each`, `fold`) is not called again, and
+//! function (`for_each`, `fold`) is not called again (a quick function
+//! fed long batches is looked after once every 64 calls, see
+//! [`Flow::fold`]; one that cancels the run or sees it cancelled is never
+//! called again), and
 //! [`RunIter`]/[`RunStream`] hand out nothing more but the outcome (they
 //! are fused). A sink that has what it asked for (`first`, `take`) has
 //! succeeded, whatever the rest of the run does after.
@@ -108,6 +111,7 @@
 
 #![warn(missing_docs)]
 
+mod blocking_pool;
 mod cancel;
 mod channel;
 mod config;
@@ -124,6 +128,7 @@ mod pipeline;
 mod pool;
 mod reader;
 mod run;
+mod seen;
 mod sink;
 mod sink_read;
 mod source;
@@ -131,6 +136,7 @@ mod stage;
 mod stats;
 mod writer;
 
+pub use blocking_pool::unblock;
 pub use cancel::Cancel;
 pub use config::{
     ErrorPolicy, StageConfig, DEFAULT_BATCH, DEFAULT_BUFFER, MAX_BLOCKING_WORKERS, MAX_WORKERS,

@@ -1,6 +1,7 @@
 //! How a sink reads the last link: it looks at the run's signal before
-//! every call of its function (the sink is a stage: once the run is
-//! cancelled or has failed, the function is not called again), and its
+//! every call of its function, or once a stride while the function is
+//! quick (the sink is a stage: once the run is cancelled or has failed,
+//! the function is not called again; [`Pace`] says how), and its
 //! future yields to its caller within a bounded budget of work, so that a
 //! timer or a `select!` beside it is polled on time.
 
@@ -66,6 +67,81 @@ impl Budget {
     }
 }
 
+/// Calls between two looks at the shared flag when the sink's function
+/// is quick.
+const STRIDE: usize = 64;
+/// A function is quick when a batch of its calls took less than this a
+/// call: then at most `STRIDE - 1` calls (a quarter of a microsecond) can
+/// follow a cancel made on another thread and not yet seen by this one.
+const QUICK_NS: u64 = 4;
+
+/// How often a sink looks at the run's shared flag: before every call of
+/// its function, or, while its calls are quick and its batches long, once
+/// a stride. Either way it looks at this thread's count of seen
+/// cancellations ([`crate::seen`]) after every call, so a function that
+/// cancels the run, or sees it cancelled through its [`Cancel`](crate::Cancel),
+/// is never called again.
+struct Pace {
+    quick: bool,
+}
+
+impl Pace {
+    fn new() -> Self {
+        Pace { quick: false }
+    }
+
+    /// Folds the items of one batch into `acc` until they end (`Continue`)
+    /// or the run stops (`Break`). Not inlined into the sink's future: as
+    /// a function of its own, the iterator's ends stay in registers and
+    /// the thread-local look is lifted out of the loop, so the compiler
+    /// can fuse a quick fold's calls as it does a plain `fold`'s.
+    #[inline(never)]
+    fn fold<T, A>(
+        &mut self,
+        cancel: &crate::Cancel,
+        items: &mut std::vec::IntoIter<T>,
+        mut acc: A,
+        f: &mut impl FnMut(A, Msg<T>) -> A,
+    ) -> ControlFlow<A, A> {
+        let len = items.len();
+        // Short batches, and slow functions, look before every call.
+        let timed = len >= STRIDE;
+        let start = if timed { clock().raw() } else { 0 };
+        loop {
+            if items.len() == 0 {
+                break;
+            }
+            if cancel.is_cancelled() {
+                return ControlFlow::Break(acc);
+            }
+            if self.quick && timed {
+                let seen = crate::seen::now();
+                let calls = items.len().min(STRIDE);
+                let mut stretch = std::mem::take(items);
+                let folded = stretch.by_ref().take(calls).try_fold(acc, |a, t| {
+                    let a = f(a, Ok(t));
+                    if crate::seen::now() == seen {
+                        ControlFlow::Continue(a)
+                    } else {
+                        ControlFlow::Break(a)
+                    }
+                });
+                *items = stretch;
+                acc = match folded {
+                    ControlFlow::Continue(a) | ControlFlow::Break(a) => a,
+                };
+            } else if let Some(t) = items.next() {
+                acc = f(acc, Ok(t));
+            }
+        }
+        if timed {
+            let took = clock().delta_as_nanos(start, clock().raw());
+            self.quick = took < len as u64 * QUICK_NS;
+        }
+        ControlFlow::Continue(acc)
+    }
+}
+
 /// How a sink's reading ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum End {
@@ -89,7 +165,8 @@ impl End {
 }
 
 /// Folds every message into `acc` with `f` until the input ends or the
-/// run stops; `f` is never called once the run's signal is closed.
+/// run stops; `f` is not called once the run's signal is closed (see
+/// [`Pace`] for the one bounded exception).
 pub(crate) async fn fold_all<T, A>(
     r: &mut Reader<T>,
     stats: &mut Local,
@@ -97,20 +174,17 @@ pub(crate) async fn fold_all<T, A>(
     mut f: impl FnMut(A, Msg<T>) -> A,
 ) -> (A, End) {
     let mut budget = Budget::new();
+    let mut pace = Pace::new();
     let cancel = r.cancel().clone();
     loop {
         // The rest of a batch of items in one tight loop, the signal
         // looked at before each call; the budget counted once a batch.
         if let Some(items) = r.pending_items() {
             let n = items.len();
-            let folded = items.try_fold(acc, |a, t| {
-                if cancel.is_cancelled() {
-                    ControlFlow::Break(a)
-                } else {
-                    ControlFlow::Continue(f(a, Ok(t)))
-                }
-            });
-            acc = match folded {
+            // Moved out, so that its ends live in registers; on a stop the
+            // rest is dropped with it, as it would be with the reader.
+            let mut items = std::mem::take(items);
+            acc = match pace.fold(&cancel, &mut items, acc, &mut f) {
                 ControlFlow::Continue(a) => a,
                 ControlFlow::Break(a) => return (a, End::Stopped),
             };
@@ -184,5 +258,92 @@ pub(crate) async fn take_into<T>(
         End::Satisfied
     } else {
         End::of(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Cancel;
+
+    /// Folds `0..n` with a quick pace; `f` gets the call's number.
+    fn quick_fold(cancel: &Cancel, n: u64, mut f: impl FnMut(u64)) -> (ControlFlow<u64, u64>, u64) {
+        let mut pace = Pace { quick: true };
+        let mut items = (0..n).collect::<Vec<_>>().into_iter();
+        let mut calls = 0;
+        let flow = pace.fold(cancel, &mut items, 0, &mut |a, m: Msg<u64>| {
+            calls += 1;
+            f(calls);
+            a + m.unwrap()
+        });
+        (flow, calls)
+    }
+
+    #[test]
+    fn a_quick_function_that_cancels_is_not_called_again() {
+        for at in [1, 2, 63, 64, 65, 200] {
+            let cancel = Cancel::new();
+            let c = cancel.clone();
+            let (flow, calls) = quick_fold(&cancel, 256, |n| {
+                if n == at {
+                    c.cancel();
+                }
+            });
+            assert!(flow.is_break());
+            assert_eq!(calls, at);
+        }
+    }
+
+    #[test]
+    fn a_quick_function_that_sees_a_cancel_is_not_called_again() {
+        for at in [1, 30, 64, 100] {
+            let cancel = Cancel::new();
+            let c = cancel.clone();
+            let (flow, calls) = quick_fold(&cancel, 256, |n| {
+                if n == at {
+                    let other = c.clone();
+                    std::thread::spawn(move || other.cancel()).join().unwrap();
+                    assert!(c.is_cancelled());
+                }
+            });
+            assert!(flow.is_break());
+            assert_eq!(calls, at);
+        }
+    }
+
+    #[test]
+    fn an_unseen_cancel_from_another_thread_stops_a_quick_function_within_a_stride() {
+        for at in [1, 30, 64, 100] {
+            let cancel = Cancel::new();
+            let c = cancel.clone();
+            let (flow, calls) = quick_fold(&cancel, 256, |n| {
+                if n == at {
+                    let other = c.clone();
+                    std::thread::spawn(move || other.cancel()).join().unwrap();
+                }
+            });
+            assert!(flow.is_break());
+            let stride = STRIDE as u64;
+            assert_eq!(calls, at.div_ceil(stride) * stride, "the stride's end");
+        }
+    }
+
+    #[test]
+    fn a_careful_pace_looks_before_every_call() {
+        let cancel = Cancel::new();
+        let c = cancel.clone();
+        let mut pace = Pace { quick: false };
+        let mut items = (0..256u64).collect::<Vec<_>>().into_iter();
+        let mut calls = 0;
+        let flow = pace.fold(&cancel, &mut items, 0, &mut |a, m: Msg<u64>| {
+            calls += 1;
+            if calls == 10 {
+                let other = c.clone();
+                std::thread::spawn(move || other.cancel()).join().unwrap();
+            }
+            a + m.unwrap()
+        });
+        assert!(flow.is_break());
+        assert_eq!(calls, 10);
     }
 }

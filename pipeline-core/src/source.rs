@@ -195,7 +195,7 @@ where
     // never wait for threads that others hold (see `pool`).
     let share = Share::new(1);
     share.take();
-    let res = smol::unblock(move || {
+    let res = crate::blocking_pool::unblock(move || {
         let cancel = em.cancel.clone();
         let r =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cancel.enter(|| f(&mut em))));
@@ -206,11 +206,20 @@ where
     })
     .await;
     drop(share);
-    if let Err(message) = res {
-        ctx_cancel.fail(Error::Panic {
-            stage: name,
-            message,
-        });
+    match res {
+        Ok(Ok(())) => {}
+        Ok(Err(message)) => {
+            ctx_cancel.fail(Error::Panic {
+                stage: name,
+                message,
+            });
+        }
+        Err(unstarted) => {
+            ctx_cancel.fail(Error::Stage {
+                stage: name,
+                source: Arc::new(unstarted),
+            });
+        }
     }
 }
 

@@ -164,6 +164,14 @@ pub(crate) async fn emit<U: Send + 'static>(
                 });
                 false
             }
+            Err(Stop::Unstarted(err)) => {
+                stats.errors += 1;
+                ctx.cancel.fail(Error::Stage {
+                    stage: name.clone(),
+                    source: Arc::new(err),
+                });
+                false
+            }
         },
     }
 }

@@ -248,3 +248,79 @@ fn stream_is_fused() {
         assert!(s.is_terminated());
     });
 }
+
+/// A source of long batches, so that a quick sink function gets whole
+/// strides of calls between two looks at the run's shared flag.
+fn long_batches(p: &Pipeline) -> pipeline_core::Flow<u64> {
+    p.from_iter(StageConfig::new("gen").batch(256).buffer(4), 0u64..)
+}
+
+#[test]
+fn a_quick_fold_that_cancels_the_run_is_not_called_again() {
+    // A call that costs a nanosecond or two: the sink looks at the shared
+    // flag only once a stride for such a function, and must still stop
+    // at once when the function itself cancels.
+    for at in [1u64, 63, 64, 65, 100_000, 250_001] {
+        let p = Pipeline::new();
+        let live = p.live_tasks();
+        let cancel = p.cancel_signal();
+        let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let c = calls.clone();
+        let res = long_batches(&p)
+            .fold(0u64, move |sum, x| {
+                let n = c.load(std::sync::atomic::Ordering::Relaxed) + 1;
+                c.store(n, std::sync::atomic::Ordering::Relaxed);
+                if n == at {
+                    cancel.cancel();
+                }
+                sum.wrapping_add(x)
+            })
+            .run();
+        assert!(matches!(res, Err(Error::Cancelled)), "{res:?}");
+        assert_eq!(calls.load(SeqCst), at, "no call after the cancel");
+        assert_eq!(live.get(), 0);
+    }
+}
+
+#[test]
+fn a_quick_fold_that_sees_the_run_cancelled_is_not_called_again() {
+    // Another thread cancels; the function notices through its `Cancel`
+    // and is then never called again, quick as it is.
+    for _ in 0..10 {
+        let p = Pipeline::new();
+        let live = p.live_tasks();
+        let cancel = p.cancel_signal();
+        let calls = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let saw = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (c, s, seen_by_f) = (calls.clone(), saw.clone(), cancel.clone());
+        let watcher = {
+            let calls = calls.clone();
+            std::thread::spawn(move || {
+                let start = std::time::Instant::now();
+                while calls.load(SeqCst) < 200_000 && start.elapsed() < GUARD {
+                    std::thread::yield_now();
+                }
+                cancel.cancel();
+            })
+        };
+        let res = long_batches(&p)
+            .fold(0u64, move |sum, x| {
+                let n = c.load(std::sync::atomic::Ordering::Relaxed) + 1;
+                c.store(n, std::sync::atomic::Ordering::Relaxed);
+                if seen_by_f.is_cancelled() && s.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+                    s.store(n, std::sync::atomic::Ordering::Relaxed);
+                }
+                sum.wrapping_add(x)
+            })
+            .run();
+        watcher.join().unwrap();
+        assert!(matches!(res, Err(Error::Cancelled)), "{res:?}");
+        let (calls, saw) = (calls.load(SeqCst), saw.load(SeqCst));
+        assert!(calls >= 200_000);
+        assert!(
+            saw == 0 || saw == calls,
+            "called {calls} times, saw the cancel at call {saw}"
+        );
+        assert_eq!(live.get(), 0);
+    }
+}

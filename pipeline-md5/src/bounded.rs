@@ -21,6 +21,8 @@ pub(crate) struct Job {
     pub(crate) roots: Arc<[PathBuf]>,
     /// Follow symbolic links below the roots (`-L`).
     pub(crate) follow_links: bool,
+    /// Which files below the roots are walked to.
+    pub(crate) filter: Arc<crate::filter::Filter>,
     /// Bytes per read.
     pub(crate) chunk: usize,
     /// In place, or the article's `errc`.

@@ -63,13 +63,18 @@ pub(crate) struct Listing {
 
 impl Listing {
     /// Reads the directory open at `dir`, from where its offset is. Symlinks are
-    /// resolved if `follow_links`, else skipped with FIFOs and devices.
+    /// resolved if `follow_links`, else skipped with FIFOs and devices;
+    /// directories are stat'ed (for their device and inode) if `stat_dirs`.
     ///
     /// # Errors
     ///
     /// Only if nothing could be read; a failure part way is kept in
     /// [`error`](Self::error).
-    pub(crate) fn read(dir: BorrowedFd<'_>, follow_links: bool) -> io::Result<Listing> {
+    pub(crate) fn read(
+        dir: BorrowedFd<'_>,
+        follow_links: bool,
+        stat_dirs: bool,
+    ) -> io::Result<Listing> {
         let mut listing = Listing {
             names: Vec::new(),
             children: Vec::new(),
@@ -90,12 +95,20 @@ impl Listing {
                 continue;
             }
             // The listing's type is enough for files and directories: only
-            // a symlink to follow, or a file system that gives no type
-            // (`DT_UNKNOWN`), costs a `stat`.
+            // a symlink to follow, a file system that gives no type
+            // (`DT_UNKNOWN`), or a directory when its device matters
+            // (`stat_dirs`), costs a `stat`.
             let stat = |flags| statat(dir, dent.file_name(), flags).map_err(io::Error::from);
             let kind = match dent.file_type() {
                 FileType::RegularFile => Kind::File { size: 0 },
-                FileType::Directory => Kind::Dir { id: None },
+                FileType::Directory if !stat_dirs => Kind::Dir { id: None },
+                FileType::Directory => match stat(AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) => match Kind::of(&st) {
+                        Some(kind) => kind,
+                        None => continue,
+                    },
+                    Err(err) => Kind::Failed(err),
+                },
                 FileType::Symlink if follow_links => match stat(AtFlags::empty()) {
                     Ok(st) => match Kind::of(&st) {
                         Some(kind) => kind,

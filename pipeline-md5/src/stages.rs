@@ -63,7 +63,7 @@ where
 /// Stops when an emit or an error report says the run is cancelled.
 pub(crate) fn walk_roots<T>(job: &Job, em: &mut Emitter<T>, mut found: impl Found<T>) {
     for root in job.roots.iter() {
-        for item in Walk::new(root, job.follow_links) {
+        for item in Walk::new(root, job.follow_links).filter(job.filter.clone()) {
             if em.is_cancelled() {
                 return;
             }

@@ -137,6 +137,8 @@ pub struct Options {
     /// names one; a name it cannot run falls back to the best; `md5pipe`
     /// reports it instead).
     pub engine: Engine,
+    /// Which files below the roots are digested (all by default).
+    pub filter: std::sync::Arc<crate::filter::Filter>,
 }
 
 impl Default for Options {
@@ -152,6 +154,7 @@ impl Default for Options {
             io: Io::Blocking,
             group: DEFAULT_GROUP,
             engine: Engine::detect().unwrap_or_else(|_| Engine::best()),
+            filter: Default::default(),
         }
     }
 }
@@ -184,6 +187,12 @@ impl Options {
     /// Sets [`chunk`](Self::chunk).
     pub fn chunk(mut self, n: usize) -> Options {
         self.chunk = n;
+        self
+    }
+
+    /// Sets [`filter`](Self::filter).
+    pub fn filter(mut self, filter: crate::filter::Filter) -> Options {
+        self.filter = std::sync::Arc::new(filter);
         self
     }
 
@@ -413,6 +422,7 @@ where
     let job = Job {
         roots: roots.into_iter().map(Into::into).collect(),
         follow_links: opts.follow_links,
+        filter: opts.filter.clone(),
         chunk: opts.chunk,
         walk_errors: WalkErrors::InPlace,
         progress: Arc::new(Progress::new()),

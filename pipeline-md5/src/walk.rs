@@ -33,7 +33,9 @@ use std::sync::Arc;
 use rustix::fs::{fstat, openat, Mode, OFlags, CWD};
 
 use crate::beneath::open_beneath;
+use crate::filter::Filter;
 use crate::listing::{Kind, Listing};
+use ignore::gitignore::Gitignore;
 
 /// A regular file found by the walk (or standard input, for a root of
 /// `-`). Open it with [`Entry::open`].
@@ -226,6 +228,7 @@ pub struct Walk {
     started: bool,
     anchor: Option<Arc<OwnedFd>>,
     stack: Vec<Frame>,
+    filter: Arc<Filter>,
 }
 
 /// One directory on the current branch: its identity, its path (as given
@@ -236,6 +239,8 @@ struct Frame {
     path: PathBuf,
     rel: PathBuf,
     listing: Listing,
+    /// Its `.gitignore`, with `--ignore-vcs`.
+    rules: Option<Gitignore>,
 }
 
 /// Where an [`Entry`] is opened from.
@@ -332,7 +337,39 @@ impl Walk {
             started: false,
             anchor: None,
             stack: Vec::new(),
+            filter: Arc::default(),
         }
+    }
+
+    /// The walk yields only what `filter` keeps (see [`crate::filter`]).
+    pub fn filter(mut self, filter: Arc<Filter>) -> Walk {
+        self.filter = filter;
+        self
+    }
+
+    /// The `.gitignore` of the directory `path` (`rel` below the root), if
+    /// the filter asks for them.
+    fn rules(&self, path: &Path, rel: &Path) -> Option<Gitignore> {
+        self.filter
+            .reads_vcs_rules()
+            .then(|| crate::filter::vcs_rules(path, rel))
+            .flatten()
+    }
+
+    /// Whether listings stat their directories: only when the walk must
+    /// stay on the root's device (`--one-file-system`), which it checks
+    /// before entering one.
+    fn listing_stats_dirs(&self) -> bool {
+        !self.filter.crosses_devices()
+    }
+
+    /// Whether the filter skips `rel` (a directory if `is_dir`).
+    fn skips(&self, rel: &Path, is_dir: bool) -> bool {
+        if self.filter.is_empty() {
+            return false;
+        }
+        let rules: Vec<&Gitignore> = self.stack.iter().filter_map(|f| f.rules.as_ref()).collect();
+        self.filter.skips(rel, is_dir, &rules)
     }
 
     /// The first item: the root itself, a file to yield or a directory to enter.
@@ -359,18 +396,20 @@ impl Walk {
         crate::pause::before_open(&display);
         let listed = open_dir(&self.root, None).and_then(|fd| {
             let id = dir_id(&fd)?;
-            let listing = Listing::read(fd.as_fd(), self.follow_links)?;
+            let listing = Listing::read(fd.as_fd(), self.follow_links, self.listing_stats_dirs())?;
             let anchor = (!self.follow_links).then(|| Arc::new(fd));
             Ok((id, anchor, listing))
         });
         match listed {
             Ok((id, anchor, listing)) => {
                 self.anchor = anchor;
+                let rules = self.rules(&self.root, Path::new(""));
                 self.stack.push(Frame {
                     id,
                     path: self.root.clone(),
                     rel: PathBuf::new(),
                     listing,
+                    rules,
                 });
                 None
             }
@@ -387,7 +426,8 @@ impl Walk {
             id: dir_id(&fd)?,
             path: path.to_path_buf(),
             rel: rel.to_path_buf(),
-            listing: Listing::read(fd.as_fd(), self.follow_links)?,
+            listing: Listing::read(fd.as_fd(), self.follow_links, self.listing_stats_dirs())?,
+            rules: self.rules(path, rel),
         })
     }
 }
@@ -417,6 +457,10 @@ impl Iterator for Walk {
             let name = OsStr::from_bytes(name);
             let path = top.path.join(name);
             let rel = top.rel.join(name);
+            let is_dir = matches!(kind, Kind::Dir { .. });
+            if self.skips(&rel, is_dir) {
+                continue;
+            }
             let display = clean(path.as_os_str().as_bytes());
             let id = match kind {
                 Kind::File { size } => {
@@ -437,6 +481,12 @@ impl Iterator for Walk {
                 Kind::Failed(source) => return Some(Err(io_error(display, source))),
                 Kind::Dir { id } => id,
             };
+            // Without --one-file-system the listing stats no directory;
+            // with it, every one (see `Walk::listing_stats_dirs`).
+            let other_device = |id: (u64, u64)| self.stack.first().is_some_and(|r| r.id.0 != id.0);
+            if !self.filter.crosses_devices() && id.is_some_and(other_device) {
+                continue;
+            }
             if let Some(frame) = id.and_then(|id| self.stack.iter().find(|f| f.id == id)) {
                 let ancestor = frame.path.clone();
                 return Some(Err(WalkError::Loop {
