@@ -3,7 +3,7 @@
 
 Usage:
     python3 scripts/gen_tree.py [--root DIR] [--seed N] [--scale F] [--force]
-                                [--list] [tiny|small|large|mixed ...]
+                                [--list] [tiny|small|large|mixed|many-large ...]
 
     python3 scripts/gen_tree.py --root /tmp/md5data small large mixed
     python3 scripts/gen_tree.py --root /tmp/t tiny          # a few files, for quick checks
@@ -15,6 +15,8 @@ real, never sparse; the shapes are those of ../shared/anchors/gen_tree.py):
   small  20,000 files of 1-16 KiB (uniform) in a directory tree of depth 4
          (fan-out 5/4/4/4 = 426 directories, about 47 files each); ~166 MiB.
   large  4 files of 256 MiB each; 1 GiB.
+  many-large  32 files of 32 MiB each; 1 GiB: as many files as two cores have
+         16-lane MD5 engines, the multi-lane engine's home ground.
   mixed  2,000 files shaped like a source tree: directories of uneven depth
          (1-6) and size, most files under 64 KiB (log-normal, median ~4 KiB),
          a few empty, ~4% between 64 KiB and 1 MiB, and 20 files of 1-20 MiB.
@@ -100,6 +102,14 @@ def build_large(top, rng, scale):
         write_file(os.path.join(top, "big%d.bin" % i), size, rng)
 
 
+def build_many_large(top, rng, scale):
+    """32 files of 32 MiB each: more files than one core's MD5 lanes."""
+    os.makedirs(top, exist_ok=True)
+    size = scaled(32 * MIB, scale)
+    for i in range(32):
+        write_file(os.path.join(top, "big%02d.bin" % i), size, rng)
+
+
 SRC_EXT = [".rs", ".c", ".h", ".go", ".py", ".md", ".txt", ".json", ".toml", ".js"]
 BIN_EXT = [".png", ".bin", ".tar", ".o", ".pdf"]
 
@@ -178,9 +188,15 @@ def build_tiny(top, rng, scale):
             write_file(os.path.join(top, d, name), size, rng)
 
 
-BUILDERS = {"tiny": build_tiny, "small": build_small, "large": build_large, "mixed": build_mixed}
+BUILDERS = {
+    "tiny": build_tiny,
+    "small": build_small,
+    "large": build_large,
+    "mixed": build_mixed,
+    "many-large": build_many_large,
+}
 # Each tree has its own stream, so building one never changes another.
-SEED_OFFSET = {"small": 1, "large": 2, "mixed": 3, "tiny": 4}
+SEED_OFFSET = {"small": 1, "large": 2, "mixed": 3, "tiny": 4, "many-large": 5}
 
 
 def manifest(top):

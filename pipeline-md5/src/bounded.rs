@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use pipeline::{pipeline, Cancel, Emitter};
 
+use crate::engine::Engine;
 use crate::error::Error;
 use crate::progress::Progress;
 use crate::stages::{digest_entry_async, digest_group, walk_roots, Group, Grouper, WalkErrors};
@@ -34,6 +35,11 @@ pub(crate) struct Job {
     pub(crate) group: usize,
     /// Whether the first error fails the run.
     pub(crate) fail_fast: bool,
+    /// The MD5 engine the bounded design's digesters run.
+    pub(crate) engine: Engine,
+    /// How many digesters share the files (the last files of the walk are
+    /// split among them).
+    pub(crate) digesters: usize,
 }
 
 /// Sends every regular file the walk finds downstream, one at a time.
@@ -43,7 +49,7 @@ fn walk_files(job: &Job, em: &mut Emitter<Entry>) {
 
 /// Sends the regular files the walk finds downstream in groups.
 fn walk_groups(job: &Job, em: &mut Emitter<Group>) {
-    walk_roots(job, em, Grouper::new(job.group));
+    walk_roots(job, em, Grouper::new(job.group, job.digesters));
 }
 
 /// A file's digest or its error, as the grouped digest stage gives them.
@@ -60,19 +66,19 @@ mod declared {
         /// `digesters` digesters on the blocking pool, each reading one
         /// group of files at a time, each file in chunks; results leave in
         /// walk order (the ordered stage's reorder window is bounded), so
-        /// sorted output streams. Per-file errors are items of `flat`'s
-        /// output; under fail-fast the first one fails the run instead.
-        pub(crate) Md5Bounded(job: Job, digesters: usize) -> Digested {
+        /// sorted output streams. A group's results leave as one packet
+        /// (the consumer flattens it), per-file errors in their place;
+        /// under fail-fast the first one fails the run instead.
+        pub(crate) Md5Bounded(job: Job, digesters: usize) -> Vec<Digested> {
             walk:   source blocking {
                 let job = job.clone();
                 move |em: &mut Emitter<Group>| walk_groups(&job, em)
             };
             digest: try_map move |group: Group| {
                         let cancel = Cancel::current();
-                        digest_group(group, job.chunk, cancel.as_ref(), &job.progress, job.fail_fast)
+                        digest_group(group, job.engine, job.chunk, cancel.as_ref(), &job.progress, job.fail_fast)
                     }
                     [workers = digesters, ordered, blocking];
-            flat:   flat_map |digests: Vec<Digested>| digests [adaptive];
             out:    sink iter();
         }
     }

@@ -9,8 +9,10 @@
 //! caller; [`crate::cli`] does it for `md5pipe`.
 
 use std::ffi::OsStr;
+use std::fs::OpenOptions;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,7 +21,9 @@ use pipeline::{pipeline, Cancel, Cancelled, Emitter, LiveTasks, RunIter, Stats};
 use crate::checkfile::{digest_listed, digest_stdin};
 use crate::checklist::{Line, ParsedLine, Parser};
 use crate::digest::DigestError;
+use crate::engine::Engine;
 use crate::error::Error;
+use crate::lanes::{Lanes, Opened};
 use crate::listread::{CancellableFd, Lines, Next, ReadFailed};
 use crate::progress::Progress;
 use crate::tree::Options;
@@ -134,23 +138,65 @@ type Group = Vec<Job>;
 /// the list would wait, so a line never waits for lines not yet written.
 const GROUP_LINES: usize = 32;
 
-fn verify_group(group: Group, chunk: usize, progress: &Progress) -> Vec<CheckItem> {
+/// Verifies a group's listed files together on `engine`'s lanes
+/// ([`Lanes::digest`]); the other jobs pass through. Results in the
+/// group's order.
+fn verify_group(group: Group, engine: Engine, chunk: usize, progress: &Progress) -> Vec<CheckItem> {
     let cancel = Cancel::current();
+    let cancelled = || cancel.as_ref().is_some_and(Cancel::is_cancelled);
+    let mut on_bytes = |n| progress.read(n);
+    let mut sums: Vec<Option<Result<[u8; 16], DigestError>>> = vec![None; group.len()];
+    let open = |i: usize| match &group[i] {
+        Job::Verify { parsed, .. } => open_listed(
+            Path::new(OsStr::from_bytes(&parsed.path)),
+            chunk,
+            cancel.as_ref(),
+            progress,
+        ),
+        Job::Pass(_) => Opened::Done(Ok([0; 16])),
+    };
+    let done = |i: usize, sum| {
+        if matches!(group[i], Job::Verify { .. }) {
+            progress.file_done();
+        }
+        sums[i] = Some(sum);
+        true
+    };
+    Lanes::with(engine, chunk, |lanes| {
+        lanes.digest(group.len(), open, &cancelled, &mut on_bytes, done)
+    });
     group
         .into_iter()
-        .map(|job| verify(job, chunk, cancel.as_ref(), progress))
+        .zip(sums)
+        .map(|(job, sum)| match job {
+            Job::Verify { list, line, parsed } => {
+                // No outcome: the group was cancelled first.
+                let sum = sum.unwrap_or(Err(DigestError::Cancelled));
+                verified(list, line, parsed, sum)
+            }
+            Job::Pass(item) => item,
+        })
         .collect()
 }
 
-fn verify(job: Job, chunk: usize, cancel: Option<&Cancel>, progress: &Progress) -> CheckItem {
-    let (list, line, parsed) = match job {
-        Job::Verify { list, line, parsed } => (list, line, parsed),
-        Job::Pass(item) => return item,
-    };
-    let path = Path::new(OsStr::from_bytes(&parsed.path));
-    let result = digest_listed(path, chunk, cancel, progress);
-    progress.file_done();
-    verified(list, line, parsed, result)
+/// Opens a listed file for a lane, as [`digest_listed`] opens it (without
+/// blocking, checked by one `fstat`); what is not a regular file is left
+/// to [`digest_listed`], which reads devices as md5sum does and refuses
+/// the rest.
+fn open_listed(path: &Path, chunk: usize, cancel: Option<&Cancel>, progress: &Progress) -> Opened {
+    let opened = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .and_then(|file| {
+            let meta = file.metadata()?;
+            Ok((file, meta))
+        });
+    match opened {
+        Err(err) => Opened::Done(Err(DigestError::Open(err))),
+        Ok((file, meta)) if meta.is_file() => Opened::Lane(file, meta.len()),
+        Ok(_) => Opened::Done(digest_listed(path, chunk, cancel, progress)),
+    }
 }
 
 fn verified(
@@ -293,11 +339,11 @@ mod declared {
         /// `md5sum -c` as a pipeline: the lists are read in order, the
         /// listed files verified by `verifiers` workers, and the results
         /// put back in input order.
-        pub(crate) Md5Check(lists: Arc<[ListSource]>, zero: bool, verifiers: usize, chunk: usize, progress: Arc<Progress>, reader_progress: Arc<Progress>) -> Vec<CheckItem> {
+        pub(crate) Md5Check(lists: Arc<[ListSource]>, zero: bool, verifiers: usize, engine: Engine, chunk: usize, progress: Arc<Progress>, reader_progress: Arc<Progress>) -> Vec<CheckItem> {
             read:   source blocking move |em: &mut Emitter<Group>| {
                         read_lists(&lists, zero, chunk, &reader_progress, em)
                     };
-            verify: map move |group: Group| verify_group(group, chunk, &progress)
+            verify: map move |group: Group| verify_group(group, engine, chunk, &progress)
                     [workers = verifiers, ordered, blocking];
             out:    sink iter();
         }
@@ -407,6 +453,7 @@ pub fn check_lists(lists: Vec<ListSource>, zero: bool, opts: &Options) -> Result
         lists.into(),
         zero,
         verifiers,
+        opts.engine,
         opts.chunk.min(MAX_CHUNK),
         progress.clone(),
         progress.clone(),

@@ -31,7 +31,7 @@
 //!
 //! - [`walk`]: the walk of one root in bytewise path order, and Go's path cleaning.
 //! - [`digest`]: digesting one file in chunks without ever blocking on a FIFO.
-//! - [`engine`]: the multi-lane MD5 engine (scalar, AVX2 x8, AVX-512 x16), chosen at run time.
+//! - [`engine`]: the multi-lane MD5 engine (scalar, AVX2 x8 and 2x8, AVX-512 x16), chosen at run time; the bounded digesters and check mode run it.
 //! - [`filter`]: which files below a root the walk yields (globs, depth, `.gitignore`).
 //! - [`escape`]: md5sum's output lines, its name escaping both ways, and its quoting.
 //! - [`checklist`]: parsing `md5sum -c` lists and wording their results.
@@ -39,6 +39,21 @@
 //! - [`audit`]: a manifest against a tree, as a streaming merge-join.
 //! - [`cli`]: `md5pipe`'s commands, signals and output.
 //! - [`stdio`]: which standard descriptors the process started without.
+//!
+//! # The life of a file (the bounded design)
+//!
+//! 1. The walk lists each directory once and takes each entry's type from
+//!    the listing (`d_type`): no `stat` per entry, in bytewise path order.
+//! 2. Files gather in groups of [`Options::group`] (256); the walk's last
+//!    files are split among the digesters.
+//! 3. A digester (on the blocking pool) takes a group and shares its
+//!    [`engine`]'s lanes among the group's files: each file is opened
+//!    without blocking, checked by one `fstat`, read in chunks straight
+//!    into its lane, and digested beside up to 15 others; a file left
+//!    alone runs on the one-lane kernel.
+//! 4. The group's results, in order, cross to the consumer as one packet
+//!    (one wake-up per group), through the reorder window that puts
+//!    groups back in walk order; [`Digests`] hands them out one by one.
 //!
 //! # Reading files: blocking beats `async-fs`
 //!
@@ -70,6 +85,8 @@ mod beneath;
 mod bounded;
 mod checkfile;
 mod error;
+mod group;
+mod lanes;
 mod listing;
 mod listread;
 mod parallel;
@@ -86,7 +103,7 @@ use std::sync::{Arc, Mutex};
 
 pub use error::Error;
 pub use progress::{Progress, ProgressSnapshot};
-pub use tree::{digest_tree, limits, Digests, Io, Mode, Options, DEFAULT_WINDOW};
+pub use tree::{digest_tree, limits, Digests, Io, Mode, Options, DEFAULT_GROUP, DEFAULT_WINDOW};
 
 use bounded::Job;
 use stages::WalkErrors;
@@ -164,6 +181,8 @@ fn article(root: &Path, opts: &Options) -> Result<Vec<FileDigest>, Error> {
         progress: Arc::new(Progress::new()),
         group: opts.group,
         fail_fast: opts.fail_fast,
+        engine: opts.engine,
+        digesters: opts.digesters,
     };
     collect_article(tree::start(job, opts), &walk_error)
 }

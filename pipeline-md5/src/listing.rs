@@ -16,10 +16,13 @@ use rustix::fs::{statat, AtFlags, FileType, RawDir, Stat};
 /// What the walk knows of a child before it visits it.
 #[derive(Debug)]
 pub(crate) enum Kind {
-    /// A regular file, and its size when listed.
+    /// A regular file, and its size when it was stat'ed (a symlink followed
+    /// with `-L`, or a file system that gives no type in its listing); 0
+    /// when the listing's type was enough.
     File { size: u64 },
-    /// A directory, and its device and inode (for loop checks with `-L`).
-    Dir { id: (u64, u64) },
+    /// A directory, and its device and inode when it was stat'ed (for an
+    /// early loop check with `-L`; the walk checks again once it is open).
+    Dir { id: Option<(u64, u64)> },
     /// `stat` (or, with `-L`, resolving the link) failed.
     Failed(io::Error),
 }
@@ -33,7 +36,7 @@ impl Kind {
                 size: u64::try_from(stat.st_size).unwrap_or(0),
             }),
             FileType::Directory => Some(Kind::Dir {
-                id: (stat.st_dev, stat.st_ino),
+                id: Some((stat.st_dev, stat.st_ino)),
             }),
             _ => None,
         }
@@ -60,13 +63,18 @@ pub(crate) struct Listing {
 
 impl Listing {
     /// Reads the directory open at `dir`, from where its offset is. Symlinks are
-    /// resolved if `follow_links`, else skipped with FIFOs and devices.
+    /// resolved if `follow_links`, else skipped with FIFOs and devices;
+    /// directories are stat'ed (for their device and inode) if `stat_dirs`.
     ///
     /// # Errors
     ///
     /// Only if nothing could be read; a failure part way is kept in
     /// [`error`](Self::error).
-    pub(crate) fn read(dir: BorrowedFd<'_>, follow_links: bool) -> io::Result<Listing> {
+    pub(crate) fn read(
+        dir: BorrowedFd<'_>,
+        follow_links: bool,
+        stat_dirs: bool,
+    ) -> io::Result<Listing> {
         let mut listing = Listing {
             names: Vec::new(),
             children: Vec::new(),
@@ -86,30 +94,50 @@ impl Listing {
             if name == b"." || name == b".." {
                 continue;
             }
+            // The listing's type is enough for files and directories: only
+            // a symlink to follow, a file system that gives no type
+            // (`DT_UNKNOWN`), or a directory when its device matters
+            // (`stat_dirs`), costs a `stat`.
             let stat = |flags| statat(dir, dent.file_name(), flags).map_err(io::Error::from);
-            let mut file_type = dent.file_type();
-            if file_type == FileType::Unknown {
-                match stat(AtFlags::SYMLINK_NOFOLLOW) {
-                    Ok(st) => file_type = FileType::from_raw_mode(st.st_mode),
-                    Err(err) => {
-                        listing.push(name, Kind::Failed(err));
-                        continue;
+            let kind = match dent.file_type() {
+                FileType::RegularFile => Kind::File { size: 0 },
+                FileType::Directory if !stat_dirs => Kind::Dir { id: None },
+                FileType::Directory => match stat(AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) => match Kind::of(&st) {
+                        Some(kind) => kind,
+                        None => continue,
+                    },
+                    Err(err) => Kind::Failed(err),
+                },
+                FileType::Symlink if follow_links => match stat(AtFlags::empty()) {
+                    Ok(st) => match Kind::of(&st) {
+                        Some(kind) => kind,
+                        None => continue,
+                    },
+                    Err(err) => Kind::Failed(err),
+                },
+                FileType::Unknown => match stat(AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {
+                        if !follow_links {
+                            continue;
+                        }
+                        match stat(AtFlags::empty()) {
+                            Ok(st) => match Kind::of(&st) {
+                                Some(kind) => kind,
+                                None => continue,
+                            },
+                            Err(err) => Kind::Failed(err),
+                        }
                     }
-                }
-            }
-            let kind = match file_type {
-                FileType::Symlink if follow_links => stat(AtFlags::empty()),
-                FileType::RegularFile | FileType::Directory => stat(AtFlags::SYMLINK_NOFOLLOW),
+                    Ok(st) => match Kind::of(&st) {
+                        Some(kind) => kind,
+                        None => continue,
+                    },
+                    Err(err) => Kind::Failed(err),
+                },
                 _ => continue,
             };
-            match kind {
-                Ok(st) => {
-                    if let Some(kind) = Kind::of(&st) {
-                        listing.push(name, kind);
-                    }
-                }
-                Err(err) => listing.push(name, Kind::Failed(err)),
-            }
+            listing.push(name, kind);
         }
         let names = &listing.names;
         listing

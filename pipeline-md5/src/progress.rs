@@ -32,7 +32,9 @@ pub struct Progress {
 pub struct ProgressSnapshot {
     /// Regular files the walk has found so far.
     pub files_found: u64,
-    /// Their sizes, summed, as the walk saw them.
+    /// Their sizes, summed, as far as known: the walk knows the sizes of
+    /// roots and of files it followed a link to; the digesters add the
+    /// others as they open them.
     pub bytes_found: u64,
     /// Files whose digest is finished (or failed).
     pub files_done: u64,
@@ -49,6 +51,12 @@ impl Progress {
     /// The walk found a regular file of `size` bytes.
     pub fn found(&self, size: u64) {
         self.files_found.fetch_add(1, Ordering::Relaxed);
+        self.bytes_found.fetch_add(size, Ordering::Relaxed);
+    }
+
+    /// A digester opened a file of `size` bytes whose size the walk did
+    /// not know (it takes types from the directory listing, not sizes).
+    pub fn sized(&self, size: u64) {
         self.bytes_found.fetch_add(size, Ordering::Relaxed);
     }
 

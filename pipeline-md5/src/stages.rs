@@ -1,6 +1,8 @@
 //! The stage functions the three designs share: the walk of several roots
-//! as a pipeline source, and the digest of one walked file, blocking (on
-//! `std::fs`, run on the blocking pool) or async (on `async-fs`).
+//! as a pipeline source, the digest of a group of walked files on the
+//! engine's lanes (the bounded design), and the digest of one walked file,
+//! blocking (on `std::fs`, run on the blocking pool) or async (on
+//! `async-fs`).
 
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
@@ -10,9 +12,13 @@ use pipeline::{Cancel, Cancelled, Emitter};
 
 use crate::bounded::Job;
 use crate::digest::{DigestError, Digester};
+use crate::engine::Engine;
 use crate::error::Error;
+use crate::lanes::{Lanes, Opened};
 use crate::progress::Progress;
 use crate::walk::{Entry, Walk};
+
+pub(crate) use crate::group::{Group, Grouper};
 use crate::FileDigest;
 
 /// What the walking source does with a walk error.
@@ -32,9 +38,15 @@ pub(crate) trait Found<T> {
     fn file(&mut self, entry: Entry, em: &mut Emitter<T>) -> Result<(), Cancelled>;
 
     /// Emits what is held back: called before an error is reported in
-    /// place, and at the end of the walk.
+    /// place.
     fn flush(&mut self, _em: &mut Emitter<T>) -> Result<(), Cancelled> {
         Ok(())
+    }
+
+    /// Emits what is held back at the end of the walk: [`flush`](Self::flush)
+    /// unless said otherwise.
+    fn end(&mut self, em: &mut Emitter<T>) -> Result<(), Cancelled> {
+        self.flush(em)
     }
 }
 
@@ -79,7 +91,7 @@ pub(crate) fn walk_roots<T>(job: &Job, em: &mut Emitter<T>, mut found: impl Foun
                         let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
                         slot.get_or_insert(Error::Walk(err));
                         drop(slot);
-                        let _ = found.flush(em);
+                        let _ = found.end(em);
                         return;
                     }
                 },
@@ -89,83 +101,82 @@ pub(crate) fn walk_roots<T>(job: &Job, em: &mut Emitter<T>, mut found: impl Foun
             }
         }
     }
-    let _ = found.flush(em);
-}
-
-/// Files handed to one digester at once: small files travel in groups so
-/// that the hop to the blocking pool and the channel sends are paid once
-/// per group, not once per file.
-pub(crate) type Group = Vec<Entry>;
-
-/// A group is sent before it would hold this many bytes: a large file
-/// travels alone, so large files still spread over the digesters and a
-/// small file's line never waits for a large file's digest.
-const GROUP_BYTES: u64 = 256 * 1024;
-
-/// Gathers walked files into [`Group`]s of at most `max` files.
-pub(crate) struct Grouper {
-    max: usize,
-    group: Group,
-    bytes: u64,
-}
-
-impl Grouper {
-    pub(crate) fn new(max: usize) -> Grouper {
-        Grouper {
-            max: max.max(1),
-            group: Vec::new(),
-            bytes: 0,
-        }
-    }
-}
-
-impl Found<Group> for Grouper {
-    fn file(&mut self, entry: Entry, em: &mut Emitter<Group>) -> Result<(), Cancelled> {
-        if self.bytes + entry.size >= GROUP_BYTES {
-            // A large file travels alone, not after the small ones.
-            self.flush(em)?;
-        }
-        self.bytes += entry.size;
-        self.group.push(entry);
-        if self.group.len() >= self.max || self.bytes >= GROUP_BYTES {
-            return self.flush(em);
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self, em: &mut Emitter<Group>) -> Result<(), Cancelled> {
-        self.bytes = 0;
-        if self.group.is_empty() {
-            return Ok(());
-        }
-        em.emit(std::mem::take(&mut self.group))
-    }
+    let _ = found.end(em);
 }
 
 /// The blocking digest stage over a group: each file's digest or error, in
-/// order (files that turn out not to be regular are left out). With
-/// `fail_fast` the first error is returned instead, which fails the run.
+/// order (files that turn out not to be regular are left out). The files
+/// share the lanes of `engine` ([`Lanes::digest`]); standard input is read
+/// on its own. With `fail_fast` the first error is returned instead, which
+/// fails the run.
 ///
 /// # Errors
 ///
-/// With `fail_fast`, the first file's [`Error::Read`].
+/// With `fail_fast`, the first file's [`Error::Read`] to fail; a cancel
+/// (as [`Error::Read`] of [`DigestError::Cancelled`]) in any case. A
+/// lane's buffer that cannot grow is that file's `Cannot allocate memory`.
 pub(crate) fn digest_group(
     group: Group,
+    engine: Engine,
     chunk: usize,
     cancel: Option<&Cancel>,
     progress: &Progress,
     fail_fast: bool,
 ) -> Result<Vec<Result<FileDigest, Error>>, Error> {
-    let mut out = Vec::with_capacity(group.len());
-    for entry in &group {
-        match digest_entry(entry, chunk, cancel, progress) {
-            Ok(Some(digest)) => out.push(Ok(digest)),
-            Ok(None) => {}
-            Err(err) if fail_fast || err.is_cancelled() => return Err(err),
-            Err(err) => out.push(Err(err)),
+    let cancelled = || cancel.is_some_and(Cancel::is_cancelled);
+    let mut on_bytes = |n| progress.read(n);
+    let mut results: Vec<Option<Result<Option<FileDigest>, Error>>> =
+        (0..group.len()).map(|_| None).collect();
+    let mut failed = None;
+    let open = |i: usize| open_entry(&group[i], chunk, cancel, progress);
+    let done = |i: usize, result| {
+        progress.file_done();
+        let result = finish(&group[i], result);
+        match result {
+            Err(err) if fail_fast || err.is_cancelled() => {
+                failed = Some(err);
+                false
+            }
+            other => {
+                results[i] = Some(other);
+                true
+            }
         }
+    };
+    Lanes::with(engine, chunk, |lanes| {
+        lanes.digest(group.len(), open, &cancelled, &mut on_bytes, done)
+    });
+    if let Some(err) = failed {
+        return Err(err);
     }
-    Ok(out)
+    Ok(results
+        .into_iter()
+        .filter_map(|r| r.expect("every file of the group is done").transpose())
+        .collect())
+}
+
+/// Opens a walked file for a lane: without blocking, through no symlink
+/// below a root, and checked regular by one `fstat` of what was opened.
+/// Standard input is digested here, on its own.
+fn open_entry(entry: &Entry, chunk: usize, cancel: Option<&Cancel>, progress: &Progress) -> Opened {
+    if entry.is_stdin() {
+        return Opened::Done(digest_walked(entry, chunk, cancel, progress));
+    }
+    crate::pause::before_open(&entry.display);
+    let opened = entry.open().and_then(|file| {
+        let meta = file.metadata()?;
+        Ok((file, meta))
+    });
+    match opened {
+        Err(err) => Opened::Done(Err(DigestError::Open(err))),
+        Ok((file, meta)) if meta.is_file() => {
+            progress.sized(meta.len());
+            Opened::Lane(file, meta.len())
+        }
+        Ok((_, meta)) => Opened::Done(Err(DigestError::NotRegular {
+            file_type: meta.file_type(),
+        })),
+    }
 }
 
 thread_local! {
@@ -308,45 +319,5 @@ async fn digest_async(
         };
         md5.update(&buf[..n]);
         progress.read(n as u64);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use pipeline::Pipeline;
-
-    fn entry(name: &str, size: u64) -> Entry {
-        Entry::at_path(name.into(), name.as_bytes().to_vec(), size)
-    }
-
-    /// The groups a [`Grouper`] of at most `max` files makes of `sizes`.
-    fn groups(max: usize, sizes: &[u64]) -> Vec<Vec<u64>> {
-        let sizes = sizes.to_vec();
-        Pipeline::new()
-            .from_blocking("walk", move |em: &mut Emitter<Group>| {
-                let mut grouper = Grouper::new(max);
-                for (i, size) in sizes.into_iter().enumerate() {
-                    grouper.file(entry(&i.to_string(), size), em).unwrap();
-                }
-                grouper.flush(em).unwrap();
-            })
-            .map("sizes", |g: Group| g.iter().map(|e| e.size).collect())
-            .collect::<Vec<Vec<u64>>>()
-            .run()
-            .unwrap()
-    }
-
-    #[test]
-    fn small_files_travel_together_and_a_large_one_alone() {
-        assert_eq!(groups(3, &[1, 2, 3, 4, 5]), [vec![1, 2, 3], vec![4, 5]]);
-        let big = GROUP_BYTES;
-        assert_eq!(
-            groups(16, &[1, 2, big, 3, big - 2, 5]),
-            [vec![1, 2], vec![big], vec![3], vec![big - 2], vec![5]],
-            "nothing waits behind a large file"
-        );
-        assert_eq!(groups(1, &[1, 2]), [vec![1], vec![2]]);
-        assert!(groups(4, &[]).is_empty());
     }
 }

@@ -10,6 +10,7 @@ use pipeline::{Cancel, ErrorPolicy, LiveTasks, RunIter, StageConfig, Stats};
 
 use crate::bounded::{Job, Md5Bounded, Md5BoundedAsync};
 use crate::digest::DEFAULT_CHUNK;
+use crate::engine::Engine;
 use crate::error::Error;
 use crate::parallel::Md5Parallel;
 use crate::progress::Progress;
@@ -94,6 +95,14 @@ pub mod limits {
 /// made the run ~20% faster).
 pub const DEFAULT_WINDOW: usize = 64;
 
+/// The files a digester is handed at once unless told otherwise: many
+/// times the widest engine's 16 lanes, so that lanes freed by short files
+/// find the next file in the same group, and so that the few large files of
+/// a tree of mostly small ones meet in one group and share the lanes
+/// instead of each running alone at the end of its own (on the mixed tree,
+/// 256 took 0.75x the time of 64; BENCHMARKS.md).
+pub const DEFAULT_GROUP: usize = 256;
+
 /// How to digest a tree. `Options::default()` is `md5pipe`'s default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -118,10 +127,16 @@ pub struct Options {
     pub fail_fast: bool,
     /// How the bounded design reads.
     pub io: Io,
-    /// The most files the bounded design hands a digester at once (small
-    /// files travel in groups of up to this many, or 256 KiB, so the hop to
-    /// the blocking pool is paid once per group); 1 hands them one by one.
+    /// The most files the bounded design hands a digester at once: files
+    /// travel in groups of this many, so the hop to the blocking pool is
+    /// paid once per group and the digester has files to fill its
+    /// engine's lanes with; 1 hands them one by one.
     pub group: usize,
+    /// The MD5 engine of the bounded design and of check mode; default:
+    /// [`Engine::detect`] (the best this CPU runs, unless `MD5PIPE_ENGINE`
+    /// names one; a name it cannot run falls back to the best; `md5pipe`
+    /// reports it instead).
+    pub engine: Engine,
     /// Which files below the roots are digested (all by default).
     pub filter: std::sync::Arc<crate::filter::Filter>,
     /// Roots read from a list after the ones given (`--files-from`).
@@ -139,7 +154,8 @@ impl Default for Options {
             follow_links: false,
             fail_fast: false,
             io: Io::Blocking,
-            group: 16,
+            group: DEFAULT_GROUP,
+            engine: Engine::detect().unwrap_or_else(|_| Engine::best()),
             filter: Default::default(),
             files_from: None,
         }
@@ -204,6 +220,12 @@ impl Options {
     /// Sets [`group`](Self::group).
     pub fn group(mut self, n: usize) -> Options {
         self.group = n;
+        self
+    }
+
+    /// Sets [`engine`](Self::engine).
+    pub fn engine(mut self, engine: Engine) -> Options {
+        self.engine = engine;
         self
     }
 
@@ -341,27 +363,57 @@ impl Iterator for Digests {
 }
 
 /// A run's items as the crate's results: the pipeline's errors converted,
-/// and (for designs whose items are results themselves) flattened.
+/// and (for designs whose items are results, or packets of them)
+/// flattened.
 trait IntoDigested: Send + 'static {
-    fn into_digested(self) -> Result<FileDigest, Error>;
+    fn into_digested(self) -> Items;
+}
+
+/// The results one item of a run stands for: one, or a packet.
+enum Items {
+    One(Option<Result<FileDigest, Error>>),
+    Packet(std::vec::IntoIter<Result<FileDigest, Error>>),
+}
+
+impl Iterator for Items {
+    type Item = Result<FileDigest, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Items::One(item) => item.take(),
+            Items::Packet(items) => items.next(),
+        }
+    }
 }
 
 impl IntoDigested for FileDigest {
-    fn into_digested(self) -> Result<FileDigest, Error> {
-        Ok(self)
+    fn into_digested(self) -> Items {
+        Items::One(Some(Ok(self)))
     }
 }
 
 impl IntoDigested for Result<FileDigest, Error> {
-    fn into_digested(self) -> Result<FileDigest, Error> {
-        self
+    fn into_digested(self) -> Items {
+        Items::One(Some(self))
+    }
+}
+
+/// A digester's packet: the results of one group, in order. It crosses to
+/// the consumer whole, so the consumer's thread is woken once per group,
+/// not once per file.
+impl IntoDigested for Vec<Result<FileDigest, Error>> {
+    fn into_digested(self) -> Items {
+        Items::Packet(self.into_iter())
     }
 }
 
 fn boxed<T: IntoDigested>(
     iter: RunIter<T>,
 ) -> Box<dyn Iterator<Item = Result<FileDigest, Error>> + Send> {
-    Box::new(iter.map(|item| item.map_err(Error::from).and_then(T::into_digested)))
+    Box::new(iter.flat_map(|item| match item {
+        Ok(item) => item.into_digested(),
+        Err(err) => Items::One(Some(Err(Error::from(err)))),
+    }))
 }
 
 /// Starts digesting every regular file below `roots` with `opts`; see
@@ -386,12 +438,14 @@ where
         progress: Arc::new(Progress::new()),
         group: opts.group,
         fail_fast: opts.fail_fast,
+        engine: opts.engine,
+        digesters: opts.digesters,
     };
     Ok(start(job, opts))
 }
 
 /// The stages of the designs, those that not every design has included.
-const STAGE_NAMES: &[&str] = &["walk", "md5all", "digest", "collect", "keep", "flat"];
+const STAGE_NAMES: &[&str] = &["walk", "md5all", "digest", "collect", "keep"];
 
 /// Declares and starts the pipeline of `opts.mode` over `job`.
 pub(crate) fn start(job: Job, opts: &Options) -> Digests {

@@ -47,7 +47,10 @@ pub struct Entry {
     /// root that is itself a file, the root exactly as given. Raw bytes, so
     /// names that are not UTF-8 survive.
     pub display: Vec<u8>,
-    /// The file's size in bytes when the walk saw it.
+    /// The file's size in bytes when the walk stat'ed it: a root, or a
+    /// symlink followed with `-L`. The walk takes the type of other entries
+    /// from the directory listing and stats nothing, so their size is 0
+    /// here; the digester learns it from the opened file.
     pub size: u64,
     /// How to open it.
     pub(crate) source: Source,
@@ -353,6 +356,13 @@ impl Walk {
             .flatten()
     }
 
+    /// Whether listings stat their directories: only when the walk must
+    /// stay on the root's device (`--one-file-system`), which it checks
+    /// before entering one.
+    fn listing_stats_dirs(&self) -> bool {
+        !self.filter.crosses_devices()
+    }
+
     /// Whether the filter skips `rel` (a directory if `is_dir`).
     fn skips(&self, rel: &Path, is_dir: bool) -> bool {
         if self.filter.is_empty() {
@@ -386,7 +396,7 @@ impl Walk {
         crate::pause::before_open(&display);
         let listed = open_dir(&self.root, None).and_then(|fd| {
             let id = dir_id(&fd)?;
-            let listing = Listing::read(fd.as_fd(), self.follow_links)?;
+            let listing = Listing::read(fd.as_fd(), self.follow_links, self.listing_stats_dirs())?;
             let anchor = (!self.follow_links).then(|| Arc::new(fd));
             Ok((id, anchor, listing))
         });
@@ -416,7 +426,7 @@ impl Walk {
             id: dir_id(&fd)?,
             path: path.to_path_buf(),
             rel: rel.to_path_buf(),
-            listing: Listing::read(fd.as_fd(), self.follow_links)?,
+            listing: Listing::read(fd.as_fd(), self.follow_links, self.listing_stats_dirs())?,
             rules: self.rules(path, rel),
         })
     }
@@ -471,11 +481,13 @@ impl Iterator for Walk {
                 Kind::Failed(source) => return Some(Err(io_error(display, source))),
                 Kind::Dir { id } => id,
             };
-            if !self.filter.crosses_devices() && self.stack.first().is_some_and(|r| r.id.0 != id.0)
-            {
+            // Without --one-file-system the listing stats no directory;
+            // with it, every one (see `Walk::listing_stats_dirs`).
+            let other_device = |id: (u64, u64)| self.stack.first().is_some_and(|r| r.id.0 != id.0);
+            if !self.filter.crosses_devices() && id.is_some_and(other_device) {
                 continue;
             }
-            if let Some(frame) = self.stack.iter().find(|f| f.id == id) {
+            if let Some(frame) = id.and_then(|id| self.stack.iter().find(|f| f.id == id)) {
                 let ancestor = frame.path.clone();
                 return Some(Err(WalkError::Loop {
                     path: display,
@@ -618,10 +630,11 @@ mod tests {
         }
         let e = Walk::new(with("/dir/"), false).next().unwrap().unwrap();
         assert_eq!(e.path, t.path().join("dir/sub/f"));
-        assert_eq!(e.size, 1);
+        assert_eq!(e.size, 0, "a listed file is not stat'ed");
         // A root that is a file is printed exactly as given.
         let file = with("/dir/./sub/f");
         let got = Walk::new(&file, false).next().unwrap().unwrap();
+        assert_eq!(got.size, 1, "a root is stat'ed");
         assert_eq!(got.display, file.as_os_str().as_bytes());
         // A root of "." gives paths without "./".
         let here = Walk::new(".", false).next().unwrap().unwrap();

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use clap::{CommandFactory, FromArgMatches, Parser};
 use pipeline_md5::check::ListSource;
 use pipeline_md5::cli::{self, AuditCommand, CheckCommand, Common, DigestCommand, Interrupts};
+use pipeline_md5::engine::{Engine, ENGINE_VAR};
 use pipeline_md5::filter::Filter;
 use pipeline_md5::roots::FilesFrom;
 use pipeline_md5::{limits, Io, Mode, Options};
@@ -34,7 +35,11 @@ as GNU md5sum prints them; `md5sum -c` and `md5pipe -c` verify the output.
 
 Exit status: 0 all good; 1 some file could not be read or did not verify;
 2 usage error; 130 interrupted (SIGINT), 143 terminated (SIGTERM); 141 when
-the reader of stdout went away (as for a process ended by SIGPIPE).";
+the reader of stdout went away (as for a process ended by SIGPIPE).
+
+MD5 runs on the fastest engine this CPU has (several files at once in the
+lanes of AVX2 or AVX-512F registers; --stats names it). MD5PIPE_ENGINE=NAME
+forces one: scalar, avx2, avx2-dual or avx512 (auto: the default).";
 
 /// Compute and check MD5 digests of whole trees, in parallel.
 #[derive(Debug, Parser)]
@@ -137,12 +142,13 @@ struct Args {
     #[arg(long, value_name = "N", value_parser = positive::<{ limits::WINDOW }>)]
     window: Option<usize>,
 
-    /// Bytes read at a time, at most 256 MiB [default: 65536].
+    /// Bytes read at a time, shared by a digester's MD5 lanes (at least 64
+    /// KiB a lane), at most 256 MiB [default: 65536].
     #[arg(long, value_name = "BYTES", value_parser = positive::<{ limits::CHUNK }>)]
     chunk_size: Option<usize>,
 
-    /// Most small files handed to a digester at once (bounded mode, blocking
-    /// reads), at most 4096 [default: 16].
+    /// Files handed to a digester at once, to share its MD5 lanes (bounded
+    /// mode, blocking reads), at most 4096 [default: 256].
     #[arg(long, value_name = "N", value_parser = positive::<{ limits::GROUP }>)]
     group: Option<usize>,
 
@@ -307,6 +313,10 @@ fn run() -> i32 {
             usage_error("--tag does not support --text mode");
         }
     }
+    let engine = match Engine::detect() {
+        Ok(engine) => engine,
+        Err(err) => usage_error(&format!("{ENGINE_VAR}: {err}")),
+    };
     let mut filter = Filter::default()
         .one_file_system(args.one_file_system)
         .ignore_vcs(args.ignore_vcs);
@@ -318,6 +328,7 @@ fn run() -> i32 {
         .and_then(|f| f.include(&args.include))
         .unwrap_or_else(|err| usage_error(&err.to_string()));
     let mut options = Options::default()
+        .engine(engine)
         .filter(filter)
         .files_from(args.files_from.as_ref().map(|list| FilesFrom {
             list: ListSource::from_arg(list.as_bytes()),

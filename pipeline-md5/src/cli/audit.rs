@@ -134,7 +134,9 @@ pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
         interrupts,
         closed,
         failed,
-        cmd.common.stats.then_some(&stats),
+        cmd.common
+            .stats
+            .then(|| (&stats, super::engine_in_use(&cmd.common.options))),
         &mut bar,
     )
 }

@@ -164,7 +164,9 @@ pub fn run_check(cmd: &CheckCommand, interrupts: &Interrupts) -> i32 {
         interrupts,
         closed,
         state.failed,
-        cmd.common.stats.then_some(&stats),
+        cmd.common
+            .stats
+            .then(|| (&stats, cmd.common.options.engine.name())),
         &mut bar,
     )
 }

@@ -86,7 +86,9 @@ pub fn run_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
         interrupts,
         closed,
         failed,
-        cmd.common.stats.then_some(&stats),
+        cmd.common
+            .stats
+            .then(|| (&stats, super::engine_in_use(&cmd.common.options))),
         &mut bar,
     )
 }

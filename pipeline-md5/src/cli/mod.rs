@@ -70,12 +70,14 @@ fn final_status(
     interrupts: &Interrupts,
     closed: bool,
     failed: bool,
-    stats: Option<&Stats>,
+    stats: Option<(&Stats, String)>,
     bar: &mut bar::Bar,
 ) -> i32 {
     bar.finish();
-    if let Some(stats) = stats {
+    if let Some((stats, engine)) = stats {
+        let engine = format!("md5: {engine}\n");
         crate::stdio::to_stderr(stats.to_string().as_bytes());
+        crate::stdio::to_stderr(engine.as_bytes());
     }
     if let Some(status) = interrupts.exit_status() {
         status
@@ -85,6 +87,17 @@ fn final_status(
         FAILURE
     } else {
         SUCCESS
+    }
+}
+
+/// The MD5 engine a digest run with `options` runs, as `--stats` names it
+/// (`avx2-dual x16`): the bounded design on blocking reads runs
+/// [`Options::engine`](crate::Options::engine) (as check mode does); the
+/// other designs read one file at a time with md-5, the scalar engine.
+pub fn engine_in_use(options: &crate::Options) -> String {
+    match (options.mode, options.io) {
+        (crate::Mode::Bounded, crate::Io::Blocking) => options.engine.name(),
+        _ => crate::engine::Engine::scalar().name(),
     }
 }
 

@@ -98,7 +98,10 @@ pub fn run_tree_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
         interrupts,
         closed,
         failed,
-        stats.as_ref().filter(|_| cmd.common.stats),
+        stats
+            .as_ref()
+            .filter(|_| cmd.common.stats)
+            .map(|stats| (stats, super::engine_in_use(&cmd.common.options))),
         &mut bar,
     )
 }

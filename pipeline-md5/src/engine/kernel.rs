@@ -3,7 +3,8 @@
 //! vector instruction does the same step of MD5 (RFC 1321) for `L`
 //! independent streams.
 //!
-//! A backend ([`super::avx2`], [`super::avx512`], and [`Emulated`] in tests)
+//! A backend ([`super::avx2`], [`super::avx512`], the one-lane
+//! [`super::single`], and [`Emulated`] in tests)
 //! supplies the handful of lane-wise operations of the [`Vector`] trait;
 //! [`compress`] does the rest: it transposes each lane's next 64-byte block
 //! into sixteen word vectors and runs the 64 steps. Every function here is
@@ -28,7 +29,9 @@ const K: [u32; 64] = [
 /// The truth tables of MD5's four Boolean functions of (x, y, z), as the
 /// immediates of AVX-512's `vpternlogd`: bit `4x + 2y + z` of the byte is
 /// the function's value for those three input bits. [`Emulated`] evaluates
-/// them the same way, so the tests check these bytes on any CPU.
+/// them the same way, so the tests check these bytes on any CPU. (Off
+/// x86-64, outside the tests, nothing reads them.)
+#[cfg_attr(not(any(target_arch = "x86_64", test)), allow(dead_code))]
 pub(super) mod truth {
     /// F = (x & y) | (!x & z): x selects y or z.
     pub const F: i32 = 0xCA;

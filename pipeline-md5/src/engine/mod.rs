@@ -17,9 +17,10 @@
 //!
 //! On one core of an AMD EPYC (portable build, BENCHMARKS.md) `avx2` ran
 //! 4.7–5.5x and `avx2-dual` 6.1–8.0x md-5's single stream, with every lane
-//! busy. Masked lanes are computed all the same, so a SIMD engine with one
-//! stream is slower than md-5 (0.6–0.9x): a digester with a single file
-//! left does better on the scalar engine.
+//! busy. Masked lanes cost as much as busy ones, so each pass runs on the
+//! narrowest kernel that holds the lanes it compresses: a lone stream on
+//! a one-lane kernel of plain `u32` words (as fast as md-5), and up to 8
+//! streams of `avx2-dual` on the single 8-lane chain.
 //!
 //! [`Engine::detect`] picks the fastest engine the CPU has, unless the
 //! environment variable `MD5PIPE_ENGINE` names one ([`Engine::from_name`]).
@@ -79,6 +80,7 @@
 
 mod kernel;
 mod multi;
+mod single;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -242,6 +244,24 @@ impl Engine {
             #[cfg(test)]
             Kind::Emulated => Some(emulated::compress16),
         }
+    }
+
+    /// The kernel for a pass over `taken` lanes (at least 1), and how many
+    /// lanes it is fed: one lane runs on the one-lane kernel, and up to
+    /// eight lanes of `avx2-dual` on the single `avx2` chain, since masked
+    /// lanes cost as much as busy ones. `None` for md-5's own path.
+    fn kernel_for(self, taken: usize) -> Option<(Kernel, usize)> {
+        let wide = self.kernel()?;
+        if taken <= 1 {
+            return Some((single::compress, 1));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if self.kind == Kind::Avx2Dual && taken <= avx2::LANES {
+            // An `avx2-dual` engine exists only where AVX2 was detected,
+            // which is all the 8-lane kernel needs.
+            return Some((avx2::compress, avx2::LANES));
+        }
+        Some((wide, self.lanes()))
     }
 
     /// The 16-lane generic kernel on emulated vectors.

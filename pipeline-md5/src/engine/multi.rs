@@ -196,6 +196,41 @@ impl MultiMd5 {
         Ok(n)
     }
 
+    /// Drops `lane`'s stream, whatever its state (a file that failed part
+    /// way): the lane is idle, and the other lanes go on as they were.
+    pub fn stop(&mut self, lane: usize) {
+        let lane = &mut self.lanes[lane];
+        lane.phase = Phase::Idle;
+        (lane.start, lane.end) = (0, 0);
+    }
+
+    /// Makes room in `lane` for a [`MultiMd5::fill`] of up to `max` bytes
+    /// (and the padding after it) without growing its buffer there, so
+    /// that a failed allocation is an error here instead of an abort
+    /// there. A lane's buffer grows only as far as its fills ask.
+    ///
+    /// # Errors
+    ///
+    /// The allocation failed; the lane is as before.
+    pub fn try_reserve(
+        &mut self,
+        lane: usize,
+        max: usize,
+    ) -> Result<(), std::collections::TryReserveError> {
+        let lane = &mut self.lanes[lane];
+        // What a fill keeps (less than a block once compressed, or the
+        // bytes it already holds), the fill, and a finish's padding.
+        let need = (lane.end - lane.start)
+            .max(64)
+            .saturating_add(max)
+            .saturating_add(72);
+        if lane.buf.len() < need {
+            lane.buf.try_reserve_exact(need - lane.buf.len())?;
+            lane.buf.resize(need, 0);
+        }
+        Ok(())
+    }
+
     /// Ends `lane`'s stream: its bytes are padded (0x80, zeros, the length
     /// in bits) to whole blocks, which [`MultiMd5::compress`] or
     /// [`MultiMd5::digest`] will compress.
@@ -290,33 +325,42 @@ impl MultiMd5 {
     }
 
     /// Compresses `blocks` blocks of every lane `take` picks (each must
-    /// have that many), masking the others.
+    /// have that many), masking the others. The lanes taken are packed
+    /// into the narrowest kernel that holds them ([`Engine::kernel_for`]).
     fn run(&mut self, blocks: usize, take: impl Fn(&Lane) -> bool) {
-        let Some(kernel) = self.engine.kernel() else {
-            return;
-        };
-        let n = self.lanes.len();
-        let mut states = [[0u32; 4]; MAX_LANES];
-        let mut inputs: [Option<&[u8]>; MAX_LANES] = [None; MAX_LANES];
+        let mut picked = [0usize; MAX_LANES];
+        let mut count = 0;
         for (i, lane) in self.lanes.iter().enumerate() {
-            states[i] = lane.state;
             if take(lane) {
-                inputs[i] = Some(&lane.buf[lane.start..lane.start + 64 * blocks]);
+                picked[count] = i;
+                count += 1;
             }
         }
-        // SAFETY: `kernel` comes from `self.engine`, and an `Engine` is only
-        // built for a kind whose CPU extension `supported` detected (see
-        // `Engine`'s constructors); the kernel gets one state and one input
-        // per lane, and each input holds `blocks` blocks.
-        unsafe { kernel(&mut states[..n], &inputs[..n], blocks) };
-        let taken = inputs.map(|input| input.is_some());
-        for ((lane, state), taken) in self.lanes.iter_mut().zip(states).zip(taken) {
-            if taken {
-                lane.state = state;
-                lane.start += 64 * blocks;
-                if lane.start == lane.end {
-                    (lane.start, lane.end) = (0, 0);
-                }
+        let taken = &picked[..count];
+        let Some((kernel, width)) = self.engine.kernel_for(count) else {
+            return;
+        };
+        let mut states = [[0u32; 4]; MAX_LANES];
+        let mut inputs: [Option<&[u8]>; MAX_LANES] = [None; MAX_LANES];
+        for (slot, &i) in taken.iter().enumerate() {
+            let lane = &self.lanes[i];
+            states[slot] = lane.state;
+            inputs[slot] = Some(&lane.buf[lane.start..lane.start + 64 * blocks]);
+        }
+        // SAFETY: `kernel` comes from `self.engine.kernel_for`, which only
+        // hands out the kernel of the engine's own kind, the portable
+        // one-lane kernel, or (for `avx2-dual`) the 8-lane AVX2 kernel; and
+        // an `Engine` is only built for a kind whose CPU extension
+        // `supported` detected (see `Engine`'s constructors). The kernel
+        // gets `width` states and inputs, `width` is its lane count and at
+        // least `taken.len()`, and each input holds `blocks` blocks.
+        unsafe { kernel(&mut states[..width], &inputs[..width], blocks) };
+        for (slot, &i) in taken.iter().enumerate() {
+            let lane = &mut self.lanes[i];
+            lane.state = states[slot];
+            lane.start += 64 * blocks;
+            if lane.start == lane.end {
+                (lane.start, lane.end) = (0, 0);
             }
         }
     }

@@ -197,3 +197,50 @@ fn engines_by_name() {
     assert_eq!(Engine::available()[0], Engine::scalar());
     assert_eq!(Engine::available().last(), Some(&Engine::best()));
 }
+
+#[test]
+fn a_pass_runs_on_the_narrowest_kernel_that_holds_its_lanes() {
+    let width = |engine: Engine, taken| engine.kernel_for(taken).map(|(_, width)| width);
+    for engine in engines() {
+        if engine.kernel().is_none() {
+            assert_eq!(width(engine, 1), None, "{engine}: md-5's own path");
+            continue;
+        }
+        assert_eq!(width(engine, 1), Some(1), "{engine}: a lone lane");
+        assert_eq!(
+            width(engine, engine.lanes()),
+            Some(engine.lanes()),
+            "{engine}"
+        );
+        if engine.id() == "avx2-dual" {
+            assert_eq!(width(engine, 2), Some(8), "{engine}: the 8-lane chain");
+            assert_eq!(width(engine, 8), Some(8), "{engine}: the 8-lane chain");
+            assert_eq!(width(engine, 9), Some(16), "{engine}: both chains");
+        }
+    }
+}
+
+#[test]
+fn lanes_left_alone_or_few_give_md5s_digests() {
+    // One long message among short ones: it ends alone on the one-lane
+    // kernel; eight of sixteen end together on the 8-lane chain.
+    let long = bytes(300_000, 7);
+    let short: Vec<Vec<u8>> = (0..15).map(|i| bytes(100 + 997 * i, i as u8)).collect();
+    let mut messages: Vec<&[u8]> = vec![&long];
+    messages.extend(short.iter().map(Vec::as_slice));
+    let halves: Vec<Vec<u8>> = (0..16)
+        .map(|i| bytes(if i < 8 { 5_000 } else { 90_000 }, i as u8))
+        .collect();
+    for engine in engines() {
+        let mut md = MultiMd5::new(engine);
+        let got = digest_chunked(&mut md, &messages, 4096);
+        for (message, digest) in messages.iter().zip(&got) {
+            assert_eq!(*digest, md5(message), "{engine}");
+        }
+        let halves: Vec<&[u8]> = halves.iter().map(Vec::as_slice).collect();
+        let got = digest_chunked(&mut md, &halves, 4096);
+        for (message, digest) in halves.iter().zip(&got) {
+            assert_eq!(*digest, md5(message), "{engine}");
+        }
+    }
+}

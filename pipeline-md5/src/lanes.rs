@@ -1,0 +1,344 @@
+//! Feeding the engine's lanes from files: a digester hands a group of
+//! files to [`Lanes::digest`], which keeps up to [`Engine::lanes`] of them
+//! open at once, reads each hungry lane's next chunk straight into the
+//! lane, and compresses all lanes together.
+//!
+//! - A small file takes one `read` of its whole body and the `read` that
+//!   finds its end; a large one is read a chunk at a time, its lane taking
+//!   its next chunk while the other lanes go on.
+//! - When one file is left (the last of a group, or a group of one), the
+//!   engine runs it on its one-lane kernel: no masked lanes are computed.
+//! - A read error ends that file only: its lane is dropped and takes the
+//!   next file; every other lane's stream is untouched.
+//! - The cancel signal is asked before every round of reads, so a cancel
+//!   is seen within one chunk per lane.
+//! - Memory: each lane holds at most one read and a block: a read is
+//!   [`Lanes::read_size`], or less for a smaller file (its size by
+//!   `fstat`, at least 4 KiB), so a lane's buffer grows only as far as the
+//!   files it met; buffers are kept per thread and reused.
+//!
+//! These functions block; call them from a blocking worker.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::{self, Read};
+
+use crate::digest::DigestError;
+use crate::engine::{Engine, LaneStatus, MultiMd5};
+
+/// What the caller's `open` made of a file of the group.
+pub(crate) enum Opened {
+    /// A regular file, open for reading, and its size by `fstat`: a lane
+    /// reads it, in reads no larger than the file needs.
+    Lane(File, u64),
+    /// The file's outcome is known already (it could not be opened, it is
+    /// not a regular file, or the caller digested it by other means).
+    Done(Result<[u8; 16], DigestError>),
+}
+
+/// The least a lane reads at a time when the chunk is split over the
+/// lanes: a small file still comes in one read.
+const LANE_READ_MIN: usize = 64 * 1024;
+
+/// The least a lane reads at a time, whatever the file's size says (a
+/// file may have grown since its `fstat`).
+const READ_MIN: usize = 4096;
+
+/// A [`MultiMd5`] and the size of its reads, kept per thread.
+pub(crate) struct Lanes {
+    md5: MultiMd5,
+    read: usize,
+}
+
+thread_local! {
+    /// One set of lanes per blocking-pool thread, reused across groups.
+    static LANES: RefCell<Option<Lanes>> = const { RefCell::new(None) };
+}
+
+impl Lanes {
+    /// Lanes of `engine` reading at most [`read_size`](Self::read_size)`(engine,
+    /// chunk)` bytes at a time; their buffers grow as files need them.
+    pub(crate) fn new(engine: Engine, chunk: usize) -> Lanes {
+        Lanes {
+            md5: MultiMd5::new(engine),
+            read: Lanes::read_size(engine, chunk),
+        }
+    }
+
+    /// Bytes a lane reads at a time: the chunk shared among the lanes, but
+    /// at least 64 KiB (or the chunk, if smaller). Memory for the lanes is
+    /// then about the larger of `chunk` and `lanes x 64 KiB`.
+    pub(crate) fn read_size(engine: Engine, chunk: usize) -> usize {
+        let chunk = chunk.max(1);
+        (chunk / engine.lanes()).max(chunk.min(LANE_READ_MIN))
+    }
+
+    /// Runs `f` with this thread's lanes for `engine` and `chunk`, made
+    /// (or remade, for another engine or chunk) as needed.
+    pub(crate) fn with<T>(engine: Engine, chunk: usize, f: impl FnOnce(&mut Lanes) -> T) -> T {
+        LANES.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let lanes = match slot.take() {
+                Some(l)
+                    if l.md5.engine() == engine && l.read == Lanes::read_size(engine, chunk) =>
+                {
+                    slot.insert(l)
+                }
+                other => {
+                    // Free the old buffers before allocating new ones.
+                    drop(other);
+                    slot.insert(Lanes::new(engine, chunk))
+                }
+            };
+            f(lanes)
+        })
+    }
+
+    /// Digests files `0..count`: `open(i)` opens file `i` (in order, as
+    /// lanes come free) and `done(i, result)` is told each file's outcome
+    /// as soon as it is known, in any order; when it returns `false`, the
+    /// rest is dropped and this returns. `cancelled()` is asked before each
+    /// round of reads: once it says yes, the first open file (or the next
+    /// one) is done with [`DigestError::Cancelled`] and this returns.
+    /// `on_bytes(n)` is told the size of each read.
+    pub(crate) fn digest(
+        &mut self,
+        count: usize,
+        mut open: impl FnMut(usize) -> Opened,
+        cancelled: &dyn Fn() -> bool,
+        on_bytes: &mut dyn FnMut(u64),
+        mut done: impl FnMut(usize, Result<[u8; 16], DigestError>) -> bool,
+    ) {
+        let md5 = &mut self.md5;
+        let lanes = md5.lanes();
+        for lane in 0..lanes {
+            md5.stop(lane);
+        }
+        // Per lane: the index of the file it reads, the file, and the
+        // size of its reads.
+        let mut held: Vec<Option<(usize, File, usize)>> = (0..lanes).map(|_| None).collect();
+        let mut next = 0;
+        loop {
+            if cancelled() {
+                let first = held.iter().flatten().map(|(i, ..)| *i).min();
+                if let Some(i) = first.or((next < count).then_some(next)) {
+                    done(i, Err(DigestError::Cancelled));
+                }
+                return;
+            }
+            for (lane, slot) in held.iter_mut().enumerate() {
+                loop {
+                    match md5.status(lane) {
+                        LaneStatus::Done => {
+                            let (i, ..) = slot.take().expect("a done lane holds a file");
+                            if !done(i, Ok(md5.digest(lane))) {
+                                return;
+                            }
+                        }
+                        LaneStatus::Idle if next < count => {
+                            let i = next;
+                            next += 1;
+                            match open(i) {
+                                Opened::Lane(file, size) => {
+                                    // The whole file in one read (and the
+                                    // read that finds its end), if it fits.
+                                    let size = usize::try_from(size).unwrap_or(usize::MAX);
+                                    let read = self.read.min(size.max(READ_MIN));
+                                    md5.start(lane);
+                                    *slot = Some((i, file, read));
+                                }
+                                Opened::Done(result) => {
+                                    if !done(i, result) {
+                                        return;
+                                    }
+                                }
+                            }
+                        }
+                        LaneStatus::Hungry => {
+                            let (i, file, read) = slot.as_mut().expect("an open lane holds a file");
+                            let filled = match md5.try_reserve(lane, *read) {
+                                Ok(()) => md5.fill(lane, *read, |buf| read_retrying(file, buf)),
+                                Err(_) => Err(io::Error::from_raw_os_error(libc::ENOMEM)),
+                            };
+                            match filled {
+                                Ok(0) => md5.finish(lane),
+                                Ok(n) => {
+                                    on_bytes(n as u64);
+                                    // Let the other lanes be fed first.
+                                    break;
+                                }
+                                Err(err) => {
+                                    let i = *i;
+                                    md5.stop(lane);
+                                    *slot = None;
+                                    if !done(i, Err(DigestError::Read(err))) {
+                                        return;
+                                    }
+                                }
+                            }
+                        }
+                        // Busy, or idle with no file left.
+                        _ => break,
+                    }
+                }
+            }
+            if md5.compress() == 0 && next == count && held.iter().all(Option::is_none) {
+                return;
+            }
+        }
+    }
+}
+
+/// `file.read(buf)`, retried while it is interrupted.
+fn read_retrying(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match file.read(buf) {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use md5::{Digest, Md5};
+
+    use super::*;
+
+    /// Files of these sizes in a temporary directory, and their contents.
+    fn files(sizes: &[usize]) -> (tempfile::TempDir, Vec<Vec<u8>>) {
+        let dir = tempfile::tempdir().unwrap();
+        let bodies: Vec<Vec<u8>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (0..n).map(|j| (j * 7 + i * 13) as u8).collect())
+            .collect();
+        for (i, body) in bodies.iter().enumerate() {
+            std::fs::write(dir.path().join(i.to_string()), body).unwrap();
+        }
+        (dir, bodies)
+    }
+
+    fn open(dir: &std::path::Path, i: usize) -> Opened {
+        let file = File::open(dir.join(i.to_string())).unwrap();
+        let size = file.metadata().unwrap().len();
+        Opened::Lane(file, size)
+    }
+
+    #[test]
+    fn a_read_error_ends_its_file_only_and_every_other_lane_goes_on() {
+        let sizes = [300_000, 5, 0, 70_000, 64, 200_000, 1, 4096, 150_000, 63];
+        let (dir, bodies) = files(&sizes);
+        for engine in Engine::available() {
+            let mut lanes = Lanes::new(engine, 64 * 1024);
+            let mut got: Vec<Option<Result<[u8; 16], DigestError>>> = vec![None; sizes.len()];
+            // File 3 is a directory when read: EISDIR part way through the group.
+            let opener = |i: usize| match i {
+                3 => Opened::Lane(File::open(dir.path()).unwrap(), 4096),
+                _ => open(dir.path(), i),
+            };
+            lanes.digest(sizes.len(), opener, &|| false, &mut |_| {}, |i, r| {
+                assert!(got[i].is_none(), "{engine}: file {i} done twice");
+                got[i] = Some(r);
+                true
+            });
+            for (i, body) in bodies.iter().enumerate() {
+                match got[i].take() {
+                    Some(Err(DigestError::Read(err))) if i == 3 => {
+                        assert_eq!(err.raw_os_error(), Some(libc::EISDIR), "{engine}");
+                    }
+                    Some(Ok(sum)) if i != 3 => {
+                        assert_eq!(
+                            sum,
+                            <[u8; 16]>::from(Md5::digest(body)),
+                            "{engine}: file {i}"
+                        );
+                    }
+                    other => panic!("{engine}: file {i}: {other:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_cancel_is_seen_within_one_read_per_lane() {
+        let sizes = [1 << 20; 20];
+        let (dir, _) = files(&sizes);
+        for engine in Engine::available() {
+            let mut lanes = Lanes::new(engine, 64 * 1024);
+            let asked = Cell::new(0);
+            let cancelled = || {
+                asked.set(asked.get() + 1);
+                asked.get() > 3
+            };
+            let (mut read, mut outcomes) = (0u64, Vec::new());
+            lanes.digest(
+                sizes.len(),
+                |i| open(dir.path(), i),
+                &cancelled,
+                &mut |n| read += n,
+                |i, r| {
+                    outcomes.push((i, r.map_err(|e| e.to_string())));
+                    true
+                },
+            );
+            let most = 3 * (engine.lanes() * lanes.read) as u64;
+            assert!(
+                read <= most,
+                "{engine}: read {read} bytes before the cancel"
+            );
+            assert_eq!(outcomes, [(0, Err("cancelled".to_string()))], "{engine}");
+        }
+    }
+
+    #[test]
+    fn done_saying_stop_ends_the_group_at_once() {
+        let (dir, _) = files(&[10, 20, 30, 40]);
+        let mut lanes = Lanes::new(Engine::best(), 1024);
+        let mut told = Vec::new();
+        lanes.digest(
+            4,
+            |i| open(dir.path(), i),
+            &|| false,
+            &mut |_| {},
+            |i, _| {
+                told.push(i);
+                false
+            },
+        );
+        assert_eq!(told.len(), 1);
+        // The lanes are ready for the next group.
+        let mut sums = Vec::new();
+        lanes.digest(
+            1,
+            |i| open(dir.path(), i),
+            &|| false,
+            &mut |_| {},
+            |_, r| {
+                sums.push(r.unwrap());
+                true
+            },
+        );
+        assert_eq!(
+            sums,
+            [<[u8; 16]>::from(Md5::digest(
+                (0..10).map(|j| (j * 7) as u8).collect::<Vec<u8>>()
+            ))]
+        );
+    }
+
+    #[test]
+    fn a_lane_reads_the_chunk_shared_by_the_lanes_but_at_least_64_kib() {
+        let scalar = Engine::scalar();
+        assert_eq!(Lanes::read_size(scalar, 64 * 1024), 64 * 1024);
+        assert_eq!(Lanes::read_size(scalar, 1), 1);
+        assert_eq!(Lanes::read_size(scalar, 0), 1);
+        let wide = Engine::best();
+        let lanes = wide.lanes();
+        assert_eq!(Lanes::read_size(wide, 1000), 1000);
+        assert_eq!(Lanes::read_size(wide, 64 * 1024), 64 * 1024);
+        assert_eq!(Lanes::read_size(wide, 64 << 20), (64 << 20) / lanes);
+    }
+}
