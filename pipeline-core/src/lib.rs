@@ -111,40 +111,25 @@
 
 #![warn(missing_docs)]
 
+mod build;
 mod cancel;
-mod channel;
-mod config;
 mod error;
 mod executor;
-mod flow;
-mod item;
-mod many;
-mod merge;
-mod op;
-mod ordered;
-mod permits;
-mod pipeline;
-mod pool;
-mod reader;
+mod link;
+mod node;
+mod outcome;
 mod run;
 mod seen;
-mod sink;
-mod sink_read;
-mod source;
-mod stage;
 mod stats;
-mod writer;
 
-pub use cancel::Cancel;
-pub use config::{
-    ErrorPolicy, StageConfig, DEFAULT_BATCH, DEFAULT_BUFFER, MAX_BLOCKING_WORKERS, MAX_WORKERS,
+pub use build::{
+    ErrorPolicy, Flow, Pipeline, StageConfig, DEFAULT_BATCH, DEFAULT_BUFFER, MAX_BLOCKING_WORKERS,
+    MAX_WORKERS,
 };
+pub use cancel::Cancel;
 pub use error::{BoxError, Error};
 pub use executor::{block_on, live_tasks_total, spawn, threads, LiveTasks};
-pub use flow::Flow;
-pub use item::Item;
-pub use pipeline::{Errors, Pipeline};
-pub use run::Run;
-pub use sink::{RunIter, RunStream};
-pub use source::{AsyncEmitter, Cancelled, Emitter};
+pub use link::item::Item;
+pub use node::{AsyncEmitter, Cancelled, Emitter};
+pub use run::{Errors, Run, RunIter, RunStream};
 pub use stats::{Kind, StageSnapshot, StageStats, Stats};

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 
+use crate::build::{ErrorPolicy, StageConfig};
 use crate::cancel::Cancel;
-use crate::channel::{LinkTx, Pushed, Writer};
-use crate::config::{ErrorPolicy, StageConfig};
 use crate::error::{BoxError, Error};
-use crate::pool::Share;
-use crate::stage::RunCtx;
+use crate::link::{LinkTx, Pushed, Writer};
+use crate::run::ctx::RunCtx;
+use crate::run::pool::Share;
 use crate::stats::Local;
 
 /// Why an emitter refused an item: the run was cancelled (or its consumers
@@ -168,7 +168,7 @@ pub(crate) async fn stream_source<S>(
                 if w.flush(&mut stats).await.is_err() {
                     return;
                 }
-                match crate::channel::or_cancel(stream.next(), &cancel).await {
+                match crate::cancel::or_cancel(stream.next(), &cancel).await {
                     Some(n) => n,
                     None => return,
                 }
@@ -224,7 +224,7 @@ where
     let name = em.inner.name.clone();
     // An async producer is dropped at the cancel, wherever it is waiting.
     let run = std::panic::AssertUnwindSafe(f(em)).catch_unwind();
-    if let Some(Err(p)) = crate::channel::or_cancel(run, &cancel).await {
+    if let Some(Err(p)) = crate::cancel::or_cancel(run, &cancel).await {
         cancel.fail(Error::Panic {
             stage: name,
             message: crate::error::panic_message(&*p),

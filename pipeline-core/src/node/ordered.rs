@@ -13,10 +13,12 @@ use std::sync::Arc;
 use async_channel::{Receiver, Sender};
 use async_lock::{Semaphore, SemaphoreGuardArc};
 
-use crate::channel::{or_cancel, recv_timed, LinkRx, LinkTx, Msg, Reader, Writer};
-use crate::config::StageConfig;
-use crate::op::{Op, Out};
-use crate::stage::{apply, emit, RunCtx, Step};
+use crate::build::StageConfig;
+use crate::cancel::or_cancel;
+use crate::link::{recv_timed, LinkRx, LinkTx, Msg, Reader, Writer};
+use crate::node::op::{Op, Out};
+use crate::node::step::{apply, emit, Step};
+use crate::run::ctx::RunCtx;
 use crate::stats::{Local, StageStats};
 use smol::Task;
 

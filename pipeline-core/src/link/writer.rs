@@ -4,14 +4,17 @@
 
 use std::sync::Arc;
 
-use async_channel::{Sender, TrySendError};
+use async_channel::Sender;
 
+use crate::build::{StageConfig, PREALLOCATED_ITEMS};
 use crate::cancel::Cancel;
-use crate::channel::{LinkTx, Msg, Packet, Stopped};
-use crate::config::{StageConfig, PREALLOCATED_ITEMS};
 use crate::error::Error;
-use crate::permits::Permits;
-use crate::stats::{Local, Stopwatch};
+use crate::link::permits::Permits;
+use crate::link::{LinkTx, Msg, Packet, Stopped};
+use crate::stats::Local;
+
+mod bulk;
+mod send;
 
 /// The writing end of a link, owned by one worker; buffers up to `batch`
 /// messages before sending them as one packet.
@@ -57,24 +60,6 @@ pub(crate) enum Pushed {
     Full,
 }
 
-/// How to tell, while adding items in bulk, that the consumer went idle.
-pub(crate) struct Idle<'a, T>(Option<&'a Sender<Packet<T>>>);
-
-impl<T> Idle<'_, T> {
-    /// Whether the partial batch should be sent now: adaptive batching and
-    /// an empty channel.
-    #[inline(always)]
-    pub(crate) fn now(&self) -> bool {
-        self.0.is_some_and(|tx| tx.is_empty())
-    }
-
-    /// Whether it is worth asking [`now`](Self::now) after every item.
-    #[inline(always)]
-    pub(crate) fn adaptive(&self) -> bool {
-        self.0.is_some()
-    }
-}
-
 impl<T> Writer<T> {
     /// A writer that sends packets of up to `batch` items; adaptively (see
     /// [`Writer`]) if `adaptive`.
@@ -95,7 +80,7 @@ impl<T> Writer<T> {
     }
 
     /// The writer of the node whose settings are `cfg`, on the link made
-    /// from them (see [`link`](crate::channel::link)): its packet cap, and
+    /// from them (see [`link`](crate::link::link)): its packet cap, and
     /// adaptive if the node batches adaptively.
     pub(crate) fn for_node(link: LinkTx<T>, cfg: &StageConfig, cancel: Cancel) -> Self {
         Writer::new(link, cancel, cfg.packet_cap(), cfg.is_adaptive())
@@ -226,120 +211,6 @@ impl<T> Writer<T> {
         self.try_send_packet(packet, stats)
     }
 
-    /// The batch being filled, how many more items it takes, and how to
-    /// tell that it should go before it is full, when items can be added
-    /// to it in bulk (batching, and no error in the batch). The batch may
-    /// have no allocation yet: whoever adds reserves (or puts a whole `Vec`
-    /// in its place). After adding, call [`added`](Self::added).
-    ///
-    /// On a counted link the room is what the writer holds permits for
-    /// (taking more first); with none free, `None`, and the caller goes
-    /// item by item through [`push`](Self::push), which waits.
-    #[inline(always)]
-    pub(crate) fn bulk(&mut self) -> Option<(&mut Vec<T>, usize, Idle<'_, T>)> {
-        if self.batch == 1 || !self.mixed.is_empty() {
-            return None;
-        }
-        let mut room = self.batch - self.buf.len();
-        if let Some(p) = &self.permits {
-            if self.held < room {
-                self.held += p.try_take(room - self.held);
-            }
-            room = self.held;
-            if room == 0 {
-                return None;
-            }
-        }
-        let idle = Idle(self.adaptive.then_some(&self.tx));
-        Some((&mut self.buf, room, idle))
-    }
-
-    /// Counts `n` items added through [`bulk`](Self::bulk) and sends the
-    /// batch if it is full (or, adaptively, if the consumer is idle),
-    /// without waiting.
-    #[inline(always)]
-    pub(crate) fn added(&mut self, n: usize, stats: &mut Local) -> Pushed {
-        stats.items_out += n as u64;
-        if self.permits.is_some() {
-            self.held -= n;
-        }
-        if self.buf.len() < self.batch {
-            return if !self.buf.is_empty() && self.idle() {
-                self.send_partial(stats)
-            } else {
-                Pushed::Done
-            };
-        }
-        // No allocation for the next batch yet: a bulk map may hand over
-        // its input's allocation instead.
-        let full = std::mem::take(&mut self.buf);
-        self.try_send_packet(Packet::Items(full), stats)
-    }
-
-    /// A source's fast path: fills the batch from `iter` and sends it if
-    /// full (or, adaptively, as soon as the consumer is idle), without
-    /// waiting. Returns `false` once `iter` has ended (a partial batch then
-    /// waits for [`flush`](Self::flush)), and what happened to the batch.
-    /// Without batching, takes one item.
-    #[inline]
-    pub(crate) fn fill<I: Iterator<Item = T>>(
-        &mut self,
-        iter: &mut I,
-        stats: &mut Local,
-    ) -> (bool, Pushed) {
-        let Some((buf, room, idle)) = self.bulk() else {
-            return match iter.next() {
-                Some(item) => {
-                    stats.items_in += 1;
-                    (true, self.push(Ok(item), stats))
-                }
-                None => (false, Pushed::Done),
-            };
-        };
-        let before = buf.len();
-        buf.reserve_exact(room.min(PREALLOCATED_ITEMS));
-        let ended = if idle.adaptive() {
-            // Ask after every item: the iterator may be slow, and an idle
-            // consumer should not wait for the rest of the batch.
-            let mut ended = true;
-            for item in iter.take(room) {
-                buf.push(item);
-                if idle.now() {
-                    ended = false;
-                    break;
-                }
-            }
-            ended && buf.len() - before < room
-        } else {
-            buf.extend(iter.take(room));
-            buf.len() - before < room
-        };
-        let n = buf.len() - before;
-        stats.items_in += n as u64;
-        if ended {
-            stats.items_out += n as u64;
-            return (false, Pushed::Done);
-        }
-        (true, self.added(n, stats))
-    }
-
-    /// Sends a packet as it is, without waiting, if the link takes it so:
-    /// counted in packets (not by permits), with no batch being filled, and
-    /// no bigger than this writer's packets. Otherwise hands it back, to go
-    /// item by item.
-    #[inline]
-    pub(crate) fn try_forward(
-        &mut self,
-        p: Packet<T>,
-        stats: &mut Local,
-    ) -> Result<Pushed, Packet<T>> {
-        if self.permits.is_some() || self.has_partial() || p.len() > self.batch {
-            return Err(p);
-        }
-        stats.items_out += p.len() as u64;
-        Ok(self.try_send_packet(p, stats))
-    }
-
     /// Sends (or buffers) one message, waiting while the channel is full.
     #[inline]
     pub(crate) async fn send(&mut self, m: Msg<T>, stats: &mut Local) -> Result<(), Stopped> {
@@ -405,118 +276,6 @@ impl<T> Writer<T> {
         let _ = self.send_partial(stats);
         self.cancel.fail(err);
     }
-
-    /// Sends a packet if there is room, without waiting; keeps it as the
-    /// stalled packet if there is none.
-    #[inline(always)]
-    fn try_send_packet(&mut self, p: Packet<T>, stats: &mut Local) -> Pushed {
-        self.try_send_or(p, stats, |w, p| {
-            w.stalled = Some(p);
-            Pushed::Full
-        })
-    }
-
-    /// Sends a packet if there is room and the run is not cancelled;
-    /// hands it to `full` (with the writer) if the channel has no room.
-    #[inline(always)]
-    fn try_send_or(
-        &mut self,
-        p: Packet<T>,
-        stats: &mut Local,
-        full: impl FnOnce(&mut Self, Packet<T>) -> Pushed,
-    ) -> Pushed {
-        if self.cancel.is_cancelled() {
-            return Pushed::Stopped;
-        }
-        match self.tx.try_send(p) {
-            Ok(()) => {
-                stats.tick();
-                Pushed::Done
-            }
-            Err(TrySendError::Closed(_)) => Pushed::Stopped,
-            Err(TrySendError::Full(p)) => full(self, p),
-        }
-    }
-
-    /// Sends the partial batch if there is room; keeps it if there is none
-    /// (another worker filled the channel first).
-    #[inline]
-    fn send_partial(&mut self, stats: &mut Local) -> Pushed {
-        match self.take_partial() {
-            Some(packet) => self.try_send_partial(packet, stats),
-            None => Pushed::Done,
-        }
-    }
-
-    /// Sends a partial packet if there is room, without waiting; puts it
-    /// back as the batch being filled if there is none.
-    #[inline]
-    fn try_send_partial(&mut self, p: Packet<T>, stats: &mut Local) -> Pushed {
-        self.try_send_or(p, stats, |w, p| {
-            match p {
-                Packet::One(item) => {
-                    if w.buf.capacity() == 0 {
-                        w.buf.reserve_exact(w.batch.min(PREALLOCATED_ITEMS));
-                    }
-                    w.buf.push(item);
-                }
-                Packet::Items(v) => w.buf = v,
-                Packet::Many(v) => w.mixed = v,
-            }
-            Pushed::Done
-        })
-    }
-
-    /// The slow path: waits for room for the stalled packet, or for a
-    /// permit for the waiting message (the time counts as `wait_out`). A
-    /// cancel closes the channel (see [`link`](crate::channel::link)) and wakes the permits'
-    /// waiters, which ends the wait.
-    pub(crate) async fn send_waiting(&mut self, stats: &mut Local) -> Result<(), Stopped> {
-        loop {
-            if let Some(p) = self.stalled.take() {
-                let t0 = Stopwatch::start();
-                // As a reader does (see `Reader::packet`): one look after
-                // the executor ran its other tasks, then register to be woken.
-                smol::future::yield_now().await;
-                let sent = match self.tx.try_send(p) {
-                    Ok(()) => true,
-                    Err(TrySendError::Closed(_)) => false,
-                    Err(TrySendError::Full(p)) => self.tx.send(p).await.is_ok(),
-                };
-                stats.wait_out += t0.elapsed();
-                if !sent || self.cancel.is_cancelled() {
-                    return Err(Stopped);
-                }
-                stats.tick();
-            }
-            let Some(m) = self.waiting.take() else {
-                return Ok(());
-            };
-            let permits = self
-                .permits
-                .clone()
-                .expect("only a counted link runs out of permits");
-            let t0 = Stopwatch::start();
-            let got = permits
-                .take(self.batch - self.partial_len(), &self.tx)
-                .await;
-            stats.wait_out += t0.elapsed();
-            match got {
-                Some(n) if !self.cancel.is_cancelled() => self.held = n - 1,
-                Some(n) => {
-                    permits.give(n);
-                    return Err(Stopped);
-                }
-                None => return Err(Stopped),
-            }
-            match self.put(m, stats) {
-                Pushed::Done => return Ok(()),
-                Pushed::Stopped => return Err(Stopped),
-                // Room for the packet, then done.
-                Pushed::Full => {}
-            }
-        }
-    }
 }
 
 impl<T> Drop for Writer<T> {
@@ -531,9 +290,10 @@ impl<T> Drop for Writer<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channel::{channel, LinkRx};
     use crate::error::Error;
-    use crate::reader::Reader;
+    use crate::link::channel::channel;
+    use crate::link::reader::Reader;
+    use crate::link::LinkRx;
     use crate::stats::tests::local;
 
     #[test]
@@ -554,7 +314,7 @@ mod tests {
     fn room_taken_for_a_packet_sent_early_goes_back_at_a_flush() {
         let cancel = Cancel::new();
         let cfg = StageConfig::new("s").buffer(4);
-        let (tx, rx) = crate::channel::link::<u32>(&cfg, &cancel);
+        let (tx, rx) = crate::link::link::<u32>(&cfg, &cancel);
         let permits = tx.permits.clone().expect("adaptive links are counted");
         let mut w = Writer::for_node(tx, &cfg, cancel.clone());
         let mut stats = local();

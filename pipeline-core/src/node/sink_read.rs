@@ -8,9 +8,9 @@
 use std::ops::ControlFlow;
 use std::time::Duration;
 
-use crate::cancel::Reason;
-use crate::channel::{Msg, Reader};
-use crate::reader::Poll as Got;
+use crate::link::reader::Poll as Got;
+use crate::link::{Msg, Reader};
+use crate::outcome::Reason;
 use crate::stats::{clock, Local};
 
 /// Items a sink hands on before its future yields, at most.
@@ -267,11 +267,7 @@ mod tests {
     use crate::Cancel;
 
     /// Folds `0..n` with a quick pace; `f` gets the call's number.
-    fn quick_fold(
-        cancel: &Cancel,
-        n: u64,
-        mut f: impl FnMut(u64),
-    ) -> (ControlFlow<u64, u64>, u64) {
+    fn quick_fold(cancel: &Cancel, n: u64, mut f: impl FnMut(u64)) -> (ControlFlow<u64, u64>, u64) {
         let mut pace = Pace { quick: true };
         let mut items = (0..n).collect::<Vec<_>>().into_iter();
         let mut calls = 0;

@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use futures::future::{ready, Ready};
 
+use crate::build::PREALLOCATED_ITEMS;
 use crate::cancel::Cancel;
-use crate::config::PREALLOCATED_ITEMS;
 use crate::error::BoxError;
-use crate::many::{Chunks, Many};
-use crate::pool::Share;
+use crate::node::many::{Chunks, Many};
+use crate::run::pool::Share;
 
 /// What one call of a stage function produced.
 pub(crate) enum Out<U> {

@@ -5,8 +5,8 @@
 use async_channel::{Receiver, TryRecvError};
 
 use crate::cancel::Cancel;
-use crate::channel::{LinkRx, Msg, Packet};
-use crate::permits::Held;
+use crate::link::permits::Held;
+use crate::link::{LinkRx, Msg, Packet};
 use crate::stats::{Local, Stopwatch};
 
 /// What is left of the batch a reader is working through.
@@ -186,7 +186,7 @@ impl<T> Reader<T> {
     }
 
     /// The slow path of [`next`](Self::next): block until a packet arrives.
-    /// A cancel closes the channel (see [`channel`](crate::channel::channel)), which ends the wait.
+    /// A cancel closes the channel (see [`channel`](crate::link::channel)), which ends the wait.
     pub(crate) async fn wait(&mut self, stats: &mut Local) -> Option<Msg<T>> {
         match self.refill(stats).await? {
             Some(m) => Some(m),
@@ -233,7 +233,7 @@ impl<T> Reader<T> {
         let t0 = Stopwatch::start();
         // Once, let the executor run its other tasks (the producer, most
         // often, about to send) and look again before registering to be
-        // woken (see the [channel](crate::channel) module).
+        // woken (see the [link](crate::link) module).
         smol::future::yield_now().await;
         let got = match self.rx.try_recv() {
             Ok(p) => Ok(p),
@@ -305,7 +305,7 @@ impl<T> Reader<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channel::channel;
+    use crate::link::channel::channel;
     use crate::stats::tests::local;
 
     #[test]

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use smol::Task;
 
-use crate::channel::{LinkRx, LinkTx, Packet, Pushed, Reader, Writer};
-use crate::config::{StageConfig, PREALLOCATED_ITEMS};
-use crate::stage::RunCtx;
+use crate::build::{StageConfig, PREALLOCATED_ITEMS};
+use crate::link::{LinkRx, LinkTx, Packet, Pushed, Reader, Writer};
+use crate::run::ctx::RunCtx;
 use crate::stats::{Local, StageStats};
 
 /// Spawns one forwarder per input. Its output is packed and counted by the

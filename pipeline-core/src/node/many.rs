@@ -12,8 +12,8 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::cancel::Cancel;
-use crate::channel::Writer;
 use crate::error::panic_message;
+use crate::link::Writer;
 use crate::stats::Local;
 
 /// An iterator of a flat_map's items, boxed.

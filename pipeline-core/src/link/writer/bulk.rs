@@ -1,0 +1,142 @@
+//! Adding many items to a writer's batch at once: a bulk map's or a
+//! source's fast path, and a merge's forwarding of whole packets.
+
+use async_channel::Sender;
+
+use crate::build::PREALLOCATED_ITEMS;
+use crate::link::{Packet, Pushed, Writer};
+use crate::stats::Local;
+
+/// How to tell, while adding items in bulk, that the consumer went idle.
+pub(crate) struct Idle<'a, T>(Option<&'a Sender<Packet<T>>>);
+
+impl<T> Idle<'_, T> {
+    /// Whether the partial batch should be sent now: adaptive batching and
+    /// an empty channel.
+    #[inline(always)]
+    pub(crate) fn now(&self) -> bool {
+        self.0.is_some_and(|tx| tx.is_empty())
+    }
+
+    /// Whether it is worth asking [`now`](Self::now) after every item.
+    #[inline(always)]
+    pub(crate) fn adaptive(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl<T> Writer<T> {
+    /// The batch being filled, how many more items it takes, and how to
+    /// tell that it should go before it is full, when items can be added
+    /// to it in bulk (batching, and no error in the batch). The batch may
+    /// have no allocation yet: whoever adds reserves (or puts a whole `Vec`
+    /// in its place). After adding, call [`added`](Self::added).
+    ///
+    /// On a counted link the room is what the writer holds permits for
+    /// (taking more first); with none free, `None`, and the caller goes
+    /// item by item through [`push`](Self::push), which waits.
+    #[inline(always)]
+    pub(crate) fn bulk(&mut self) -> Option<(&mut Vec<T>, usize, Idle<'_, T>)> {
+        if self.batch == 1 || !self.mixed.is_empty() {
+            return None;
+        }
+        let mut room = self.batch - self.buf.len();
+        if let Some(p) = &self.permits {
+            if self.held < room {
+                self.held += p.try_take(room - self.held);
+            }
+            room = self.held;
+            if room == 0 {
+                return None;
+            }
+        }
+        let idle = Idle(self.adaptive.then_some(&self.tx));
+        Some((&mut self.buf, room, idle))
+    }
+
+    /// Counts `n` items added through [`bulk`](Self::bulk) and sends the
+    /// batch if it is full (or, adaptively, if the consumer is idle),
+    /// without waiting.
+    #[inline(always)]
+    pub(crate) fn added(&mut self, n: usize, stats: &mut Local) -> Pushed {
+        stats.items_out += n as u64;
+        if self.permits.is_some() {
+            self.held -= n;
+        }
+        if self.buf.len() < self.batch {
+            return if !self.buf.is_empty() && self.idle() {
+                self.send_partial(stats)
+            } else {
+                Pushed::Done
+            };
+        }
+        // No allocation for the next batch yet: a bulk map may hand over
+        // its input's allocation instead.
+        let full = std::mem::take(&mut self.buf);
+        self.try_send_packet(Packet::Items(full), stats)
+    }
+
+    /// A source's fast path: fills the batch from `iter` and sends it if
+    /// full (or, adaptively, as soon as the consumer is idle), without
+    /// waiting. Returns `false` once `iter` has ended (a partial batch then
+    /// waits for [`flush`](Self::flush)), and what happened to the batch.
+    /// Without batching, takes one item.
+    #[inline]
+    pub(crate) fn fill<I: Iterator<Item = T>>(
+        &mut self,
+        iter: &mut I,
+        stats: &mut Local,
+    ) -> (bool, Pushed) {
+        let Some((buf, room, idle)) = self.bulk() else {
+            return match iter.next() {
+                Some(item) => {
+                    stats.items_in += 1;
+                    (true, self.push(Ok(item), stats))
+                }
+                None => (false, Pushed::Done),
+            };
+        };
+        let before = buf.len();
+        buf.reserve_exact(room.min(PREALLOCATED_ITEMS));
+        let ended = if idle.adaptive() {
+            // Ask after every item: the iterator may be slow, and an idle
+            // consumer should not wait for the rest of the batch.
+            let mut ended = true;
+            for item in iter.take(room) {
+                buf.push(item);
+                if idle.now() {
+                    ended = false;
+                    break;
+                }
+            }
+            ended && buf.len() - before < room
+        } else {
+            buf.extend(iter.take(room));
+            buf.len() - before < room
+        };
+        let n = buf.len() - before;
+        stats.items_in += n as u64;
+        if ended {
+            stats.items_out += n as u64;
+            return (false, Pushed::Done);
+        }
+        (true, self.added(n, stats))
+    }
+
+    /// Sends a packet as it is, without waiting, if the link takes it so:
+    /// counted in packets (not by permits), with no batch being filled, and
+    /// no bigger than this writer's packets. Otherwise hands it back, to go
+    /// item by item.
+    #[inline]
+    pub(crate) fn try_forward(
+        &mut self,
+        p: Packet<T>,
+        stats: &mut Local,
+    ) -> Result<Pushed, Packet<T>> {
+        if self.permits.is_some() || self.has_partial() || p.len() > self.batch {
+            return Err(p);
+        }
+        stats.items_out += p.len() as u64;
+        Ok(self.try_send_packet(p, stats))
+    }
+}
