@@ -41,5 +41,5 @@ pub(crate) mod writer;
 pub(crate) use channel::{link, recv_timed, LinkRx, LinkTx, Stopped};
 pub(crate) use packet::{Msg, Packet};
 pub(crate) use permits::Permits;
-pub(crate) use reader::{Poll, Reader, Refill};
+pub(crate) use reader::{Poll, Reader, Refill, Taken};
 pub(crate) use writer::{Pushed, Writer};

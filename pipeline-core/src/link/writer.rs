@@ -50,6 +50,7 @@ pub(crate) struct Writer<T> {
 
 /// What [`Writer::push`] did with a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "after `Pushed::Full`, call `send_waiting` before pushing again"]
 pub(crate) enum Pushed {
     /// Sent, or buffered for a later packet.
     Done,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use smol::Task;
 
 use crate::build::{StageConfig, PREALLOCATED_ITEMS};
-use crate::link::{LinkRx, LinkTx, Packet, Pushed, Reader, Writer};
+use crate::link::{LinkRx, LinkTx, Packet, Pushed, Reader, Taken, Writer};
 use crate::run::ctx::RunCtx;
 use crate::stats::{Local, StageStats};
 
@@ -41,9 +41,9 @@ pub(crate) fn spawn_merge<T: Send + 'static>(
 pub(crate) async fn forward<T>(mut input: Reader<T>, mut output: Writer<T>, mut stats: Local) {
     loop {
         let p = match input.try_packet(&mut stats) {
-            Ok(p) => p,
-            Err(true) => break,
-            Err(false) => {
+            Taken::Packet(p) => p,
+            Taken::Closed => break,
+            Taken::Empty => {
                 // About to wait: what is batched goes first.
                 if output.flush(&mut stats).await.is_err() {
                     return;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use smol::Task;
 
 use crate::build::StageConfig;
-use crate::link::{LinkRx, LinkTx, Poll, Reader, Writer};
+use crate::link::{LinkRx, LinkTx, Poll, Reader, Refill, Writer};
 use crate::node::op::{Op, Out};
 use crate::node::step::{apply, emit};
 use crate::run::ctx::RunCtx;
@@ -82,11 +82,12 @@ async fn worker<T, U: Send + 'static, O: Op<T, U>>(
                 }
                 // A batch stays whole in the reader, for the bulk path.
                 match input.refill(&mut stats).await {
-                    Some(m) => {
-                        first = m;
+                    Refill::Item(m) => {
+                        first = Some(m);
                         continue;
                     }
-                    None => break,
+                    Refill::Batch => continue,
+                    Refill::Empty | Refill::Closed => break,
                 }
             }
             Ready::Await(item) => {
