@@ -80,12 +80,11 @@ async fn forward_items<T>(p: Packet<T>, output: &mut Writer<T>, stats: &mut Loca
             let mut items = v.into_iter();
             while items.len() > 0 {
                 let pushed = match output.bulk() {
-                    Some((buf, room, _)) => {
-                        let before = buf.len();
+                    Some(mut add) => {
+                        let (buf, room, _) = add.parts();
                         buf.reserve_exact(room.min(PREALLOCATED_ITEMS));
                         buf.extend(items.by_ref().take(room));
-                        let n = buf.len() - before;
-                        output.added(n, stats)
+                        add.commit(stats)
                     }
                     // No room for a batch (no permit free): one item, which waits.
                     None => {

@@ -25,18 +25,50 @@ impl<T> Idle<'_, T> {
     }
 }
 
-impl<T> Writer<T> {
+/// Room in a writer's batch for items added in bulk, as
+/// [`Writer::bulk`] hands it out: add items to the batch of
+/// [`parts`](Self::parts), then [`commit`](Self::commit), which counts
+/// them (and the permits they use) and sends the batch if it is full.
+#[must_use = "items added in bulk count only once committed"]
+pub(crate) struct BulkAdd<'a, T> {
+    w: &'a mut Writer<T>,
+    /// How many more items the batch takes.
+    room: usize,
+    /// The batch's length when the room was handed out.
+    before: usize,
+}
+
+impl<T> BulkAdd<'_, T> {
     /// The batch being filled, how many more items it takes, and how to
-    /// tell that it should go before it is full, when items can be added
-    /// to it in bulk (batching, and no error in the batch). The batch may
-    /// have no allocation yet: whoever adds reserves (or puts a whole `Vec`
-    /// in its place). After adding, call [`added`](Self::added).
+    /// tell that it should go before it is full. The batch may have no
+    /// allocation yet: whoever adds reserves (or, into an empty batch,
+    /// puts a whole `Vec` in its place).
+    #[inline(always)]
+    pub(crate) fn parts(&mut self) -> (&mut Vec<T>, usize, Idle<'_, T>) {
+        let w = &mut *self.w;
+        (&mut w.buf, self.room, Idle(w.adaptive.then_some(&w.tx)))
+    }
+
+    /// Counts the items added since the room was handed out and sends the
+    /// batch if it is full (or, adaptively, if the consumer is idle),
+    /// without waiting.
+    #[inline(always)]
+    pub(crate) fn commit(self, stats: &mut Local) -> Pushed {
+        let n = self.w.buf.len() - self.before;
+        self.w.added(n, stats)
+    }
+}
+
+impl<T> Writer<T> {
+    /// Room to add items to the batch being filled in bulk, when it can
+    /// take them so (batching, and no error in the batch): see
+    /// [`BulkAdd`].
     ///
     /// On a counted link the room is what the writer holds permits for
     /// (taking more first); with none free, `None`, and the caller goes
     /// item by item through [`push`](Self::push), which waits.
     #[inline(always)]
-    pub(crate) fn bulk(&mut self) -> Option<(&mut Vec<T>, usize, Idle<'_, T>)> {
+    pub(crate) fn bulk(&mut self) -> Option<BulkAdd<'_, T>> {
         if self.batch == 1 || !self.mixed.is_empty() {
             return None;
         }
@@ -50,15 +82,19 @@ impl<T> Writer<T> {
                 return None;
             }
         }
-        let idle = Idle(self.adaptive.then_some(&self.tx));
-        Some((&mut self.buf, room, idle))
+        let before = self.buf.len();
+        Some(BulkAdd {
+            w: self,
+            room,
+            before,
+        })
     }
 
-    /// Counts `n` items added through [`bulk`](Self::bulk) and sends the
-    /// batch if it is full (or, adaptively, if the consumer is idle),
-    /// without waiting.
+    /// Counts `n` items added in bulk and sends the batch if it is full
+    /// (or, adaptively, if the consumer is idle), without waiting: what
+    /// [`BulkAdd::commit`] does.
     #[inline(always)]
-    pub(crate) fn added(&mut self, n: usize, stats: &mut Local) -> Pushed {
+    fn added(&mut self, n: usize, stats: &mut Local) -> Pushed {
         stats.items_out += n as u64;
         if self.permits.is_some() {
             self.held -= n;
@@ -87,7 +123,7 @@ impl<T> Writer<T> {
         iter: &mut I,
         stats: &mut Local,
     ) -> (bool, Pushed) {
-        let Some((buf, room, idle)) = self.bulk() else {
+        let Some(mut add) = self.bulk() else {
             return match iter.next() {
                 Some(item) => {
                     stats.items_in += 1;
@@ -96,6 +132,7 @@ impl<T> Writer<T> {
                 None => (false, Pushed::Done),
             };
         };
+        let (buf, room, idle) = add.parts();
         let before = buf.len();
         buf.reserve_exact(room.min(PREALLOCATED_ITEMS));
         let ended = if idle.adaptive() {
@@ -117,10 +154,11 @@ impl<T> Writer<T> {
         let n = buf.len() - before;
         stats.items_in += n as u64;
         if ended {
+            // The batch waits for `flush`.
             stats.items_out += n as u64;
             return (false, Pushed::Done);
         }
-        (true, self.added(n, stats))
+        (true, add.commit(stats))
     }
 
     /// Sends a packet as it is, without waiting, if the link takes it so:

@@ -121,7 +121,8 @@ pub(super) fn work_ready<T, U, O: Op<T, U>>(
         loop {
             // A map over a batch of items into a batch: one loop.
             if O::MAP_BULK {
-                while let Some((buf, room, idle)) = output.bulk() {
+                while let Some(mut add) = output.bulk() {
+                    let (buf, room, idle) = add.parts();
                     // A whole packet into an empty batch, with no reason to
                     // stop half-way: one map in place, the loop a hand-written
                     // stage would run.
@@ -130,27 +131,24 @@ pub(super) fn work_ready<T, U, O: Op<T, U>>(
                     } else {
                         None
                     };
-                    let n = if let Some(batch) = whole {
-                        let n = batch.len();
+                    if let Some(batch) = whole {
+                        // Into the empty batch: as many results as items.
                         match op.map_batch(batch) {
                             Ok(mapped) => *buf = mapped,
                             Err(_) => unreachable!("a bulk map maps batches"),
                         }
-                        n
                     } else {
                         let Some(items) = input.pending_items() else {
                             break;
                         };
-                        let before = buf.len();
                         if idle.adaptive() {
                             // Every result goes at once to an idle consumer.
                             op.map_bulk_until(items, buf, room, &|| idle.now());
                         } else {
                             op.map_bulk(items, buf, room);
                         }
-                        buf.len() - before
-                    };
-                    match after(output.added(n, stats)) {
+                    }
+                    match after(add.commit(stats)) {
                         Ready::Continue => {}
                         other => return other,
                     }
