@@ -2,14 +2,12 @@
 //! each, a fixed batch, or adaptively), sends them without waiting where
 //! it can, and on a counted link takes a permit for every message.
 
-use std::sync::Arc;
-
 use async_channel::Sender;
 
 use crate::build::{StageConfig, PREALLOCATED_ITEMS};
 use crate::cancel::Cancel;
 use crate::error::Error;
-use crate::link::permits::Permits;
+use crate::link::permits::Room;
 use crate::link::{LinkTx, Msg, Packet, Stopped};
 use crate::stats::Local;
 
@@ -39,11 +37,8 @@ pub(crate) struct Writer<T> {
     mixed: Vec<Msg<T>>,
     /// A packet that found the channel full, for [`send_waiting`](Self::send_waiting).
     stalled: Option<Packet<T>>,
-    /// The link's permits, if it is counted by them.
-    permits: Option<Arc<Permits>>,
-    /// Permits taken for messages not yet added: at most the room left in
-    /// the batch being filled.
-    held: usize,
+    /// The room it holds on a counted link.
+    room: Room,
     /// A message that found no permit, for [`send_waiting`](Self::send_waiting).
     waiting: Option<Msg<T>>,
 }
@@ -74,8 +69,7 @@ impl<T> Writer<T> {
             buf: Vec::new(),
             mixed: Vec::new(),
             stalled: None,
-            permits: link.permits,
-            held: 0,
+            room: Room::new(link.permits),
             waiting: None,
         }
     }
@@ -102,24 +96,22 @@ impl<T> Writer<T> {
     /// at once when it can.
     #[inline(always)]
     fn permit(&mut self) -> bool {
-        if let Some(p) = &self.permits {
-            if self.held == 0 {
-                self.held = p.try_take(self.batch - self.partial_len());
-                if self.held == 0 {
-                    return false;
-                }
+        let (batch, buf, mixed) = (self.batch, &self.buf, &self.mixed);
+        // `partial_len`, on the fields the room does not hold.
+        let partial = || {
+            if mixed.is_empty() {
+                buf.len()
+            } else {
+                mixed.len()
             }
-            self.held -= 1;
-        }
-        true
+        };
+        self.room.take_one(|| batch - partial())
     }
 
     /// Gives back the permits taken and not used.
     #[inline]
     fn give_back(&mut self) {
-        if let Some(p) = &self.permits {
-            p.give(std::mem::take(&mut self.held));
-        }
+        self.room.release(0);
     }
 
     /// Whether packets are sent adaptively (see [`Writer`]).
@@ -236,7 +228,7 @@ impl<T> Writer<T> {
     /// workers, which may then wait for it forever.
     #[inline]
     pub(crate) fn holds(&self) -> bool {
-        self.has_partial() || self.held > 0
+        self.has_partial() || self.room.holds()
     }
 
     /// The batch being filled as a packet to send (`None` if empty); one
@@ -282,9 +274,8 @@ impl<T> Writer<T> {
 impl<T> Drop for Writer<T> {
     /// Gives back the permits of what it took and will never send.
     fn drop(&mut self) {
-        if let Some(p) = &self.permits {
-            p.give(self.held + self.partial_len());
-        }
+        let unsent = self.partial_len();
+        self.room.release(unsent);
     }
 }
 

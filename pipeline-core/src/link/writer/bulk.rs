@@ -72,16 +72,7 @@ impl<T> Writer<T> {
         if self.batch == 1 || !self.mixed.is_empty() {
             return None;
         }
-        let mut room = self.batch - self.buf.len();
-        if let Some(p) = &self.permits {
-            if self.held < room {
-                self.held += p.try_take(room - self.held);
-            }
-            room = self.held;
-            if room == 0 {
-                return None;
-            }
-        }
+        let room = self.room.up_to(self.batch - self.buf.len())?;
         let before = self.buf.len();
         Some(BulkAdd {
             w: self,
@@ -96,9 +87,7 @@ impl<T> Writer<T> {
     #[inline(always)]
     fn added(&mut self, n: usize, stats: &mut Local) -> Pushed {
         stats.items_out += n as u64;
-        if self.permits.is_some() {
-            self.held -= n;
-        }
+        self.room.used(n);
         if self.buf.len() < self.batch {
             return if !self.buf.is_empty() && self.idle() {
                 self.send_partial(stats)
@@ -171,7 +160,7 @@ impl<T> Writer<T> {
         p: Packet<T>,
         stats: &mut Local,
     ) -> Result<Pushed, Packet<T>> {
-        if self.permits.is_some() || self.has_partial() || p.len() > self.batch {
+        if self.room.counted() || self.has_partial() || p.len() > self.batch {
             return Err(p);
         }
         stats.items_out += p.len() as u64;

@@ -95,22 +95,16 @@ impl<T> Writer<T> {
             let Some(m) = self.waiting.take() else {
                 return Ok(());
             };
-            let permits = self
-                .permits
-                .clone()
-                .expect("only a counted link runs out of permits");
             let t0 = Stopwatch::start();
-            let got = permits
-                .take(self.batch - self.partial_len(), &self.tx)
+            let want = self.batch - self.partial_len();
+            let cancel = &self.cancel;
+            let got = self
+                .room
+                .wait_one(want, &self.tx, || cancel.is_cancelled())
                 .await;
             stats.wait_out += t0.elapsed();
-            match got {
-                Some(n) if !self.cancel.is_cancelled() => self.held = n - 1,
-                Some(n) => {
-                    permits.give(n);
-                    return Err(Stopped);
-                }
-                None => return Err(Stopped),
+            if !got {
+                return Err(Stopped);
             }
             match self.put(m, stats) {
                 Pushed::Done => return Ok(()),
