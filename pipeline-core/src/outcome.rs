@@ -5,11 +5,39 @@
 //! not the cancellations it caused in other stages; a run whose sink had
 //! what it asked for (`Finished`) reports no error raised after that; a
 //! run cancelled from outside reports [`Error::Cancelled`].
+//!
+//! What the error policy makes of a stage's error ([`Raised`]) and how a
+//! panic becomes the run's error ([`Cancel::fail_panicked`]) are decided
+//! here too, once for every kind of node.
 
-use std::sync::Mutex;
+use std::any::Any;
+use std::sync::{Arc, Mutex};
 
+use crate::build::ErrorPolicy;
 use crate::cancel::Cancel;
-use crate::error::Error;
+use crate::error::{panic_message, BoxError, Error};
+
+/// What the error policy makes of an error a stage or a source raised.
+pub(crate) enum Raised {
+    /// Under the continue policy: send it downstream as an item.
+    Travels(Error),
+    /// Under the fail-fast policy: fail the run with it, once what the
+    /// node made before it is sent.
+    Fails(Error),
+}
+
+impl ErrorPolicy {
+    /// The error `err` raised by stage `stage`, and what this policy does
+    /// with it.
+    #[inline]
+    pub(crate) fn raise(self, stage: Arc<str>, err: impl Into<BoxError>) -> Raised {
+        let err = Error::stage(stage, err);
+        match self {
+            ErrorPolicy::Continue => Raised::Travels(err),
+            _ => Raised::Fails(err),
+        }
+    }
+}
 
 /// Why a run stopped early; the first reason recorded wins.
 #[derive(Debug, Clone)]
@@ -49,6 +77,16 @@ impl Cancel {
     /// then closes the signal. Returns whether `err` won.
     pub(crate) fn fail(&self, err: Error) -> bool {
         self.close_with(Reason::Failed(err))
+    }
+
+    /// Fails the run with [`Error::Panic`] naming `stage`, whose function
+    /// (or source, iterator or sink) panicked with `payload`: a panic is
+    /// an error, and the first error wins. Returns whether it won.
+    pub(crate) fn fail_panicked(&self, stage: Arc<str>, payload: &(dyn Any + Send)) -> bool {
+        self.fail(Error::Panic {
+            stage,
+            message: panic_message(payload),
+        })
     }
 
     /// Closes the signal because the run has what it needs; not an error.

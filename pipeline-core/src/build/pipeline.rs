@@ -16,7 +16,7 @@ use crate::build::flow::Flow;
 use crate::build::graph::{Graph, Plan};
 use crate::build::{ErrorPolicy, StageConfig};
 use crate::cancel::Cancel;
-use crate::error::{panic_message, Error};
+
 use crate::executor::LiveTasks;
 use crate::link::{link, LinkTx, Writer};
 use crate::node::source::{
@@ -307,9 +307,6 @@ fn unbatched(cfg: &StageConfig) -> StageConfig {
 /// Catches a panic of a source task and makes it the run's error.
 async fn guard_panics(name: Arc<str>, cancel: Cancel, fut: impl Future<Output = ()>) {
     if let Err(p) = AssertUnwindSafe(fut).catch_unwind().await {
-        cancel.fail(Error::Panic {
-            stage: name,
-            message: panic_message(&*p),
-        });
+        cancel.fail_panicked(name, &*p);
     }
 }

@@ -9,10 +9,10 @@
 //! each chunk, as it waits for any blocking call, so no work outlives the
 //! run.
 
+use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::cancel::Cancel;
-use crate::error::panic_message;
 use crate::link::Writer;
 use crate::stats::Local;
 
@@ -31,8 +31,8 @@ pub(crate) enum Many<U> {
 pub(crate) enum Stop {
     /// The run stopped (cancelled, failed, or nobody reads any more).
     Stopped,
-    /// The iterator panicked, with this message.
-    Panicked(String),
+    /// The iterator panicked, with this payload.
+    Panicked(Box<dyn Any + Send>),
 }
 
 impl<U: Send + 'static> Many<U> {
@@ -51,8 +51,7 @@ impl<U: Send + 'static> Many<U> {
                 if cancel.is_cancelled() {
                     return Err(Stop::Stopped);
                 }
-                let next = catch_unwind(AssertUnwindSafe(|| it.next()))
-                    .map_err(|p| Stop::Panicked(panic_message(&*p)))?;
+                let next = catch_unwind(AssertUnwindSafe(|| it.next())).map_err(Stop::Panicked)?;
                 let Some(u) = next else { return Ok(()) };
                 w.send(Ok(u), stats).await.map_err(|_| Stop::Stopped)?;
             },
@@ -109,7 +108,7 @@ impl<U: Send + 'static> Chunks<U> {
                 (it, made)
             })
             .await;
-            let made = made.map_err(|p| Stop::Panicked(panic_message(&*p)))?;
+            let made = made.map_err(Stop::Panicked)?;
             if made.len() == chunk {
                 self.iter = Some(it);
             }

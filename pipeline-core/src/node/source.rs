@@ -7,8 +7,9 @@ use futures::{Stream, StreamExt};
 
 use crate::build::{ErrorPolicy, StageConfig};
 use crate::cancel::Cancel;
-use crate::error::{BoxError, Error};
+use crate::error::BoxError;
 use crate::link::{LinkTx, Pushed, Writer};
+use crate::outcome::Raised;
 use crate::run::ctx::RunCtx;
 use crate::run::pool::Share;
 use crate::stats::Local;
@@ -50,12 +51,11 @@ impl<T> Emitter<T> {
     /// [`Cancelled`] if the run is (now) cancelled.
     pub fn error(&mut self, err: impl Into<BoxError>) -> Result<(), Cancelled> {
         self.stats.errors += 1;
-        let err = Error::stage(self.name.clone(), err);
-        match self.policy {
-            ErrorPolicy::Continue => {
+        match self.policy.raise(self.name.clone(), err) {
+            Raised::Travels(err) => {
                 smol::block_on(self.writer.send(Err(err), &mut self.stats)).map_err(|_| Cancelled)
             }
-            _ => {
+            Raised::Fails(err) => {
                 // What was emitted before the error goes first.
                 self.writer.fail(err, &mut self.stats);
                 Err(Cancelled)
@@ -101,14 +101,13 @@ impl<T> AsyncEmitter<T> {
     pub async fn error(&mut self, err: impl Into<BoxError>) -> Result<(), Cancelled> {
         let e = &mut self.inner;
         e.stats.errors += 1;
-        let err = Error::stage(e.name.clone(), err);
-        match e.policy {
-            ErrorPolicy::Continue => e
+        match e.policy.raise(e.name.clone(), err) {
+            Raised::Travels(err) => e
                 .writer
                 .send(Err(err), &mut e.stats)
                 .await
                 .map_err(|_| Cancelled),
-            _ => {
+            Raised::Fails(err) => {
                 e.writer.fail(err, &mut e.stats);
                 Err(Cancelled)
             }
@@ -202,15 +201,12 @@ where
         if r.is_ok() {
             let _ = smol::block_on(em.writer.flush(&mut em.stats));
         }
-        r.map_err(|p| crate::error::panic_message(&*p))
+        r
     })
     .await;
     drop(share);
-    if let Err(message) = res {
-        ctx_cancel.fail(Error::Panic {
-            stage: name,
-            message,
-        });
+    if let Err(p) = res {
+        ctx_cancel.fail_panicked(name, &*p);
     }
 }
 
@@ -225,10 +221,7 @@ where
     // An async producer is dropped at the cancel, wherever it is waiting.
     let run = std::panic::AssertUnwindSafe(f(em)).catch_unwind();
     if let Some(Err(p)) = crate::cancel::or_cancel(run, &cancel).await {
-        cancel.fail(Error::Panic {
-            stage: name,
-            message: crate::error::panic_message(&*p),
-        });
+        cancel.fail_panicked(name, &*p);
     }
 }
 

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use futures::future::join;
 use futures::FutureExt;
 
-use crate::build::ErrorPolicy;
 use crate::cancel::or_cancel;
-use crate::error::{panic_message, Error};
+use crate::error::Error;
 use crate::link::Writer;
 use crate::node::many::Stop;
 use crate::node::op::{Op, OpResult, Out};
+use crate::outcome::Raised;
 use crate::run::ctx::RunCtx;
 use crate::stats::Local;
 
@@ -98,18 +98,12 @@ pub(crate) fn call_inline<T, U, O: Op<T, U>>(op: &O, item: T) -> Result<Called<U
 pub(crate) fn step<U>(called: Called<U>, name: &Arc<str>, ctx: &RunCtx) -> Step<U> {
     match called {
         Ok(Ok(out)) => Step::Items(out),
-        Ok(Err(e)) => {
-            let err = Error::stage(name.clone(), e);
-            match ctx.policy {
-                ErrorPolicy::Continue => Step::Error(err),
-                _ => Step::Fail(err),
-            }
-        }
+        Ok(Err(e)) => match ctx.policy.raise(name.clone(), e) {
+            Raised::Travels(err) => Step::Error(err),
+            Raised::Fails(err) => Step::Fail(err),
+        },
         Err(payload) => {
-            ctx.cancel.fail(Error::Panic {
-                stage: name.clone(),
-                message: panic_message(&*payload),
-            });
+            ctx.cancel.fail_panicked(name.clone(), &*payload);
             Step::Stop
         }
     }
@@ -131,12 +125,9 @@ pub(crate) async fn emit<U: Send + 'static>(
         Out::Many(many) => match many.send(w, stats, &ctx.cancel).await {
             Ok(()) => true,
             Err(Stop::Stopped) => false,
-            Err(Stop::Panicked(message)) => {
+            Err(Stop::Panicked(payload)) => {
                 stats.errors += 1;
-                ctx.cancel.fail(Error::Panic {
-                    stage: name.clone(),
-                    message,
-                });
+                ctx.cancel.fail_panicked(name.clone(), &*payload);
                 false
             }
         },

@@ -10,7 +10,7 @@ use futures::FutureExt;
 
 use crate::build::Graph;
 use crate::cancel::{Cancel, WithCancel};
-use crate::error::{panic_message, Error};
+use crate::error::Error;
 use crate::executor::{block_on, spawn, LiveTasks};
 use crate::node::sink::SinkFn;
 use crate::node::sink_read::End;
@@ -125,10 +125,7 @@ impl<O: Send + 'static> Run<O> {
                 Some((out, end))
             }
             Err(p) => {
-                ctx.cancel.fail(Error::Panic {
-                    stage: self.name.clone(),
-                    message: panic_message(&*p),
-                });
+                ctx.cancel.fail_panicked(self.name.clone(), &*p);
                 None
             }
         };
