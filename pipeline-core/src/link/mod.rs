@@ -42,4 +42,4 @@ pub(crate) use channel::{link, recv_timed, LinkRx, LinkTx, Stopped};
 pub(crate) use packet::{Msg, Packet};
 pub(crate) use permits::Permits;
 pub(crate) use reader::{Poll, Reader, Refill, Taken};
-pub(crate) use writer::{Pushed, Writer};
+pub(crate) use writer::{Clear, Pushed, Writer};

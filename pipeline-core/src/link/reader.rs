@@ -6,7 +6,7 @@ use async_channel::{Receiver, TryRecvError};
 
 use crate::cancel::Cancel;
 use crate::link::permits::Held;
-use crate::link::{LinkRx, Msg, Packet};
+use crate::link::{Clear, LinkRx, Msg, Packet};
 use crate::stats::{Local, Stopwatch};
 
 /// What is left of the batch a reader is working through.
@@ -192,19 +192,20 @@ impl<T> Reader<T> {
     }
 
     /// Waits for the next message; `None` once the input is closed and
-    /// drained, or the run is cancelled.
-    pub(crate) async fn next(&mut self, stats: &mut Local) -> Option<Msg<T>> {
+    /// drained, or the run is cancelled. `clear`: the node holds no room
+    /// on its output while it waits.
+    pub(crate) async fn next(&mut self, stats: &mut Local, clear: Clear) -> Option<Msg<T>> {
         match self.try_next(stats) {
             Poll::Item(m) => Some(m),
             Poll::Closed => None,
-            Poll::Empty => self.wait(stats).await,
+            Poll::Empty => self.wait(stats, clear).await,
         }
     }
 
     /// The slow path of [`next`](Self::next): block until a packet arrives.
     /// A cancel closes the channel (see [`channel`](crate::link::channel)), which ends the wait.
-    pub(crate) async fn wait(&mut self, stats: &mut Local) -> Option<Msg<T>> {
-        match self.refill(stats).await {
+    pub(crate) async fn wait(&mut self, stats: &mut Local, clear: Clear) -> Option<Msg<T>> {
+        match self.refill(stats, clear).await {
             Refill::Item(m) => Some(m),
             Refill::Batch => Some(self.first_of_batch()),
             Refill::Empty | Refill::Closed => None,
@@ -217,8 +218,8 @@ impl<T> Reader<T> {
     /// so a bulk map can take it whole; a packet of one message is handed
     /// back ([`Refill::Item`]). [`Refill::Closed`] once the input is closed
     /// and drained, or the run cancelled; never [`Refill::Empty`].
-    pub(crate) async fn refill(&mut self, stats: &mut Local) -> Refill<T> {
-        let Some(p) = self.packet(stats).await else {
+    pub(crate) async fn refill(&mut self, stats: &mut Local, clear: Clear) -> Refill<T> {
+        let Some(p) = self.packet(stats, clear).await else {
             return Refill::Closed;
         };
         match self.unpack(p) {
@@ -249,7 +250,8 @@ impl<T> Reader<T> {
     /// Waits for the next packet and takes it whole (see
     /// [`try_packet`](Self::try_packet)); `None` once the input is closed
     /// and drained, or the run cancelled.
-    pub(crate) async fn packet(&mut self, stats: &mut Local) -> Option<Packet<T>> {
+    pub(crate) async fn packet(&mut self, stats: &mut Local, clear: Clear) -> Option<Packet<T>> {
+        let _: Clear = clear;
         self.held.release();
         let t0 = Stopwatch::start();
         // Once, let the executor run its other tasks (the producer, most
@@ -337,7 +339,7 @@ mod tests {
             let cancel = cancel.clone();
             move || {
                 let mut r = Reader::new(LinkRx { rx, permits: None }, cancel);
-                let got = smol::block_on(r.wait(&mut local()));
+                let got = smol::block_on(r.wait(&mut local(), Clear::no_output()));
                 (got.is_none(), r.exhausted())
             }
         });
@@ -360,7 +362,7 @@ mod tests {
         drop(tx);
         // Waiting: the batch is not split, and it is the allocation sent.
         assert!(matches!(
-            smol::block_on(r.refill(&mut stats)),
+            smol::block_on(r.refill(&mut stats, Clear::no_output())),
             Refill::Batch
         ));
         let pending = r.pending_items().expect("the batch is pending");

@@ -43,6 +43,27 @@ pub(crate) struct Writer<T> {
     waiting: Option<Msg<T>>,
 }
 
+/// Proof that a node holds nothing its link's other writers may need
+/// before it waits for input: what a [`Reader`](crate::link::Reader) asks
+/// for before it waits. A worker gets it from its writer
+/// ([`Writer::clear`]), which sends the partial batch and gives back the
+/// room taken for it first; a node that writes into no link
+/// ([`Clear::no_output`]) holds no room.
+///
+/// Waiting while holding room can starve the stage's other workers of
+/// it, for ever: with this proof asked for at every wait, a worker that
+/// waits without letting go of its room is not written by mistake.
+#[must_use = "a reader waits only with the proof that its node holds no room"]
+pub(crate) struct Clear(());
+
+impl Clear {
+    /// For a node whose output is no [`Writer`] (a sink, an ordered
+    /// stage's dispatcher): it holds no room on a link.
+    pub(crate) fn no_output() -> Self {
+        Clear(())
+    }
+}
+
 /// What [`Writer::push`] did with a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use = "after `Pushed::Full`, call `send_waiting` before pushing again"]
@@ -261,6 +282,17 @@ impl<T> Writer<T> {
         }
     }
 
+    /// Lets go of what another worker may need before this one waits: if
+    /// it holds anything (see [`holds`](Self::holds)), sends the partial
+    /// batch and gives back the room not used, as [`flush`](Self::flush)
+    /// does. Then it holds nothing, and its worker may wait for input.
+    pub(crate) async fn clear(&mut self, stats: &mut Local) -> Result<Clear, Stopped> {
+        if self.holds() {
+            self.flush(stats).await?;
+        }
+        Ok(Clear(()))
+    }
+
     /// Fails the run with `err` (under the fail-fast policy), after sending
     /// the partial batch if there is room: the items a worker made before
     /// its error reach the next stage ahead of the cancel, so a sink that
@@ -323,6 +355,22 @@ mod tests {
     }
 
     #[test]
+    fn clearing_before_a_wait_leaves_the_writer_holding_nothing() {
+        let cancel = Cancel::new();
+        let cfg = StageConfig::new("s").buffer(4);
+        let (tx, rx) = crate::link::link::<u32>(&cfg, &cancel);
+        let permits = tx.permits.clone().expect("adaptive links are counted");
+        let mut w = Writer::for_node(tx, &cfg, cancel.clone());
+        let mut stats = local();
+        assert_eq!(w.push(Ok(1), &mut stats), Pushed::Done);
+        assert!(w.holds());
+        let _clear = smol::block_on(w.clear(&mut stats)).unwrap();
+        assert!(!w.holds());
+        assert_eq!(permits.free(), 3);
+        drop((w, rx));
+    }
+
+    #[test]
     fn a_batch_keeps_errors_in_their_place_and_items_in_order() {
         let cancel = Cancel::new();
         let (tx, rx) = channel::<u32>(4, &cancel);
@@ -345,7 +393,7 @@ mod tests {
         drop(w);
         let mut r = Reader::new(LinkRx { rx, permits: None }, cancel);
         let mut got = Vec::new();
-        while let Some(m) = smol::block_on(r.next(&mut stats)) {
+        while let Some(m) = smol::block_on(r.next(&mut stats, Clear::no_output())) {
             got.push(m.map_err(|e| e.to_string()));
         }
         assert_eq!(

@@ -45,10 +45,10 @@ pub(crate) async fn forward<T>(mut input: Reader<T>, mut output: Writer<T>, mut 
             Taken::Closed => break,
             Taken::Empty => {
                 // About to wait: what is batched goes first.
-                if output.flush(&mut stats).await.is_err() {
+                let Ok(clear) = output.clear(&mut stats).await else {
                     return;
-                }
-                match input.packet(&mut stats).await {
+                };
+                match input.packet(&mut stats, clear).await {
                     Some(p) => p,
                     None => break,
                 }

@@ -77,11 +77,11 @@ async fn worker<T, U: Send + 'static, O: Op<T, U>>(
             Ready::Empty => {
                 // About to wait: send the partial batch, and give back the room
                 // taken for it, first.
-                if output.holds() && output.flush(&mut stats).await.is_err() {
+                let Ok(clear) = output.clear(&mut stats).await else {
                     return;
-                }
+                };
                 // A batch stays whole in the reader, for the bulk path.
-                match input.refill(&mut stats).await {
+                match input.refill(&mut stats, clear).await {
                     Refill::Item(m) => {
                         first = Some(m);
                         continue;
@@ -127,12 +127,12 @@ async fn shared_worker<T, U: Send + 'static, O: Op<T, U>>(
             Poll::Empty => {
                 // About to wait: send the partial batch, and give back the room
                 // taken for it, first.
-                if output.holds() && output.flush(&mut stats).await.is_err() {
+                let Ok(clear) = output.clear(&mut stats).await else {
                     return;
-                }
+                };
                 // The siblings wait for the lock meanwhile, as they would
                 // for the channel.
-                match input.lock().await.next(&mut stats).await {
+                match input.lock().await.next(&mut stats, clear).await {
                     Some(m) => m,
                     None => break,
                 }

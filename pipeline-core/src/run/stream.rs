@@ -11,7 +11,7 @@ use smol::Task;
 
 use crate::cancel::Cancel;
 use crate::error::Error;
-use crate::link::Reader;
+use crate::link::{Clear, Reader};
 use crate::node::sink_read::Budget;
 use crate::outcome::outcome;
 use crate::run::join::{join_all, take, Tasks};
@@ -78,7 +78,7 @@ impl<T: Send + 'static> RunStream<T> {
                 // The sink is a stage: once the run is cancelled or has
                 // failed, nothing more is handed out but the outcome.
                 if !s.cancel.is_cancelled() {
-                    if let Some(m) = s.reader.next(&mut s.stats).await {
+                    if let Some(m) = s.reader.next(&mut s.stats, Clear::no_output()).await {
                         return Some((m, s));
                     }
                 }
