@@ -79,7 +79,7 @@ impl Pipeline {
     }
 
     /// The run's close-to-cancel signal; [`Cancel::cancel`] on it stops the
-    /// run from outside, and the run returns [`Error::Cancelled`].
+    /// run from outside, and the run returns [`Error::Cancelled`](crate::Error::Cancelled).
     pub fn cancel_signal(&self) -> Cancel {
         self.graph.cancel.clone()
     }
@@ -242,7 +242,7 @@ impl Pipeline {
 
     /// Fan-in: one flow with every item of `flows` (the article's `merge`).
     /// Order across inputs is not kept. All flows must come from this
-    /// pipeline, otherwise the run returns [`Error::Config`].
+    /// pipeline, otherwise the run returns [`Error::Config`](crate::Error::Config).
     ///
     /// ```
     /// use pipeline_core::Pipeline;
