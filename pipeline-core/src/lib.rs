@@ -26,8 +26,9 @@
 //!    and spawns every node's tasks (`run/start.rs`), each with the run's
 //!    context (`run/ctx.rs`).
 //! 3. **Source** (`node/source.rs`): the source's task pulls items from
-//!    its iterator, stream or producer ([`Emitter`], [`AsyncEmitter`]) and
-//!    writes them into its link.
+//!    its iterator, stream or producer (which pushes into an [`Emitter`]
+//!    or an [`AsyncEmitter`], `node/emitter.rs`) and writes them into its
+//!    link.
 //! 4. **Link** (`link/`): a writer (`link/writer.rs`) packs items into
 //!    packets (`link/packet.rs`), taking room first on a counted link
 //!    (`link/permits.rs`), and sends them into the link's channel

@@ -19,9 +19,8 @@ use crate::cancel::Cancel;
 
 use crate::executor::LiveTasks;
 use crate::link::{link, LinkTx, Writer};
-use crate::node::source::{
-    async_source, blocking_source, iter_source, make_emitter, stream_source, AsyncEmitter, Emitter,
-};
+use crate::node::emitter::{make_emitter, AsyncEmitter, Emitter};
+use crate::node::source::{async_source, blocking_source, iter_source, stream_source};
 use crate::run::ctx::RunCtx;
 use crate::run::Errors;
 use crate::stats::{Kind, Local, StageStats, Stats};

@@ -1,130 +1,17 @@
-//! How items enter a pipeline: iterators, streams, and emitters that a
-//! blocking or async producer pushes into.
-
-use std::sync::Arc;
+//! How items enter a pipeline: the task of a source over an iterator, a
+//! stream, or a producer that pushes into an emitter
+//! ([`emitter`](crate::node::emitter)).
 
 use futures::{Stream, StreamExt};
 
-use crate::build::{ErrorPolicy, StageConfig};
 use crate::cancel::Cancel;
-use crate::error::BoxError;
-use crate::link::{LinkTx, Pushed, Writer};
-use crate::outcome::Raised;
-use crate::run::ctx::RunCtx;
+use crate::link::{Pushed, Writer};
+use crate::node::emitter::{AsyncEmitter, Emitter};
 use crate::run::pool::Share;
 use crate::stats::Local;
 
-/// Why an emitter refused an item: the run was cancelled (or its consumers
-/// are gone). The producer should stop and return.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the pipeline was cancelled")]
-pub struct Cancelled;
-
-/// The handle a blocking producer pushes items into
-/// ([`Pipeline::from_blocking`](crate::Pipeline::from_blocking)).
-///
-/// [`emit`](Self::emit) blocks while the stage's channel is full and returns
-/// [`Cancelled`] as soon as the run is cancelled, so a producer loop written
-/// with `?` stops promptly.
-pub struct Emitter<T> {
-    pub(crate) writer: Writer<T>,
-    pub(crate) stats: Local,
-    pub(crate) name: Arc<str>,
-    pub(crate) cancel: Cancel,
-    pub(crate) policy: ErrorPolicy,
-}
-
-impl<T> Emitter<T> {
-    /// Sends one item downstream, blocking while there is no room.
-    ///
-    /// # Errors
-    /// [`Cancelled`] once the run is cancelled or nobody reads any more.
-    pub fn emit(&mut self, item: T) -> Result<(), Cancelled> {
-        smol::block_on(self.writer.send(Ok(item), &mut self.stats)).map_err(|_| Cancelled)
-    }
-
-    /// Reports an error from the producer. Under the fail-fast policy it
-    /// becomes the run's error (if first) and cancels the run; under the
-    /// continue policy it travels downstream as an item.
-    ///
-    /// # Errors
-    /// [`Cancelled`] if the run is (now) cancelled.
-    pub fn error(&mut self, err: impl Into<BoxError>) -> Result<(), Cancelled> {
-        self.stats.errors += 1;
-        match self.policy.raise(self.name.clone(), err) {
-            Raised::Travels(err) => {
-                smol::block_on(self.writer.send(Err(err), &mut self.stats)).map_err(|_| Cancelled)
-            }
-            Raised::Fails(err) => {
-                // What was emitted before the error goes first.
-                self.writer.fail(err, &mut self.stats);
-                Err(Cancelled)
-            }
-        }
-    }
-
-    /// Whether the run has been cancelled.
-    pub fn is_cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
-    }
-
-    /// The run's close-to-cancel signal.
-    pub fn cancel_signal(&self) -> &Cancel {
-        &self.cancel
-    }
-}
-
-/// The handle an async producer sends items into
-/// ([`Pipeline::from_async`](crate::Pipeline::from_async)). Items are sent one
-/// per packet (an async source does not batch).
-pub struct AsyncEmitter<T> {
-    pub(crate) inner: Emitter<T>,
-}
-
-impl<T> AsyncEmitter<T> {
-    /// Sends one item downstream, waiting while there is no room.
-    ///
-    /// # Errors
-    /// [`Cancelled`] once the run is cancelled or nobody reads any more.
-    pub async fn send(&mut self, item: T) -> Result<(), Cancelled> {
-        let e = &mut self.inner;
-        e.writer
-            .send(Ok(item), &mut e.stats)
-            .await
-            .map_err(|_| Cancelled)
-    }
-
-    /// Reports an error, as [`Emitter::error`] does.
-    ///
-    /// # Errors
-    /// [`Cancelled`] if the run is (now) cancelled.
-    pub async fn error(&mut self, err: impl Into<BoxError>) -> Result<(), Cancelled> {
-        let e = &mut self.inner;
-        e.stats.errors += 1;
-        match e.policy.raise(e.name.clone(), err) {
-            Raised::Travels(err) => e
-                .writer
-                .send(Err(err), &mut e.stats)
-                .await
-                .map_err(|_| Cancelled),
-            Raised::Fails(err) => {
-                e.writer.fail(err, &mut e.stats);
-                Err(Cancelled)
-            }
-        }
-    }
-
-    /// Whether the run has been cancelled.
-    pub fn is_cancelled(&self) -> bool {
-        self.inner.cancel.is_cancelled()
-    }
-
-    /// The run's close-to-cancel signal.
-    pub fn cancel_signal(&self) -> &Cancel {
-        &self.inner.cancel
-    }
-}
-
+/// The task of a source over an iterator: fills and sends batches
+/// without waiting while there is room.
 pub(crate) async fn iter_source<I>(iter: I, mut w: Writer<I::Item>, mut stats: Local)
 where
     I: IntoIterator,
@@ -150,6 +37,8 @@ where
     let _ = w.flush(&mut stats).await;
 }
 
+/// The task of a source over an async stream; a partial batch goes
+/// before the stream makes it wait.
 pub(crate) async fn stream_source<S>(
     stream: S,
     mut w: Writer<S::Item>,
@@ -182,6 +71,8 @@ pub(crate) async fn stream_source<S>(
     let _ = w.flush(&mut stats).await;
 }
 
+/// The task of a blocking producer: runs it on the blocking pool, with a
+/// thread of its own, and makes its panic the run's error.
 pub(crate) async fn blocking_source<T, F>(f: F, mut em: Emitter<T>)
 where
     T: Send + 'static,
@@ -210,6 +101,8 @@ where
     }
 }
 
+/// The task of an async producer, dropped at the cancel wherever it
+/// waits; its panic is the run's error.
 pub(crate) async fn async_source<T, F, Fut>(f: F, em: AsyncEmitter<T>)
 where
     F: FnOnce(AsyncEmitter<T>) -> Fut,
@@ -222,21 +115,5 @@ where
     let run = std::panic::AssertUnwindSafe(f(em)).catch_unwind();
     if let Some(Err(p)) = crate::cancel::or_cancel(run, &cancel).await {
         cancel.fail_panicked(name, &*p);
-    }
-}
-
-pub(crate) fn make_emitter<T>(
-    tx: LinkTx<T>,
-    name: Arc<str>,
-    cfg: &StageConfig,
-    stats: Local,
-    ctx: &RunCtx,
-) -> Emitter<T> {
-    Emitter {
-        writer: Writer::for_node(tx, cfg, ctx.cancel.clone()),
-        stats,
-        name,
-        cancel: ctx.cancel.clone(),
-        policy: ctx.policy,
     }
 }
