@@ -15,8 +15,8 @@ use crate::outcome::{Reason, Record};
 
 enum Never {}
 
-/// Run once when the signal closes: how the run layer closes a run's
-/// channels at a cancel (see [`link::channel`](crate::link::channel)).
+/// Run once when the signal closes: how each link of a run closes its
+/// channel at a cancel (see [`link::channel`](crate::link::channel)).
 pub(crate) type Hook = Box<dyn FnOnce() + Send>;
 
 struct Inner {
