@@ -18,6 +18,7 @@ use crate::cancel::Cancel;
 use crate::error::{panic_message, BoxError, Error};
 
 /// What the error policy makes of an error a stage or a source raised.
+#[must_use]
 pub(crate) enum Raised {
     /// Under the continue policy: send it downstream as an item.
     Travels(Error),

@@ -19,6 +19,7 @@ use crate::run::ctx::RunCtx;
 use crate::stats::Local;
 
 /// What a worker should do after calling the stage function once.
+#[must_use]
 pub(crate) enum Step<U> {
     /// Send these downstream.
     Items(Out<U>),

@@ -19,6 +19,7 @@ mod fast;
 use fast::{after, push_step, work_ready, Ready};
 
 /// How a worker's loop goes on after one step.
+#[must_use]
 enum Settled {
     /// With the next message.
     Go,

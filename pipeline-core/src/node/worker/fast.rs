@@ -15,6 +15,7 @@ use crate::stats::Local;
 
 /// Where a worker's synchronous per-item path stopped, and what the async
 /// loop around it must do next.
+#[must_use]
 pub(super) enum Ready<T, U> {
     /// Go on with the next message.
     Continue,
