@@ -173,5 +173,6 @@ pub use error::{BoxError, Error};
 pub use executor::{block_on, live_tasks_total, spawn, threads, LiveTasks};
 pub use link::item::Item;
 pub use node::{AsyncEmitter, Cancelled, Emitter};
+pub use run::blocking_pool::unblock;
 pub use run::{Errors, Run, RunIter, RunStream};
 pub use stats::{Kind, StageSnapshot, StageStats, Stats};

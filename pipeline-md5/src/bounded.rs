@@ -20,6 +20,10 @@ pub(crate) struct Job {
     pub(crate) roots: Arc<[PathBuf]>,
     /// Follow symbolic links below the roots (`-L`).
     pub(crate) follow_links: bool,
+    /// More roots, read from a list as the walk goes (`--files-from`).
+    pub(crate) files_from: Option<crate::roots::FilesFrom>,
+    /// Which files below the roots are walked to.
+    pub(crate) filter: Arc<crate::filter::Filter>,
     /// Bytes per read.
     pub(crate) chunk: usize,
     /// In place, or the article's `errc`.

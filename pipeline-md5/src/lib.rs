@@ -32,9 +32,11 @@
 //! - [`walk`]: the walk of one root in bytewise path order, and Go's path cleaning.
 //! - [`digest`]: digesting one file in chunks without ever blocking on a FIFO.
 //! - [`engine`]: the multi-lane MD5 engine (scalar, AVX2 x8, AVX-512 x16), chosen at run time.
+//! - [`filter`]: which files below a root the walk yields (globs, depth, `.gitignore`).
 //! - [`escape`]: md5sum's output lines, its name escaping both ways, and its quoting.
 //! - [`checklist`]: parsing `md5sum -c` lists and wording their results.
 //! - [`check`]: verifying lists with the same pipeline.
+//! - [`audit`]: a manifest against a tree, as a streaming merge-join.
 //! - [`cli`]: `md5pipe`'s commands, signals and output.
 //! - [`stdio`]: which standard descriptors the process started without.
 //!
@@ -51,13 +53,16 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod check;
 pub mod checklist;
 pub mod cli;
 pub mod digest;
 pub mod engine;
 pub mod escape;
+pub mod filter;
 pub mod oom;
+pub mod roots;
 pub mod stdio;
 pub mod walk;
 
@@ -152,6 +157,8 @@ fn article(root: &Path, opts: &Options) -> Result<Vec<FileDigest>, Error> {
     let job = Job {
         roots: Arc::from([root.to_path_buf()]),
         follow_links: false,
+        filter: Default::default(),
+        files_from: None,
         chunk: opts.chunk,
         walk_errors: WalkErrors::Stash(walk_error.clone()),
         progress: Arc::new(Progress::new()),

@@ -180,6 +180,9 @@ pub(crate) struct Lines {
     /// Where the bytes read end.
     end: usize,
     eof: bool,
+    /// The buffer could not grow to hold the line being read: the list
+    /// ends there.
+    stuck: bool,
 }
 
 impl Lines {
@@ -193,6 +196,7 @@ impl Lines {
             scanned: 0,
             end: 0,
             eof: false,
+            stuck: false,
         }
     }
 
@@ -205,7 +209,7 @@ impl Lines {
             return Next::Line(&self.buf[line]);
         }
         self.scanned = self.end;
-        if self.end - self.start > MAX_LINE {
+        if self.end - self.start > MAX_LINE || self.stuck {
             return Next::End;
         }
         if !self.eof {
@@ -228,6 +232,9 @@ impl Lines {
     pub(crate) fn fill(&mut self) -> Result<(), ReadFailed> {
         let shift = self.make_room();
         self.scanned -= shift;
+        if self.stuck {
+            return Ok(());
+        }
         let n = self.src.read(&mut self.buf[self.end..])?;
         self.end += n;
         self.eof = n == 0;
@@ -247,7 +254,16 @@ impl Lines {
         }
         if self.buf.len() - self.end < READ_SIZE / 2 {
             let len = (self.buf.len() * 2).min(MAX_LINE + READ_SIZE + 1);
-            self.buf.resize(len.max(self.end + READ_SIZE), 0);
+            let len = len.max(self.end + READ_SIZE);
+            // A buffer that cannot grow ends the list at this line, as
+            // md5sum's does (its `-c /dev/zero` under a memory limit says
+            // `no properly formatted checksum lines found`), instead of
+            // aborting the process.
+            if self.buf.try_reserve_exact(len - self.buf.len()).is_err() {
+                self.stuck = true;
+            } else {
+                self.buf.resize(len, 0);
+            }
         }
         shift
     }

@@ -50,8 +50,19 @@ where
 /// Walks the job's roots in order and hands each regular file to `found`.
 /// Stops when an emit or an error report says the run is cancelled.
 pub(crate) fn walk_roots<T>(job: &Job, em: &mut Emitter<T>, mut found: impl Found<T>) {
-    for root in job.roots.iter() {
-        for item in Walk::new(root, job.follow_links) {
+    let given = job.roots.iter().cloned().map(Ok);
+    let listed = job
+        .files_from
+        .as_ref()
+        .map(|from| crate::roots::Listed::new(from, em.cancel_signal().clone()));
+    for root in given.chain(listed.into_iter().flatten()) {
+        let walk = root.map(|root| Walk::new(root, job.follow_links).filter(job.filter.clone()));
+        let items: Box<dyn Iterator<Item = Result<crate::walk::Entry, crate::walk::WalkError>>> =
+            match walk {
+                Ok(walk) => Box::new(walk),
+                Err(err) => Box::new(std::iter::once(Err(err))),
+            };
+        for item in items {
             if em.is_cancelled() {
                 return;
             }

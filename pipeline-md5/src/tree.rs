@@ -122,6 +122,10 @@ pub struct Options {
     /// files travel in groups of up to this many, or 256 KiB, so the hop to
     /// the blocking pool is paid once per group); 1 hands them one by one.
     pub group: usize,
+    /// Which files below the roots are digested (all by default).
+    pub filter: std::sync::Arc<crate::filter::Filter>,
+    /// Roots read from a list after the ones given (`--files-from`).
+    pub files_from: Option<crate::roots::FilesFrom>,
 }
 
 impl Default for Options {
@@ -136,6 +140,8 @@ impl Default for Options {
             fail_fast: false,
             io: Io::Blocking,
             group: 16,
+            filter: Default::default(),
+            files_from: None,
         }
     }
 }
@@ -168,6 +174,18 @@ impl Options {
     /// Sets [`chunk`](Self::chunk).
     pub fn chunk(mut self, n: usize) -> Options {
         self.chunk = n;
+        self
+    }
+
+    /// Sets [`files_from`](Self::files_from).
+    pub fn files_from(mut self, from: Option<crate::roots::FilesFrom>) -> Options {
+        self.files_from = from;
+        self
+    }
+
+    /// Sets [`filter`](Self::filter).
+    pub fn filter(mut self, filter: crate::filter::Filter) -> Options {
+        self.filter = std::sync::Arc::new(filter);
         self
     }
 
@@ -361,6 +379,8 @@ where
     let job = Job {
         roots: roots.into_iter().map(Into::into).collect(),
         follow_links: opts.follow_links,
+        filter: opts.filter.clone(),
+        files_from: opts.files_from.clone(),
         chunk: opts.chunk,
         walk_errors: WalkErrors::InPlace,
         progress: Arc::new(Progress::new()),

@@ -33,7 +33,9 @@ use std::sync::Arc;
 use rustix::fs::{fstat, openat, Mode, OFlags, CWD};
 
 use crate::beneath::open_beneath;
+use crate::filter::Filter;
 use crate::listing::{Kind, Listing};
+use ignore::gitignore::Gitignore;
 
 /// A regular file found by the walk (or standard input, for a root of
 /// `-`). Open it with [`Entry::open`].
@@ -223,6 +225,7 @@ pub struct Walk {
     started: bool,
     anchor: Option<Arc<OwnedFd>>,
     stack: Vec<Frame>,
+    filter: Arc<Filter>,
 }
 
 /// One directory on the current branch: its identity, its path (as given
@@ -233,6 +236,8 @@ struct Frame {
     path: PathBuf,
     rel: PathBuf,
     listing: Listing,
+    /// Its `.gitignore`, with `--ignore-vcs`.
+    rules: Option<Gitignore>,
 }
 
 /// Where an [`Entry`] is opened from.
@@ -329,7 +334,32 @@ impl Walk {
             started: false,
             anchor: None,
             stack: Vec::new(),
+            filter: Arc::default(),
         }
+    }
+
+    /// The walk yields only what `filter` keeps (see [`crate::filter`]).
+    pub fn filter(mut self, filter: Arc<Filter>) -> Walk {
+        self.filter = filter;
+        self
+    }
+
+    /// The `.gitignore` of the directory `path` (`rel` below the root), if
+    /// the filter asks for them.
+    fn rules(&self, path: &Path, rel: &Path) -> Option<Gitignore> {
+        self.filter
+            .reads_vcs_rules()
+            .then(|| crate::filter::vcs_rules(path, rel))
+            .flatten()
+    }
+
+    /// Whether the filter skips `rel` (a directory if `is_dir`).
+    fn skips(&self, rel: &Path, is_dir: bool) -> bool {
+        if self.filter.is_empty() {
+            return false;
+        }
+        let rules: Vec<&Gitignore> = self.stack.iter().filter_map(|f| f.rules.as_ref()).collect();
+        self.filter.skips(rel, is_dir, &rules)
     }
 
     /// The first item: the root itself, a file to yield or a directory to enter.
@@ -363,11 +393,13 @@ impl Walk {
         match listed {
             Ok((id, anchor, listing)) => {
                 self.anchor = anchor;
+                let rules = self.rules(&self.root, Path::new(""));
                 self.stack.push(Frame {
                     id,
                     path: self.root.clone(),
                     rel: PathBuf::new(),
                     listing,
+                    rules,
                 });
                 None
             }
@@ -385,6 +417,7 @@ impl Walk {
             path: path.to_path_buf(),
             rel: rel.to_path_buf(),
             listing: Listing::read(fd.as_fd(), self.follow_links)?,
+            rules: self.rules(path, rel),
         })
     }
 }
@@ -414,6 +447,10 @@ impl Iterator for Walk {
             let name = OsStr::from_bytes(name);
             let path = top.path.join(name);
             let rel = top.rel.join(name);
+            let is_dir = matches!(kind, Kind::Dir { .. });
+            if self.skips(&rel, is_dir) {
+                continue;
+            }
             let display = clean(path.as_os_str().as_bytes());
             let id = match kind {
                 Kind::File { size } => {
@@ -434,6 +471,10 @@ impl Iterator for Walk {
                 Kind::Failed(source) => return Some(Err(io_error(display, source))),
                 Kind::Dir { id } => id,
             };
+            if !self.filter.crosses_devices() && self.stack.first().is_some_and(|r| r.id.0 != id.0)
+            {
+                continue;
+            }
             if let Some(frame) = self.stack.iter().find(|f| f.id == id) {
                 let ancestor = frame.path.clone();
                 return Some(Err(WalkError::Loop {

@@ -257,6 +257,25 @@ fn an_endless_line_ends_the_list_as_md5sum_ends_it_out_of_memory() {
 }
 
 #[test]
+fn an_endless_line_under_any_memory_limit_is_an_answer_not_an_abort() {
+    // Swept finely: somewhere here the line buffer cannot grow to its
+    // bound of a mebibyte. That ends the list as a too-long line does
+    // (md5sum's wording), or is `md5pipe: out of memory`; never Rust's
+    // "memory allocation of N bytes failed" and an abort.
+    let dir = open_tempdir();
+    let bin = env!("CARGO_BIN_EXE_md5pipe");
+    for kib in (10_000..=40_000).step_by(1_000) {
+        let out = limited(&format!("-v {kib}"), bin, &["-c", "/dev/zero"], dir.path());
+        let stderr = show(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "ulimit -v {kib}: {stderr}");
+        assert!(!stderr.is_empty());
+        for line in stderr.lines() {
+            assert!(line.starts_with("md5pipe: "), "ulimit -v {kib}: {stderr}");
+        }
+    }
+}
+
+#[test]
 fn huge_settings_in_check_mode_are_no_crash() {
     let dir = open_tempdir();
     file(dir.path(), b"a", b"a");

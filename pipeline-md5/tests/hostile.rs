@@ -162,6 +162,32 @@ fn out_of_memory_is_a_clear_error_not_an_abort() {
 }
 
 #[test]
+fn every_memory_limit_ends_in_an_answer_not_a_stall() {
+    // Swept finely: somewhere in this range the executor's threads start
+    // but a blocking worker's thread cannot (its stack does not fit). The
+    // run must then fail with that error, not wait for a thread for ever
+    // (or spin on one core, as smol's pool does when a spawn keeps
+    // failing). Several workers, so that several threads are needed.
+    let dir = small_tree(600);
+    for kib in (10_000..=60_000).step_by(1_000) {
+        let script = format!(r#"ulimit -v {kib}; exec timeout -s KILL 20 "$0" "$@""#);
+        let out = shell(dir.path(), &script, &["-j", "4", "--group", "4", "."]);
+        let stderr = show(&out.stderr);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "ulimit -v {kib}: {:?} {stderr}",
+            out.status
+        );
+        for line in stderr.lines() {
+            assert!(line.starts_with("md5pipe: "), "ulimit -v {kib}: {stderr}");
+        }
+        if out.status.code() == Some(0) {
+            assert_eq!(show(&out.stdout).lines().count(), 600);
+        }
+    }
+}
+
+#[test]
 fn md5sum_flags_are_accepted_as_md5sum_accepts_them() {
     let dir = small_tree(1);
     let run = |args: &[&str]| {

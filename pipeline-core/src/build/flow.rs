@@ -114,6 +114,7 @@ impl<T: Send + 'static> Flow<T> {
             // packet, and at most the buffer.
             let chunk = cfg.packet_cap().min(cfg.buffer).min(PREALLOCATED_ITEMS);
             let share = Share::new(cfg.workers);
+            let name = cfg.name.clone();
             self.stage(
                 cfg,
                 Blocking {
@@ -121,6 +122,7 @@ impl<T: Send + 'static> Flow<T> {
                     cancel,
                     share,
                     chunk,
+                    name,
                 },
             )
         } else {

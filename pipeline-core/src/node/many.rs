@@ -33,6 +33,8 @@ pub(crate) enum Stop {
     Stopped,
     /// The iterator panicked, with this payload.
     Panicked(Box<dyn Any + Send>),
+    /// No thread could be started for the iterator's next chunk.
+    Unstarted(std::io::Error),
 }
 
 impl<U: Send + 'static> Many<U> {
@@ -101,13 +103,14 @@ impl<U: Send + 'static> Chunks<U> {
                 return Err(Stop::Stopped);
             }
             let (chunk, cancel) = (self.chunk, self.cancel.clone());
-            let (it, made) = smol::unblock(move || {
+            let (it, made) = crate::run::blocking_pool::unblock(move || {
                 let made = catch_unwind(AssertUnwindSafe(|| {
                     cancel.enter(|| it.by_ref().take(chunk).collect::<Vec<U>>())
                 }));
                 (it, made)
             })
-            .await;
+            .await
+            .map_err(Stop::Unstarted)?;
             let made = made.map_err(Stop::Panicked)?;
             if made.len() == chunk {
                 self.iter = Some(it);

@@ -138,6 +138,8 @@ pub(crate) struct Blocking<S> {
     /// The stage's share of the pool: a thread per worker.
     pub(crate) share: Share,
     pub(crate) chunk: usize,
+    /// The stage's name, for the error when no thread can be started.
+    pub(crate) name: Arc<str>,
 }
 
 impl<T: Send + 'static, U: Send + 'static, S: SyncOp<T, U>> Op<T, U> for Blocking<S> {
@@ -149,13 +151,25 @@ impl<T: Send + 'static, U: Send + 'static, S: SyncOp<T, U>> Op<T, U> for Blockin
         let op = self.op.clone();
         let cancel = self.cancel.clone();
         let chunk = self.chunk;
+        let name = self.name.clone();
         Box::pin(async move {
             let c = cancel.clone();
-            match smol::unblock(move || c.enter(|| op.call(item))).await {
-                Ok(Out::Many(Many::Iter(it))) => {
+            match crate::run::blocking_pool::unblock(move || c.enter(|| op.call(item))).await {
+                Ok(Ok(Out::Many(Many::Iter(it)))) => {
                     Ok(Out::Many(Many::Chunks(Chunks::new(it, chunk, cancel))))
                 }
-                other => other,
+                Ok(other) => other,
+                // No thread for the call: the system is out of threads or
+                // memory, which no item's error policy can work around.
+                // The run fails with it, once, whatever the policy.
+                Err(unstarted) => {
+                    let echo = std::io::Error::new(unstarted.kind(), unstarted.to_string());
+                    cancel.fail(crate::Error::Stage {
+                        stage: name,
+                        source: Arc::new(unstarted),
+                    });
+                    Err(Box::new(echo) as BoxError)
+                }
             }
         })
     }

@@ -2,9 +2,12 @@
 //! stream, or a producer that pushes into an emitter
 //! ([`emitter`](crate::node::emitter)).
 
+use std::sync::Arc;
+
 use futures::{Stream, StreamExt};
 
 use crate::cancel::Cancel;
+use crate::error::Error;
 use crate::link::{Pushed, Writer};
 use crate::node::emitter::{AsyncEmitter, Emitter};
 use crate::run::pool::Share;
@@ -85,7 +88,7 @@ where
     // never wait for threads that others hold (see `pool`).
     let share = Share::new(1);
     share.take();
-    let res = smol::unblock(move || {
+    let res = crate::run::blocking_pool::unblock(move || {
         let cancel = em.cancel.clone();
         let r =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cancel.enter(|| f(&mut em))));
@@ -96,8 +99,17 @@ where
     })
     .await;
     drop(share);
-    if let Err(p) = res {
-        ctx_cancel.fail_panicked(name, &*p);
+    match res {
+        Ok(Ok(())) => {}
+        Ok(Err(p)) => {
+            ctx_cancel.fail_panicked(name, &*p);
+        }
+        Err(unstarted) => {
+            ctx_cancel.fail(Error::Stage {
+                stage: name,
+                source: Arc::new(unstarted),
+            });
+        }
     }
 }
 

@@ -131,6 +131,14 @@ pub(crate) async fn emit<U: Send + 'static>(
                 ctx.cancel.fail_panicked(name.clone(), &*payload);
                 false
             }
+            Err(Stop::Unstarted(err)) => {
+                stats.errors += 1;
+                ctx.cancel.fail(Error::Stage {
+                    stage: name.clone(),
+                    source: Arc::new(err),
+                });
+                false
+            }
         },
     }
 }

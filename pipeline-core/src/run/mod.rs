@@ -17,6 +17,7 @@ use crate::node::sink_read::End;
 use crate::outcome::outcome;
 use crate::stats::{Kind, Local, StageStats, Stats};
 
+pub(crate) mod blocking_pool;
 pub(crate) mod ctx;
 pub(crate) mod errors;
 pub(crate) mod iter;

@@ -1,9 +1,11 @@
 //! The blocking thread pool's size: `workers = n` on a blocking stage means
 //! n calls at once, so the pool grows by n while the stage runs.
 //!
-//! Blocking stage functions and blocking sources run on smol's blocking
-//! pool (the `blocking` crate), which has one limit for the process: 500
-//! threads, or `BLOCKING_MAX_THREADS`. Left alone, a stage of 600 workers
+//! Blocking stage functions and blocking sources run on the runtime's own
+//! pool of threads ([`blocking_pool`](crate::run::blocking_pool)), which has one limit for the
+//! process: 500 threads, or `BLOCKING_MAX_THREADS` (the variable smol's
+//! pool reads, kept so that one setting serves both). Left alone, a stage
+//! of 600 workers
 //! would run 500 calls at once, and two stages of 300 would share 500
 //! threads. Instead each blocking stage, and each blocking source, takes a
 //! [`Share`] of the pool for as long as it runs, and the limit is the
@@ -12,8 +14,7 @@
 //! are started only when work waits for one, so a share costs nothing
 //! until it is used.
 
-use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// The most workers a blocking stage can have: each is a thread. The
@@ -23,8 +24,8 @@ pub const MAX_BLOCKING_WORKERS: usize = 10_000;
 /// Threads taken by the shares alive now.
 static TAKEN: Mutex<usize> = Mutex::new(0);
 
-/// The pool's limit before any share: what the `blocking` crate reads from
-/// `BLOCKING_MAX_THREADS` (1 to 10000), 500 if unset or invalid.
+/// The pool's limit before any share: `BLOCKING_MAX_THREADS` (1 to
+/// 10000), 500 if unset or invalid.
 fn base() -> usize {
     static BASE: OnceLock<usize> = OnceLock::new();
     *BASE.get_or_init(|| {
@@ -41,9 +42,18 @@ fn base() -> usize {
 fn adjust(add: usize, sub: usize) {
     let mut taken = TAKEN.lock().unwrap_or_else(|p| p.into_inner());
     *taken = (*taken + add).saturating_sub(sub);
-    let limit = base().saturating_add(*taken);
-    if let Some(limit) = NonZeroUsize::new(limit) {
-        blocking::set_max_blocking_threads(limit);
+    LIMIT.store(base().saturating_add(*taken), Ordering::Relaxed);
+}
+
+/// The pool's size limit now: the base plus every share taken.
+static LIMIT: AtomicUsize = AtomicUsize::new(0);
+
+/// How many threads the pool may have now (the base until a share is
+/// taken).
+pub(crate) fn limit() -> usize {
+    match LIMIT.load(Ordering::Relaxed) {
+        0 => base(),
+        n => n,
     }
 }
 

@@ -18,7 +18,9 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 use pipeline_md5::check::ListSource;
-use pipeline_md5::cli::{self, CheckCommand, Common, DigestCommand, Interrupts};
+use pipeline_md5::cli::{self, AuditCommand, CheckCommand, Common, DigestCommand, Interrupts};
+use pipeline_md5::filter::Filter;
+use pipeline_md5::roots::FilesFrom;
 use pipeline_md5::{limits, Io, Mode, Options};
 
 /// Out of memory is `md5pipe: out of memory` and status 1, not an abort.
@@ -47,6 +49,20 @@ struct Args {
     #[arg(short = 'c', long)]
     check: bool,
 
+    /// Audit PATH (one tree, default `.`) against MANIFEST (a list md5pipe
+    /// or md5sum wrote, in any order; `-`: standard input): print
+    /// `= PATH` (same digest), `* PATH` (changed), `+ PATH` (new), `- PATH`
+    /// (missing) or `! PATH` (unreadable) for every path, the counts on
+    /// stderr; exit 1 on any difference.
+    #[arg(long, value_name = "MANIFEST", conflicts_with_all = ["check", "tag", "binary", "text", "fail_fast"])]
+    diff: Option<OsString>,
+
+    /// Print one digest per PATH instead of a line per file: the MD5 of
+    /// what `md5pipe .` prints inside PATH (names relative to PATH, in
+    /// bytewise order), the same wherever the tree is.
+    #[arg(long, conflicts_with_all = ["check", "diff", "binary", "text", "fail_fast"])]
+    tree_digest: bool,
+
     /// End each output line with NUL, not newline, and do not escape names
     /// (with -c: lists have NUL-terminated lines).
     #[arg(short = 'z', long)]
@@ -68,6 +84,39 @@ struct Args {
     /// Follow symbolic links below the PATHs; a loop is an error.
     #[arg(short = 'L', long, conflicts_with = "check")]
     follow: bool,
+
+    /// Digest the files (or trees) named in FILE (`-`: standard input), one
+    /// a line, in that order, after any PATH; the list is read as the run
+    /// goes.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["check", "diff", "tree_digest"])]
+    files_from: Option<OsString>,
+
+    /// With --files-from: names end at NUL (as `find -print0` writes them).
+    #[arg(short = '0', long, requires = "files_from")]
+    null: bool,
+
+    /// Skip files and directories matching GLOB (.gitignore syntax: `*.tmp`
+    /// at any depth, `build/` directories only, `/notes` at the root); an
+    /// excluded directory is not read. Repeatable.
+    #[arg(long, value_name = "GLOB", conflicts_with = "check")]
+    exclude: Vec<String>,
+
+    /// Digest only files matching GLOB (.gitignore syntax). Repeatable.
+    #[arg(long, value_name = "GLOB", conflicts_with = "check")]
+    include: Vec<String>,
+
+    /// Digest files at most N levels below each PATH (1: its own files).
+    #[arg(long, value_name = "N", conflicts_with = "check")]
+    max_depth: Option<usize>,
+
+    /// Do not enter directories on other file systems than their PATH's.
+    #[arg(short = 'x', long, conflicts_with = "check")]
+    one_file_system: bool,
+
+    /// Skip what `.gitignore` files below each PATH ignore, and `.git`
+    /// directories.
+    #[arg(long, conflicts_with = "check")]
+    ignore_vcs: bool,
 
     /// The design: bounded (walker, N digesters), parallel (a task per file)
     /// or serial. All print the same bytes.
@@ -258,7 +307,22 @@ fn run() -> i32 {
             usage_error("--tag does not support --text mode");
         }
     }
+    let mut filter = Filter::default()
+        .one_file_system(args.one_file_system)
+        .ignore_vcs(args.ignore_vcs);
+    if let Some(depth) = args.max_depth {
+        filter = filter.max_depth(depth);
+    }
+    let filter = filter
+        .exclude(&args.exclude)
+        .and_then(|f| f.include(&args.include))
+        .unwrap_or_else(|err| usage_error(&err.to_string()));
     let mut options = Options::default()
+        .filter(filter)
+        .files_from(args.files_from.as_ref().map(|list| FilesFrom {
+            list: ListSource::from_arg(list.as_bytes()),
+            nul: args.null,
+        }))
         .mode(args.mode)
         .follow_links(args.follow)
         .fail_fast(args.fail_fast)
@@ -296,7 +360,17 @@ fn run() -> i32 {
         pipeline_md5::stdio::to_stderr(format!("md5pipe: cannot start: {reason}\n").as_bytes());
         return cli::FAILURE;
     }
-    let status = if args.check {
+    let status = if let Some(manifest) = args.diff {
+        if args.paths.len() > 1 {
+            usage_error("--diff audits one tree: give at most one PATH");
+        }
+        let mut cmd = AuditCommand::default();
+        cmd.manifest = PathBuf::from(manifest);
+        cmd.root = args.paths.into_iter().next().map(PathBuf::from);
+        cmd.zero = args.zero;
+        cmd.common = common;
+        cli::run_audit(&cmd, &interrupts)
+    } else if args.check {
         let mut cmd = CheckCommand::default();
         cmd.lists = args
             .paths
@@ -319,7 +393,11 @@ fn run() -> i32 {
         cmd.binary = binary.is_some_and(|(b, _)| b);
         cmd.fail_fast = args.fail_fast;
         cmd.common = common;
-        cli::run_digest(&cmd, &interrupts)
+        if args.tree_digest {
+            cli::run_tree_digest(&cmd, &interrupts)
+        } else {
+            cli::run_digest(&cmd, &interrupts)
+        }
     };
     status
 }

@@ -31,7 +31,7 @@ pub struct DigestCommand {
 /// message per unreadable file or directory on stderr. Returns the exit
 /// status (see [`crate::cli`]).
 pub fn run_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
-    let roots = if cmd.roots.is_empty() {
+    let roots = if cmd.roots.is_empty() && cmd.common.options.files_from.is_none() {
         vec![PathBuf::from(".")]
     } else {
         cmd.roots.clone()

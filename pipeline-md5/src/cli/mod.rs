@@ -11,15 +11,19 @@
 //! GNU md5sum quotes it ([`crate::escape::quote`]) and the reason worded as
 //! md5sum words it.
 
+mod audit;
 mod bar;
 mod check;
 mod digest;
 mod output;
 mod signals;
+mod treedigest;
 
+pub use audit::{run_audit, AuditCommand};
 pub use check::{run_check, CheckCommand};
 pub use digest::{run_digest, DigestCommand};
 pub use signals::Interrupts;
+pub use treedigest::run_tree_digest;
 
 use pipeline::Stats;
 
@@ -117,18 +121,8 @@ pub fn preflight() -> Result<(), String> {
         .spawn(|| ())
         .and_then(|t| t.join().map_err(|_| std::io::ErrorKind::Other.into()))
         .map_err(|err| format!("cannot start threads: {}", crate::walk::io_reason(&err)))?;
-    // The blocking pool gives up quietly when it cannot start a thread,
-    // and its tasks then never run: give it a moment to prove it can.
-    let ran = smol::block_on(smol::future::or(
-        async { smol::unblock(|| true).await },
-        async {
-            smol::Timer::after(std::time::Duration::from_secs(5)).await;
-            false
-        },
-    ));
-    if ran {
-        Ok(())
-    } else {
-        Err("cannot start threads (out of memory?)".to_owned())
-    }
+    // The pool that runs blocking stages says so when it cannot start a
+    // thread; a run meeting that later fails with the same error.
+    smol::block_on(pipeline::unblock(|| ()))
+        .map_err(|err| format!("cannot start threads: {}", crate::walk::io_reason(&err)))
 }

@@ -1,0 +1,327 @@
+//! `md5pipe --diff MANIFEST PATH` against the marks worked out here from
+//! the two sides (`=` same, `*` changed, `+` new, `-` missing, `!`
+//! unreadable): on random trees edited at random, with manifests written
+//! by md5sum in a shuffled order and by md5pipe itself.
+//! `MD5PIPE_FUZZ_CASES` and `MD5PIPE_FUZZ_SEED` run it longer by hand.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+use common::*;
+
+fn diff(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut cmd = md5pipe();
+    cmd.arg("--diff").args(args).args(["-j", "3"]);
+    let mut child = cmd
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The files below `t` (names relative to `dir`, `t/...`) and their MD5,
+/// as md5sum computes them.
+fn digests(dir: &Path) -> BTreeMap<Vec<u8>, String> {
+    let names: Vec<Vec<u8>> = regular_files(&dir.join("t"))
+        .into_iter()
+        .map(|n| [b"t/".as_slice(), &n].concat())
+        .collect();
+    let out = md5sum_of(dir, &["-z"], &names);
+    out.split(|&b| b == 0)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            (
+                l[34..].to_vec(),
+                String::from_utf8(l[..32].to_vec()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The marks, in path order, that the two sides call for.
+fn expected(manifest: &BTreeMap<Vec<u8>, String>, tree: &BTreeMap<Vec<u8>, String>) -> Vec<u8> {
+    let mut all: Vec<&Vec<u8>> = manifest.keys().chain(tree.keys()).collect();
+    all.sort();
+    all.dedup();
+    let mut out = Vec::new();
+    for name in all {
+        let mark = match (manifest.get(name), tree.get(name)) {
+            (Some(a), Some(b)) if a == b => b'=',
+            (Some(_), Some(_)) => b'*',
+            (None, Some(_)) => b'+',
+            (Some(_), None) => b'-',
+            (None, None) => unreachable!(),
+        };
+        out.extend([mark, b' ']);
+        out.extend(name);
+        out.push(0);
+    }
+    out
+}
+
+fn manifest_text(m: &BTreeMap<Vec<u8>, String>, rng: &mut Rng) -> Vec<u8> {
+    let mut lines: Vec<Vec<u8>> = m
+        .iter()
+        .map(|(name, hex)| [hex.as_bytes(), b"  ", name, b"\0"].concat())
+        .collect();
+    for i in (1..lines.len()).rev() {
+        lines.swap(i, rng.below(i + 1));
+    }
+    lines.concat()
+}
+
+#[test]
+fn random_edits_get_the_marks_worked_out_from_both_sides() {
+    let cases = env_u64("MD5PIPE_FUZZ_CASES", 12);
+    let mut rng = Rng(env_u64("MD5PIPE_FUZZ_SEED", 0x5eed_a0d1));
+    let names: [&[u8]; 9] = [
+        b"a", b"a-b", b"a.b", b"b", b"x y", b"n\nl", b"\\", b"c\r", b"u\xff",
+    ];
+    for case in 0..cases {
+        let dir = open_tempdir();
+        let t = dir.path().join("t");
+        fs::create_dir(&t).unwrap();
+        for i in 0..rng.below(40) {
+            let sub = rng.pick(&[&b""[..], b"d/", b"d/e/", b"a/"]);
+            let name = [sub, rng.pick(&names), format!("{i}").as_bytes()].concat();
+            let path = t.join(raw(&name));
+            // A name that is a directory already (or under a file) is
+            // skipped.
+            if fs::create_dir_all(path.parent().unwrap()).is_ok() {
+                let _ = fs::write(&path, format!("{}", rng.next() % 3));
+            }
+        }
+        let before = digests(dir.path());
+        // Edit: rewrite some, delete some, add some.
+        for name in before.keys() {
+            let path = dir.path().join(raw(name));
+            match rng.below(6) {
+                0 => fs::write(&path, b"changed").unwrap(),
+                1 => fs::remove_file(&path).unwrap(),
+                2 => fs::write(&path, fs::read(&path).unwrap()).unwrap(),
+                _ => {}
+            }
+        }
+        for i in 0..rng.below(5) {
+            fs::write(t.join(format!("new{i}")), b"new").unwrap();
+        }
+        let after = digests(dir.path());
+        let want = expected(&before, &after);
+        let list = manifest_text(&before, &mut rng);
+        // From a file, shuffled (sorted on disk), and from stdin.
+        fs::write(dir.path().join("m"), &list).unwrap();
+        let from_file = diff(dir.path(), &["m", "-z", "t"], b"");
+        let from_stdin = diff(dir.path(), &["-", "-z", "t"], &list);
+        for out in [&from_file, &from_stdin] {
+            assert_eq!(show(&out.stdout), show(&want), "case {case}");
+            let same = before == after;
+            assert_eq!(
+                out.status.code(),
+                Some(if same { 0 } else { 1 }),
+                "case {case}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_manifest_md5pipe_wrote_audits_as_the_same_tree() {
+    let dir = tricky_tree();
+    let mut cmd = md5pipe();
+    cmd.arg(".");
+    let manifest = run_in(cmd, dir.path()).stdout;
+    let elsewhere = open_tempdir();
+    let m = elsewhere.path().join("m");
+    fs::write(&m, &manifest).unwrap();
+    let out = diff(dir.path(), &[m.to_str().unwrap(), "."], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out.stderr));
+    let lines = show(&out.stdout);
+    assert!(
+        lines
+            .lines()
+            .all(|l| l.starts_with("= ") || l.starts_with("\\= ")),
+        "{lines}"
+    );
+    assert_eq!(lines.lines().count(), show(&manifest).lines().count());
+    assert!(show(&out.stderr).starts_with("md5pipe: "));
+    assert!(show(&out.stderr).contains(" same, 0 changed, 0 new, 0 missing, 0 unreadable"));
+}
+
+#[test]
+fn unreadable_paths_are_marked_and_reported() {
+    // Permissions bind only a user other than root: run as `nobody`.
+    if !is_root() {
+        eprintln!("skipped: needs root to run md5pipe as nobody");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = open_tempdir();
+    let root = dir.path();
+    for f in ["t/a", "t/locked", "t/shut/y", "t/z"] {
+        file(root, f.as_bytes(), f.as_bytes());
+        fs::set_permissions(root.join(f), fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let names: Vec<Vec<u8>> = ["t/a", "t/locked", "t/shut/y", "t/z"]
+        .iter()
+        .map(|n| n.as_bytes().to_vec())
+        .collect();
+    fs::write(root.join("m"), md5sum_of(root, &[], &names)).unwrap();
+    fs::set_permissions(root.join("m"), fs::Permissions::from_mode(0o644)).unwrap();
+    fs::set_permissions(root.join("t"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(root.join("t/locked"), fs::Permissions::from_mode(0o000)).unwrap();
+    fs::set_permissions(root.join("t/shut"), fs::Permissions::from_mode(0o000)).unwrap();
+    let mut cmd = as_nobody(std::ffi::OsStr::new(env!("CARGO_BIN_EXE_md5pipe")));
+    cmd.args(["--diff", "m", "t"]);
+    let out = run_in(cmd, root);
+    // The file is `!`; the directory's file is `-`, and both are reported.
+    assert_eq!(show(&out.stdout), "= t/a\n! t/locked\n- t/shut/y\n= t/z\n");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = show(&out.stderr);
+    assert!(
+        stderr.contains("md5pipe: t/locked: Permission denied"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("md5pipe: t/shut: Permission denied"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 same, 0 changed, 0 new, 1 missing, 1 unreadable"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_large_unsorted_manifest_on_stdin_is_sorted_in_bounded_runs() {
+    // More entries than one sorting run holds, in reverse order; the tree
+    // has one of them.
+    let dir = open_tempdir();
+    file(dir.path(), b"t/k050000", b"x");
+    let hex = show(&md5sum_of(dir.path(), &[], &[b"t/k050000".to_vec()]))[..32].to_owned();
+    let mut list = String::new();
+    for i in (0..100_000).rev() {
+        list += &format!("{hex}  t/k{i:06}\n");
+    }
+    let out = diff(dir.path(), &["-", "t"], list.as_bytes());
+    let stdout = show(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 100_000);
+    assert_eq!(lines[0], "- t/k000000");
+    assert_eq!(lines[50_000], "= t/k050000");
+    assert!(
+        lines.windows(2).all(|w| w[0][2..] < w[1][2..]),
+        "in path order"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn usage_errors_and_a_missing_manifest() {
+    let dir = open_tempdir();
+    fs::create_dir(dir.path().join("t")).unwrap();
+    let out = diff(dir.path(), &["m", "t", "t"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let out = diff(dir.path(), &["m", "-c"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let out = diff(dir.path(), &["m", "t"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(show(&out.stderr), "md5pipe: m: No such file or directory\n");
+}
+
+/// Upper bound on any wait that only a hung md5pipe would exceed.
+const GUARD: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Waits for `child` to exit, killing it and failing after [`GUARD`].
+fn exit_code(mut child: std::process::Child) -> Option<i32> {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if started.elapsed() > GUARD {
+            let _ = child.kill();
+            panic!("md5pipe --diff did not end after the signal");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+fn signal(child: &std::process::Child, sig: libc::c_int) {
+    // SAFETY: kill has no memory-safety preconditions; the pid is our child.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, sig) }, 0);
+}
+
+/// Whether `pid` holds a descriptor open on `path`.
+fn has_open(pid: u32, path: &Path) -> bool {
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten()
+        .any(|fd| fs::read_link(fd.path()).is_ok_and(|target| target == path))
+}
+
+/// Bytes the process has read so far (`rchar` of /proc/PID/io).
+fn bytes_read(pid: u32) -> u64 {
+    let io = fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+    io.lines()
+        .find_map(|l| l.strip_prefix("rchar: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn signals_end_a_diff_waiting_for_its_manifest_on_a_fifo_or_a_pipe() {
+    let dir = open_tempdir();
+    file(dir.path(), b"t/a", b"a");
+    let m = dir.path().join("m");
+    fifo(&m);
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // A FIFO nobody writes to: open must not block, the wait must end.
+        let child = md5pipe()
+            .args(["--diff", "m", "t"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while !has_open(child.id(), &m) {
+            assert!(started.elapsed() < GUARD, "never opened the FIFO");
+            std::thread::yield_now();
+        }
+        signal(&child, sig);
+        assert_eq!(exit_code(child), Some(128 + sig));
+
+        // Standard input, a pipe kept open with half a line written.
+        let mut child = md5pipe()
+            .args(["--diff", "-", "t"])
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let before = bytes_read(child.id());
+        stdin
+            .write_all(b"0cc175b9c0f1b6a831c399e269772661  t/")
+            .unwrap();
+        let started = std::time::Instant::now();
+        while bytes_read(child.id()) < before + 36 {
+            assert!(started.elapsed() < GUARD, "never read its stdin");
+            std::thread::yield_now();
+        }
+        signal(&child, sig);
+        assert_eq!(exit_code(child), Some(128 + sig));
+        drop(stdin);
+    }
+}

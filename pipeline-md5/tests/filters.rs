@@ -1,0 +1,144 @@
+//! `--exclude`, `--include`, `--max-depth` and `--ignore-vcs` against the
+//! tools that define them: `find` (`-name ... -prune`, `-maxdepth`) and
+//! `git ls-files --exclude-standard`, on seeded random trees.
+//! `MD5PIPE_FUZZ_CASES` and `MD5PIPE_FUZZ_SEED` run it longer by hand.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+/// The names md5pipe digests below `t` with `args`, sorted.
+fn ours(dir: &Path, args: &[&str]) -> Vec<String> {
+    let mut cmd = md5pipe();
+    cmd.args(args).arg("t");
+    let out = run_in(cmd, dir);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out.stderr));
+    let mut names: Vec<String> = show(&out.stdout)
+        .lines()
+        .map(|l| l[34..].to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// What `program args` prints, a name a line, sorted.
+fn theirs(dir: &Path, program: &str, args: &[&str]) -> Vec<String> {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        show(&out.stderr)
+    );
+    let mut names: Vec<String> = show(&out.stdout).lines().map(str::to_owned).collect();
+    names.sort();
+    names
+}
+
+fn random_tree(rng: &mut Rng) -> tempfile::TempDir {
+    let dir = open_tempdir();
+    let parts = ["a", "b.tmp", "c.rs", ".git", "build", "x.log", "d", "n m"];
+    for i in 0..20 + rng.below(40) {
+        let depth = 1 + rng.below(4);
+        let mut path = dir.path().join("t");
+        for _ in 1..depth {
+            path.push(rng.pick(&parts));
+        }
+        path.push(format!("{}{i}", rng.pick(&parts)));
+        if fs::create_dir_all(path.parent().unwrap()).is_ok() {
+            let _ = fs::write(&path, format!("{i}"));
+        }
+    }
+    dir
+}
+
+#[test]
+fn filters_pick_what_find_and_git_pick() {
+    let cases = env_u64("MD5PIPE_FUZZ_CASES", 8);
+    let mut rng = Rng(env_u64("MD5PIPE_FUZZ_SEED", 0xf11e_7e55));
+    let has_git = Command::new("git").arg("--version").output().is_ok();
+    for case in 0..cases {
+        let dir = random_tree(&mut rng);
+        let d = dir.path();
+        // --exclude by name at any depth: find's -name ... -prune.
+        let pat = rng.pick(&["*.tmp", ".git", "build", "d", "*.rs"]);
+        let want = theirs(
+            d,
+            "find",
+            &["t", "-name", pat, "-prune", "-o", "-type", "f", "-print"],
+        );
+        assert_eq!(
+            ours(d, &["--exclude", pat]),
+            want,
+            "case {case}: --exclude {pat}"
+        );
+        // --include: find's -name on files.
+        let pat = rng.pick(&["*.rs", "a*", "*.log"]);
+        let want = theirs(d, "find", &["t", "-type", "f", "-name", pat]);
+        assert_eq!(
+            ours(d, &["--include", pat]),
+            want,
+            "case {case}: --include {pat}"
+        );
+        // --max-depth: find's -maxdepth.
+        let depth = 1 + rng.below(3);
+        let n = depth.to_string();
+        let want = theirs(d, "find", &["t", "-maxdepth", &n, "-type", "f"]);
+        assert_eq!(
+            ours(d, &["--max-depth", &n]),
+            want,
+            "case {case}: --max-depth {n}"
+        );
+        // --ignore-vcs: what git would track, with .gitignore files here
+        // and there.
+        if has_git {
+            let dirs = theirs(d, "find", &["t", "-type", "d", "-not", "-path", "*/.git*"]);
+            for sub in &dirs {
+                if !rng.chance(40) {
+                    continue;
+                }
+                let rules = rng.pick(&["*.log\n", "build/\n", "/a*\n!a1*\n", "c.rs*\n", "n m*\n"]);
+                fs::write(d.join(sub).join(".gitignore"), rules).unwrap();
+            }
+            let git = |args: &[&str]| {
+                let out = Command::new("git")
+                    .args(args)
+                    .current_dir(d.join("t"))
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "git {args:?}: {}", show(&out.stderr));
+                out.stdout
+            };
+            git(&["init", "-q", "--template="]);
+            let listed = git(&["ls-files", "-co", "--exclude-standard", "-z"]);
+            fs::remove_dir_all(d.join("t/.git")).unwrap();
+            let mut want: Vec<String> = listed
+                .split(|&b| b == 0)
+                .filter(|n| !n.is_empty())
+                .map(|n| format!("t/{}", show(n)))
+                .filter(|n| !n.contains("/.git/"))
+                .collect();
+            want.sort();
+            assert_eq!(
+                ours(d, &["--ignore-vcs"]),
+                want,
+                "case {case}: --ignore-vcs"
+            );
+        }
+    }
+}
+
+#[test]
+fn filters_are_refused_in_check_mode() {
+    let dir = open_tempdir();
+    let mut cmd = md5pipe();
+    cmd.args(["-c", "--exclude", "x", "list"]);
+    assert_eq!(run_in(cmd, dir.path()).status.code(), Some(2));
+}
