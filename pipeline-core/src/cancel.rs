@@ -9,33 +9,25 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use crate::error::Error;
-use crate::permits::Permits;
+use futures::future::{select, Either};
 
-/// Why a run stopped early; the first reason recorded wins.
-#[derive(Debug, Clone)]
-pub(crate) enum Reason {
-    /// The sink had all it wanted (`first`, `take`, a dropped stream).
-    Finished,
-    /// [`Cancel::cancel`] was called from outside.
-    Cancelled,
-    /// A stage failed or panicked: the run's first error.
-    Failed(Error),
-}
+use crate::outcome::{Reason, Record};
 
 enum Never {}
 
-/// Closes one of the run's channels.
-type Closer = Box<dyn FnOnce() + Send>;
+/// Run once when the signal closes: how each link of a run closes its
+/// channel at a cancel (see [`link::channel`](crate::link::channel)).
+pub(crate) type Hook = Box<dyn FnOnce() + Send>;
 
 struct Inner {
     flag: AtomicBool,
     tx: async_channel::Sender<Never>,
     rx: async_channel::Receiver<Never>,
-    reason: Mutex<Option<Reason>>,
-    /// The run's data channels, closed when the signal is: see
-    /// [`Cancel::close_on_cancel`].
-    closers: Mutex<Vec<Closer>>,
+    /// Why the signal closed, the first reason recorded: kept by
+    /// [`crate::outcome`], which says what it means for the run.
+    record: Record,
+    /// Run when the signal closes (see [`Cancel::on_close`]).
+    hooks: Mutex<Vec<Hook>>,
     /// The signals that follow this one (see [`Cancel::follow`]), weakly:
     /// a child run's signal is not kept alive by its parent's.
     children: Mutex<Vec<Weak<Inner>>>,
@@ -86,8 +78,8 @@ impl Cancel {
                 flag: AtomicBool::new(false),
                 tx,
                 rx,
-                reason: Mutex::new(None),
-                closers: Mutex::new(Vec::new()),
+                record: Record::default(),
+                hooks: Mutex::new(Vec::new()),
                 children: Mutex::new(Vec::new()),
             }),
         }
@@ -95,7 +87,7 @@ impl Cancel {
 
     /// Cancels the run from outside: every stage stops at its next send,
     /// receive or chunk boundary, and the run returns
-    /// [`Error::Cancelled`] unless it had already failed or finished.
+    /// [`Error::Cancelled`](crate::Error::Cancelled) unless it had already failed or finished.
     pub fn cancel(&self) {
         self.close_with(Reason::Cancelled);
     }
@@ -130,33 +122,17 @@ impl Cancel {
         crate::seen::mark();
     }
 
-    /// Records `err` as the run's error if no other reason was recorded first,
-    /// then closes the signal. Returns whether `err` won.
-    pub(crate) fn fail(&self, err: Error) -> bool {
-        self.close_with(Reason::Failed(err))
-    }
-
-    /// Closes the signal because the run has what it needs; not an error.
-    pub(crate) fn finish(&self) {
-        self.close_with(Reason::Finished);
-    }
-
-    fn close_with(&self, reason: Reason) -> bool {
-        let won = {
-            let mut slot = self.inner.reason.lock().unwrap_or_else(|p| p.into_inner());
-            if slot.is_none() {
-                *slot = Some(reason);
-                true
-            } else {
-                false
-            }
-        };
+    /// Records `reason` unless another was recorded first, then closes the
+    /// signal: wakes every waiter, runs every hook, closes every follower.
+    /// Returns whether `reason` was the first.
+    pub(crate) fn close_with(&self, reason: Reason) -> bool {
+        let won = self.inner.record.set(reason);
         self.inner.flag.store(true, Ordering::Release);
         crate::seen::mark();
         self.inner.tx.close();
-        let closers = std::mem::take(&mut *self.closers());
-        for close in closers {
-            close();
+        let hooks = std::mem::take(&mut *self.hooks());
+        for hook in hooks {
+            hook();
         }
         let children = std::mem::take(&mut *self.children());
         for child in children.iter().filter_map(Weak::upgrade) {
@@ -174,7 +150,7 @@ impl Cancel {
 
     /// Makes this signal close when `parent` closes (at once if it already
     /// has), as [`cancel`](Self::cancel) does: the run of this signal then
-    /// returns [`Error::Cancelled`] unless it had already failed or
+    /// returns [`Error::Cancelled`](crate::Error::Cancelled) unless it had already failed or
     /// finished. A run started inside a stage of another follows that
     /// run's signal ([`Cancel::current`]) by itself; this is for a run
     /// started elsewhere that belongs to another (see
@@ -212,67 +188,36 @@ impl Cancel {
         self.cancel();
     }
 
-    fn closers(&self) -> std::sync::MutexGuard<'_, Vec<Closer>> {
-        self.inner.closers.lock().unwrap_or_else(|p| p.into_inner())
+    fn hooks(&self) -> std::sync::MutexGuard<'_, Vec<Hook>> {
+        self.inner.hooks.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Forgets the channels registered with
-    /// [`close_on_cancel`](Self::close_on_cancel) once every task of the
-    /// run has ended: their weak handles would otherwise keep the channels'
-    /// memory allocated as long as any clone of this signal lives. (An
-    /// early stop closes the signal, which runs and drops them, so no
-    /// leftover item is kept either way.)
-    pub(crate) fn forget_channels(&self) {
-        let forgotten = std::mem::take(&mut *self.closers());
-        drop(forgotten);
-    }
-
-    /// Closes `tx`'s channel when the signal is closed (at once if it
-    /// already is), which wakes every send and receive blocked on it. This
-    /// is how a stage's blocked send or receive hears the signal: it waits
-    /// on its channel alone, rather than racing every wait against
-    /// [`cancelled`](Self::cancelled), which would add a listener on the
-    /// one signal all tasks share to every wait. Holds a weak handle, so
-    /// the channel still closes normally when its senders are gone.
-    ///
-    /// On a link counted by `permits`, the writers waiting for a permit
-    /// are woken once the channel is closed, and give up.
-    pub(crate) fn close_on_cancel<T: Send + 'static>(
-        &self,
-        tx: &async_channel::Sender<T>,
-        permits: Option<&Arc<Permits>>,
-    ) {
-        let weak = tx.downgrade();
-        let permits = permits.map(Arc::downgrade);
-        let close: Closer = Box::new(move || {
-            if let Some(tx) = weak.upgrade() {
-                tx.close();
-            }
-            if let Some(p) = permits.and_then(|p| p.upgrade()) {
-                p.wake();
-            }
-        });
+    /// Runs `hook` when the signal closes (at once if it already has).
+    /// Kept until then, or until [`forget_hooks`](Self::forget_hooks).
+    pub(crate) fn on_close(&self, hook: Hook) {
         {
-            let mut closers = self.closers();
+            let mut hooks = self.hooks();
             if !self.is_cancelled() {
-                closers.push(close);
+                hooks.push(hook);
                 return;
             }
         }
-        close();
+        hook();
     }
 
-    pub(crate) fn reason(&self) -> Option<Reason> {
-        let reason = self
-            .inner
-            .reason
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        if reason.is_some() {
-            crate::seen::mark();
-        }
-        reason
+    /// Drops the hooks not run yet, once every task of the run has ended:
+    /// they may hold weak handles to the run's channels, which would
+    /// otherwise keep the channels' memory allocated as long as any clone
+    /// of this signal lives. (An early stop closes the signal, which runs
+    /// and drops them, so no leftover item is kept either way.)
+    pub(crate) fn forget_hooks(&self) {
+        let forgotten = std::mem::take(&mut *self.hooks());
+        drop(forgotten);
+    }
+
+    /// Why the signal closed, if it has: the first reason recorded.
+    pub(crate) fn record(&self) -> &Record {
+        &self.inner.record
     }
 
     /// The signal of the run whose stage function is executing on this
@@ -352,6 +297,23 @@ impl<F: std::future::Future> std::future::Future for WithCancel<F> {
         let this = self.get_mut();
         let fut = this.fut.as_mut();
         this.cancel.enter(|| fut.poll(cx))
+    }
+}
+
+/// Awaits `fut` unless the signal closes first (then `None`): runs a
+/// future until cancelled.
+pub(crate) async fn or_cancel<F: std::future::Future>(
+    fut: F,
+    cancel: &Cancel,
+) -> Option<F::Output> {
+    if cancel.is_cancelled() {
+        return None;
+    }
+    let fut = std::pin::pin!(fut);
+    let cancelled = std::pin::pin!(cancel.cancelled());
+    match select(fut, cancelled).await {
+        Either::Left((v, _)) => Some(v),
+        Either::Right(_) => None,
     }
 }
 
@@ -446,20 +408,5 @@ mod tests {
             Cancel::new().follow(&parent);
         }
         assert!(parent.children().len() <= 64, "{}", parent.children().len());
-    }
-
-    #[test]
-    fn first_reason_wins() {
-        let done = Cancel::new();
-        assert!(done.fail(Error::Cancelled));
-        assert!(!done.fail(Error::Config {
-            stage: "x".into(),
-            message: "later".into()
-        }));
-        done.finish();
-        assert!(matches!(
-            done.reason(),
-            Some(Reason::Failed(Error::Cancelled))
-        ));
     }
 }

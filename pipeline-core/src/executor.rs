@@ -84,7 +84,7 @@ fn run_thread(ex: &'static Executor<'static>) -> ! {
 }
 
 /// A thread that runs the executor's tasks while one of its threads is
-/// blocked (see [`blocking`]); it ends when dropped.
+/// blocked (see [`blocking`](fn@blocking)); it ends when dropped.
 struct StandIn {
     /// Closed (dropped) to send the stand-in away.
     _stop: async_channel::Sender<()>,

@@ -8,6 +8,48 @@
 //! panic, when the sink has what it needs, or from outside. When a run ends,
 //! however it ends, every task it spawned has ended.
 //!
+//! # The life of an item
+//!
+//! An item meets the layers of this crate in this order; each step names
+//! the public items a user touches and the module (a folder or file of
+//! `src/`) where its code lives.
+//!
+//! 1. **Declare** (`build/`): [`Pipeline::new`] and a source such as
+//!    [`Pipeline::from_iter`] give a [`Flow`]; each stage ([`Flow::map`]
+//!    and the others, set by a [`StageConfig`]) makes the link to the
+//!    next node and records in the run's graph how to spawn its workers.
+//!    Nothing runs yet. `build/pipeline.rs` (sources, merge),
+//!    `build/flow.rs` (stages), `build/graph.rs`, `build/config.rs`, and
+//!    `build/bound.rs` for [`Run::in_flight_bound`].
+//! 2. **Start** (`run/`): a sink such as [`Flow::collect`] gives a [`Run`];
+//!    [`Run::run`] checks the graph (every setting valid, every flow read)
+//!    and spawns every node's tasks (`run/start.rs`), each with the run's
+//!    context (`run/ctx.rs`).
+//! 3. **Source** (`node/source.rs`): the source's task pulls items from
+//!    its iterator, stream or producer (which pushes into an [`Emitter`]
+//!    or an [`AsyncEmitter`], `node/emitter.rs`) and writes them into its
+//!    link.
+//! 4. **Link** (`link/`): a writer (`link/writer.rs`) packs items into
+//!    packets (`link/packet.rs`), taking room first on a counted link
+//!    (`link/permits.rs`), and sends them into the link's channel
+//!    (`link/channel.rs`); the next node's reader (`link/reader.rs`) takes
+//!    them out and gives the room back. At a cancel every channel closes,
+//!    which wakes every blocked send and receive ([`Cancel`], `cancel.rs`).
+//! 5. **Worker** (`node/`): a stage's workers call its function on each
+//!    item and apply the error policy (`node/step.rs`; the call styles in
+//!    `node/op.rs`), unordered (`node/worker.rs`, its per-item fast path in
+//!    `node/worker/fast.rs`) or in input order (`node/ordered.rs`); a
+//!    merge forwards several links into one (`node/merge.rs`); a
+//!    `flat_map`'s items are made as they are sent (`node/many.rs`). The
+//!    results go into the stage's output link: step 4 again.
+//! 6. **Sink** (`node/sink.rs`, `node/sink_read.rs`): the sink reads the
+//!    last link and folds, collects or takes ([`Flow::fold`],
+//!    [`Flow::take`]); [`RunStream`] and [`RunIter`] (`run/stream.rs`,
+//!    `run/iter.rs`) make the caller the sink.
+//! 7. **Join** (`run/join.rs`, `outcome.rs`): the run waits for every task
+//!    it spawned, then returns the sink's value or the run's first error
+//!    ([`Error`]); each stage's counters are in [`Stats`] (`stats.rs`).
+//!
 //! # A tour
 //!
 //! ```
@@ -111,44 +153,28 @@
 
 #![warn(missing_docs)]
 
-mod blocking_pool;
+mod build;
 mod cancel;
-mod channel;
-mod config;
 mod error;
 mod executor;
-mod flow;
-mod item;
-mod many;
-mod merge;
-mod op;
-mod ordered;
-mod permits;
-mod pipeline;
-mod pool;
-mod reader;
+mod link;
+mod node;
+mod outcome;
 mod run;
 mod seen;
-mod sink;
-mod sink_read;
-mod source;
-mod stage;
 mod stats;
 #[cfg(feature = "tokio")]
 mod tokio_ctx;
-mod writer;
 
-pub use blocking_pool::unblock;
-pub use cancel::Cancel;
-pub use config::{
-    ErrorPolicy, StageConfig, DEFAULT_BATCH, DEFAULT_BUFFER, MAX_BLOCKING_WORKERS, MAX_WORKERS,
+pub use build::{
+    ErrorPolicy, Flow, Pipeline, StageConfig, DEFAULT_BATCH, DEFAULT_BUFFER, MAX_BLOCKING_WORKERS,
+    MAX_WORKERS,
 };
+pub use cancel::Cancel;
 pub use error::{BoxError, Error};
 pub use executor::{block_on, live_tasks_total, spawn, threads, LiveTasks};
-pub use flow::Flow;
-pub use item::Item;
-pub use pipeline::{Errors, Pipeline};
-pub use run::Run;
-pub use sink::{RunIter, RunStream};
-pub use source::{AsyncEmitter, Cancelled, Emitter};
+pub use link::item::Item;
+pub use node::{AsyncEmitter, Cancelled, Emitter};
+pub use run::blocking_pool::unblock;
+pub use run::{Errors, Run, RunIter, RunStream};
 pub use stats::{Kind, StageSnapshot, StageStats, Stats};

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use smol::Task;
 
-use crate::channel::{LinkRx, LinkTx, Packet, Pushed, Reader, Writer};
-use crate::config::{StageConfig, PREALLOCATED_ITEMS};
-use crate::stage::RunCtx;
+use crate::build::{StageConfig, PREALLOCATED_ITEMS};
+use crate::link::{LinkRx, LinkTx, Packet, Pushed, Reader, Taken, Writer};
+use crate::run::ctx::RunCtx;
 use crate::stats::{Local, StageStats};
 
 /// Spawns one forwarder per input. Its output is packed and counted by the
@@ -41,14 +41,14 @@ pub(crate) fn spawn_merge<T: Send + 'static>(
 pub(crate) async fn forward<T>(mut input: Reader<T>, mut output: Writer<T>, mut stats: Local) {
     loop {
         let p = match input.try_packet(&mut stats) {
-            Ok(p) => p,
-            Err(true) => break,
-            Err(false) => {
+            Taken::Packet(p) => p,
+            Taken::Closed => break,
+            Taken::Empty => {
                 // About to wait: what is batched goes first.
-                if output.flush(&mut stats).await.is_err() {
+                let Ok(clear) = output.clear(&mut stats).await else {
                     return;
-                }
-                match input.packet(&mut stats).await {
+                };
+                match input.packet(&mut stats, clear).await {
                     Some(p) => p,
                     None => break,
                 }
@@ -80,12 +80,11 @@ async fn forward_items<T>(p: Packet<T>, output: &mut Writer<T>, stats: &mut Loca
             let mut items = v.into_iter();
             while items.len() > 0 {
                 let pushed = match output.bulk() {
-                    Some((buf, room, _)) => {
-                        let before = buf.len();
+                    Some(mut add) => {
+                        let (buf, room, _) = add.parts();
                         buf.reserve_exact(room.min(PREALLOCATED_ITEMS));
                         buf.extend(items.by_ref().take(room));
-                        let n = buf.len() - before;
-                        output.added(n, stats)
+                        add.commit(stats)
                     }
                     // No room for a batch (no permit free): one item, which waits.
                     None => {

@@ -1,69 +1,14 @@
-//! The links between stages: bounded async-channels of packets, read and
-//! written through cancel-aware ends that batch items when asked to.
-//!
-//! Every channel between stages is closed when the run's [`Cancel`] is, so
-//! a blocked send or receive wakes at a cancel and gives up; the fast paths
-//! (`try_send`, `try_recv`) read no clock and touch no listener.
-//!
-//! A worker that finds its input empty or its output full does not
-//! register to be woken at once: it first yields, once, so that the
-//! executor runs its other tasks, and looks again. Registering a waiter
-//! and waking it costs both sides a lock on the channel's waiter list and
-//! the executor a round trip, while the task that fills the input (or
-//! drains the output) is most often running already and done within a
-//! packet's time; the look after the yield finds its work without either.
-//! On the per-item benches the framework's cells ran at 1.04-1.20x the
-//! same graph hand-wired with `recv().await` and `send().await` before
-//! this, and at 0.77-1.06x with it (BENCHMARKS.md). A cancel still ends the wait at
-//! once: the yield returns at the next poll, and the look sees the
-//! closed channel.
-//!
-//! A link whose writer batches adaptively is *counted*: its buffer is a
-//! number of item permits (see [`crate::permits`]) that cover the packet
-//! being filled and the packet being read as well as the channel, so the
-//! link holds at most its buffer however its items are packed. Other links
-//! count packets in the channel, and the packets at either end come on top.
+//! A link's channel and its two ends: bounded (or counted by permits),
+//! and closed when the run's signal is.
 
 use std::sync::Arc;
 
 use async_channel::{Receiver, Sender, TryRecvError};
-use futures::future::{select, Either};
 
-use crate::cancel::Cancel;
-use crate::config::{StageConfig, PREALLOCATED_PACKETS};
-use crate::error::Error;
-use crate::permits::Permits;
+use crate::build::{StageConfig, PREALLOCATED_PACKETS};
+use crate::cancel::{or_cancel, Cancel, Hook};
+use crate::link::{Packet, Permits};
 use crate::stats::{Local, Stopwatch};
-
-pub(crate) use crate::reader::{Poll, Reader, Refill};
-pub(crate) use crate::writer::{Pushed, Writer};
-
-/// An item, or under the continue policy an error travelling as an item.
-pub(crate) type Msg<T> = Result<T, Error>;
-
-/// What a channel carries: one message, or a batch of them.
-pub(crate) enum Packet<T> {
-    /// One item (batch 1). An error travelling as an item at batch 1 goes
-    /// as a `Many` of one, so that this, the common packet, is no bigger
-    /// than the item (or a `Vec`).
-    One(T),
-    /// A batch of items with no error among them, the common case: stored
-    /// without an error slot per item, so a batch of `u64`s moves 8 bytes
-    /// per item between threads instead of a whole `Result<u64, Error>`.
-    Items(Vec<T>),
-    /// A batch in which errors travel as items (continue policy), in order.
-    Many(Vec<Msg<T>>),
-}
-
-impl<T> Packet<T> {
-    pub(crate) fn len(&self) -> usize {
-        match self {
-            Packet::One(_) => 1,
-            Packet::Items(v) => v.len(),
-            Packet::Many(v) => v.len(),
-        }
-    }
-}
 
 /// A bounded channel of `capacity` packets, closed when `cancel` is.
 pub(crate) fn channel<T: Send + 'static>(
@@ -71,7 +16,7 @@ pub(crate) fn channel<T: Send + 'static>(
     cancel: &Cancel,
 ) -> (Sender<Packet<T>>, Receiver<Packet<T>>) {
     let (tx, rx) = async_channel::bounded(capacity.max(1));
-    cancel.close_on_cancel(&tx, None);
+    close_on_cancel(cancel, &tx, None);
     (tx, rx)
 }
 
@@ -134,7 +79,7 @@ pub(crate) fn link<T: Send + 'static>(
         } else {
             async_channel::unbounded()
         };
-        cancel.close_on_cancel(&tx, Some(&permits));
+        close_on_cancel(cancel, &tx, Some(&permits));
         (tx, rx, Some(permits))
     } else {
         let (tx, rx) = channel(cfg.channel_packets(), cancel);
@@ -152,22 +97,6 @@ pub(crate) fn link<T: Send + 'static>(
 /// Why a send did not happen: the run was cancelled, or nobody reads any more.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Stopped;
-
-/// Awaits `fut` unless the run is cancelled first (then `None`).
-pub(crate) async fn or_cancel<F: std::future::Future>(
-    fut: F,
-    cancel: &Cancel,
-) -> Option<F::Output> {
-    if cancel.is_cancelled() {
-        return None;
-    }
-    let fut = std::pin::pin!(fut);
-    let cancelled = std::pin::pin!(cancel.cancelled());
-    match select(fut, cancelled).await {
-        Either::Left((v, _)) => Some(v),
-        Either::Right(_) => None,
-    }
-}
 
 /// Receives from a raw channel: at once if something waits, otherwise
 /// waits (adding the time to `stats.wait_in`) unless the run is cancelled.
@@ -187,6 +116,34 @@ pub(crate) async fn recv_timed<T>(
             got.and_then(Result::ok)
         }
     }
+}
+
+/// Closes `tx`'s channel when `cancel` is closed (at once if it already
+/// is), which wakes every send and receive blocked on it. This is how a
+/// stage's blocked send or receive hears the signal: it waits on its
+/// channel alone, rather than racing every wait against
+/// [`Cancel::cancelled`], which would add a listener on the one signal all
+/// tasks share to every wait. Holds a weak handle, so the channel still
+/// closes normally when its senders are gone.
+///
+/// On a link counted by `permits`, the writers waiting for a permit are
+/// woken once the channel is closed, and give up.
+fn close_on_cancel<T: Send + 'static>(
+    cancel: &Cancel,
+    tx: &async_channel::Sender<T>,
+    permits: Option<&Arc<Permits>>,
+) {
+    let weak = tx.downgrade();
+    let permits = permits.map(Arc::downgrade);
+    let close: Hook = Box::new(move || {
+        if let Some(tx) = weak.upgrade() {
+            tx.close();
+        }
+        if let Some(p) = permits.and_then(|p| p.upgrade()) {
+            p.wake();
+        }
+    });
+    cancel.on_close(close);
 }
 
 #[cfg(test)]

@@ -13,10 +13,12 @@ use std::sync::Arc;
 use async_channel::{Receiver, Sender};
 use async_lock::{Semaphore, SemaphoreGuardArc};
 
-use crate::channel::{or_cancel, recv_timed, LinkRx, LinkTx, Msg, Reader, Writer};
-use crate::config::StageConfig;
-use crate::op::{Op, Out};
-use crate::stage::{apply, emit, RunCtx, Step};
+use crate::build::StageConfig;
+use crate::cancel::or_cancel;
+use crate::link::{recv_timed, Clear, LinkRx, LinkTx, Msg, Reader, Writer};
+use crate::node::op::{Op, Out};
+use crate::node::step::{apply, emit, Step};
+use crate::run::ctx::RunCtx;
 use crate::stats::{Local, StageStats};
 use smol::Task;
 
@@ -45,7 +47,8 @@ async fn dispatcher<T>(
     mut stats: Local,
 ) {
     let mut seq = 0;
-    while let Some(msg) = input.next(&mut stats).await {
+    // Its output is the jobs channel, not a link: it holds no room.
+    while let Some(msg) = input.next(&mut stats, Clear::no_output()).await {
         let Some(permit) = or_cancel(permits.acquire_arc(), &ctx.cancel).await else {
             return;
         };

@@ -5,8 +5,8 @@
 use async_channel::{Receiver, TryRecvError};
 
 use crate::cancel::Cancel;
-use crate::channel::{LinkRx, Msg, Packet};
-use crate::permits::Held;
+use crate::link::permits::Held;
+use crate::link::{Clear, LinkRx, Msg, Packet};
 use crate::stats::{Local, Stopwatch};
 
 /// What is left of the batch a reader is working through.
@@ -63,19 +63,35 @@ pub(crate) struct Reader<T> {
 }
 
 /// What [`Reader::try_next`] found.
+#[must_use]
 pub(crate) enum Poll<T> {
     Item(Msg<T>),
     Empty,
     Closed,
 }
 
-/// What [`Reader::try_refill`] found.
+/// What a refill found ([`Reader::try_refill`], or [`Reader::refill`],
+/// which waits and so never finds the input empty).
+#[must_use]
 pub(crate) enum Refill<T> {
     /// A message: the next of the current batch, or a packet of one.
     Item(Msg<T>),
     /// A batch packet, now the batch being read, whole.
     Batch,
+    /// Nothing waits in the input now.
     Empty,
+    /// The input is closed and drained, or the run cancelled.
+    Closed,
+}
+
+/// What [`Reader::try_packet`] found.
+#[must_use]
+pub(crate) enum Taken<T> {
+    /// The next packet, whole.
+    Packet(Packet<T>),
+    /// Nothing waits in the input now.
+    Empty,
+    /// The input is closed and drained, or the run cancelled.
     Closed,
 }
 
@@ -176,51 +192,57 @@ impl<T> Reader<T> {
     }
 
     /// Waits for the next message; `None` once the input is closed and
-    /// drained, or the run is cancelled.
-    pub(crate) async fn next(&mut self, stats: &mut Local) -> Option<Msg<T>> {
+    /// drained, or the run is cancelled. `clear`: the node holds no room
+    /// on its output while it waits.
+    pub(crate) async fn next(&mut self, stats: &mut Local, clear: Clear) -> Option<Msg<T>> {
         match self.try_next(stats) {
             Poll::Item(m) => Some(m),
             Poll::Closed => None,
-            Poll::Empty => self.wait(stats).await,
+            Poll::Empty => self.wait(stats, clear).await,
         }
     }
 
     /// The slow path of [`next`](Self::next): block until a packet arrives.
-    /// A cancel closes the channel (see [`channel`](crate::channel::channel)), which ends the wait.
-    pub(crate) async fn wait(&mut self, stats: &mut Local) -> Option<Msg<T>> {
-        match self.refill(stats).await? {
-            Some(m) => Some(m),
-            None => Some(self.first_of_batch()),
+    /// A cancel closes the channel (see [`channel`](crate::link::channel)), which ends the wait.
+    pub(crate) async fn wait(&mut self, stats: &mut Local, clear: Clear) -> Option<Msg<T>> {
+        match self.refill(stats, clear).await {
+            Refill::Item(m) => Some(m),
+            Refill::Batch => Some(self.first_of_batch()),
+            Refill::Empty | Refill::Closed => None,
         }
     }
 
     /// Waits for the next packet without taking a message out of a batch:
     /// a batch becomes what [`try_next`](Self::try_next) and
-    /// [`pending_items`](Self::pending_items) read next (`Some(None)`), so
-    /// a bulk map can take it whole; a packet of one message is handed back
-    /// (`Some(Some(m))`). `None` once the input is closed and drained, or
-    /// the run cancelled.
-    pub(crate) async fn refill(&mut self, stats: &mut Local) -> Option<Option<Msg<T>>> {
-        let p = self.packet(stats).await?;
-        Some(self.unpack(p))
+    /// [`pending_items`](Self::pending_items) read next ([`Refill::Batch`]),
+    /// so a bulk map can take it whole; a packet of one message is handed
+    /// back ([`Refill::Item`]). [`Refill::Closed`] once the input is closed
+    /// and drained, or the run cancelled; never [`Refill::Empty`].
+    pub(crate) async fn refill(&mut self, stats: &mut Local, clear: Clear) -> Refill<T> {
+        let Some(p) = self.packet(stats, clear).await else {
+            return Refill::Closed;
+        };
+        match self.unpack(p) {
+            Some(m) => Refill::Item(m),
+            None => Refill::Batch,
+        }
     }
 
-    /// Takes the next packet whole, without waiting: `Err(true)` once the
-    /// input is closed and drained or the run cancelled, `Err(false)` if
-    /// none waits. For a forwarder, which never reads a packet item by
-    /// item: the previous packet taken counts as used up.
+    /// Takes the next packet whole, without waiting. For a forwarder,
+    /// which never reads a packet item by item: the previous packet taken
+    /// counts as used up.
     #[inline]
-    pub(crate) fn try_packet(&mut self, stats: &mut Local) -> Result<Packet<T>, bool> {
+    pub(crate) fn try_packet(&mut self, stats: &mut Local) -> Taken<T> {
         self.held.release();
         if self.cancel.is_cancelled() {
-            return Err(true);
+            return Taken::Closed;
         }
         match self.rx.try_recv() {
-            Ok(p) => Ok(self.take_whole(p, stats)),
-            Err(TryRecvError::Empty) => Err(false),
+            Ok(p) => Taken::Packet(self.take_whole(p, stats)),
+            Err(TryRecvError::Empty) => Taken::Empty,
             Err(TryRecvError::Closed) => {
                 self.exhausted = true;
-                Err(true)
+                Taken::Closed
             }
         }
     }
@@ -228,12 +250,13 @@ impl<T> Reader<T> {
     /// Waits for the next packet and takes it whole (see
     /// [`try_packet`](Self::try_packet)); `None` once the input is closed
     /// and drained, or the run cancelled.
-    pub(crate) async fn packet(&mut self, stats: &mut Local) -> Option<Packet<T>> {
+    pub(crate) async fn packet(&mut self, stats: &mut Local, clear: Clear) -> Option<Packet<T>> {
+        let _: Clear = clear;
         self.held.release();
         let t0 = Stopwatch::start();
         // Once, let the executor run its other tasks (the producer, most
         // often, about to send) and look again before registering to be
-        // woken (see the [channel](crate::channel) module).
+        // woken (see the [link](crate::link) module).
         smol::future::yield_now().await;
         let got = match self.rx.try_recv() {
             Ok(p) => Ok(p),
@@ -305,7 +328,7 @@ impl<T> Reader<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channel::channel;
+    use crate::link::channel::channel;
     use crate::stats::tests::local;
 
     #[test]
@@ -316,7 +339,7 @@ mod tests {
             let cancel = cancel.clone();
             move || {
                 let mut r = Reader::new(LinkRx { rx, permits: None }, cancel);
-                let got = smol::block_on(r.wait(&mut local()));
+                let got = smol::block_on(r.wait(&mut local(), Clear::no_output()));
                 (got.is_none(), r.exhausted())
             }
         });
@@ -338,7 +361,10 @@ mod tests {
         tx.try_send(Packet::Items(vec![5, 6])).unwrap();
         drop(tx);
         // Waiting: the batch is not split, and it is the allocation sent.
-        assert!(matches!(smol::block_on(r.refill(&mut stats)), Some(None)));
+        assert!(matches!(
+            smol::block_on(r.refill(&mut stats, Clear::no_output())),
+            Refill::Batch
+        ));
         let pending = r.pending_items().expect("the batch is pending");
         assert_eq!(pending.as_slice(), [1, 2, 3]);
         assert_eq!(pending.as_slice().as_ptr(), at);

@@ -16,7 +16,7 @@ pub const DEFAULT_BATCH: usize = 64;
 /// [`Error::Config`](crate::Error::Config) naming the stage.
 pub const MAX_WORKERS: usize = 1 << 16;
 
-pub use crate::pool::MAX_BLOCKING_WORKERS;
+pub use crate::run::pool::MAX_BLOCKING_WORKERS;
 
 /// The most packets a link allocates room for up front. A link that may
 /// hold more (a large buffer) counts its items with permits and allocates

@@ -1,39 +1,21 @@
-//! How a run ends: sinks that consume the last stage in the sink's task,
-//! and the streams and iterators that hand the items to the caller.
+//! A run whose sink is the caller: [`RunStream`] hands the last link's
+//! items out as an async stream, then the run's outcome.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use futures::future::BoxFuture;
 use futures::stream::{Fuse, FusedStream};
-use futures::{FutureExt, Stream, StreamExt};
+use futures::{Stream, StreamExt};
 use smol::Task;
 
-use crate::cancel::{Cancel, Reason};
-use crate::channel::Reader;
+use crate::cancel::Cancel;
 use crate::error::Error;
-use crate::executor::blocking;
-use crate::sink_read::Budget;
+use crate::link::{Clear, Reader};
+use crate::node::sink_read::Budget;
+use crate::outcome::outcome;
+use crate::run::join::{join_all, take, Tasks};
 use crate::stats::Local;
-
-/// The run's error for the reason it stopped, if that reason is an error.
-pub(crate) fn outcome(cancel: &Cancel) -> Result<(), Error> {
-    match cancel.reason() {
-        Some(Reason::Failed(e)) => Err(e),
-        Some(Reason::Cancelled) => Err(Error::Cancelled),
-        _ => Ok(()),
-    }
-}
-
-/// Waits for every task of a run to end.
-pub(crate) async fn join_all(tasks: Vec<Task<()>>) {
-    for t in tasks {
-        t.await;
-    }
-}
-
-type Tasks = Arc<Mutex<Option<Vec<Task<()>>>>>;
 
 /// The output of a run as an async [`Stream`] of `Result<T, Error>`.
 ///
@@ -49,7 +31,7 @@ type Tasks = Arc<Mutex<Option<Vec<Task<()>>>>>;
 /// timer or a `select!` beside it is polled on time.
 ///
 /// To wait for it in sync code inside a stage, use this crate's
-/// [`block_on`](crate::block_on) (or [`RunIter`]), which keeps the executor
+/// [`block_on`](crate::block_on) (or [`RunIter`](crate::RunIter)), which keeps the executor
 /// going while the thread blocks; another `block_on` would hold up one of
 /// the executor's threads.
 ///
@@ -57,8 +39,8 @@ type Tasks = Arc<Mutex<Option<Vec<Task<()>>>>>;
 /// To cancel *and wait* for them, use [`close`](Self::close).
 pub struct RunStream<T> {
     inner: Fuse<futures::stream::BoxStream<'static, Result<T, Error>>>,
-    cancel: Cancel,
-    tasks: Tasks,
+    pub(super) cancel: Cancel,
+    pub(super) tasks: Tasks,
     budget: Budget,
     /// The budget is spent: yield before the next item.
     spent: bool,
@@ -96,7 +78,7 @@ impl<T: Send + 'static> RunStream<T> {
                 // The sink is a stage: once the run is cancelled or has
                 // failed, nothing more is handed out but the outcome.
                 if !s.cancel.is_cancelled() {
-                    if let Some(m) = s.reader.next(&mut s.stats).await {
+                    if let Some(m) = s.reader.next(&mut s.stats, Clear::no_output()).await {
                         return Some((m, s));
                     }
                 }
@@ -105,7 +87,7 @@ impl<T: Send + 'static> RunStream<T> {
                 // cancelled. Wait for every task, then report.
                 let tasks = take(&s.tasks);
                 join_all(tasks).await;
-                s.cancel.forget_channels();
+                s.cancel.forget_hooks();
                 match outcome(&s.cancel) {
                     Err(e) => Some((Err(e), s)),
                     Ok(()) => None,
@@ -127,21 +109,13 @@ impl<T: Send + 'static> RunStream<T> {
         self.cancel.finish();
         let tasks = take(&self.tasks);
         join_all(tasks).await;
-        self.cancel.forget_channels();
+        self.cancel.forget_hooks();
     }
 
     /// The run's close-to-cancel signal.
     pub fn cancel_signal(&self) -> &Cancel {
         &self.cancel
     }
-}
-
-fn take(tasks: &Tasks) -> Vec<Task<()>> {
-    tasks
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take()
-        .unwrap_or_default()
 }
 
 impl<T> Stream for RunStream<T> {
@@ -183,55 +157,3 @@ impl<T> Drop for RunStream<T> {
         }
     }
 }
-
-/// The output of a run as a blocking [`Iterator`] of `Result<T, Error>`,
-/// for callers outside async code. Same items as [`RunStream`]; fused
-/// ([`FusedIterator`](std::iter::FusedIterator)). Used inside an inline
-/// stage, it has another thread run the executor's tasks while it blocks,
-/// as [`Run::run`](crate::Run::run) does.
-///
-/// Dropping it cancels the run and blocks until every task of the run has
-/// ended, so nothing outlives it.
-pub struct RunIter<T> {
-    stream: Option<RunStream<T>>,
-}
-
-impl<T: Send + 'static> RunIter<T> {
-    pub(crate) fn new(stream: RunStream<T>) -> Self {
-        RunIter {
-            stream: Some(stream),
-        }
-    }
-
-    /// The run's close-to-cancel signal.
-    pub fn cancel_signal(&self) -> Option<&Cancel> {
-        self.stream.as_ref().map(|s| &s.cancel)
-    }
-}
-
-impl<T: Send + 'static> Iterator for RunIter<T> {
-    type Item = Result<T, Error>;
-    fn next(&mut self) -> Option<Self::Item> {
-        let s = self.stream.as_mut()?;
-        // An item at hand costs no thread a stand-in (see `blocking`).
-        if let Some(item) = s.next().now_or_never() {
-            return item;
-        }
-        blocking(|| smol::block_on(s.next()))
-    }
-}
-
-impl<T: Send + 'static> std::iter::FusedIterator for RunIter<T> {}
-
-impl<T> Drop for RunIter<T> {
-    fn drop(&mut self) {
-        if let Some(s) = self.stream.as_mut() {
-            s.cancel.finish();
-            let tasks = take(&s.tasks);
-            blocking(|| smol::block_on(join_all(tasks)));
-        }
-    }
-}
-
-/// A sink's future, boxed.
-pub(crate) type SinkFuture<O> = BoxFuture<'static, O>;

@@ -6,151 +6,25 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use futures::{FutureExt, Stream};
 use smol::Task;
 
+use crate::build::bound::{held_by_workers, source_bound};
+use crate::build::flow::Flow;
+use crate::build::graph::{Graph, Plan};
+use crate::build::{ErrorPolicy, StageConfig};
 use crate::cancel::Cancel;
-use crate::channel::{link, LinkTx, Writer};
-use crate::config::{ErrorPolicy, StageConfig};
-use crate::error::{panic_message, Error};
+
 use crate::executor::LiveTasks;
-use crate::flow::{held_by_workers, Flow};
-use crate::item::Item;
-use crate::source::{
-    async_source, blocking_source, iter_source, make_emitter, stream_source, AsyncEmitter, Emitter,
-};
-use crate::stage::RunCtx;
+use crate::link::{link, LinkTx, Writer};
+use crate::node::emitter::{make_emitter, AsyncEmitter, Emitter};
+use crate::node::source::{async_source, blocking_source, iter_source, stream_source};
+use crate::run::ctx::RunCtx;
+use crate::run::Errors;
 use crate::stats::{Kind, Local, StageStats, Stats};
-
-pub(crate) type Spawn = Box<dyn FnOnce(&RunCtx) -> Vec<Task<()>> + Send>;
-
-#[derive(Default)]
-pub(crate) struct Plan {
-    policy: ErrorPolicy,
-    spawns: Vec<Spawn>,
-    config_errors: Vec<Error>,
-    pub(crate) bound: usize,
-    started: bool,
-    /// Every node declared (sources, stages, merges), by id: its name and
-    /// how many stages and merges read its output.
-    nodes: Vec<(Arc<str>, usize)>,
-}
-
-/// One run's graph under construction, shared by its flows.
-pub(crate) struct Graph {
-    pub(crate) cancel: Cancel,
-    pub(crate) live: LiveTasks,
-    pub(crate) stats: Stats,
-    pub(crate) errors: Errors,
-    plan: Mutex<Plan>,
-}
-
-impl Graph {
-    pub(crate) fn plan(&self) -> MutexGuard<'_, Plan> {
-        self.plan.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Records one node, which reads the nodes `inputs` of this graph: its
-    /// spawn function if its settings are valid, or the configuration
-    /// error. Returns the node's id.
-    pub(crate) fn add(
-        &self,
-        cfg: &StageConfig,
-        extra: Option<String>,
-        bound: usize,
-        inputs: &[usize],
-        spawn: Spawn,
-    ) -> usize {
-        let mut plan = self.plan();
-        match (cfg.validate(), extra) {
-            (Ok(()), None) => {
-                plan.bound = plan.bound.saturating_add(bound);
-                plan.spawns.push(spawn);
-            }
-            (Err(m), _) | (Ok(()), Some(m)) => plan.config_errors.push(Error::Config {
-                stage: cfg.name.clone(),
-                message: m,
-            }),
-        }
-        for &i in inputs {
-            plan.nodes[i].1 += 1;
-        }
-        plan.nodes.push((cfg.name.clone(), 0));
-        plan.nodes.len() - 1
-    }
-
-    /// Spawns every task, once, for the sink that reads node `sink_input`.
-    ///
-    /// # Errors
-    /// A setting is invalid, the pipeline ran before, or a node's output
-    /// reaches no sink (no stage, merge or this sink reads it).
-    pub(crate) fn start(&self, sink_input: usize) -> Result<(RunCtx, Vec<Task<()>>), Error> {
-        let (spawns, policy) = {
-            let mut plan = self.plan();
-            if plan.started {
-                return Err(Error::Config {
-                    stage: "pipeline".into(),
-                    message: "a pipeline runs once and has one sink".into(),
-                });
-            }
-            plan.started = true;
-            if let Some(e) = plan.config_errors.first() {
-                return Err(e.clone());
-            }
-            if let Some(n) = plan.nodes.get_mut(sink_input) {
-                n.1 += 1;
-            }
-            if let Some((name, _)) = plan.nodes.iter().find(|(_, readers)| *readers == 0) {
-                return Err(Error::Config {
-                    stage: name.clone(),
-                    message: UNREAD.into(),
-                });
-            }
-            (std::mem::take(&mut plan.spawns), plan.policy)
-        };
-        let ctx = RunCtx {
-            cancel: self.cancel.clone(),
-            live: self.live.clone(),
-            policy,
-        };
-        let tasks = spawns.into_iter().flat_map(|s| s(&ctx)).collect();
-        Ok((ctx, tasks))
-    }
-}
-
-/// Why a node that nothing reads stops the run from starting.
-const UNREAD: &str = "nothing reads this stage's output: it was built on a flow that was \
-     dropped, or that ends in a sink other than the one run, so its items would be lost; \
-     read it with a stage, merge it into the flow that reaches the sink, or do not build it";
-
-/// Errors that reached a sink as items under [`ErrorPolicy::Continue`]:
-/// the sinks that take plain items (`for_each`, `collect`, ...) put them
-/// here, in the order they arrived, so none is dropped.
-#[derive(Debug, Clone, Default)]
-pub struct Errors(Arc<Mutex<Vec<Error>>>);
-
-impl Errors {
-    pub(crate) fn push(&self, e: Error) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(e);
-    }
-
-    /// Takes the errors collected so far.
-    pub fn take(&self) -> Vec<Error> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
-    }
-
-    /// How many errors were collected.
-    pub fn len(&self) -> usize {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    /// Whether no error was collected.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+use crate::Item;
 
 /// Where a pipeline is declared: makes its sources and holds what every
 /// stage of one run shares (the cancel signal, the error policy, the stats,
@@ -204,7 +78,7 @@ impl Pipeline {
     }
 
     /// The run's close-to-cancel signal; [`Cancel::cancel`] on it stops the
-    /// run from outside, and the run returns [`Error::Cancelled`].
+    /// run from outside, and the run returns [`Error::Cancelled`](crate::Error::Cancelled).
     pub fn cancel_signal(&self) -> Cancel {
         self.graph.cancel.clone()
     }
@@ -233,11 +107,8 @@ impl Pipeline {
         let (tx, rx) = link(&cfg, &self.graph.cancel);
         let stats = StageStats::new(cfg.name.clone(), Kind::Source, 1);
         self.graph.stats.add(stats.clone());
-        // The link, and the packet being filled (or stalled); on a counted
-        // link only the one item waiting for a permit is not counted.
         let batch = cfg.packet_cap();
-        let filling = if cfg.counted() { 1 } else { batch };
-        let bound = filling.saturating_add(cfg.channel_items());
+        let bound = source_bound(&cfg);
         let c = cfg.clone();
         let node = self.graph.add(
             &cfg,
@@ -370,7 +241,7 @@ impl Pipeline {
 
     /// Fan-in: one flow with every item of `flows` (the article's `merge`).
     /// Order across inputs is not kept. All flows must come from this
-    /// pipeline, otherwise the run returns [`Error::Config`].
+    /// pipeline, otherwise the run returns [`Error::Config`](crate::Error::Config).
     ///
     /// ```
     /// use pipeline_core::Pipeline;
@@ -415,7 +286,7 @@ impl Pipeline {
             &inputs,
             Box::new(move |ctx| {
                 let inputs = flows.into_iter().map(|f| f.rx).collect();
-                crate::merge::spawn_merge(inputs, &c, tx, &stats, ctx)
+                crate::node::merge::spawn_merge(inputs, &c, tx, &stats, ctx)
             }),
         );
         Flow {
@@ -435,9 +306,6 @@ fn unbatched(cfg: &StageConfig) -> StageConfig {
 /// Catches a panic of a source task and makes it the run's error.
 async fn guard_panics(name: Arc<str>, cancel: Cancel, fut: impl Future<Output = ()>) {
     if let Err(p) = AssertUnwindSafe(fut).catch_unwind().await {
-        cancel.fail(Error::Panic {
-            stage: name,
-            message: panic_message(&*p),
-        });
+        cancel.fail_panicked(name, &*p);
     }
 }

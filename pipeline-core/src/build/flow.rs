@@ -4,20 +4,21 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::build::bound::held_by_workers;
+use crate::build::{Graph, Pipeline};
+use crate::build::{StageConfig, MAX_BLOCKING_WORKERS, PREALLOCATED_ITEMS};
 use crate::cancel::Cancel;
-use crate::channel::{link, LinkRx};
-use crate::config::{StageConfig, MAX_BLOCKING_WORKERS, PREALLOCATED_ITEMS};
 use crate::error::BoxError;
-use crate::item::Item;
-use crate::op::{
+use crate::link::{link, LinkRx};
+use crate::node::op::{
     Blocking, FilterMapOp, FilterOp, FlatMapOp, Inline, InspectOp, MapOp, Op, SyncOp, ThenOp,
     TryFilterMapOp, TryFlatMapOp, TryMapOp, TryThenOp,
 };
-use crate::ordered::spawn_ordered;
-use crate::pipeline::{Graph, Pipeline};
-use crate::pool::Share;
-use crate::stage::spawn_unordered;
+use crate::node::ordered::spawn_ordered;
+use crate::node::worker::spawn_unordered;
+use crate::run::pool::Share;
 use crate::stats::{Kind, StageStats};
+use crate::Item;
 
 /// A stream of `T` inside a pipeline under construction: the output of a
 /// source, stage or merge. Add stages to it, then end it with a sink.
@@ -50,33 +51,6 @@ impl<T> Flow<T> {
         } else {
             self.batch
         }
-    }
-}
-
-/// What the workers of a node hold that its output link does not count,
-/// beyond what its inputs count: see `StageConfig`'s docs. `held_in` is
-/// what one reader of the input holds outside the input's count.
-pub(crate) fn held_by_workers(cfg: &StageConfig, held_in: usize) -> usize {
-    // The packet being filled, unless the output link counts it.
-    let filling = if cfg.counted() {
-        0
-    } else {
-        cfg.packet_cap() - 1
-    };
-    // Saturating: a huge setting makes a huge bound, not an overflow.
-    if cfg.ordered {
-        // The dispatcher's packet, the jobs and results the window admits,
-        // the collector's packet.
-        held_in
-            .saturating_add(cfg.workers)
-            .saturating_add(cfg.window_len())
-            .saturating_add(filling)
-    } else {
-        // Per worker: the packet read (or, on a counted input, the one
-        // message in hand that a sibling may have released), and the
-        // packet being filled.
-        cfg.workers
-            .saturating_mul(held_in.max(1).saturating_add(filling))
     }
 }
 

@@ -8,9 +8,9 @@
 use std::ops::ControlFlow;
 use std::time::Duration;
 
-use crate::cancel::Reason;
-use crate::channel::{Msg, Reader};
-use crate::reader::Poll as Got;
+use crate::link::reader::Poll as Got;
+use crate::link::{Clear, Msg, Reader};
+use crate::outcome::Reason;
 use crate::stats::{clock, Local};
 
 /// Items a sink hands on before its future yields, at most.
@@ -199,7 +199,7 @@ pub(crate) async fn fold_all<T, A>(
             Got::Closed => return (acc, End::of(r)),
             Got::Empty => {
                 // Waiting yields to the executor (and to the caller) first.
-                let Some(m) = r.wait(stats).await else {
+                let Some(m) = r.wait(stats, Clear::no_output()).await else {
                     return (acc, End::of(r));
                 };
                 budget.reset();
@@ -243,7 +243,7 @@ pub(crate) async fn take_into<T>(
             }
             break;
         }
-        match r.next(stats).await {
+        match r.next(stats, Clear::no_output()).await {
             Some(Ok(t)) => out.push(t),
             Some(Err(e)) => error(e),
             None if r.exhausted() => return End::Exhausted,

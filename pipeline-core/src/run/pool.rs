@@ -2,7 +2,7 @@
 //! n calls at once, so the pool grows by n while the stage runs.
 //!
 //! Blocking stage functions and blocking sources run on the runtime's own
-//! pool of threads ([`crate::blocking_pool`]), which has one limit for the
+//! pool of threads ([`blocking_pool`](crate::run::blocking_pool)), which has one limit for the
 //! process: 500 threads, or `BLOCKING_MAX_THREADS` (the variable smol's
 //! pool reads, kept so that one setting serves both). Left alone, a stage
 //! of 600 workers

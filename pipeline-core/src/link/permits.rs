@@ -110,6 +110,123 @@ impl Permits {
     }
 }
 
+/// The room a writer holds on its link: on a counted link, permits taken
+/// for items not added to a packet yet (at most the room left in the
+/// packet being filled); nothing to hold on an uncounted link. Whatever
+/// it still holds goes back to the link when it is dropped.
+pub(crate) struct Room {
+    permits: Option<Arc<Permits>>,
+    held: usize,
+}
+
+impl Room {
+    /// Room on a link counted by `permits`, or on an uncounted link.
+    pub(crate) fn new(permits: Option<Arc<Permits>>) -> Self {
+        Room { permits, held: 0 }
+    }
+
+    /// Whether the link is counted by permits.
+    #[inline(always)]
+    pub(crate) fn counted(&self) -> bool {
+        self.permits.is_some()
+    }
+
+    /// Whether it holds permits not used yet.
+    #[inline(always)]
+    pub(crate) fn holds(&self) -> bool {
+        self.held > 0
+    }
+
+    /// Takes room for one item about to join a packet; `false` on a
+    /// counted link with no permit free. When it holds none, it first
+    /// takes up to `want()` at once: room for the rest of the packet.
+    #[inline(always)]
+    pub(crate) fn take_one(&mut self, want: impl FnOnce() -> usize) -> bool {
+        if let Some(p) = &self.permits {
+            if self.held == 0 {
+                self.held = p.try_take(want());
+                if self.held == 0 {
+                    return false;
+                }
+            }
+            self.held -= 1;
+        }
+        true
+    }
+
+    /// Room for up to `want` items added in bulk: on a counted link what
+    /// it holds once topped up towards `want` (`None` if that is none),
+    /// on an uncounted link `want` itself. Mark what is used with
+    /// [`used`](Self::used).
+    #[inline(always)]
+    pub(crate) fn up_to(&mut self, want: usize) -> Option<usize> {
+        if let Some(p) = &self.permits {
+            if self.held < want {
+                self.held += p.try_take(want - self.held);
+            }
+            if self.held == 0 {
+                return None;
+            }
+            return Some(self.held);
+        }
+        Some(want)
+    }
+
+    /// `n` items added in bulk use `n` of the permits held.
+    #[inline(always)]
+    pub(crate) fn used(&mut self, n: usize) {
+        if self.permits.is_some() {
+            self.held -= n;
+        }
+    }
+
+    /// Waits until a permit is free, then takes up to `want` and uses one
+    /// of them, as [`take_one`](Self::take_one) would; `false` once the
+    /// link's channel `tx` is closed (every reader gone, or the run
+    /// cancelled), or if `stop()` says so once the permits are taken (they
+    /// go back then).
+    ///
+    /// # Panics
+    /// On an uncounted link, which never runs out of room.
+    pub(crate) async fn wait_one<T>(
+        &mut self,
+        want: usize,
+        tx: &Sender<T>,
+        stop: impl FnOnce() -> bool,
+    ) -> bool {
+        let permits = self
+            .permits
+            .clone()
+            .expect("only a counted link runs out of permits");
+        match permits.take(want, tx).await {
+            Some(n) if !stop() => {
+                self.held = n - 1;
+                true
+            }
+            Some(n) => {
+                permits.give(n);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Gives back the permits held and `extra` more (those of items that
+    /// will never be sent).
+    #[inline]
+    pub(crate) fn release(&mut self, extra: usize) {
+        if let Some(p) = &self.permits {
+            p.give(std::mem::take(&mut self.held) + extra);
+        }
+    }
+}
+
+impl Drop for Room {
+    fn drop(&mut self) {
+        self.release(0);
+    }
+}
+
 /// The permits a reader holds for the packet it is working through, given
 /// back when it is used up or when the reader goes.
 ///
@@ -168,6 +285,21 @@ mod tests {
         p.give(4);
         assert_eq!(p.free(), 4);
         assert_eq!(p.try_take(0), 0);
+    }
+
+    #[test]
+    fn room_goes_back_when_it_is_dropped() {
+        let p = Permits::new(8);
+        let mut room = Room::new(Some(p.clone()));
+        assert!(room.take_one(|| 4));
+        assert_eq!(p.free(), 4);
+        assert!(room.holds());
+        drop(room);
+        // The one used stays with its item, until a reader gives it back.
+        assert_eq!(p.free(), 7, "the three taken and not used go back");
+        let mut uncounted = Room::new(None);
+        assert!(uncounted.take_one(|| unreachable!("an uncounted link takes no permit")));
+        assert_eq!(uncounted.up_to(5), Some(5));
     }
 
     #[test]

@@ -9,11 +9,11 @@
 //! each chunk, as it waits for any blocking call, so no work outlives the
 //! run.
 
+use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::cancel::Cancel;
-use crate::channel::Writer;
-use crate::error::panic_message;
+use crate::link::Writer;
 use crate::stats::Local;
 
 /// An iterator of a flat_map's items, boxed.
@@ -31,8 +31,8 @@ pub(crate) enum Many<U> {
 pub(crate) enum Stop {
     /// The run stopped (cancelled, failed, or nobody reads any more).
     Stopped,
-    /// The iterator panicked, with this message.
-    Panicked(String),
+    /// The iterator panicked, with this payload.
+    Panicked(Box<dyn Any + Send>),
     /// No thread could be started for the iterator's next chunk.
     Unstarted(std::io::Error),
 }
@@ -53,8 +53,7 @@ impl<U: Send + 'static> Many<U> {
                 if cancel.is_cancelled() {
                     return Err(Stop::Stopped);
                 }
-                let next = catch_unwind(AssertUnwindSafe(|| it.next()))
-                    .map_err(|p| Stop::Panicked(panic_message(&*p)))?;
+                let next = catch_unwind(AssertUnwindSafe(|| it.next())).map_err(Stop::Panicked)?;
                 let Some(u) = next else { return Ok(()) };
                 w.send(Ok(u), stats).await.map_err(|_| Stop::Stopped)?;
             },
@@ -104,7 +103,7 @@ impl<U: Send + 'static> Chunks<U> {
                 return Err(Stop::Stopped);
             }
             let (chunk, cancel) = (self.chunk, self.cancel.clone());
-            let (it, made) = crate::blocking_pool::unblock(move || {
+            let (it, made) = crate::run::blocking_pool::unblock(move || {
                 let made = catch_unwind(AssertUnwindSafe(|| {
                     cancel.enter(|| it.by_ref().take(chunk).collect::<Vec<U>>())
                 }));
@@ -112,7 +111,7 @@ impl<U: Send + 'static> Chunks<U> {
             })
             .await
             .map_err(Stop::Unstarted)?;
-            let made = made.map_err(|p| Stop::Panicked(panic_message(&*p)))?;
+            let made = made.map_err(Stop::Panicked)?;
             if made.len() == chunk {
                 self.iter = Some(it);
             }

@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use futures::future::{ready, Ready};
 
+use crate::build::PREALLOCATED_ITEMS;
 use crate::cancel::Cancel;
-use crate::config::PREALLOCATED_ITEMS;
 use crate::error::BoxError;
-use crate::many::{Chunks, Many};
-use crate::pool::Share;
+use crate::node::many::{Chunks, Many};
+use crate::run::pool::Share;
 
 /// What one call of a stage function produced.
 pub(crate) enum Out<U> {
@@ -154,7 +154,7 @@ impl<T: Send + 'static, U: Send + 'static, S: SyncOp<T, U>> Op<T, U> for Blockin
         let name = self.name.clone();
         Box::pin(async move {
             let c = cancel.clone();
-            match crate::blocking_pool::unblock(move || c.enter(|| op.call(item))).await {
+            match crate::run::blocking_pool::unblock(move || c.enter(|| op.call(item))).await {
                 Ok(Ok(Out::Many(Many::Iter(it)))) => {
                     Ok(Out::Many(Many::Chunks(Chunks::new(it, chunk, cancel))))
                 }

@@ -10,7 +10,7 @@
 //! limit spins on one core forever (its issue #79); and work queued behind
 //! threads that are all busy with long calls (a source that holds its
 //! thread for the whole run) would wait for ever. So work waits in the
-//! queue only when the pool is at its size limit ([`crate::pool`]), never
+//! queue only when the pool is at its size limit ([`pool`](crate::run::pool)), never
 //! because a thread could not be started.
 
 use std::collections::VecDeque;
@@ -85,7 +85,7 @@ where
 /// to the queue; an error if a thread was needed and could not start.
 fn submit(job: Job) -> io::Result<()> {
     let mut s = state();
-    if s.idle > s.queue.len() || s.threads >= crate::pool::limit() {
+    if s.idle > s.queue.len() || s.threads >= crate::run::pool::limit() {
         s.queue.push_back(job);
         WORK.notify_one();
         return Ok(());
@@ -120,7 +120,7 @@ fn work() {
             s = state();
             continue;
         }
-        if s.threads > crate::pool::limit() {
+        if s.threads > crate::run::pool::limit() {
             break;
         }
         s.idle += 1;

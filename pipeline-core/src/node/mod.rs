@@ -1,0 +1,19 @@
+//! The node layer: what runs at each end of a link. A [`source`] puts
+//! items into the pipeline (a producer through an [`emitter`]); the workers of a stage call its function
+//! ([`op`], one call and its policy in [`step`]) on each item, unordered
+//! ([`worker`]) or in input order ([`ordered`]); a [`merge`] forwards
+//! several links into one; a `flat_map`'s items are made as they are sent
+//! ([`many`]); the [`sink`] consumes the last link ([`sink_read`]).
+
+pub(crate) mod emitter;
+pub(crate) mod many;
+pub(crate) mod merge;
+pub(crate) mod op;
+pub(crate) mod ordered;
+pub(crate) mod sink;
+pub(crate) mod sink_read;
+pub(crate) mod source;
+pub(crate) mod step;
+pub(crate) mod worker;
+
+pub use emitter::{AsyncEmitter, Cancelled, Emitter};

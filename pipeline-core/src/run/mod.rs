@@ -1,0 +1,176 @@
+//! The run layer: a [`Run`] starts the tasks of a declared graph
+//! ([`start`]), drives its sink, joins every task ([`join`]) and reports
+//! the outcome; [`RunStream`] and [`RunIter`] hand the items to the
+//! caller instead. Every task gets a [`RunCtx`](ctx::RunCtx).
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures::FutureExt;
+
+use crate::build::Graph;
+use crate::cancel::{Cancel, WithCancel};
+use crate::error::Error;
+use crate::executor::{block_on, spawn, LiveTasks};
+use crate::node::sink::SinkFn;
+use crate::node::sink_read::End;
+use crate::outcome::outcome;
+use crate::stats::{Kind, Local, StageStats, Stats};
+
+pub(crate) mod blocking_pool;
+pub(crate) mod ctx;
+pub(crate) mod errors;
+pub(crate) mod iter;
+pub(crate) mod join;
+pub(crate) mod pool;
+pub(crate) mod start;
+pub(crate) mod stream;
+
+pub use errors::Errors;
+pub use iter::RunIter;
+pub use stream::RunStream;
+
+use join::{join_all, CancelOnDrop};
+
+/// A declared pipeline, ended by a sink, ready to run once.
+#[must_use = "a Run does nothing until .run() or .run_async()"]
+pub struct Run<O> {
+    pub(crate) graph: Arc<Graph>,
+    /// The node the sink reads.
+    pub(crate) input: usize,
+    pub(crate) name: Arc<str>,
+    pub(crate) held: usize,
+    pub(crate) sink: SinkFn<O>,
+}
+
+// Without bounds, so that a sink whose output is not `Send` is reported
+// once, at the sink, and not again at its name.
+impl<O> Run<O> {
+    /// Names the sink (its row in the stats, its panics).
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Makes the run follow `parent`: cancelling `parent` (or its run
+    /// failing or finishing) cancels this run, which then returns
+    /// [`Error::Cancelled`]. A run started inside a stage of another run
+    /// follows that run's signal ([`Cancel::current`]) without this.
+    pub fn within(self, parent: &Cancel) -> Self {
+        self.graph.cancel.follow(parent);
+        self
+    }
+}
+
+impl<O: Send + 'static> Run<O> {
+    /// Runs the pipeline to the end: the stages and the sink run as tasks
+    /// on the executor's threads while the calling thread sleeps (so a
+    /// busy pipeline has as many threads as cores, not one more).
+    ///
+    /// Runs nest: called inside a stage function, the run follows the
+    /// enclosing run's signal (cancelling that run cancels this one), and
+    /// called on one of the executor's threads (an inline stage), it has
+    /// another thread run the executor's tasks while it blocks, so that
+    /// runs nested in every worker of a stage do not starve the executor.
+    ///
+    /// # Errors
+    /// The run's first error ([`Error::Stage`], [`Error::Panic`]),
+    /// [`Error::Cancelled`] if cancelled from outside, [`Error::Config`] if a
+    /// setting is invalid (then nothing ran). Every task of the run has ended
+    /// when this returns, whatever it returns.
+    pub fn run(self) -> Result<O, Error> {
+        // Here, not in `run_async`, which is polled first on an executor
+        // thread, outside the stage this may be called from.
+        self.follow_current();
+        // The sink runs as a task of the executor, like every stage, and
+        // the calling thread sleeps until the run is over. Run on the
+        // calling thread, it would make one thread more than the executor
+        // has cores for: on a busy pipeline three threads then take turns
+        // on two cores, and a run can take several times as long.
+        block_on(spawn(self.run_async()))
+    }
+
+    /// Follows the signal of the run whose stage calls this, if any.
+    fn follow_current(&self) {
+        if let Some(parent) = Cancel::current() {
+            self.graph.cancel.follow(&parent);
+        }
+    }
+
+    /// Runs the pipeline inside async code; see [`run`](Self::run).
+    ///
+    /// The future yields to its caller within a bounded budget of work
+    /// (a few thousand items, or a millisecond), so a timer or a
+    /// `select!` beside it is polled on time even while items never stop
+    /// coming. Dropping the future cancels the run; its tasks then end on
+    /// their own.
+    pub async fn run_async(self) -> Result<O, Error> {
+        self.follow_current();
+        let stats = StageStats::new(self.name.clone(), Kind::Sink, 1);
+        self.graph.stats.add(stats.clone());
+        let (ctx, tasks) = self.graph.start(self.input)?;
+        let dropped = CancelOnDrop(Some(ctx.cancel.clone()));
+        let fut = (self.sink)(ctx.cancel.clone(), Local::new(stats));
+        let out = WithCancel {
+            cancel: ctx.cancel.clone(),
+            fut: Box::pin(AssertUnwindSafe(fut).catch_unwind()),
+        }
+        .await;
+        let out = match out {
+            Ok((out, end)) => {
+                if end != End::Exhausted {
+                    // The sink left early: release every stage still
+                    // running. Errors they raise from now on are echoes.
+                    ctx.cancel.finish();
+                }
+                Some((out, end))
+            }
+            Err(p) => {
+                ctx.cancel.fail_panicked(self.name.clone(), &*p);
+                None
+            }
+        };
+        // Every sender is gone or released: wait for every task. A task that
+        // fails while it ends (a panic unwinding past its sender) is still
+        // heard, since nothing was marked finished.
+        join_all(tasks).await;
+        dropped.disarm();
+        ctx.cancel.forget_hooks();
+        match out {
+            // The sink had what it asked for: the run has succeeded.
+            Some((out, End::Satisfied)) => Ok(out),
+            out => {
+                outcome(&ctx.cancel)?;
+                Ok(out.expect("a sink panic is recorded as the run's error").0)
+            }
+        }
+    }
+
+    /// The most items that can be in flight at once in this run: between
+    /// leaving a source and being consumed by the sink. Holds for stages that
+    /// emit at most one item per input (not `flat_map`).
+    pub fn in_flight_bound(&self) -> usize {
+        self.graph.plan().bound.saturating_add(self.held)
+    }
+
+    /// The run's per-stage counters.
+    pub fn stats(&self) -> Stats {
+        self.graph.stats.clone()
+    }
+
+    /// The run's live-task counter.
+    pub fn live_tasks(&self) -> LiveTasks {
+        self.graph.live.clone()
+    }
+
+    /// The run's close-to-cancel signal.
+    pub fn cancel_signal(&self) -> Cancel {
+        self.graph.cancel.clone()
+    }
+
+    /// Errors that reach this run's sink as items under
+    /// [`ErrorPolicy::Continue`](crate::ErrorPolicy::Continue) (see [`Pipeline::errors`](crate::Pipeline::errors)).
+    pub fn errors(&self) -> Errors {
+        self.graph.errors.clone()
+    }
+}

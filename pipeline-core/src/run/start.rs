@@ -1,0 +1,53 @@
+//! How a run starts: once, for one sink, and only if every setting is
+//! valid and every node's output is read; then every task is spawned.
+
+use smol::Task;
+
+use crate::build::Graph;
+use crate::error::Error;
+use crate::run::ctx::RunCtx;
+
+impl Graph {
+    /// Spawns every task, once, for the sink that reads node `sink_input`.
+    ///
+    /// # Errors
+    /// A setting is invalid, the pipeline ran before, or a node's output
+    /// reaches no sink (no stage, merge or this sink reads it).
+    pub(crate) fn start(&self, sink_input: usize) -> Result<(RunCtx, Vec<Task<()>>), Error> {
+        let (spawns, policy) = {
+            let mut plan = self.plan();
+            if plan.started {
+                return Err(Error::Config {
+                    stage: "pipeline".into(),
+                    message: "a pipeline runs once and has one sink".into(),
+                });
+            }
+            plan.started = true;
+            if let Some(e) = plan.config_errors.first() {
+                return Err(e.clone());
+            }
+            if let Some(n) = plan.nodes.get_mut(sink_input) {
+                n.1 += 1;
+            }
+            if let Some((name, _)) = plan.nodes.iter().find(|(_, readers)| *readers == 0) {
+                return Err(Error::Config {
+                    stage: name.clone(),
+                    message: UNREAD.into(),
+                });
+            }
+            (std::mem::take(&mut plan.spawns), plan.policy)
+        };
+        let ctx = RunCtx {
+            cancel: self.cancel.clone(),
+            live: self.live.clone(),
+            policy,
+        };
+        let tasks = spawns.into_iter().flat_map(|s| s(&ctx)).collect();
+        Ok((ctx, tasks))
+    }
+}
+
+/// Why a node that nothing reads stops the run from starting.
+const UNREAD: &str = "nothing reads this stage's output: it was built on a flow that was \
+     dropped, or that ends in a sink other than the one run, so its items would be lost; \
+     read it with a stage, merge it into the flow that reaches the sink, or do not build it";
