@@ -32,15 +32,20 @@ fn handle() -> &'static tokio::runtime::Handle {
 }
 
 /// Enters the tokio context on this thread for as long as it lives.
+///
+/// The guard is forgotten, not kept in a thread-local: a kept guard would
+/// be dropped by the thread-local destructors at thread exit, after
+/// tokio's own context may already be gone (a panic, "cannot access a
+/// Thread Local Storage value during or after destruction"). Forgotten,
+/// the context stays set until the thread ends and tokio's destructor
+/// releases the handle it holds. Guards entered later on this thread (a
+/// stage that enters another runtime) nest above it and drop in order.
 pub(crate) fn enter_for_good() {
     thread_local! {
-        static GUARD: std::cell::RefCell<Option<tokio::runtime::EnterGuard<'static>>> =
-            const { std::cell::RefCell::new(None) };
+        static ENTERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }
-    GUARD.with(|g| {
-        let mut g = g.borrow_mut();
-        if g.is_none() {
-            *g = Some(handle().enter());
-        }
-    });
+    if !ENTERED.get() {
+        std::mem::forget(handle().enter());
+        ENTERED.set(true);
+    }
 }

@@ -255,29 +255,6 @@ fn exit_code(mut child: std::process::Child) -> Option<i32> {
     }
 }
 
-fn signal(child: &std::process::Child, sig: libc::c_int) {
-    // SAFETY: kill has no memory-safety preconditions; the pid is our child.
-    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, sig) }, 0);
-}
-
-/// Whether `pid` holds a descriptor open on `path`.
-fn has_open(pid: u32, path: &Path) -> bool {
-    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return false;
-    };
-    fds.flatten()
-        .any(|fd| fs::read_link(fd.path()).is_ok_and(|target| target == path))
-}
-
-/// Bytes the process has read so far (`rchar` of /proc/PID/io).
-fn bytes_read(pid: u32) -> u64 {
-    let io = fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
-    io.lines()
-        .find_map(|l| l.strip_prefix("rchar: "))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn signals_end_a_diff_waiting_for_its_manifest_on_a_fifo_or_a_pipe() {
     let dir = open_tempdir();
@@ -311,6 +288,11 @@ fn signals_end_a_diff_waiting_for_its_manifest_on_a_fifo_or_a_pipe() {
             .spawn()
             .unwrap();
         let mut stdin = child.stdin.take().unwrap();
+        let started = std::time::Instant::now();
+        while !catches(child.id(), sig) {
+            assert!(started.elapsed() < GUARD, "never caught signal {sig}");
+            std::thread::yield_now();
+        }
         let before = bytes_read(child.id());
         stdin
             .write_all(b"0cc175b9c0f1b6a831c399e269772661  t/")

@@ -264,7 +264,8 @@ fn an_endless_line_under_any_memory_limit_is_an_answer_not_an_abort() {
     // "memory allocation of N bytes failed" and an abort.
     let dir = open_tempdir();
     let bin = env!("CARGO_BIN_EXE_md5pipe");
-    for kib in (10_000..=40_000).step_by(1_000) {
+    let low = smallest_loading_limit_kib();
+    for kib in (low..=low + 30_000).step_by(1_000) {
         let out = limited(&format!("-v {kib}"), bin, &["-c", "/dev/zero"], dir.path());
         let stderr = show(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "ulimit -v {kib}: {stderr}");

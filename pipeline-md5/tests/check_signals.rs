@@ -49,11 +49,6 @@ fn first_line(stdout: ChildStdout) -> (String, ChildStdout) {
     rx.recv_timeout(GUARD).expect("md5pipe printed no line")
 }
 
-fn signal(child: &Child, sig: libc::c_int) {
-    // SAFETY: kill has no memory-safety preconditions; the pid is our child.
-    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, sig) }, 0);
-}
-
 /// The status for `sig`: 128 + sig, or killed by it (SIGHUP keeps its
 /// default action).
 fn ended_by(status: ExitStatus, sig: libc::c_int) -> bool {
@@ -112,15 +107,6 @@ fn a_closed_stdout_ends_a_check_reading_its_list_from_a_pipe() {
     drop(input);
 }
 
-/// Whether `pid` holds a descriptor open on `path`.
-fn has_open(pid: u32, path: &Path) -> bool {
-    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return false;
-    };
-    fds.flatten()
-        .any(|fd| fs::read_link(fd.path()).is_ok_and(|target| target == path))
-}
-
 #[test]
 fn signals_end_a_check_whose_list_is_a_fifo_nobody_writes() {
     let dir = dir_with_a();
@@ -172,15 +158,6 @@ fn signals_end_a_check_reading_a_fifo_list_part_way() {
     signal(&child, libc::SIGINT);
     assert_eq!(exit_status(child).code(), Some(130));
     drop(writer);
-}
-
-/// Bytes the process has read so far (`rchar` of /proc/PID/io).
-fn bytes_read(pid: u32) -> u64 {
-    let io = fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
-    io.lines()
-        .find_map(|l| l.strip_prefix("rchar: "))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or(0)
 }
 
 #[test]

@@ -156,7 +156,15 @@ fn out_of_descriptors_is_a_clear_error_not_a_panic() {
 #[test]
 fn out_of_memory_is_a_clear_error_not_an_abort() {
     let dir = small_tree(20);
-    for kib in [10_000, 20_000, 22_000, 25_000, 30_000, 60_000] {
+    let low = smallest_loading_limit_kib();
+    for kib in [
+        low,
+        low + 2_000,
+        low + 8_000,
+        low + 10_000,
+        low + 12_000,
+        low + 50_000,
+    ] {
         under_ulimit(&format!("-v {kib}"), dir.path());
     }
 }
@@ -169,7 +177,8 @@ fn every_memory_limit_ends_in_an_answer_not_a_stall() {
     // (or spin on one core, as smol's pool does when a spawn keeps
     // failing). Several workers, so that several threads are needed.
     let dir = small_tree(600);
-    for kib in (10_000..=60_000).step_by(1_000) {
+    let low = smallest_loading_limit_kib();
+    for kib in (low..=low + 50_000).step_by(1_000) {
         let script = format!(r#"ulimit -v {kib}; exec timeout -s KILL 20 "$0" "$@""#);
         let out = shell(dir.path(), &script, &["-j", "4", "--group", "4", "."]);
         let stderr = show(&out.stderr);

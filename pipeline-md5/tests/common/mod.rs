@@ -195,3 +195,65 @@ impl Rng {
         items[self.below(items.len())]
     }
 }
+
+/// The smallest `ulimit -v` (KiB, in steps of 1000) under which the
+/// md5pipe binary loads and runs `--version`. Below it the dynamic loader
+/// fails before any of md5pipe's code runs (a debug binary maps ~90 MB),
+/// so memory sweeps start here rather than at a fixed figure that a larger
+/// build would fall under.
+#[allow(dead_code)]
+pub fn smallest_loading_limit_kib() -> u64 {
+    let bin = env!("CARGO_BIN_EXE_md5pipe");
+    (4_000..=200_000)
+        .step_by(1_000)
+        .find(|kib| {
+            Command::new("sh")
+                .args([
+                    "-c",
+                    &format!(r#"ulimit -v {kib}; exec "$0" --version"#),
+                    bin,
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .expect("md5pipe --version must run under some limit up to 200 MB")
+}
+
+/// Sends `sig` to `child`.
+pub fn signal(child: &std::process::Child, sig: libc::c_int) {
+    // SAFETY: kill has no memory-safety preconditions; the pid is our child.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, sig) }, 0);
+}
+
+/// Whether `pid` holds a descriptor open on `path`.
+pub fn has_open(pid: u32, path: &Path) -> bool {
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten()
+        .any(|fd| fs::read_link(fd.path()).is_ok_and(|target| target == path))
+}
+
+/// Bytes the process has read so far (`rchar` of /proc/PID/io). The
+/// dynamic loader's reads count too: wait for [`catches`] before taking a
+/// baseline.
+pub fn bytes_read(pid: u32) -> u64 {
+    let io = fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+    io.lines()
+        .find_map(|l| l.strip_prefix("rchar: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Whether `pid` has installed a handler for `sig` (its bit in `SigCgt`
+/// of /proc/PID/status): before that, a signal takes its default action.
+pub fn catches(pid: u32, sig: libc::c_int) -> bool {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (sig - 1)) != 0)
+}
