@@ -16,19 +16,32 @@
 
 use std::sync::OnceLock;
 
-/// The handle every stage thread enters.
-fn handle() -> &'static tokio::runtime::Handle {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+/// The handle every stage thread enters, or `None` when the runtime could
+/// not start (no thread, memory or descriptor left for its driver:
+/// `ulimit -n`, `-u`, `-v`). Then no thread enters a context, the run goes on as
+/// without the feature, and a stage that uses tokio fails with tokio's
+/// own "no reactor running" panic, which the run reports as that stage's
+/// error, rather than every executor thread dying at start.
+fn handle() -> Option<&'static tokio::runtime::Handle> {
+    static RUNTIME: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
     RUNTIME
         .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .thread_name("pipeline-tokio")
-                .enable_all()
-                .build()
-                .expect("the OS must let the tokio driver start its thread")
+            // tokio returns an error when its driver cannot start, but
+            // panics when the OS refuses its worker thread ("OS can't
+            // spawn worker thread"): both mean no context.
+            std::panic::catch_unwind(|| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("pipeline-tokio")
+                    .enable_all()
+                    .build()
+                    .ok()
+            })
+            .ok()
+            .flatten()
         })
-        .handle()
+        .as_ref()
+        .map(|runtime| runtime.handle())
 }
 
 /// Enters the tokio context on this thread for as long as it lives.
@@ -45,7 +58,9 @@ pub(crate) fn enter_for_good() {
         static ENTERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }
     if !ENTERED.get() {
-        std::mem::forget(handle().enter());
+        if let Some(handle) = handle() {
+            std::mem::forget(handle.enter());
+        }
         ENTERED.set(true);
     }
 }
