@@ -318,6 +318,9 @@ pub(crate) async fn or_cancel<F: std::future::Future>(
     }
 }
 
+#[cfg(all(test, pipeline_loom))]
+mod loom_tests;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,8 @@
 //! very same items, so nothing changes; loom's in the model-checking
 //! build (`RUSTFLAGS="--cfg pipeline_loom"`), where loom runs the
 //! `loom_tests` modules in every order of their threads' steps that
-//! matters (see [`model`] and the README, Testing).
+//! matters (see `sync/model.rs`, and the README: "The concurrency core,
+//! model-checked with loom").
 //!
 //! Only what those modules share between threads comes from here. `Arc`
 //! stays std's in both builds: loom's has no `Weak`, which a link's cancel

@@ -1,6 +1,6 @@
 //! The room/permit protocol of a counted link, model-checked with loom
-//! (`RUSTFLAGS="--cfg pipeline_loom"`, see the README, Testing): loom
-//! runs each model in every order of its threads' steps that can matter,
+//! (`RUSTFLAGS="--cfg pipeline_loom"`; see the README): loom runs each
+//! model in every order of its threads' steps that can matter,
 //! within `LOOM_MAX_PREEMPTIONS` forced switches, and fails a model that
 //! panics or in which every thread waits (a deadlock, or a lost wake-up).
 //!
