@@ -6,12 +6,13 @@
 //! receive in every stage, however many there are, and nobody counts senders.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 
 use futures::future::{select, Either};
 
 use crate::outcome::{Reason, Record};
+use crate::sync::{AtomicBool, Mutex, MutexGuard};
 
 enum Never {}
 
@@ -141,7 +142,7 @@ impl Cancel {
         won
     }
 
-    fn children(&self) -> std::sync::MutexGuard<'_, Vec<Weak<Inner>>> {
+    fn children(&self) -> MutexGuard<'_, Vec<Weak<Inner>>> {
         self.inner
             .children
             .lock()
@@ -188,7 +189,7 @@ impl Cancel {
         self.cancel();
     }
 
-    fn hooks(&self) -> std::sync::MutexGuard<'_, Vec<Hook>> {
+    fn hooks(&self) -> MutexGuard<'_, Vec<Hook>> {
         self.inner.hooks.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -316,6 +317,9 @@ pub(crate) async fn or_cancel<F: std::future::Future>(
         Either::Right(_) => None,
     }
 }
+
+#[cfg(all(test, pipeline_loom))]
+mod loom_tests;
 
 #[cfg(test)]
 mod tests {

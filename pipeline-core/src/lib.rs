@@ -163,6 +163,7 @@ mod outcome;
 mod run;
 mod seen;
 mod stats;
+mod sync;
 #[cfg(feature = "tokio")]
 mod tokio_ctx;
 

@@ -33,6 +33,8 @@
 
 pub(crate) mod channel;
 pub(crate) mod item;
+#[cfg(all(test, pipeline_loom))]
+mod loom_tests;
 pub(crate) mod packet;
 pub(crate) mod permits;
 pub(crate) mod reader;

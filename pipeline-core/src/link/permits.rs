@@ -15,11 +15,12 @@
 //! once per packet, not per item, wherever a writer can take room for a
 //! whole packet at once.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use async_channel::Sender;
-use event_listener::Event;
+
+use crate::sync::{AtomicUsize, Event};
 
 /// The permits of one link (see the module docs).
 pub(crate) struct Permits {
