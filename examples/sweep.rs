@@ -21,7 +21,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use pipeline::pipeline;
+use pipeline::prelude::*;
 use pipeline_sweep::{Report, Sample, Setting, Sweep};
 
 pipeline! {

@@ -27,6 +27,29 @@
 pub use pipeline_core::*;
 pub use pipeline_macros::pipeline;
 
+/// What a user of `pipeline!` needs in scope: the macro, and the
+/// [`Declared`] trait whose methods (`run`, `stage_mut`, `stats`,
+/// `to_mermaid`, ...) every pipeline declared in the reusable form has.
+///
+/// ```
+/// use pipeline::prelude::*;
+///
+/// pipeline! {
+///     /// Doubles `0..n`.
+///     pub Doubles(n: u32) -> Vec<u32> {
+///         gen: source 0..n;
+///         dbl: map |x: u32| 2 * x [ordered];
+///         out: sink collect();
+///     }
+/// }
+///
+/// assert_eq!(Doubles::new(3).run()?, [0, 2, 4]);
+/// # Ok::<(), pipeline::Error>(())
+/// ```
+pub mod prelude {
+    pub use crate::{pipeline, Declared};
+}
+
 /// The stage-configuration benchmark harness ([`pipeline_sweep`]), with the
 /// `sweep` feature.
 #[cfg(feature = "sweep")]

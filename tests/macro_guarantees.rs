@@ -6,7 +6,7 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use pipeline::{pipeline, Cancel, Emitter, Error, Kind};
+use pipeline::{pipeline, Cancel, Declared, Emitter, Error, Kind};
 
 /// Upper bound on any wait that only a broken runtime would exceed.
 const GUARD: Duration = Duration::from_secs(30);

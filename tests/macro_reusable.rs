@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use pipeline::{pipeline, Cancel, Error, ErrorPolicy, Kind, StageConfig};
+use pipeline::{pipeline, Cancel, Declared, Error, ErrorPolicy, Kind, StageConfig};
 
 /// Upper bound on any wait that only a broken runtime would exceed.
 const GUARD: Duration = Duration::from_secs(30);
@@ -35,7 +35,7 @@ fn new_takes_the_declared_settings_with_the_arguments_evaluated() {
         cfg.sq2,
         StageConfig::new("sq2").workers(3).ordered().buffer(2)
     );
-    assert_eq!(SqSqConfig::STAGES, ["gen", "sq1", "sq2"]);
+    assert_eq!(SqSq::STAGES, ["gen", "sq1", "sq2"]);
 }
 
 #[test]
@@ -44,7 +44,7 @@ fn settings_are_found_by_stage_name() {
     assert_eq!(p.stage("sq2").map(|c| c.workers), Some(3));
     assert!(p.stage("out").is_none(), "the sink has no settings");
     assert!(p.stage_mut("nope").is_none());
-    for name in SqSqConfig::STAGES {
+    for name in SqSq::STAGES {
         p.stage_mut(name).expect("every listed stage").buffer = 7;
     }
     assert_eq!(p.config().sq1.buffer, 7);

@@ -13,7 +13,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use futures::future::{select, Either};
-use pipeline::{pipeline, Error, Pipeline, StageConfig};
+use pipeline::{pipeline, Declared, Error, Pipeline, StageConfig};
 
 /// Upper bound on any wait that only a broken runtime would exceed.
 const GUARD: Duration = Duration::from_secs(30);

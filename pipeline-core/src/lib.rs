@@ -50,6 +50,11 @@
 //!    it spawned, then returns the sink's value or the run's first error
 //!    ([`Error`]); each stage's counters are in [`Stats`] (`stats.rs`).
 //!
+//! A pipeline declared once and run many times (the reusable form of
+//! `pipeline!`) is a type implementing [`Declared`] (`declared/`): it keeps
+//! its arguments and settings, and its [`Declared::build`] declares step 1
+//! afresh for every run.
+//!
 //! # A tour
 //!
 //! ```
@@ -155,6 +160,7 @@
 
 mod build;
 mod cancel;
+mod declared;
 mod error;
 mod executor;
 mod link;
@@ -172,6 +178,7 @@ pub use build::{
     MAX_WORKERS,
 };
 pub use cancel::Cancel;
+pub use declared::{Declared, DeclaredState, Layout, LinkCount, LinkRow, StageRow};
 pub use error::{BoxError, Error};
 pub use executor::{block_on, live_tasks_total, spawn, threads, LiveTasks};
 pub use link::item::Item;

@@ -164,3 +164,6 @@ fn sink(
         _ => quote_spanned!(span=> ::pipeline::Flow::#method(#input #(, #args)*).name(#name)),
     }
 }
+
+#[cfg(test)]
+mod size;

@@ -4,8 +4,10 @@
 //!
 //! Use it through the facade: `use pipeline::pipeline;`. The macro expands
 //! only to calls of the public builder API (`::pipeline::Pipeline`,
-//! `::pipeline::Flow`, `::pipeline::StageConfig`, ...), so anything it
-//! declares can also be written by hand.
+//! `::pipeline::Flow`, `::pipeline::StageConfig`, ...) and, for the
+//! reusable form, data and an `impl ::pipeline::Declared` whose methods
+//! are written once in the runtime, so anything it declares can also be
+//! written by hand.
 
 mod ast;
 mod check;
@@ -193,8 +195,13 @@ struct DeclaringAPipeline;
 /// by name. Doc comments on the header and on stages become the docs of
 /// the type and of the config's fields.
 ///
+/// The type implements `pipeline::Declared`, whose methods are the rest
+/// of its API: bring the trait into scope (`use pipeline::Declared;`, or
+/// `use pipeline::prelude::*;`) to call them, and write generic code over
+/// `D: Declared` to work with any declared pipeline.
+///
 /// ```
-/// use pipeline::pipeline;
+/// use pipeline::{pipeline, Declared};
 ///
 /// pipeline! {
 ///     /// Squares of `1..=n`, in order.
@@ -226,13 +233,17 @@ struct DeclaringAPipeline;
 /// # Ok::<(), pipeline::Error>(())
 /// ```
 ///
-/// The generated API: `new(args)`, `config()`, `config_mut()`,
-/// `stage(name)`, `stage_mut(name)`, `policy()`, `set_policy(p)`,
-/// `with_policy(p)`, `build()` (a `Run`, or the started `RunStream` /
-/// `RunIter` for a `stream()` / `iter()` sink), `run()` and `run_async()`
-/// (for sinks that give a `Run`), `stats()`, `live_tasks()` and
-/// `cancel_signal()` of the last run built, `to_mermaid()` and `to_dot()`.
-/// `NameConfig` has `STAGES`, `stage(name)` and `stage_mut(name)`.
+/// What the macro writes: the type, `NameConfig`, an inherent
+/// `new(args)`, `Debug`, and `impl pipeline::Declared` with the
+/// declaration's data (`Args`, `Config`, `Built`, `NAME`, `STAGES` (the
+/// stages that have settings), `LAYOUT` (every stage and link), the
+/// settings by name, and the graph's builder calls). What `Declared`
+/// gives: `config()`, `config_mut()`, `stage(name)`, `stage_mut(name)`,
+/// `policy()`, `set_policy(p)`, `with_policy(p)`, `build()` (a `Run`, or
+/// the started `RunStream` / `RunIter` for a `stream()` / `iter()` sink),
+/// `run()` and `run_async()` (for sinks that give a `Run`), `stats()`,
+/// `live_tasks()`, `cancel_signal()` and `errors()` of the last run built,
+/// `to_mermaid()` and `to_dot()`.
 ///
 /// # Compile errors
 ///

@@ -55,47 +55,38 @@ fn walk_groups(job: &Job, em: &mut Emitter<Group>) {
 /// A file's digest or its error, as the grouped digest stage gives them.
 pub(crate) type Digested = Result<FileDigest, Error>;
 
-// The generated type has more API (graphs, stage lookup by name) than the
-// crate uses.
-#[allow(dead_code)]
-mod declared {
-    use super::*;
-
-    pipeline! {
-        /// The article's bounded `MD5All` on `std::fs`: one walker,
-        /// `digesters` digesters on the blocking pool, each reading one
-        /// group of files at a time, each file in chunks; results leave in
-        /// walk order (the ordered stage's reorder window is bounded), so
-        /// sorted output streams. A group's results leave as one packet
-        /// (the consumer flattens it), per-file errors in their place;
-        /// under fail-fast the first one fails the run instead.
-        pub(crate) Md5Bounded(job: Job, digesters: usize) -> Vec<Digested> {
-            walk:   source blocking {
-                let job = job.clone();
-                move |em: &mut Emitter<Group>| walk_groups(&job, em)
-            };
-            digest: try_map move |group: Group| {
-                        let cancel = Cancel::current();
-                        digest_group(group, job.engine, job.chunk, cancel.as_ref(), &job.progress, job.fail_fast)
-                    }
-                    [workers = digesters, ordered, blocking];
-            out:    sink iter();
-        }
-    }
-
-    pipeline! {
-        /// [`Md5Bounded`] with the digesters reading through `async-fs`.
-        pub(crate) Md5BoundedAsync(job: Job, digesters: usize) -> FileDigest {
-            walk:   source blocking {
-                let job = job.clone();
-                move |em: &mut Emitter<Entry>| walk_files(&job, em)
-            };
-            digest: try_then move |e: Entry| digest_entry_async(e, job.chunk, job.progress.clone())
-                    [workers = digesters, ordered];
-            keep:   filter_map |d: Option<FileDigest>| d;
-            out:    sink iter();
-        }
+pipeline! {
+    /// The article's bounded `MD5All` on `std::fs`: one walker,
+    /// `digesters` digesters on the blocking pool, each reading one
+    /// group of files at a time, each file in chunks; results leave in
+    /// walk order (the ordered stage's reorder window is bounded), so
+    /// sorted output streams. A group's results leave as one packet
+    /// (the consumer flattens it), per-file errors in their place;
+    /// under fail-fast the first one fails the run instead.
+    pub(crate) Md5Bounded(job: Job, digesters: usize) -> Vec<Digested> {
+        walk:   source blocking {
+            let job = job.clone();
+            move |em: &mut Emitter<Group>| walk_groups(&job, em)
+        };
+        digest: try_map move |group: Group| {
+                    let cancel = Cancel::current();
+                    digest_group(group, job.engine, job.chunk, cancel.as_ref(), &job.progress, job.fail_fast)
+                }
+                [workers = digesters, ordered, blocking];
+        out:    sink iter();
     }
 }
 
-pub(crate) use declared::{Md5Bounded, Md5BoundedAsync};
+pipeline! {
+    /// [`Md5Bounded`] with the digesters reading through `async-fs`.
+    pub(crate) Md5BoundedAsync(job: Job, digesters: usize) -> FileDigest {
+        walk:   source blocking {
+            let job = job.clone();
+            move |em: &mut Emitter<Entry>| walk_files(&job, em)
+        };
+        digest: try_then move |e: Entry| digest_entry_async(e, job.chunk, job.progress.clone())
+                [workers = digesters, ordered];
+        keep:   filter_map |d: Option<FileDigest>| d;
+        out:    sink iter();
+    }
+}

@@ -16,7 +16,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use pipeline::{pipeline, Cancel, Cancelled, Emitter, LiveTasks, RunIter, Stats};
+use pipeline::{pipeline, Cancel, Cancelled, Declared, Emitter, LiveTasks, RunIter, Stats};
 
 use crate::checkfile::{digest_listed, digest_stdin};
 use crate::checklist::{Line, ParsedLine, Parser};
@@ -331,26 +331,19 @@ fn list_failed(list: usize, error: io::ErrorKind, reason: String) -> CheckItem {
     }
 }
 
-#[allow(dead_code)]
-mod declared {
-    use super::*;
-
-    pipeline! {
-        /// `md5sum -c` as a pipeline: the lists are read in order, the
-        /// listed files verified by `verifiers` workers, and the results
-        /// put back in input order.
-        pub(crate) Md5Check(lists: Arc<[ListSource]>, zero: bool, verifiers: usize, engine: Engine, chunk: usize, progress: Arc<Progress>, reader_progress: Arc<Progress>) -> Vec<CheckItem> {
-            read:   source blocking move |em: &mut Emitter<Group>| {
-                        read_lists(&lists, zero, chunk, &reader_progress, em)
-                    };
-            verify: map move |group: Group| verify_group(group, engine, chunk, &progress)
-                    [workers = verifiers, ordered, blocking];
-            out:    sink iter();
-        }
+pipeline! {
+    /// `md5sum -c` as a pipeline: the lists are read in order, the
+    /// listed files verified by `verifiers` workers, and the results
+    /// put back in input order.
+    pub(crate) Md5Check(lists: Arc<[ListSource]>, zero: bool, verifiers: usize, engine: Engine, chunk: usize, progress: Arc<Progress>, reader_progress: Arc<Progress>) -> Vec<CheckItem> {
+        read:   source blocking move |em: &mut Emitter<Group>| {
+                    read_lists(&lists, zero, chunk, &reader_progress, em)
+                };
+        verify: map move |group: Group| verify_group(group, engine, chunk, &progress)
+                [workers = verifiers, ordered, blocking];
+        out:    sink iter();
     }
 }
-
-use declared::Md5Check;
 
 /// A running check of one or more lists: [`CheckItem`]s in input order.
 ///

@@ -71,22 +71,15 @@ fn spawn_per_file(job: &Job, em: &mut Emitter<Pending>) {
     running.wait();
 }
 
-#[allow(dead_code)]
-mod declared {
-    use super::*;
-
-    pipeline! {
-        /// The article's parallel `MD5All`: the walk starts a task for
-        /// every regular file; one collector awaits them in walk order.
-        /// How far the walk may run ahead of the collector (so how many
-        /// tasks run at once) is the `walk` stage's buffer.
-        pub(crate) Md5Parallel(job: Job) -> FileDigest {
-            walk:    source blocking move |em: &mut Emitter<Pending>| spawn_per_file(&job, em);
-            collect: try_then |task: Pending| task [ordered];
-            keep:    filter_map |d: Option<FileDigest>| d;
-            out:     sink iter();
-        }
+pipeline! {
+    /// The article's parallel `MD5All`: the walk starts a task for
+    /// every regular file; one collector awaits them in walk order.
+    /// How far the walk may run ahead of the collector (so how many
+    /// tasks run at once) is the `walk` stage's buffer.
+    pub(crate) Md5Parallel(job: Job) -> FileDigest {
+        walk:    source blocking move |em: &mut Emitter<Pending>| spawn_per_file(&job, em);
+        collect: try_then |task: Pending| task [ordered];
+        keep:    filter_map |d: Option<FileDigest>| d;
+        out:     sink iter();
     }
 }
-
-pub(crate) use declared::Md5Parallel;

@@ -27,17 +27,10 @@ fn walk_and_digest(job: &Job, em: &mut Emitter<FileDigest>) {
     );
 }
 
-#[allow(dead_code)]
-mod declared {
-    use super::*;
-
-    pipeline! {
-        /// The article's serial `MD5All`: a single stage walks and digests.
-        pub(crate) Md5Serial(job: Job) -> FileDigest {
-            md5all: source blocking move |em: &mut Emitter<FileDigest>| walk_and_digest(&job, em);
-            out:    sink iter();
-        }
+pipeline! {
+    /// The article's serial `MD5All`: a single stage walks and digests.
+    pub(crate) Md5Serial(job: Job) -> FileDigest {
+        md5all: source blocking move |em: &mut Emitter<FileDigest>| walk_and_digest(&job, em);
+        out:    sink iter();
     }
 }
-
-pub(crate) use declared::Md5Serial;

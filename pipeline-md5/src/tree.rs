@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use pipeline::{Cancel, ErrorPolicy, LiveTasks, RunIter, StageConfig, Stats};
+use pipeline::{Cancel, Declared, ErrorPolicy, LiveTasks, RunIter, StageConfig, Stats};
 
 use crate::bounded::{Job, Md5Bounded, Md5BoundedAsync};
 use crate::digest::DEFAULT_CHUNK;
@@ -444,35 +444,41 @@ where
     Ok(start(job, opts))
 }
 
-/// The stages of the designs, those that not every design has included.
-const STAGE_NAMES: &[&str] = &["walk", "md5all", "digest", "collect", "keep"];
-
 /// Declares and starts the pipeline of `opts.mode` over `job`.
 pub(crate) fn start(job: Job, opts: &Options) -> Digests {
     let progress = job.progress.clone();
-    macro_rules! run {
-        ($pipeline:expr) => {{
-            let mut p = $pipeline.with_policy(opts.policy());
-            for name in STAGE_NAMES {
-                if let Some(stage) = p.stage_mut(name) {
-                    opts.configure(stage);
-                }
-            }
-            let iter = boxed(p.build());
-            Digests {
-                iter,
-                stats: p.stats(),
-                cancel: p.cancel_signal(),
-                live: p.live_tasks(),
-                progress,
-            }
-        }};
-    }
     match (opts.mode, opts.io) {
-        (Mode::Bounded, Io::Blocking) => run!(Md5Bounded::new(job, opts.digesters)),
-        (Mode::Bounded, Io::Async) => run!(Md5BoundedAsync::new(job, opts.digesters)),
-        (Mode::Parallel, _) => run!(Md5Parallel::new(job)),
-        (Mode::Serial, _) => run!(Md5Serial::new(job)),
+        (Mode::Bounded, Io::Blocking) => {
+            started(Md5Bounded::new(job, opts.digesters), opts, progress)
+        }
+        (Mode::Bounded, Io::Async) => {
+            started(Md5BoundedAsync::new(job, opts.digesters), opts, progress)
+        }
+        (Mode::Parallel, _) => started(Md5Parallel::new(job), opts, progress),
+        (Mode::Serial, _) => started(Md5Serial::new(job), opts, progress),
+    }
+}
+
+/// Starts one of the designs with the policy, buffers and window of
+/// `opts` applied to each of its stages.
+fn started<D, T>(mut design: D, opts: &Options, progress: Arc<Progress>) -> Digests
+where
+    D: Declared<Built = RunIter<T>>,
+    T: IntoDigested,
+{
+    design.set_policy(opts.policy());
+    for name in D::STAGES {
+        if let Some(stage) = design.stage_mut(name) {
+            opts.configure(stage);
+        }
+    }
+    let iter = boxed(design.build());
+    Digests {
+        iter,
+        stats: design.stats(),
+        cancel: design.cancel_signal(),
+        live: design.live_tasks(),
+        progress,
     }
 }
 

@@ -333,7 +333,8 @@ impl Point {
 
     /// Applies every setting of the point to a pipeline that finds its
     /// stage configs by name, such as a type declared with the reusable
-    /// form of `pipeline!`: `point.apply_to(&mut p, MyPipeline::stage_mut)`.
+    /// form of `pipeline!`: `point.apply_to(&mut p, MyPipeline::stage_mut)`
+    /// (a method of `pipeline::Declared`, which must be in scope).
     ///
     /// # Errors
     /// [`Error::Config`] naming a stage the point sets that `stage_mut`
