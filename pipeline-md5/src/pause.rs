@@ -5,8 +5,8 @@
 //! and `MD5PIPE_TEST_PAUSE_FIFO=FIFO` a FIFO. Just before md5pipe opens
 //! that path (a file to digest, or a directory to list), it opens the FIFO
 //! for writing (which waits until the test opens it for reading: "I am
-//! here"), closes it, then opens it for reading and reads to its end (which
-//! waits until the test has opened it for writing and closed it: "go on").
+//! here"), closes it, then opens it for reading and reads one byte (which
+//! waits until the test has opened it for writing and written: "go on").
 //!
 //! This ships in release builds, on purpose: the races it makes
 //! deterministic are those of the real binary, which integration tests run
@@ -48,6 +48,17 @@ pub(crate) fn before_open(display: &[u8]) {
     }
     let _ = OpenOptions::new().write(true).open(&pause.fifo);
     if let Ok(mut fifo) = OpenOptions::new().read(true).open(&pause.fifo) {
-        let _ = fifo.read_to_end(&mut Vec::new());
+        // The go-ahead is one byte, or the end if the test closed without
+        // writing; not the end alone: a process another test forks may
+        // hold a copy of a read end for a moment, which lets the test's
+        // open for writing pass and close before this open, which would
+        // then wait for a writer for ever. The test keeps its end open
+        // with the byte in it until md5pipe has ended.
+        loop {
+            match fifo.read(&mut [0u8; 1]) {
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+                _ => break,
+            }
+        }
     }
 }

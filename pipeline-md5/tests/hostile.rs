@@ -285,8 +285,9 @@ fn an_inherited_ignored_sigint_stays_ignored() {
         unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
         0
     );
-    drop(fs::File::create(&handshake).unwrap());
+    let go = go_on(&handshake);
     let out = child.wait_with_output().unwrap();
+    drop(go);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(show(&out.stdout).lines().count(), 3);
 }

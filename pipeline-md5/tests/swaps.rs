@@ -35,9 +35,11 @@ fn with_pause(dir: &Path, args: &[&str], at: &str, change: impl FnOnce()) -> Out
         .read_to_end(&mut Vec::new())
         .unwrap();
     change();
-    // "Go on": md5pipe reads the FIFO to its end.
-    drop(File::create(&handshake).unwrap());
-    child.wait_with_output().unwrap()
+    // "Go on": md5pipe reads a byte from the FIFO.
+    let go = go_on(&handshake);
+    let out = child.wait_with_output().unwrap();
+    drop(go);
+    out
 }
 
 /// A tree `t/` with `t/a`, `t/d/f`, `t/z`, and beside it `out/d/f`, a

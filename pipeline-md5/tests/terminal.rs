@@ -72,8 +72,9 @@ fn the_bar_is_cleared_before_a_line_goes_to_the_terminal() {
         let left = GUARD.saturating_sub(started.elapsed());
         screen.extend(rx.recv_timeout(left).expect("the bar never showed"));
     }
-    drop(File::create(&handshake).unwrap());
+    let go = go_on(&handshake);
     let status = child.wait().unwrap();
+    drop(go);
     assert_eq!(status.code(), Some(0));
     while let Ok(more) = rx.recv_timeout(Duration::from_secs(5)) {
         screen.extend(more);

@@ -257,3 +257,14 @@ pub fn catches(pid: u32, sig: libc::c_int) -> bool {
         .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
         .is_some_and(|mask| mask & (1 << (sig - 1)) != 0)
 }
+
+/// "Go on" for an md5pipe paused at `MD5PIPE_TEST_PAUSE_FIFO` (see
+/// pipeline-md5/src/pause.rs): one byte written into the FIFO. Keep the
+/// returned end open until the child has been waited for: closed early,
+/// the byte would be lost if md5pipe had not opened the FIFO yet.
+pub fn go_on(handshake: &Path) -> fs::File {
+    use std::io::Write;
+    let mut go = fs::File::create(handshake).expect("open the handshake FIFO");
+    go.write_all(b"g").expect("write to the handshake FIFO");
+    go
+}
