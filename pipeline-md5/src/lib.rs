@@ -92,6 +92,8 @@ mod listread;
 mod parallel;
 mod pause;
 mod progress;
+mod relay;
+mod reorder;
 mod serial;
 mod stages;
 mod tree;
@@ -180,6 +182,7 @@ fn article(root: &Path, opts: &Options) -> Result<Vec<FileDigest>, Error> {
         walk_errors: WalkErrors::Stash(walk_error.clone()),
         progress: Arc::new(Progress::new()),
         group: opts.group,
+        window: opts.window_len(),
         fail_fast: opts.fail_fast,
         engine: opts.engine,
         digesters: opts.digesters,

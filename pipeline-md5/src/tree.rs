@@ -437,6 +437,7 @@ where
         walk_errors: WalkErrors::InPlace,
         progress: Arc::new(Progress::new()),
         group: opts.group,
+        window: opts.window_len(),
         fail_fast: opts.fail_fast,
         engine: opts.engine,
         digesters: opts.digesters,
@@ -445,7 +446,7 @@ where
 }
 
 /// The stages of the designs, those that not every design has included.
-const STAGE_NAMES: &[&str] = &["walk", "md5all", "digest", "collect", "keep"];
+const STAGE_NAMES: &[&str] = &["walk", "md5all", "digest", "order", "collect", "keep"];
 
 /// Declares and starts the pipeline of `opts.mode` over `job`.
 pub(crate) fn start(job: Job, opts: &Options) -> Digests {

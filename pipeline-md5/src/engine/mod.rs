@@ -91,7 +91,7 @@ mod emulated;
 #[cfg(test)]
 mod tests;
 
-pub use multi::{digest_chunked, LaneStatus, MultiMd5};
+pub use multi::{digest_chunked, LaneStatus, MultiMd5, Suspended};
 
 /// The environment variable that forces an engine in [`Engine::detect`].
 pub const ENGINE_VAR: &str = "MD5PIPE_ENGINE";

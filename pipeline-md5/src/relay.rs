@@ -1,0 +1,327 @@
+//! Digesters that keep their lanes busy across groups: a long file still
+//! being read when its group's other files are done leaves its lane,
+//! suspended, for a pool the digesters share, and goes on in the lanes of
+//! a later group beside its files, or beside other long files.
+//!
+//! Without this a large file shares lanes only with the files of its own
+//! group: once they are done it runs alone, at one stream's speed (on a
+//! tree of small files with a few large ones, most of the bytes).
+//!
+//! # The protocol
+//!
+//! - A digester's call takes a [`Work`] item: a group of files numbered in
+//!   walk order, a walk error in its place, or the walk's [`Work::End`].
+//!   It returns the outcomes it finished, numbered ([`Numbered`]): those
+//!   of its own files and of streams it took from the pool, in any order.
+//!   The `order` stage after it puts them back in walk order.
+//! - A call's lanes take the pool's oldest streams first (up to half of
+//!   its lanes, so its own files keep lanes too), then its own files.
+//! - Once its own files are all started, a call whose open streams all
+//!   have more than [`CARRY_READS`] reads to go (by their size) hands them
+//!   to the pool and returns: the next call takes them on. It does not if
+//!   one of them lags more than `lag` files behind its group (so the
+//!   results waiting for it in the `order` stage stay bounded), nor on the
+//!   one-lane engine (no lanes to share).
+//! - Streams enter the pool only before the walk's end is known, under
+//!   the lock that records it. [`Work::End`] comes after every group; its
+//!   call records the end, then drains: it takes streams from the pool and
+//!   finishes them, until the pool is empty. A call of a group that sees
+//!   the end drains too, taking its share (the pool and its own streams
+//!   split over the calls in work), so the tail runs on every digester.
+//!   So once every call has returned, every stream is finished: every
+//!   file listed ends as a line or an error.
+//! - A cancel, or an error that fails the run, empties the pool: its
+//!   files are closed at once.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use pipeline::Cancel;
+
+use crate::bounded::{Digested, Job};
+use crate::digest::DigestError;
+use crate::error::Error;
+use crate::lanes::{Carried, Feed, Lanes, Start};
+use crate::stages::{finish, open_entry};
+use crate::walk::Entry;
+
+/// What the walk hands the digesters, in walk order.
+pub(crate) enum Work {
+    /// Files numbered from `first`, in walk order.
+    Files { first: u64, files: Vec<Entry> },
+    /// A walk error (continue policy), numbered in its place.
+    Failed { seq: u64, err: Error },
+    /// The walk has ended: no work follows.
+    End,
+}
+
+/// An outcome and its number in walk order; `None` for a file that was
+/// not a regular file when opened (skipped, as the walk skips them).
+pub(crate) type Numbered = (u64, Option<Digested>);
+
+/// A stream's number in walk order and its walked entry.
+type Tag = (u64, Entry);
+
+/// A stream with at most this many lane reads left (by its size) is
+/// finished in its call rather than handed on.
+pub(crate) const CARRY_READS: u64 = 8;
+
+/// The pool of suspended streams the digesters of one run share, and
+/// what decides who drains it.
+pub(crate) struct Relay {
+    shared: Mutex<Shared>,
+    /// How many streams the pool holds: a look without the lock.
+    pooled: AtomicUsize,
+    /// The walk's end is recorded: a look without the lock.
+    ended: AtomicBool,
+    /// How far (in files) a stream may lag behind its call's group and
+    /// still be handed on.
+    lag: u64,
+}
+
+#[derive(Default)]
+struct Shared {
+    pool: Vec<Carried<Tag>>,
+    /// Calls in work.
+    active: usize,
+    /// [`Work::End`]'s call has started.
+    ended: bool,
+}
+
+/// A call in work, counted in [`Shared::active`] until dropped.
+struct Active<'a>(&'a Relay);
+
+impl Drop for Active<'_> {
+    fn drop(&mut self) {
+        self.0.lock().active -= 1;
+    }
+}
+
+impl Relay {
+    /// A relay for the run of `job`: streams may lag `job.window` groups.
+    pub(crate) fn new(job: &Job) -> Relay {
+        let lag = (job.window as u64).saturating_mul(job.group.max(1) as u64);
+        Relay {
+            shared: Mutex::default(),
+            pooled: AtomicUsize::new(0),
+            ended: AtomicBool::new(false),
+            lag,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts a call in; `end`: the call of [`Work::End`], which records
+    /// the walk's end.
+    fn enter(&self, end: bool) -> Active<'_> {
+        let mut shared = self.lock();
+        shared.active += 1;
+        if end {
+            shared.ended = true;
+            self.ended.store(true, Ordering::Release);
+        }
+        Active(self)
+    }
+
+    /// The pool's oldest stream, if any.
+    fn adopt(&self) -> Option<Carried<Tag>> {
+        if self.pooled.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut shared = self.lock();
+        self.take_oldest(&mut shared)
+    }
+
+    /// The pool's oldest stream, if a call holding `held` streams is owed
+    /// one: the pool and its streams shared over the calls in work.
+    fn share(&self, held: usize) -> Option<Carried<Tag>> {
+        if self.pooled.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut shared = self.lock();
+        let owed = (shared.pool.len() + held).div_ceil(shared.active.max(1));
+        if held < owed {
+            self.take_oldest(&mut shared)
+        } else {
+            None
+        }
+    }
+
+    fn take_oldest(&self, shared: &mut Shared) -> Option<Carried<Tag>> {
+        let (oldest, _) = shared
+            .pool
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, c)| c.held.tag.0)?;
+        let stream = shared.pool.swap_remove(oldest);
+        self.pooled.store(shared.pool.len(), Ordering::Release);
+        Some(stream)
+    }
+
+    /// Puts `streams` in the pool, unless the walk's end is recorded: then
+    /// they are given back, for the caller to finish.
+    fn put(&self, streams: Vec<Carried<Tag>>) -> Result<(), Vec<Carried<Tag>>> {
+        let mut shared = self.lock();
+        if shared.ended {
+            return Err(streams);
+        }
+        shared.pool.extend(streams);
+        self.pooled.store(shared.pool.len(), Ordering::Release);
+        Ok(())
+    }
+
+    /// Drops every stream of the pool, closing its file.
+    fn clear(&self) {
+        let pool = std::mem::take(&mut self.lock().pool);
+        self.pooled.store(0, Ordering::Release);
+        drop(pool);
+    }
+
+    /// The digest stage: the outcomes of `work`'s files and of the pool's
+    /// streams this call finished, numbered; see the [module docs](self).
+    /// `cancel` is asked before every round of reads.
+    ///
+    /// # Errors
+    ///
+    /// With `job.fail_fast`, the first file's [`Error::Read`] to fail;
+    /// [`Error::Cancelled`] once the run is cancelled. Either empties the
+    /// pool.
+    pub(crate) fn digest(
+        &self,
+        work: Work,
+        job: &Job,
+        cancel: Option<&Cancel>,
+    ) -> Result<Vec<Numbered>, Error> {
+        let (first, files, end) = match work {
+            Work::Failed { seq, err } => return Ok(vec![(seq, Some(Err(err)))]),
+            Work::Files { first, files } => (first, files, false),
+            Work::End => (0, Vec::new(), true),
+        };
+        let _active = self.enter(end);
+        let lanes = job.engine.lanes();
+        let newest = first + files.len() as u64;
+        let mut feed = Digesting {
+            relay: self,
+            job,
+            cancel,
+            out: Vec::with_capacity(files.len()),
+            files: files.into_iter(),
+            next: first,
+            newest,
+            carry_min: CARRY_READS.saturating_mul(Lanes::read_size(job.engine, job.chunk) as u64),
+            adopt_below: lanes / 2,
+            carries: lanes > 1,
+            drain: self.ended.load(Ordering::Acquire),
+            back: Vec::new(),
+            failed: None,
+        };
+        let cancelled = || cancel.is_some_and(Cancel::is_cancelled);
+        let mut on_bytes = |n| job.progress.read(n);
+        Lanes::with(job.engine, job.chunk, |lanes| loop {
+            lanes.run(&mut feed, &cancelled, &mut on_bytes);
+            // Streams the pool refused (the walk ended meanwhile) are
+            // finished here.
+            if feed.back.is_empty() || feed.failed.is_some() {
+                break;
+            }
+        });
+        if let Some(err) = feed.failed {
+            self.clear();
+            return Err(err);
+        }
+        Ok(feed.out)
+    }
+}
+
+/// One call's [`Feed`]: the pool's streams and the call's own files.
+struct Digesting<'a> {
+    relay: &'a Relay,
+    job: &'a Job,
+    cancel: Option<&'a Cancel>,
+    files: std::vec::IntoIter<Entry>,
+    /// The number of the next own file.
+    next: u64,
+    /// One past the number of the group's last file: the walk got at
+    /// least this far.
+    newest: u64,
+    /// Bytes left under which a stream is finished here.
+    carry_min: u64,
+    /// The pool's streams are taken while fewer streams than this are
+    /// open (before the walk's end).
+    adopt_below: usize,
+    /// Whether streams are handed on at all (not on one lane).
+    carries: bool,
+    /// The walk's end is known: finish every stream taken, and take a
+    /// share of the pool.
+    drain: bool,
+    /// Streams the pool refused.
+    back: Vec<Carried<Tag>>,
+    out: Vec<Numbered>,
+    failed: Option<Error>,
+}
+
+impl Feed for Digesting<'_> {
+    type Tag = Tag;
+
+    fn next(&mut self, held: usize) -> Option<Start<Tag>> {
+        if let Some(stream) = self.back.pop() {
+            return Some(Start::Resume(stream));
+        }
+        if !self.drain && held < self.adopt_below {
+            if let Some(stream) = self.relay.adopt() {
+                return Some(Start::Resume(stream));
+            }
+        }
+        if let Some(entry) = self.files.next() {
+            let seq = self.next;
+            self.next += 1;
+            let opened = open_entry(&entry, self.job.chunk, self.cancel, &self.job.progress);
+            return Some(Start::File((seq, entry), opened));
+        }
+        if self.drain {
+            return self.relay.share(held).map(Start::Resume);
+        }
+        None
+    }
+
+    fn done(&mut self, (seq, entry): Tag, result: Result<[u8; 16], DigestError>) -> bool {
+        self.job.progress.file_done();
+        match finish(&entry, result) {
+            Err(err) if self.job.fail_fast || err.is_cancelled() => {
+                self.failed = Some(err);
+                false
+            }
+            outcome => {
+                self.out.push((seq, outcome.transpose()));
+                true
+            }
+        }
+    }
+
+    fn settle(&mut self, open: &[(&Tag, u64)]) -> bool {
+        if self.drain || !self.carries {
+            return false;
+        }
+        if self.relay.ended.load(Ordering::Acquire) {
+            self.drain = true;
+            return false;
+        }
+        let keep = |&(tag, left): &(&Tag, u64)| {
+            left <= self.carry_min || tag.0.saturating_add(self.relay.lag) < self.newest
+        };
+        !open.iter().any(keep)
+    }
+
+    fn carry(&mut self, streams: Vec<Carried<Tag>>) {
+        if let Err(back) = self.relay.put(streams) {
+            self.back = back;
+            self.drain = true;
+        }
+    }
+
+    fn cancelled(&mut self, _open: Vec<Tag>) {
+        self.failed = Some(Error::Cancelled);
+    }
+}
