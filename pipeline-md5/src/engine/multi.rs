@@ -435,7 +435,9 @@ impl MultiMd5 {
         }
         // SAFETY: `kernel` comes from `self.engine.kernel_for`, which only
         // hands out the kernel of the engine's own kind, the portable
-        // one-lane kernel, or (for `avx2-dual`) the 8-lane AVX2 kernel; and
+        // one-lane kernel, or the 8-lane AVX2 kernel: for `avx2-dual`
+        // (built only where AVX2 was detected) or for `avx512` once
+        // `supported` detected AVX2 for this pass; and
         // an `Engine` is only built for a kind whose CPU extension
         // `supported` detected (see `Engine`'s constructors). The kernel
         // gets `width` states and inputs, `width` is its lane count and at
