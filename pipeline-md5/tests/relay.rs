@@ -23,9 +23,9 @@ fn tree() -> (tempfile::TempDir, Vec<(String, [u8; 16])>) {
     let mut want = Vec::new();
     for i in 0..160 {
         let size = match i % 13 {
-            0 => 100_000 + rng.below(200_000) as usize,
-            5 => 40_000 + rng.below(30_000) as usize,
-            _ => rng.below(6000) as usize,
+            0 => 100_000 + rng.below(200_000),
+            5 => 40_000 + rng.below(30_000),
+            _ => rng.below(6000),
         };
         let body: Vec<u8> = (0..size).map(|_| rng.next() as u8).collect();
         let name = format!("d{}/f{i:03}", i % 4);
