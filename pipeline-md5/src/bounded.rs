@@ -4,8 +4,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use std::sync::Mutex;
-
 use pipeline::{pipeline, Cancel, Emitter};
 
 use crate::engine::Engine;
@@ -13,7 +11,6 @@ use crate::error::Error;
 use crate::group::Grouper;
 use crate::progress::Progress;
 use crate::relay::{Numbered, Relay, Work};
-use crate::reorder::Reorder;
 use crate::stages::{digest_entry_async, walk_roots, WalkErrors};
 use crate::walk::Entry;
 use crate::FileDigest;
@@ -83,22 +80,17 @@ mod declared {
         /// in packets (the consumer flattens them), per-file errors in
         /// their place; under fail-fast the first one fails the run
         /// instead.
-        pub(crate) Md5Bounded(job: Job, digesters: usize) -> Vec<Digested> {
+        pub(crate) Md5Bounded(job: Job, digesters: usize, relay: Arc<Relay>) -> Vec<Digested> {
             walk:   source blocking {
                 let job = job.clone();
                 move |em: &mut Emitter<Work>| walk_groups(&job, em)
             };
             digest: try_map {
-                        let relay = Relay::new(&job);
+                        let relay = relay.clone();
                         move |work: Work| relay.digest(work, &job, Cancel::current().as_ref())
                     }
                     [workers = digesters, blocking];
-            order:  map {
-                        let reorder = Mutex::new(Reorder::default());
-                        move |packet: Vec<Numbered>| {
-                            reorder.lock().unwrap_or_else(|p| p.into_inner()).put(packet)
-                        }
-                    };
+            order:  map move |packet: Vec<Numbered>| relay.order(packet);
             out:    sink iter();
         }
     }

@@ -30,11 +30,18 @@
 //!   split over the calls in work), so the tail runs on every digester.
 //!   So once every call has returned, every stream is finished: every
 //!   file listed ends as a line or an error.
+//! - A call whose group starts more than `lag` files after the first
+//!   outcome not yet handed on in order waits before it starts (the
+//!   runtime's reorder window, kept here): it finishes the pool's streams
+//!   meanwhile, or, with the pool empty, waits for the calls that hold the
+//!   late file. So the outcomes waiting in the `order` stage stay below
+//!   `lag` plus the groups in work, however long a file takes.
 //! - A cancel, or an error that fails the run, empties the pool: its
 //!   files are closed at once.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use pipeline::Cancel;
 
@@ -42,6 +49,7 @@ use crate::bounded::{Digested, Job};
 use crate::digest::DigestError;
 use crate::error::Error;
 use crate::lanes::{Carried, Feed, Lanes, Start};
+use crate::reorder::Reorder;
 use crate::stages::{finish, open_entry};
 use crate::walk::Entry;
 
@@ -70,6 +78,13 @@ pub(crate) const CARRY_READS: u64 = 8;
 /// what decides who drains it.
 pub(crate) struct Relay {
     shared: Mutex<Shared>,
+    /// Told when the pool grows and when outcomes are handed on.
+    moved: Condvar,
+    /// The `order` stage's outcomes waiting for those before them, and
+    /// those in order that a catching-up call handed in directly.
+    reorder: Mutex<(Reorder, Vec<Digested>)>,
+    /// The number of the first outcome not yet handed on in order.
+    handed: AtomicU64,
     /// How many streams the pool holds: a look without the lock.
     pooled: AtomicUsize,
     /// The walk's end is recorded: a look without the lock.
@@ -103,6 +118,9 @@ impl Relay {
         let lag = (job.window as u64).saturating_mul(job.group.max(1) as u64);
         Relay {
             shared: Mutex::default(),
+            moved: Condvar::new(),
+            reorder: Mutex::default(),
+            handed: AtomicU64::new(0),
             pooled: AtomicUsize::new(0),
             ended: AtomicBool::new(false),
             lag,
@@ -169,7 +187,54 @@ impl Relay {
         }
         shared.pool.extend(streams);
         self.pooled.store(shared.pool.len(), Ordering::Release);
+        self.moved.notify_all();
         Ok(())
+    }
+
+    /// The `order` stage: takes a packet of numbered outcomes and returns
+    /// those now in walk order, and wakes the calls waiting for them.
+    pub(crate) fn order(&self, packet: Vec<Numbered>) -> Vec<Digested> {
+        self.put_in(packet, false)
+    }
+
+    /// Puts `outcomes` in the reorder and returns those now in walk order,
+    /// after the ones kept before; with `keep` (a call handing outcomes in
+    /// before it returns) they are kept instead, for the `order` stage to
+    /// send on at its next packet (the call's own, at the latest).
+    fn put_in(&self, outcomes: Vec<Numbered>, keep: bool) -> Vec<Digested> {
+        let mut reorder = self.reorder.lock().unwrap_or_else(|p| p.into_inner());
+        let (order, kept) = &mut *reorder;
+        let mut ready = order.put(outcomes);
+        kept.append(&mut ready);
+        let ready = if keep {
+            Vec::new()
+        } else {
+            std::mem::take(kept)
+        };
+        let base = order.base();
+        drop(reorder);
+        if self.handed.swap(base, Ordering::AcqRel) != base {
+            // Under the lock the waiters check under, so none misses it.
+            drop(self.lock());
+            self.moved.notify_all();
+        }
+        ready
+    }
+
+    /// Whether a group starting at `first` would lag too far ahead of the
+    /// first outcome not yet handed on.
+    fn too_far(&self, first: u64) -> bool {
+        first.saturating_sub(self.handed.load(Ordering::Acquire)) > self.lag
+    }
+
+    /// Waits until the pool grows or outcomes are handed on (or a short
+    /// while, so that a cancel is seen).
+    fn wait(&self, first: u64) {
+        let shared = self.lock();
+        if shared.pool.is_empty() && self.too_far(first) {
+            let tick = Duration::from_millis(10);
+            let _ = self.moved.wait_timeout(shared, tick);
+        }
     }
 
     /// Drops every stream of the pool, closing its file.
@@ -214,17 +279,42 @@ impl Relay {
             adopt_below: lanes / 2,
             carries: lanes > 1,
             drain: self.ended.load(Ordering::Acquire),
+            catch_up: false,
             back: Vec::new(),
             failed: None,
         };
         let cancelled = || cancel.is_some_and(Cancel::is_cancelled);
         let mut on_bytes = |n| job.progress.read(n);
-        Lanes::with(job.engine, job.chunk, |lanes| loop {
-            lanes.run(&mut feed, &cancelled, &mut on_bytes);
-            // Streams the pool refused (the walk ended meanwhile) are
-            // finished here.
-            if feed.back.is_empty() || feed.failed.is_some() {
-                break;
+        Lanes::with(job.engine, job.chunk, |lanes| {
+            // Too far ahead of the file that holds the outcomes up: finish
+            // the pool's streams meanwhile, or wait for the call that has
+            // that file.
+            while !end && self.too_far(first) {
+                if cancelled() {
+                    feed.failed = Some(Error::Cancelled);
+                    return;
+                }
+                if self.pooled.load(Ordering::Acquire) > 0 {
+                    feed.catch_up = true;
+                    lanes.run(&mut feed, &cancelled, &mut on_bytes);
+                    feed.catch_up = false;
+                    if feed.failed.is_some() {
+                        return;
+                    }
+                    // The late file may be among them: its outcome must
+                    // count now, not when this call returns.
+                    self.put_in(std::mem::take(&mut feed.out), true);
+                } else {
+                    self.wait(first);
+                }
+            }
+            loop {
+                lanes.run(&mut feed, &cancelled, &mut on_bytes);
+                // Streams the pool refused (the walk ended meanwhile) are
+                // finished here.
+                if feed.back.is_empty() || feed.failed.is_some() {
+                    break;
+                }
             }
         });
         if let Some(err) = feed.failed {
@@ -256,6 +346,9 @@ struct Digesting<'a> {
     /// The walk's end is known: finish every stream taken, and take a
     /// share of the pool.
     drain: bool,
+    /// Finishing the pool's streams before the call's own files (which
+    /// wait): every stream taken is finished.
+    catch_up: bool,
     /// Streams the pool refused.
     back: Vec<Carried<Tag>>,
     out: Vec<Numbered>,
@@ -268,6 +361,9 @@ impl Feed for Digesting<'_> {
     fn next(&mut self, held: usize) -> Option<Start<Tag>> {
         if let Some(stream) = self.back.pop() {
             return Some(Start::Resume(stream));
+        }
+        if self.catch_up {
+            return self.relay.adopt().map(Start::Resume);
         }
         if !self.drain && held < self.adopt_below {
             if let Some(stream) = self.relay.adopt() {
@@ -301,7 +397,7 @@ impl Feed for Digesting<'_> {
     }
 
     fn settle(&mut self, open: &[(&Tag, u64)]) -> bool {
-        if self.drain || !self.carries {
+        if self.drain || self.catch_up || !self.carries {
             return false;
         }
         if self.relay.ended.load(Ordering::Acquire) {
@@ -323,5 +419,93 @@ impl Feed for Digesting<'_> {
 
     fn cancelled(&mut self, _open: Vec<Tag>) {
         self.failed = Some(Error::Cancelled);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{mpsc, Arc};
+    use std::time::Duration;
+
+    use md5::{Digest, Md5};
+
+    use super::*;
+    use crate::engine::Engine;
+    use crate::progress::Progress;
+    use crate::stages::WalkErrors;
+
+    fn job(engine: Engine, group: usize, window: usize) -> Job {
+        Job {
+            roots: Arc::from([]),
+            follow_links: false,
+            files_from: None,
+            filter: Default::default(),
+            chunk: 4096,
+            walk_errors: WalkErrors::InPlace,
+            progress: Arc::new(Progress::new()),
+            group,
+            window,
+            fail_fast: false,
+            engine,
+            digesters: 2,
+        }
+    }
+
+    fn entry(dir: &std::path::Path, name: &str, body: &[u8]) -> Entry {
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        Entry::at_path(path, name.as_bytes().to_vec(), body.len() as u64)
+    }
+
+    fn names(ready: Vec<Digested>) -> Vec<(String, [u8; 16])> {
+        ready
+            .into_iter()
+            .map(|d| {
+                let d = d.unwrap();
+                (d.path.to_string_lossy().into_owned(), d.sum)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_call_too_far_ahead_finishes_the_late_file_from_the_pool_and_goes_on() {
+        let Some(engine) = Engine::available().into_iter().find(|e| e.lanes() > 1) else {
+            return; // nothing is handed on without lanes to share
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let long: Vec<u8> = (0..1_000_000u32).map(|i| (i * 13) as u8).collect();
+        let job = job(engine, 1, 1);
+        let relay = Arc::new(Relay::new(&job));
+        let files = vec![entry(dir.path(), "a", &long)];
+        // Alone in its group, the long file is handed on at once.
+        let first = relay.digest(Work::Files { first: 0, files }, &job, None);
+        assert!(first.unwrap().is_empty());
+        assert_eq!(relay.pooled.load(Ordering::Acquire), 1);
+        // A group two files on is too far ahead (a window of one group of
+        // one): its call must finish the long file and let it count, or
+        // it would wait for it for ever.
+        let files = vec![entry(dir.path(), "c", b"c")];
+        let (tx, rx) = mpsc::channel();
+        let (relay2, job2) = (relay.clone(), job.clone());
+        std::thread::spawn(move || {
+            tx.send(relay2.digest(Work::Files { first: 2, files }, &job2, None))
+        });
+        let late = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the call too far ahead stalled")
+            .unwrap();
+        assert_eq!(relay.pooled.load(Ordering::Acquire), 0);
+        // The long file counted as soon as it was done (the late call
+        // waited for nothing more) and goes on with the next packet; file
+        // 1 (a walk error, say) comes last and lets file 2 go on.
+        let ready = relay.order(late);
+        assert_eq!(ready.len(), 1);
+        let sum = ready[0].as_ref().unwrap().sum;
+        assert_eq!(sum, <[u8; 16]>::from(Md5::digest(&long)));
+        let err = (1, Some(Err(Error::Config("x".into()))));
+        let ready = relay.order(vec![err]);
+        assert!(ready[0].is_err());
+        let rest = names(ready.into_iter().skip(1).collect());
+        assert_eq!(rest, [("c".to_string(), Md5::digest(b"c").into())]);
     }
 }

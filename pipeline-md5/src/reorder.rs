@@ -47,6 +47,11 @@ impl Reorder {
         ready
     }
 
+    /// The number of the first outcome not yet handed on.
+    pub(crate) fn base(&self) -> u64 {
+        self.base
+    }
+
     /// How many outcomes wait for one before them.
     #[cfg(test)]
     fn waiting(&self) -> usize {

@@ -142,3 +142,33 @@ fn a_cancel_while_long_files_wait_between_groups_closes_them() {
     assert_eq!(live.get(), 0);
     assert_eq!(open_below(dir.path()), 0, "every file of the run is closed");
 }
+
+#[test]
+fn a_long_file_ahead_of_many_small_ones_holds_them_up_without_a_stall() {
+    // With a window of 2 groups of 4, the digesters soon wait for the
+    // long file's outcome; whoever finishes it must let it count at once.
+    let dir = open_tempdir();
+    let long: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7) as u8).collect();
+    file(dir.path(), b"a", &long);
+    for i in 0..400 {
+        file(dir.path(), format!("b{i:03}").as_bytes(), &[i as u8; 10]);
+    }
+    let mut want = vec![("a".to_string(), <[u8; 16]>::from(Md5::digest(&long)))];
+    for i in 0..400 {
+        want.push((format!("b{i:03}"), Md5::digest([i as u8; 10]).into()));
+    }
+    for digesters in [2, 3] {
+        let opts = Options::default()
+            .chunk(4096)
+            .group(4)
+            .window(2)
+            .digesters(digesters);
+        let path = dir.path().to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(names_and_sums(&path, &opts)));
+        let got = rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("the run stalled");
+        assert_eq!(got, want, "digesters {digesters}");
+    }
+}
