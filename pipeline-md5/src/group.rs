@@ -41,10 +41,15 @@ impl Grouper {
         }
     }
 
-    fn emit(&mut self, files: Vec<Entry>, em: &mut Emitter<Work>) -> Result<(), Cancelled> {
+    fn emit(
+        &mut self,
+        files: Vec<Entry>,
+        last: bool,
+        em: &mut Emitter<Work>,
+    ) -> Result<(), Cancelled> {
         let first = self.next;
         self.next += files.len() as u64;
-        em.emit(Work::Files { first, files })
+        em.emit(Work::Files { first, files, last })
     }
 
     /// Sends what is held as up to one group per digester, in order.
@@ -56,7 +61,7 @@ impl Grouper {
             let tail = rest.split_off(size.min(rest.len()));
             let group = std::mem::replace(&mut rest, tail);
             if !group.is_empty() {
-                self.emit(group, em)?;
+                self.emit(group, true, em)?;
             }
         }
         Ok(())
@@ -77,7 +82,7 @@ impl Found<Work> for Grouper {
             return Ok(());
         }
         let group = std::mem::take(&mut self.group);
-        self.emit(group, em)
+        self.emit(group, false, em)
     }
 
     fn failed(&mut self, err: Error, em: &mut Emitter<Work>) -> Result<(), Cancelled> {
@@ -118,7 +123,7 @@ mod tests {
                 grouper.end(em).unwrap();
             })
             .map("names", |w: Work| match w {
-                Work::Files { first, files } => {
+                Work::Files { first, files, .. } => {
                     let names: Vec<usize> = files
                         .iter()
                         .map(|e| {
@@ -180,13 +185,15 @@ mod tests {
                 grouper.end(em).unwrap();
             })
             .map("numbers", |w: Work| match w {
-                Work::Files { first, files } => format!("{first}+{}", files.len()),
+                Work::Files { first, files, last } => {
+                    format!("{first}+{}{}", files.len(), if last { " last" } else { "" })
+                }
                 Work::Failed { seq, .. } => format!("error {seq}"),
                 Work::End => "end".into(),
             })
             .collect::<Vec<_>>()
             .run()
             .unwrap();
-        assert_eq!(numbers, ["0+1", "error 1", "2+1", "end"]);
+        assert_eq!(numbers, ["0+1", "error 1", "2+1 last", "end"]);
     }
 }

@@ -27,7 +27,9 @@
 //!   call records the end, then drains: it takes streams from the pool and
 //!   finishes them, until the pool is empty. A call of a group that sees
 //!   the end drains too, taking its share (the pool and its own streams
-//!   split over the calls in work), so the tail runs on every digester.
+//!   split over the calls in work), so the tail runs on every digester;
+//!   so does a call of one of the last groups (the walk's last files split
+//!   among the digesters), which never hands its files on.
 //!   So once every call has returned, every stream is finished: every
 //!   file listed ends as a line or an error.
 //! - A call whose group starts more than `lag` files after the first
@@ -55,8 +57,13 @@ use crate::walk::Entry;
 
 /// What the walk hands the digesters, in walk order.
 pub(crate) enum Work {
-    /// Files numbered from `first`, in walk order.
-    Files { first: u64, files: Vec<Entry> },
+    /// Files numbered from `first`, in walk order; `last`: one of the
+    /// groups the walk's last files were split into, one per digester.
+    Files {
+        first: u64,
+        files: Vec<Entry>,
+        last: bool,
+    },
     /// A walk error (continue policy), numbered in its place.
     Failed { seq: u64, err: Error },
     /// The walk has ended: no work follows.
@@ -259,10 +266,10 @@ impl Relay {
         job: &Job,
         cancel: Option<&Cancel>,
     ) -> Result<Vec<Numbered>, Error> {
-        let (first, files, end) = match work {
+        let (first, files, last, end) = match work {
             Work::Failed { seq, err } => return Ok(vec![(seq, Some(Err(err)))]),
-            Work::Files { first, files } => (first, files, false),
-            Work::End => (0, Vec::new(), true),
+            Work::Files { first, files, last } => (first, files, last, false),
+            Work::End => (0, Vec::new(), true, true),
         };
         let _active = self.enter(end);
         let lanes = job.engine.lanes();
@@ -278,7 +285,9 @@ impl Relay {
             carry_min: CARRY_READS.saturating_mul(Lanes::read_size(job.engine, job.chunk) as u64),
             adopt_below: lanes / 2,
             carries: lanes > 1,
-            drain: self.ended.load(Ordering::Acquire),
+            // The last groups run on every digester at once: handing
+            // their files on would only gather them in fewer lanes.
+            drain: last || self.ended.load(Ordering::Acquire),
             catch_up: false,
             back: Vec::new(),
             failed: None,
@@ -478,7 +487,15 @@ mod tests {
         let relay = Arc::new(Relay::new(&job));
         let files = vec![entry(dir.path(), "a", &long)];
         // Alone in its group, the long file is handed on at once.
-        let first = relay.digest(Work::Files { first: 0, files }, &job, None);
+        let first = relay.digest(
+            Work::Files {
+                first: 0,
+                files,
+                last: false,
+            },
+            &job,
+            None,
+        );
         assert!(first.unwrap().is_empty());
         assert_eq!(relay.pooled.load(Ordering::Acquire), 1);
         // A group two files on is too far ahead (a window of one group of
@@ -488,7 +505,12 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         let (relay2, job2) = (relay.clone(), job.clone());
         std::thread::spawn(move || {
-            tx.send(relay2.digest(Work::Files { first: 2, files }, &job2, None))
+            let work = Work::Files {
+                first: 2,
+                files,
+                last: false,
+            };
+            tx.send(relay2.digest(work, &job2, None))
         });
         let late = rx
             .recv_timeout(Duration::from_secs(60))
