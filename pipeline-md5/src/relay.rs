@@ -29,7 +29,10 @@
 //!   the end drains too, taking its share (the pool and its own streams
 //!   split over the calls in work), so the tail runs on every digester;
 //!   so does a call of one of the last groups (the walk's last files split
-//!   among the digesters), which never hands its files on.
+//!   among the digesters) with at least half as many files as lanes, which
+//!   never hands its files on. (Fewer streams, as the 2 and 2 of four
+//!   large files, share one call's lanes instead: two streams on each of
+//!   two cores take as long as four on one, at twice the CPU.)
 //!   So once every call has returned, every stream is finished: every
 //!   file listed ends as a line or an error.
 //! - A call whose group starts more than `lag` files after the first
@@ -273,7 +276,8 @@ impl Relay {
         };
         let _active = self.enter(end);
         let lanes = job.engine.lanes();
-        let newest = first + files.len() as u64;
+        let files_len = files.len();
+        let newest = first + files_len as u64;
         let mut feed = Digesting {
             relay: self,
             job,
@@ -285,9 +289,10 @@ impl Relay {
             carry_min: CARRY_READS.saturating_mul(Lanes::read_size(job.engine, job.chunk) as u64),
             adopt_below: lanes / 2,
             carries: lanes > 1,
-            // The last groups run on every digester at once: handing
-            // their files on would only gather them in fewer lanes.
-            drain: last || self.ended.load(Ordering::Acquire),
+            // The last groups run on every digester at once, when they
+            // have files enough to fill a narrow pass; fewer go on in one
+            // call's lanes, for the same time at less CPU.
+            drain: (last && files_len >= lanes / 2) || self.ended.load(Ordering::Acquire),
             catch_up: false,
             back: Vec::new(),
             failed: None,
