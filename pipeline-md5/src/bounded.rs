@@ -8,8 +8,10 @@ use pipeline::{pipeline, Cancel, Emitter};
 
 use crate::engine::Engine;
 use crate::error::Error;
+use crate::group::Grouper;
 use crate::progress::Progress;
-use crate::stages::{digest_entry_async, digest_group, walk_roots, Group, Grouper, WalkErrors};
+use crate::relay::{Numbered, Relay, Work};
+use crate::stages::{digest_entry_async, walk_roots, WalkErrors};
 use crate::walk::Entry;
 use crate::FileDigest;
 
@@ -33,6 +35,9 @@ pub(crate) struct Job {
     pub(crate) progress: Arc<Progress>,
     /// Files handed to a digester at once (at most).
     pub(crate) group: usize,
+    /// Groups of files that may wait in the `order` stage for one file
+    /// still being read ahead of them (the reorder window).
+    pub(crate) window: usize,
     /// Whether the first error fails the run.
     pub(crate) fail_fast: bool,
     /// The MD5 engine the bounded design's digesters run.
@@ -47,9 +52,11 @@ fn walk_files(job: &Job, em: &mut Emitter<Entry>) {
     walk_roots(job, em, |entry, em: &mut Emitter<Entry>| em.emit(entry));
 }
 
-/// Sends the regular files the walk finds downstream in groups.
-fn walk_groups(job: &Job, em: &mut Emitter<Group>) {
-    walk_roots(job, em, Grouper::new(job.group, job.digesters));
+/// Sends the regular files the walk finds downstream in groups, numbered,
+/// and then [`Work::End`].
+fn walk_groups(job: &Job, em: &mut Emitter<Work>) {
+    let in_place = !job.fail_fast && matches!(job.walk_errors, WalkErrors::InPlace);
+    walk_roots(job, em, Grouper::new(job.group, job.digesters, in_place));
 }
 
 /// A file's digest or its error, as the grouped digest stage gives them.
@@ -58,21 +65,26 @@ pub(crate) type Digested = Result<FileDigest, Error>;
 pipeline! {
     /// The article's bounded `MD5All` on `std::fs`: one walker,
     /// `digesters` digesters on the blocking pool, each reading one
-    /// group of files at a time, each file in chunks; results leave in
-    /// walk order (the ordered stage's reorder window is bounded), so
-    /// sorted output streams. A group's results leave as one packet
-    /// (the consumer flattens it), per-file errors in their place;
-    /// under fail-fast the first one fails the run instead.
-    pub(crate) Md5Bounded(job: Job, digesters: usize) -> Vec<Digested> {
+    /// group of files at a time on its engine's lanes, each file in
+    /// chunks. A file still being read when the rest of its group is
+    /// done goes on in the lanes of later groups (a [`Relay`]), so a
+    /// digester hands on each file's outcome when it has it, numbered;
+    /// the `order` stage puts them back in walk order (how far a file
+    /// may lag is bounded), so sorted output streams. Outcomes leave
+    /// in packets (the consumer flattens them), per-file errors in
+    /// their place; under fail-fast the first one fails the run
+    /// instead.
+    pub(crate) Md5Bounded(job: Job, digesters: usize, relay: Arc<Relay>) -> Vec<Digested> {
         walk:   source blocking {
             let job = job.clone();
-            move |em: &mut Emitter<Group>| walk_groups(&job, em)
+            move |em: &mut Emitter<Work>| walk_groups(&job, em)
         };
-        digest: try_map move |group: Group| {
-                    let cancel = Cancel::current();
-                    digest_group(group, job.engine, job.chunk, cancel.as_ref(), &job.progress, job.fail_fast)
+        digest: try_map {
+                    let relay = relay.clone();
+                    move |work: Work| relay.digest(work, &job, Cancel::current().as_ref())
                 }
-                [workers = digesters, ordered, blocking];
+                [workers = digesters, blocking];
+        order:  map move |packet: Vec<Numbered>| relay.order(packet);
         out:    sink iter();
     }
 }

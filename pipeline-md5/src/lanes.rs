@@ -24,7 +24,7 @@ use std::fs::File;
 use std::io::{self, Read};
 
 use crate::digest::DigestError;
-use crate::engine::{Engine, LaneStatus, MultiMd5};
+use crate::engine::{Engine, LaneStatus, MultiMd5, Suspended};
 
 /// What the caller's `open` made of a file of the group.
 pub(crate) enum Opened {
@@ -100,78 +100,110 @@ impl Lanes {
     /// rest is dropped and this returns. `cancelled()` is asked before each
     /// round of reads: once it says yes, the first open file (or the next
     /// one) is done with [`DigestError::Cancelled`] and this returns.
-    /// `on_bytes(n)` is told the size of each read.
+    /// `on_bytes(n)` is told the size of each read. No stream outlives the
+    /// call (see [`Lanes::run`] for lanes that hand streams on).
     pub(crate) fn digest(
         &mut self,
         count: usize,
-        mut open: impl FnMut(usize) -> Opened,
+        open: impl FnMut(usize) -> Opened,
         cancelled: &dyn Fn() -> bool,
         on_bytes: &mut dyn FnMut(u64),
-        mut done: impl FnMut(usize, Result<[u8; 16], DigestError>) -> bool,
+        done: impl FnMut(usize, Result<[u8; 16], DigestError>) -> bool,
+    ) {
+        let mut feed = Counted {
+            count,
+            next: 0,
+            open,
+            done,
+        };
+        self.run(&mut feed, cancelled, on_bytes);
+    }
+
+    /// Runs the streams `feed` gives until it has no more and every lane
+    /// is idle, or until [`Feed::settle`] lets the streams left leave
+    /// (they go to [`Feed::carry`], suspended, to go on in a later run).
+    /// `cancelled()` is asked before each round of reads: once it says
+    /// yes, [`Feed::cancelled`] is told which streams were open and this
+    /// returns (their files are closed). `on_bytes(n)` is told the size
+    /// of each read.
+    pub(crate) fn run<F: Feed>(
+        &mut self,
+        feed: &mut F,
+        cancelled: &dyn Fn() -> bool,
+        on_bytes: &mut dyn FnMut(u64),
     ) {
         let md5 = &mut self.md5;
         let lanes = md5.lanes();
         for lane in 0..lanes {
             md5.stop(lane);
         }
-        // Per lane: the index of the file it reads, the file, and the
-        // size of its reads.
-        let mut held: Vec<Option<(usize, File, usize)>> = (0..lanes).map(|_| None).collect();
-        let mut next = 0;
+        let mut held: Vec<Option<Held<F::Tag>>> = (0..lanes).map(|_| None).collect();
+        let mut count = 0;
         loop {
             if cancelled() {
-                let first = held.iter().flatten().map(|(i, ..)| *i).min();
-                if let Some(i) = first.or((next < count).then_some(next)) {
-                    done(i, Err(DigestError::Cancelled));
-                }
+                feed.cancelled(held.into_iter().flatten().map(|h| h.tag).collect());
                 return;
             }
+            let mut dry = false;
             for (lane, slot) in held.iter_mut().enumerate() {
                 loop {
                     match md5.status(lane) {
                         LaneStatus::Done => {
-                            let (i, ..) = slot.take().expect("a done lane holds a file");
-                            if !done(i, Ok(md5.digest(lane))) {
+                            let held = slot.take().expect("a done lane holds a file");
+                            count -= 1;
+                            if !feed.done(held.tag, Ok(md5.digest(lane))) {
                                 return;
                             }
                         }
-                        LaneStatus::Idle if next < count => {
-                            let i = next;
-                            next += 1;
-                            match open(i) {
-                                Opened::Lane(file, size) => {
-                                    // The whole file in one read (and the
-                                    // read that finds its end), if it fits.
-                                    let size = usize::try_from(size).unwrap_or(usize::MAX);
-                                    let read = self.read.min(size.max(READ_MIN));
-                                    md5.start(lane);
-                                    *slot = Some((i, file, read));
-                                }
-                                Opened::Done(result) => {
-                                    if !done(i, result) {
-                                        return;
-                                    }
+                        LaneStatus::Idle if !dry => match feed.next(count) {
+                            Some(Start::File(tag, Opened::Lane(file, size))) => {
+                                // The whole file in one read (and the read
+                                // that finds its end), if it fits.
+                                let whole = usize::try_from(size).unwrap_or(usize::MAX);
+                                let read = self.read.min(whole.max(READ_MIN));
+                                md5.start(lane);
+                                *slot = Some(Held {
+                                    tag,
+                                    file,
+                                    read,
+                                    left: size,
+                                });
+                                count += 1;
+                            }
+                            Some(Start::File(tag, Opened::Done(result))) => {
+                                if !feed.done(tag, result) {
+                                    return;
                                 }
                             }
-                        }
+                            Some(Start::Resume(carried)) => {
+                                md5.resume(lane, carried.stream);
+                                *slot = Some(carried.held);
+                                count += 1;
+                            }
+                            None => dry = true,
+                        },
                         LaneStatus::Hungry => {
-                            let (i, file, read) = slot.as_mut().expect("an open lane holds a file");
-                            let filled = match md5.try_reserve(lane, *read) {
-                                Ok(()) => md5.fill(lane, *read, |buf| read_retrying(file, buf)),
+                            let held = slot.as_mut().expect("an open lane holds a file");
+                            let read = held.read;
+                            let filled = match md5.try_reserve(lane, read) {
+                                Ok(()) => {
+                                    md5.fill(lane, read, |buf| read_retrying(&mut held.file, buf))
+                                }
                                 Err(_) => Err(io::Error::from_raw_os_error(libc::ENOMEM)),
                             };
                             match filled {
                                 Ok(0) => md5.finish(lane),
                                 Ok(n) => {
                                     on_bytes(n as u64);
+                                    held.left = held.left.saturating_sub(n as u64);
                                     // Let the other lanes be fed first.
                                     break;
                                 }
                                 Err(err) => {
-                                    let i = *i;
                                     md5.stop(lane);
-                                    *slot = None;
-                                    if !done(i, Err(DigestError::Read(err))) {
+                                    let held = slot.take().expect("an open lane holds a file");
+                                    count -= 1;
+                                    if !feed.done(held.tag, Err(DigestError::Read(err))) {
                                         return;
                                     }
                                 }
@@ -182,9 +214,128 @@ impl Lanes {
                     }
                 }
             }
-            if md5.compress() == 0 && next == count && held.iter().all(Option::is_none) {
+            if md5.compress() == 0 && dry && count == 0 {
                 return;
             }
+            if dry && count > 0 {
+                // Streams read to their end are digested here, not carried.
+                for (lane, slot) in held.iter_mut().enumerate() {
+                    if slot.is_some() && !md5.is_open(lane) {
+                        let held = slot.take().expect("checked just now");
+                        count -= 1;
+                        if !feed.done(held.tag, Ok(md5.digest(lane))) {
+                            return;
+                        }
+                    }
+                }
+            }
+            if dry && count > 0 {
+                let open: Vec<(&F::Tag, u64)> =
+                    held.iter().flatten().map(|h| (&h.tag, h.left)).collect();
+                if feed.settle(&open) {
+                    let mut carried = Vec::with_capacity(count);
+                    for (lane, slot) in held.iter_mut().enumerate() {
+                        if let Some(held) = slot.take() {
+                            carried.push(Carried {
+                                stream: md5.suspend(lane),
+                                held,
+                            });
+                        }
+                    }
+                    feed.carry(carried);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Where [`Lanes::run`] gets its streams and tells their outcomes; a
+/// stream is known by its `Tag`.
+pub(crate) trait Feed {
+    /// What the feed knows a stream by (its index, its path).
+    type Tag;
+
+    /// The next stream for an idle lane, `held` streams being open now;
+    /// `None`: nothing more for this round.
+    fn next(&mut self, held: usize) -> Option<Start<Self::Tag>>;
+
+    /// A stream's outcome, as soon as it is known; `false`: stop now (the
+    /// open streams are dropped, their files closed).
+    fn done(&mut self, tag: Self::Tag, result: Result<[u8; 16], DigestError>) -> bool;
+
+    /// Asked after each round in which [`next`](Self::next) had nothing
+    /// more, while streams are open, with each one's bytes left to read
+    /// (by its file's size): `true` suspends them all and hands them to
+    /// [`carry`](Self::carry), and the run ends.
+    fn settle(&mut self, _open: &[(&Self::Tag, u64)]) -> bool {
+        false
+    }
+
+    /// Takes the streams [`settle`](Self::settle) let go.
+    fn carry(&mut self, _streams: Vec<Carried<Self::Tag>>) {
+        unreachable!("a feed that never settles is never given streams to carry")
+    }
+
+    /// The run was cancelled with these streams open; they are dropped.
+    fn cancelled(&mut self, open: Vec<Self::Tag>);
+}
+
+/// What [`Feed::next`] gives an idle lane.
+pub(crate) enum Start<T> {
+    /// A file the feed opened (or whose outcome it knows already).
+    File(T, Opened),
+    /// A stream a run before suspended, to go on here.
+    Resume(Carried<T>),
+}
+
+/// An open file in a lane: what the feed knows it by, the file, the size
+/// of its reads, and the bytes left to read by its size.
+pub(crate) struct Held<T> {
+    pub(crate) tag: T,
+    file: File,
+    read: usize,
+    left: u64,
+}
+
+/// A stream out of its lane: its file, where the file was, and the MD5
+/// state so far. Dropping it closes the file.
+pub(crate) struct Carried<T> {
+    pub(crate) held: Held<T>,
+    stream: Suspended,
+}
+
+/// The feed of [`Lanes::digest`]: files `0..count` by index.
+struct Counted<O, D> {
+    count: usize,
+    next: usize,
+    open: O,
+    done: D,
+}
+
+impl<O, D> Feed for Counted<O, D>
+where
+    O: FnMut(usize) -> Opened,
+    D: FnMut(usize, Result<[u8; 16], DigestError>) -> bool,
+{
+    type Tag = usize;
+
+    fn next(&mut self, _held: usize) -> Option<Start<usize>> {
+        (self.next < self.count).then(|| {
+            let i = self.next;
+            self.next += 1;
+            Start::File(i, (self.open)(i))
+        })
+    }
+
+    fn done(&mut self, i: usize, result: Result<[u8; 16], DigestError>) -> bool {
+        (self.done)(i, result)
+    }
+
+    fn cancelled(&mut self, open: Vec<usize>) {
+        let first = open.into_iter().min();
+        if let Some(i) = first.or((self.next < self.count).then_some(self.next)) {
+            (self.done)(i, Err(DigestError::Cancelled));
         }
     }
 }

@@ -44,16 +44,24 @@
 //!
 //! 1. The walk lists each directory once and takes each entry's type from
 //!    the listing (`d_type`): no `stat` per entry, in bytewise path order.
-//! 2. Files gather in groups of [`Options::group`] (256); the walk's last
-//!    files are split among the digesters.
+//! 2. Files gather in groups of [`Options::group`] (256), numbered in walk
+//!    order; the walk's last files are split among the digesters, and an
+//!    end marker follows them.
 //! 3. A digester (on the blocking pool) takes a group and shares its
 //!    [`engine`]'s lanes among the group's files: each file is opened
 //!    without blocking, checked by one `fstat`, read in chunks straight
-//!    into its lane, and digested beside up to 15 others; a file left
-//!    alone runs on the one-lane kernel.
-//! 4. The group's results, in order, cross to the consumer as one packet
-//!    (one wake-up per group), through the reorder window that puts
-//!    groups back in walk order; [`Digests`] hands them out one by one.
+//!    into its lane, and digested beside up to 15 others; a pass over
+//!    few lanes runs on a narrower kernel.
+//! 4. A file still long to read when the rest of its group is done
+//!    leaves its lane, suspended, for a pool the digesters share; later
+//!    groups take it on in their lanes, beside their own files and the
+//!    other long ones, and the end marker's digester drains the pool with
+//!    the others, so large files never run alone for long.
+//! 5. A digester hands on the outcomes it finished, numbered, as one
+//!    packet (one wake-up per group); the `order` stage puts them back in
+//!    walk order. A long file may lag at most [`Options::window`] groups
+//!    behind the files it holds up, so what waits there stays bounded;
+//!    [`Digests`] hands the outcomes out one by one.
 //!
 //! # Reading files: blocking beats `async-fs`
 //!
@@ -92,6 +100,8 @@ mod listread;
 mod parallel;
 mod pause;
 mod progress;
+mod relay;
+mod reorder;
 mod serial;
 mod stages;
 mod tree;
@@ -180,6 +190,7 @@ fn article(root: &Path, opts: &Options) -> Result<Vec<FileDigest>, Error> {
         walk_errors: WalkErrors::Stash(walk_error.clone()),
         progress: Arc::new(Progress::new()),
         group: opts.group,
+        window: opts.window_len(),
         fail_fast: opts.fail_fast,
         engine: opts.engine,
         digesters: opts.digesters,

@@ -1,6 +1,6 @@
 //! The stage functions the three designs share: the walk of several roots
-//! as a pipeline source, the digest of a group of walked files on the
-//! engine's lanes (the bounded design), and the digest of one walked file,
+//! as a pipeline source, the opening of a walked file for a lane (the
+//! bounded design, [`crate::relay`]), and the digest of one walked file,
 //! blocking (on `std::fs`, run on the blocking pool) or async (on
 //! `async-fs`).
 
@@ -12,13 +12,11 @@ use pipeline::{Cancel, Cancelled, Emitter};
 
 use crate::bounded::Job;
 use crate::digest::{DigestError, Digester};
-use crate::engine::Engine;
 use crate::error::Error;
-use crate::lanes::{Lanes, Opened};
+use crate::lanes::Opened;
 use crate::progress::Progress;
 use crate::walk::{Entry, Walk};
 
-pub(crate) use crate::group::{Group, Grouper};
 use crate::FileDigest;
 
 /// What the walking source does with a walk error.
@@ -41,6 +39,14 @@ pub(crate) trait Found<T> {
     /// place.
     fn flush(&mut self, _em: &mut Emitter<T>) -> Result<(), Cancelled> {
         Ok(())
+    }
+
+    /// Reports a walk error in its place: what is held back goes first,
+    /// then the error ([`Emitter::error`]: under the fail-fast policy it
+    /// cancels the run at once, under the continue policy it travels
+    /// downstream as an item).
+    fn failed(&mut self, err: Error, em: &mut Emitter<T>) -> Result<(), Cancelled> {
+        self.flush(em).and_then(|()| em.error(err))
     }
 
     /// Emits what is held back at the end of the walk: [`flush`](Self::flush)
@@ -84,9 +90,7 @@ pub(crate) fn walk_roots<T>(job: &Job, em: &mut Emitter<T>, mut found: impl Foun
                     found.file(entry, em)
                 }
                 Err(err) => match &job.walk_errors {
-                    WalkErrors::InPlace => {
-                        found.flush(em).and_then(|()| em.error(Error::Walk(err)))
-                    }
+                    WalkErrors::InPlace => found.failed(Error::Walk(err), em),
                     WalkErrors::Stash(slot) => {
                         let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
                         slot.get_or_insert(Error::Walk(err));
@@ -104,61 +108,15 @@ pub(crate) fn walk_roots<T>(job: &Job, em: &mut Emitter<T>, mut found: impl Foun
     let _ = found.end(em);
 }
 
-/// The blocking digest stage over a group: each file's digest or error, in
-/// order (files that turn out not to be regular are left out). The files
-/// share the lanes of `engine` ([`Lanes::digest`]); standard input is read
-/// on its own. With `fail_fast` the first error is returned instead, which
-/// fails the run.
-///
-/// # Errors
-///
-/// With `fail_fast`, the first file's [`Error::Read`] to fail; a cancel
-/// (as [`Error::Read`] of [`DigestError::Cancelled`]) in any case. A
-/// lane's buffer that cannot grow is that file's `Cannot allocate memory`.
-pub(crate) fn digest_group(
-    group: Group,
-    engine: Engine,
-    chunk: usize,
-    cancel: Option<&Cancel>,
-    progress: &Progress,
-    fail_fast: bool,
-) -> Result<Vec<Result<FileDigest, Error>>, Error> {
-    let cancelled = || cancel.is_some_and(Cancel::is_cancelled);
-    let mut on_bytes = |n| progress.read(n);
-    let mut results: Vec<Option<Result<Option<FileDigest>, Error>>> =
-        (0..group.len()).map(|_| None).collect();
-    let mut failed = None;
-    let open = |i: usize| open_entry(&group[i], chunk, cancel, progress);
-    let done = |i: usize, result| {
-        progress.file_done();
-        let result = finish(&group[i], result);
-        match result {
-            Err(err) if fail_fast || err.is_cancelled() => {
-                failed = Some(err);
-                false
-            }
-            other => {
-                results[i] = Some(other);
-                true
-            }
-        }
-    };
-    Lanes::with(engine, chunk, |lanes| {
-        lanes.digest(group.len(), open, &cancelled, &mut on_bytes, done)
-    });
-    if let Some(err) = failed {
-        return Err(err);
-    }
-    Ok(results
-        .into_iter()
-        .filter_map(|r| r.expect("every file of the group is done").transpose())
-        .collect())
-}
-
 /// Opens a walked file for a lane: without blocking, through no symlink
 /// below a root, and checked regular by one `fstat` of what was opened.
 /// Standard input is digested here, on its own.
-fn open_entry(entry: &Entry, chunk: usize, cancel: Option<&Cancel>, progress: &Progress) -> Opened {
+pub(crate) fn open_entry(
+    entry: &Entry,
+    chunk: usize,
+    cancel: Option<&Cancel>,
+    progress: &Progress,
+) -> Opened {
     if entry.is_stdin() {
         return Opened::Done(digest_walked(entry, chunk, cancel, progress));
     }
@@ -243,7 +201,9 @@ pub(crate) fn digest_entry(
     finish(entry, result)
 }
 
-fn finish(
+/// A file's outcome as a stage gives it: its digest, `None` for what
+/// turned out not to be a regular file (a directory is an error).
+pub(crate) fn finish(
     entry: &Entry,
     result: Result<[u8; 16], DigestError>,
 ) -> Result<Option<FileDigest>, Error> {

@@ -14,6 +14,7 @@ use crate::engine::Engine;
 use crate::error::Error;
 use crate::parallel::Md5Parallel;
 use crate::progress::Progress;
+use crate::relay::Relay;
 use crate::serial::Md5Serial;
 use crate::stages::WalkErrors;
 use crate::FileDigest;
@@ -90,9 +91,10 @@ pub mod limits {
 /// The reorder window `md5pipe` uses unless told otherwise (at least twice
 /// the digesters). A waiting result is a digest and its path, never file
 /// data, so a wide window is cheap; and it lets the other digesters go on
-/// through many small files while one reads a big file ahead of them (on a
+/// through many small files while a big file ahead of them is read (on a
 /// tree of small files with a few of 1–20 MiB, a window of 64 instead of 4
-/// made the run ~20% faster).
+/// made the run ~20% faster). In groups of [`DEFAULT_GROUP`], up to 16,384
+/// outcomes (about 2 MiB) may wait for one large file.
 pub const DEFAULT_WINDOW: usize = 64;
 
 /// The files a digester is handed at once unless told otherwise: many
@@ -116,7 +118,10 @@ pub struct Options {
     pub buffer: usize,
     /// How many finished digests may wait for a slower one ahead of them;
     /// `None`: [`DEFAULT_WINDOW`] or twice the digesters, whichever is
-    /// more.
+    /// more. In the bounded design on `std::fs` ([`Io::Blocking`]) it is
+    /// counted in groups: a large file is handed on to later groups
+    /// only while it lags fewer than `window` groups of files behind
+    /// them; the `async-fs` design counts it in files.
     pub window: Option<usize>,
     /// Bytes read at a time; memory per digester.
     pub chunk: usize,
@@ -437,6 +442,7 @@ where
         walk_errors: WalkErrors::InPlace,
         progress: Arc::new(Progress::new()),
         group: opts.group,
+        window: opts.window_len(),
         fail_fast: opts.fail_fast,
         engine: opts.engine,
         digesters: opts.digesters,
@@ -449,7 +455,8 @@ pub(crate) fn start(job: Job, opts: &Options) -> Digests {
     let progress = job.progress.clone();
     match (opts.mode, opts.io) {
         (Mode::Bounded, Io::Blocking) => {
-            started(Md5Bounded::new(job, opts.digesters), opts, progress)
+            let relay = Arc::new(Relay::new(&job));
+            started(Md5Bounded::new(job, opts.digesters, relay), opts, progress)
         }
         (Mode::Bounded, Io::Async) => {
             started(Md5BoundedAsync::new(job, opts.digesters), opts, progress)

@@ -273,7 +273,7 @@ fn zero_widths_and_misplaced_options_are_usage_errors() {
 fn stats_table_names_every_stage_on_stderr() {
     let dir = tricky_tree();
     for (mode, stages) in [
-        ("bounded", &["walk", "digest", "out"][..]),
+        ("bounded", &["walk", "digest", "order", "out"][..]),
         ("parallel", &["walk", "collect", "keep", "out"]),
         ("serial", &["md5all", "out"]),
     ] {

@@ -137,8 +137,9 @@ struct Args {
     #[arg(long, value_name = "N", value_parser = positive::<{ limits::BUFFER }>)]
     buffer: Option<usize>,
 
-    /// How many finished digests may wait for a slower one ahead of them,
-    /// at most 65536 [default: 64, or twice the digesters if more].
+    /// How many finished digests may wait for a slower one ahead of them
+    /// (counted in groups with blocking reads), at most 65536 [default: 64,
+    /// or twice the digesters if more].
     #[arg(long, value_name = "N", value_parser = positive::<{ limits::WINDOW }>)]
     window: Option<usize>,
 

@@ -20,7 +20,8 @@
 //! busy. Masked lanes cost as much as busy ones, so each pass runs on the
 //! narrowest kernel that holds the lanes it compresses: a lone stream on
 //! a one-lane kernel of plain `u32` words (as fast as md-5), and up to 8
-//! streams of `avx2-dual` on the single 8-lane chain.
+//! streams of `avx2-dual` (or of `avx512`, on a CPU with AVX2) on the
+//! single 8-lane AVX2 chain.
 //!
 //! [`Engine::detect`] picks the fastest engine the CPU has, unless the
 //! environment variable `MD5PIPE_ENGINE` names one ([`Engine::from_name`]).
@@ -91,7 +92,7 @@ mod emulated;
 #[cfg(test)]
 mod tests;
 
-pub use multi::{digest_chunked, LaneStatus, MultiMd5};
+pub use multi::{digest_chunked, LaneStatus, MultiMd5, Suspended};
 
 /// The environment variable that forces an engine in [`Engine::detect`].
 pub const ENGINE_VAR: &str = "MD5PIPE_ENGINE";
@@ -248,8 +249,11 @@ impl Engine {
 
     /// The kernel for a pass over `taken` lanes (at least 1), and how many
     /// lanes it is fed: one lane runs on the one-lane kernel, and up to
-    /// eight lanes of `avx2-dual` on the single `avx2` chain, since masked
-    /// lanes cost as much as busy ones. `None` for md-5's own path.
+    /// eight lanes of `avx2-dual` or `avx512` on the single `avx2` chain
+    /// (for `avx512`, where the CPU has AVX2, as every AVX-512 CPU does),
+    /// since masked lanes cost as much as busy ones: on an AMD EPYC with
+    /// both, an 8-lane AVX2 pass took half the time of a 16-lane AVX-512
+    /// one (BENCHMARKS.md). `None` for md-5's own path.
     fn kernel_for(self, taken: usize) -> Option<(Kernel, usize)> {
         let wide = self.kernel()?;
         if taken <= 1 {
@@ -259,6 +263,11 @@ impl Engine {
         if self.kind == Kind::Avx2Dual && taken <= avx2::LANES {
             // An `avx2-dual` engine exists only where AVX2 was detected,
             // which is all the 8-lane kernel needs.
+            return Some((avx2::compress, avx2::LANES));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if self.kind == Kind::Avx512 && taken <= avx2::LANES && supported(Kind::Avx2) {
+            // AVX2 detected just now: all the 8-lane kernel needs.
             return Some((avx2::compress, avx2::LANES));
         }
         Some((wide, self.lanes()))

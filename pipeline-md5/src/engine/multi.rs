@@ -83,6 +83,28 @@ impl Lane {
     }
 }
 
+/// A stream taken out of its lane by [`MultiMd5::suspend`]: its state,
+/// its length so far and the bytes of its last, partial block (for the
+/// scalar engine, md-5's own stream). [`MultiMd5::resume`] puts it in a
+/// lane of the same engine, where it goes on.
+pub struct Suspended {
+    engine: Engine,
+    state: [u32; 4],
+    len: u64,
+    tail: [u8; 64],
+    waiting: u8,
+    scalar: Md5,
+}
+
+impl std::fmt::Debug for Suspended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Suspended")
+            .field("engine", &self.engine)
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Up to [`Engine::lanes`] MD5 streams digested side by side, each fed
 /// its own bytes: see the [module docs](super) for the life of a lane.
 ///
@@ -126,6 +148,13 @@ impl MultiMd5 {
             Phase::Open => LaneStatus::Hungry,
             Phase::Finished => LaneStatus::Done,
         }
+    }
+
+    /// Whether `lane` holds a stream that is still open: one that
+    /// [`MultiMd5::update`], [`MultiMd5::fill`], [`MultiMd5::finish`] and
+    /// [`MultiMd5::suspend`] take.
+    pub fn is_open(&self, lane: usize) -> bool {
+        self.lanes[lane].phase == Phase::Open
     }
 
     /// Bytes buffered in `lane` and not yet compressed (after
@@ -292,15 +321,7 @@ impl MultiMd5 {
             self.finish(lane);
         }
         while self.lanes[lane].blocks() > 0 {
-            let has_block = |other: &Lane| other.blocks() > 0;
-            let blocks = self
-                .lanes
-                .iter()
-                .map(Lane::blocks)
-                .filter(|&blocks| blocks > 0)
-                .min()
-                .unwrap_or(0);
-            self.run(blocks, has_block);
+            self.compress_with(lane);
         }
         let lane = &mut self.lanes[lane];
         lane.phase = Phase::Idle;
@@ -312,6 +333,71 @@ impl MultiMd5 {
             bytes.copy_from_slice(&word.to_le_bytes());
         }
         out
+    }
+
+    /// Takes `lane`'s open stream out, to be [resumed](MultiMd5::resume)
+    /// later in a lane of this or another `MultiMd5` of the same engine:
+    /// its whole blocks are compressed first (every other lane with a block
+    /// riding along), so what leaves is the state and less than one block.
+    /// The lane is idle afterwards.
+    ///
+    /// # Panics
+    ///
+    /// If the lane's stream is not open (idle, or finished).
+    pub fn suspend(&mut self, lane: usize) -> Suspended {
+        self.open(lane);
+        while self.lanes[lane].blocks() > 0 {
+            self.compress_with(lane);
+        }
+        let lane = &mut self.lanes[lane];
+        lane.phase = Phase::Idle;
+        let mut tail = [0u8; 64];
+        let waiting = lane.end - lane.start;
+        tail[..waiting].copy_from_slice(&lane.buf[lane.start..lane.end]);
+        (lane.start, lane.end) = (0, 0);
+        Suspended {
+            engine: self.engine,
+            state: lane.state,
+            len: lane.len,
+            tail,
+            waiting: waiting as u8,
+            scalar: std::mem::replace(&mut lane.scalar, Md5::new()),
+        }
+    }
+
+    /// Gives `lane` a stream [suspended](MultiMd5::suspend) before: it goes
+    /// on as if it had never left. Whatever the lane held is dropped.
+    ///
+    /// # Panics
+    ///
+    /// If the stream was suspended from lanes of another engine.
+    pub fn resume(&mut self, lane: usize, stream: Suspended) {
+        assert!(
+            stream.engine == self.engine,
+            "a stream resumes on the engine it was suspended from"
+        );
+        let lane = &mut self.lanes[lane];
+        lane.phase = Phase::Open;
+        lane.state = stream.state;
+        lane.len = stream.len;
+        (lane.start, lane.end) = (0, 0);
+        lane.push(&stream.tail[..usize::from(stream.waiting)]);
+        lane.scalar = stream.scalar;
+    }
+
+    /// Compresses the whole blocks of every lane that has one, as many as
+    /// the one with fewest has; `lane` must have one.
+    fn compress_with(&mut self, lane: usize) {
+        debug_assert!(self.lanes[lane].blocks() > 0);
+        let has_block = |other: &Lane| other.blocks() > 0;
+        let blocks = self
+            .lanes
+            .iter()
+            .map(Lane::blocks)
+            .filter(|&blocks| blocks > 0)
+            .min()
+            .unwrap_or(0);
+        self.run(blocks, has_block);
     }
 
     /// The lane, checked open.
@@ -349,7 +435,9 @@ impl MultiMd5 {
         }
         // SAFETY: `kernel` comes from `self.engine.kernel_for`, which only
         // hands out the kernel of the engine's own kind, the portable
-        // one-lane kernel, or (for `avx2-dual`) the 8-lane AVX2 kernel; and
+        // one-lane kernel, or the 8-lane AVX2 kernel: for `avx2-dual`
+        // (built only where AVX2 was detected) or for `avx512` once
+        // `supported` detected AVX2 for this pass; and
         // an `Engine` is only built for a kind whose CPU extension
         // `supported` detected (see `Engine`'s constructors). The kernel
         // gets `width` states and inputs, `width` is its lane count and at
