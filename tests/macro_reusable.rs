@@ -255,3 +255,21 @@ fn adaptive_and_batch_options_set_the_packets() {
     assert_eq!(cfg.inc.packet_cap(), 8);
     assert_eq!(p.run().unwrap(), (0..100u64).map(|x| x * x + 1).sum());
 }
+
+#[test]
+fn a_timeout_set_on_a_declared_pipeline_ends_each_of_its_runs() {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut p = Forever::new().with_timeout(Duration::from_millis(50));
+        let first = p.run();
+        let live = p.live_tasks().get();
+        let second = p.run();
+        p.set_timeout(None);
+        let _ = tx.send((first, second, live, p.timeout()));
+    });
+    let (first, second, live, timeout) = rx.recv_timeout(GUARD).expect("the runs ended");
+    assert!(matches!(first, Err(Error::Timeout { .. })), "{first:?}");
+    assert!(matches!(second, Err(Error::Timeout { .. })), "{second:?}");
+    assert_eq!(live, 0);
+    assert_eq!(timeout, None);
+}

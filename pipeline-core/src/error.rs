@@ -1,6 +1,7 @@
 //! The error type of a run.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A boxed error, what fallible stage functions may return (anything that
 /// converts into it, such as `std::io::Error` or a `String`).
@@ -36,6 +37,13 @@ pub enum Error {
     },
     /// The run was cancelled from outside through its [`Cancel`](crate::Cancel).
     Cancelled,
+    /// The run's deadline ([`Run::deadline`](crate::Run::deadline),
+    /// [`Run::timeout`](crate::Run::timeout)) passed before it ended: the
+    /// run was cancelled, as by its [`Cancel`](crate::Cancel).
+    Timeout {
+        /// How long after the run's start the deadline was.
+        after: Duration,
+    },
     /// The pipeline was declared with an invalid setting (a width, buffer,
     /// window or batch of 0, more workers than can run at once, stages of
     /// two different pipelines joined), or a flow built and never read by
@@ -54,6 +62,7 @@ impl std::fmt::Display for Error {
             Error::Stage { stage, source } => write!(f, "stage `{stage}`: {source}"),
             Error::Panic { stage, message } => write!(f, "stage `{stage}` panicked: {message}"),
             Error::Cancelled => f.write_str("pipeline cancelled"),
+            Error::Timeout { after } => write!(f, "the run's deadline passed after {after:?}"),
             Error::Config { stage, message } => write!(f, "stage `{stage}`: {message}"),
         }
     }
@@ -86,7 +95,7 @@ impl Error {
             Error::Stage { stage, .. }
             | Error::Panic { stage, .. }
             | Error::Config { stage, .. } => Some(stage),
-            Error::Cancelled => None,
+            Error::Cancelled | Error::Timeout { .. } => None,
         }
     }
 

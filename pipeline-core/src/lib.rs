@@ -131,6 +131,12 @@
 //! are fused). A sink that has what it asked for (`first`, `take`) has
 //! succeeded, whatever the rest of the run does after.
 //!
+//! A run's deadline ([`Run::deadline`], [`Run::timeout`], or
+//! [`Pipeline::with_timeout`] before an `iter()`/`stream()` sink) cancels
+//! it through the same signal when it passes; the run then ends with
+//! [`Error::Timeout`] unless it had already failed or ended. Its timer is
+//! a task of the run (`run/deadline.rs`), stopped when the run ends.
+//!
 //! Runs nest: a run started inside a stage follows the enclosing run's
 //! signal ([`Cancel::follow`], [`Run::within`]), and a blocking
 //! [`Run::run`] (or [`RunIter`], or [`block_on`]) inside an inline stage

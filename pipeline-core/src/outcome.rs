@@ -4,7 +4,8 @@
 //! The first reason recorded stays: a run that failed reports that error,
 //! not the cancellations it caused in other stages; a run whose sink had
 //! what it asked for (`Finished`) reports no error raised after that; a
-//! run cancelled from outside reports [`Error::Cancelled`].
+//! run cancelled from outside reports [`Error::Cancelled`], one whose
+//! deadline passed [`Error::Timeout`].
 //!
 //! What the error policy makes of a stage's error ([`Raised`]) and how a
 //! panic becomes the run's error ([`Cancel::fail_panicked`]) are decided
@@ -12,6 +13,7 @@
 
 use std::any::Any;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::build::ErrorPolicy;
 use crate::cancel::Cancel;
@@ -47,6 +49,8 @@ pub(crate) enum Reason {
     Finished,
     /// [`Cancel::cancel`] was called from outside.
     Cancelled,
+    /// The run's deadline passed, this long after its start.
+    TimedOut(Duration),
     /// A stage failed or panicked: the run's first error.
     Failed(Error),
 }
@@ -110,6 +114,7 @@ pub(crate) fn outcome(cancel: &Cancel) -> Result<(), Error> {
     match cancel.reason() {
         Some(Reason::Failed(e)) => Err(e),
         Some(Reason::Cancelled) => Err(Error::Cancelled),
+        Some(Reason::TimedOut(after)) => Err(Error::Timeout { after }),
         _ => Ok(()),
     }
 }

@@ -11,6 +11,7 @@ use crate::cancel::Cancel;
 use crate::error::Error;
 use crate::executor::LiveTasks;
 use crate::run::ctx::RunCtx;
+use crate::run::deadline::Deadline;
 use crate::run::Errors;
 use crate::stats::Stats;
 
@@ -19,6 +20,8 @@ pub(crate) type Spawn = Box<dyn FnOnce(&RunCtx) -> Vec<Task<()>> + Send>;
 #[derive(Default)]
 pub(crate) struct Plan {
     pub(crate) policy: ErrorPolicy,
+    /// When the run must end at the latest, if ever.
+    pub(crate) deadline: Deadline,
     pub(crate) spawns: Vec<Spawn>,
     pub(crate) config_errors: Vec<Error>,
     pub(crate) bound: usize,

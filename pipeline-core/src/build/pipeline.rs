@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::{FutureExt, Stream};
 use smol::Task;
@@ -74,6 +75,50 @@ impl Pipeline {
     /// Sets the error policy of the run.
     pub fn with_policy(self, policy: ErrorPolicy) -> Self {
         self.graph.plan().policy = policy;
+        self
+    }
+
+    /// Ends the run at `deadline` at the latest, as [`Run::deadline`](crate::Run::deadline)
+    /// does; here for a run whose sink starts it at once
+    /// ([`Flow::stream`], [`Flow::iter`]). When the deadline passes the
+    /// run is cancelled, and its stream or iterator ends with
+    /// [`Error::Timeout`](crate::Error::Timeout), then `None`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use pipeline_core::{Error, Pipeline};
+    ///
+    /// let soon = Instant::now() + Duration::from_millis(50);
+    /// let mut it = Pipeline::new().with_deadline(soon).from_iter("gen", 0u64..).iter();
+    /// let last = it.by_ref().find(|r| r.is_err());
+    /// assert!(matches!(last, Some(Err(Error::Timeout { .. }))));
+    /// assert!(it.next().is_none());
+    /// ```
+    pub fn with_deadline(self, deadline: Instant) -> Self {
+        self.graph.plan().deadline.at(deadline);
+        self
+    }
+
+    /// Ends the run `timeout` after it starts at the latest, as
+    /// [`Run::timeout`](crate::Run::timeout) does; here for a run whose
+    /// sink starts it at once ([`Flow::stream`], [`Flow::iter`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pipeline_core::{Error, Pipeline};
+    ///
+    /// let items: Vec<_> = Pipeline::new()
+    ///     .with_timeout(Duration::from_millis(50))
+    ///     .from_iter("gen", 0u64..)
+    ///     .iter()
+    ///     .collect();
+    /// assert_eq!(
+    ///     items.last().map(|r| r.as_ref().map_err(Error::to_string)),
+    ///     Some(Err("the run's deadline passed after 50ms".to_string()))
+    /// );
+    /// ```
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        self.graph.plan().deadline.after(timeout);
         self
     }
 

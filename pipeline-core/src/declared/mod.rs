@@ -8,6 +8,7 @@ mod layout;
 mod state;
 
 use std::future::Future;
+use std::time::Duration;
 
 use crate::build::{ErrorPolicy, Pipeline, StageConfig};
 use crate::cancel::Cancel;
@@ -121,6 +122,11 @@ pub use state::DeclaredState;
 /// squares.run()?;
 /// assert_eq!(squares.stats().stage("sq").map(|s| s.width), Some(3));
 /// assert!(squares.to_mermaid().contains("n1[\"sq: map, 3 workers\"]"));
+///
+/// // Every run from now on ends within a minute, or with `Error::Timeout`.
+/// let mut squares = squares.with_timeout(std::time::Duration::from_secs(60));
+/// assert_eq!(squares.run()?, [1, 4, 9, 16]);
+/// assert_eq!(squares.live_tasks().get(), 0);
 /// # Ok::<(), pipeline_core::Error>(())
 /// ```
 pub trait Declared: Sized {
@@ -196,6 +202,27 @@ pub trait Declared: Sized {
         self
     }
 
+    /// How long each run may take at most, if limited (see
+    /// [`Run::timeout`]).
+    fn timeout(&self) -> Option<Duration> {
+        self.state().timeout
+    }
+
+    /// Limits each of the next runs to `timeout` from its start (`None`:
+    /// no limit). A run still going then is cancelled and ends with
+    /// [`Error::Timeout`]; see [`Run::timeout`]. Applies to every sink,
+    /// `stream()` and `iter()` too.
+    fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.state_mut().timeout = timeout;
+    }
+
+    /// Limits each run to `timeout` from its start (builder style); see
+    /// [`set_timeout`](Self::set_timeout).
+    fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.set_timeout(Some(timeout));
+        self
+    }
+
     /// Declares one run with the current settings and a fresh clone of
     /// every argument, and returns it without running it: take its
     /// `live_tasks()` or `cancel_signal()` first, then run it. A
@@ -205,7 +232,10 @@ pub trait Declared: Sized {
     /// are those of this run.
     fn build(&mut self) -> Self::Built {
         let state = self.state_mut();
-        let pipeline = Pipeline::new().with_policy(state.policy);
+        let mut pipeline = Pipeline::new().with_policy(state.policy);
+        if let Some(timeout) = state.timeout {
+            pipeline = pipeline.with_timeout(timeout);
+        }
         state.stats = pipeline.stats();
         state.live = pipeline.live_tasks();
         state.cancel = pipeline.cancel_signal();
@@ -221,7 +251,8 @@ pub trait Declared: Sized {
     /// The run's first error (a stage's error or panic, naming the stage),
     /// [`Error::Cancelled`] if cancelled from outside (through
     /// [`cancel_signal`](Self::cancel_signal) of this run, or an enclosing
-    /// run), or [`Error::Config`] for a width, buffer, window or batch of
+    /// run), [`Error::Timeout`] if its [`timeout`](Self::with_timeout)
+    /// passed, or [`Error::Config`] for a width, buffer, window or batch of
     /// 0. Every task of the run has ended when this returns.
     fn run<T>(&mut self) -> Result<T, Error>
     where

@@ -1,7 +1,9 @@
 //! What a [`Declared`] pipeline keeps between runs: its arguments, its
-//! settings, its error policy, and the handles of the last run built.
+//! settings, its error policy and timeout, and the handles of the last run
+//! built.
 
 use std::fmt;
+use std::time::Duration;
 
 use super::Declared;
 use crate::build::ErrorPolicy;
@@ -11,8 +13,8 @@ use crate::run::Errors;
 use crate::stats::Stats;
 
 /// The state of a [`Declared`] pipeline: the constructor's arguments
-/// (cloned for each run), every stage's settings, the error policy of the
-/// next run, and the stats, live-task counter, cancel signal and errors of
+/// (cloned for each run), every stage's settings, the error policy and
+/// timeout of the next run, and the stats, live-task counter, cancel signal and errors of
 /// the last run built.
 ///
 /// A declared type holds one and hands it to the trait's provided methods
@@ -22,6 +24,7 @@ pub struct DeclaredState<D: Declared> {
     pub(crate) args: D::Args,
     pub(crate) config: D::Config,
     pub(crate) policy: ErrorPolicy,
+    pub(crate) timeout: Option<Duration>,
     pub(crate) stats: Stats,
     pub(crate) live: LiveTasks,
     pub(crate) cancel: Cancel,
@@ -37,6 +40,7 @@ impl<D: Declared> DeclaredState<D> {
             args,
             config,
             policy,
+            timeout: None,
             stats: Stats::default(),
             live: LiveTasks::default(),
             cancel: Cancel::default(),
@@ -53,6 +57,7 @@ impl<D: Declared> Clone for DeclaredState<D> {
             args: self.args.clone(),
             config: self.config.clone(),
             policy: self.policy,
+            timeout: self.timeout,
             stats: self.stats.clone(),
             live: self.live.clone(),
             cancel: self.cancel.clone(),
@@ -61,13 +66,14 @@ impl<D: Declared> Clone for DeclaredState<D> {
     }
 }
 
-/// Shows the pipeline's name, its settings and its policy:
-/// `Squares { config: SquaresConfig { .. }, policy: FailFast, .. }`.
+/// Shows the pipeline's name, its settings, its policy and its timeout:
+/// `Squares { config: SquaresConfig { .. }, policy: FailFast, timeout: None, .. }`.
 impl<D: Declared> fmt::Debug for DeclaredState<D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct(D::NAME)
             .field("config", &self.config)
             .field("policy", &self.policy)
+            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }

@@ -11,6 +11,7 @@ use crate::build::Flow;
 use crate::cancel::Cancel;
 use crate::link::Reader;
 use crate::node::sink_read::{fold_all, take_into, End};
+use crate::run::join::Spawned;
 use crate::run::{Errors, Run, RunIter, RunStream};
 use crate::stats::{Kind, Local, StageStats};
 
@@ -164,7 +165,13 @@ impl<T: Send + 'static> Flow<T> {
         let reader = Reader::new(self.rx, cancel.clone());
         match self.graph.start(self.node) {
             Ok((_, tasks)) => RunStream::new(reader, Local::new(stats), cancel, tasks, None),
-            Err(e) => RunStream::new(reader, Local::new(stats), cancel, Vec::new(), Some(e)),
+            Err(e) => RunStream::new(
+                reader,
+                Local::new(stats),
+                cancel,
+                Spawned::default(),
+                Some(e),
+            ),
         }
     }
 

@@ -6,7 +6,7 @@ use futures::{FutureExt, StreamExt};
 use crate::cancel::Cancel;
 use crate::error::Error;
 use crate::executor::blocking;
-use crate::run::join::{join_all, take};
+use crate::run::join::take;
 use crate::run::stream::RunStream;
 
 /// The output of a run as a blocking [`Iterator`] of `Result<T, Error>`,
@@ -53,7 +53,7 @@ impl<T> Drop for RunIter<T> {
         if let Some(s) = self.stream.as_mut() {
             s.cancel.finish();
             let tasks = take(&s.tasks);
-            blocking(|| smol::block_on(join_all(tasks)));
+            blocking(|| smol::block_on(tasks.join()));
         }
     }
 }

@@ -1,26 +1,47 @@
 //! How a run is joined: every task it spawned is awaited before the run
-//! returns (or, for a stream dropped half-read, detached once cancelled),
-//! and a run whose future is dropped first is cancelled.
+//! returns, then its deadline's timer is stopped (or, for a stream dropped
+//! half-read, its tasks are detached once cancelled), and a run whose
+//! future is dropped first is cancelled.
 
 use std::sync::{Arc, Mutex};
 
 use smol::Task;
 
 use crate::cancel::Cancel;
+use crate::run::deadline::Watch;
 
-/// The tasks of a run that a stream or an iterator hands out from, taken
-/// once by whoever joins them.
-pub(crate) type Tasks = Arc<Mutex<Option<Vec<Task<()>>>>>;
+/// The tasks a run spawned: its nodes', and its deadline's timer.
+#[derive(Default)]
+pub(crate) struct Spawned {
+    pub(crate) tasks: Vec<Task<()>>,
+    pub(crate) watch: Watch,
+}
 
-/// Waits for every task of a run to end.
-pub(crate) async fn join_all(tasks: Vec<Task<()>>) {
-    for t in tasks {
-        t.await;
+impl Spawned {
+    /// Waits for every node's task to end, then stops the deadline's
+    /// timer: when this returns, no task of the run is alive.
+    pub(crate) async fn join(self) {
+        for t in self.tasks {
+            t.await;
+        }
+        self.watch.stop().await;
+    }
+
+    /// Lets every node's task end on its own (the run is cancelled) and
+    /// cancels the deadline's timer.
+    pub(crate) fn detach(self) {
+        for t in self.tasks {
+            t.detach();
+        }
     }
 }
 
+/// The tasks of a run that a stream or an iterator hands out from, taken
+/// once by whoever joins them.
+pub(crate) type Tasks = Arc<Mutex<Option<Spawned>>>;
+
 /// Takes the tasks to join (none if they were taken before).
-pub(crate) fn take(tasks: &Tasks) -> Vec<Task<()>> {
+pub(crate) fn take(tasks: &Tasks) -> Spawned {
     tasks
         .lock()
         .unwrap_or_else(|p| p.into_inner())

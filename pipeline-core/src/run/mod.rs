@@ -5,6 +5,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 
@@ -19,6 +20,7 @@ use crate::stats::{Kind, Local, StageStats, Stats};
 
 pub(crate) mod blocking_pool;
 pub(crate) mod ctx;
+pub(crate) mod deadline;
 pub(crate) mod errors;
 pub(crate) mod iter;
 pub(crate) mod join;
@@ -30,7 +32,7 @@ pub use errors::Errors;
 pub use iter::RunIter;
 pub use stream::RunStream;
 
-use join::{join_all, CancelOnDrop};
+use join::CancelOnDrop;
 
 /// A declared pipeline, ended by a sink, ready to run once.
 #[must_use = "a Run does nothing until .run() or .run_async()"]
@@ -60,6 +62,64 @@ impl<O> Run<O> {
         self.graph.cancel.follow(parent);
         self
     }
+
+    /// Ends the run at `deadline` at the latest: when it passes, the run
+    /// is cancelled through its signal, as by [`Cancel::cancel`] (every
+    /// stage stops, the sink is not called again, and every task ends),
+    /// and [`run`](Run::run) returns [`Error::Timeout`]. A run that fails
+    /// first returns its error; one that ends first is not affected, and
+    /// its timer ends with it. Set more than once (or with
+    /// [`timeout`](Self::timeout)), the earliest deadline applies.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use pipeline_core::{Error, Pipeline};
+    ///
+    /// let p = Pipeline::new();
+    /// let live = p.live_tasks();
+    /// let err = p
+    ///     .from_iter("gen", 0u64..) // never ends by itself
+    ///     .for_each(|_| {})
+    ///     .deadline(Instant::now() + Duration::from_millis(50))
+    ///     .run()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, Error::Timeout { .. }));
+    /// assert_eq!(live.get(), 0);
+    /// ```
+    pub fn deadline(self, deadline: Instant) -> Self {
+        self.graph.plan().deadline.at(deadline);
+        self
+    }
+
+    /// Ends the run `timeout` after it starts (when [`run`](Run::run) or
+    /// [`run_async`](Run::run_async) is called) at the latest; see
+    /// [`deadline`](Self::deadline).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pipeline_core::Pipeline;
+    ///
+    /// let err = Pipeline::new()
+    ///     .from_iter("gen", 0u64..)
+    ///     .for_each(|_| {})
+    ///     .timeout(Duration::from_millis(100))
+    ///     .run()
+    ///     .unwrap_err();
+    /// assert_eq!(err.to_string(), "the run's deadline passed after 100ms");
+    ///
+    /// // A run that ends in time is not affected.
+    /// let sum = Pipeline::new()
+    ///     .from_iter("gen", 1..=10u32)
+    ///     .fold(0, |a, n| a + n)
+    ///     .timeout(Duration::from_secs(60))
+    ///     .run()?;
+    /// assert_eq!(sum, 55);
+    /// # Ok::<(), pipeline_core::Error>(())
+    /// ```
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.graph.plan().deadline.after(timeout);
+        self
+    }
 }
 
 impl<O: Send + 'static> Run<O> {
@@ -75,7 +135,8 @@ impl<O: Send + 'static> Run<O> {
     ///
     /// # Errors
     /// The run's first error ([`Error::Stage`], [`Error::Panic`]),
-    /// [`Error::Cancelled`] if cancelled from outside, [`Error::Config`] if a
+    /// [`Error::Cancelled`] if cancelled from outside, [`Error::Timeout`] if
+    /// its [`deadline`](Self::deadline) passed, [`Error::Config`] if a
     /// setting is invalid (then nothing ran). Every task of the run has ended
     /// when this returns, whatever it returns.
     pub fn run(self) -> Result<O, Error> {
@@ -133,7 +194,7 @@ impl<O: Send + 'static> Run<O> {
         // Every sender is gone or released: wait for every task. A task that
         // fails while it ends (a panic unwinding past its sender) is still
         // heard, since nothing was marked finished.
-        join_all(tasks).await;
+        tasks.join().await;
         dropped.disarm();
         ctx.cancel.forget_hooks();
         match out {

@@ -6,15 +6,18 @@ use smol::Task;
 use crate::build::Graph;
 use crate::error::Error;
 use crate::run::ctx::RunCtx;
+use crate::run::deadline::Watch;
+use crate::run::join::Spawned;
 
 impl Graph {
-    /// Spawns every task, once, for the sink that reads node `sink_input`.
+    /// Spawns every task, once, for the sink that reads node `sink_input`,
+    /// and the deadline's timer if the run has one.
     ///
     /// # Errors
     /// A setting is invalid, the pipeline ran before, or a node's output
     /// reaches no sink (no stage, merge or this sink reads it).
-    pub(crate) fn start(&self, sink_input: usize) -> Result<(RunCtx, Vec<Task<()>>), Error> {
-        let (spawns, policy) = {
+    pub(crate) fn start(&self, sink_input: usize) -> Result<(RunCtx, Spawned), Error> {
+        let (spawns, policy, deadline) = {
             let mut plan = self.plan();
             if plan.started {
                 return Err(Error::Config {
@@ -35,15 +38,16 @@ impl Graph {
                     message: UNREAD.into(),
                 });
             }
-            (std::mem::take(&mut plan.spawns), plan.policy)
+            (std::mem::take(&mut plan.spawns), plan.policy, plan.deadline)
         };
         let ctx = RunCtx {
             cancel: self.cancel.clone(),
             live: self.live.clone(),
             policy,
         };
-        let tasks = spawns.into_iter().flat_map(|s| s(&ctx)).collect();
-        Ok((ctx, tasks))
+        let tasks: Vec<Task<()>> = spawns.into_iter().flat_map(|s| s(&ctx)).collect();
+        let watch = Watch::start(&ctx, deadline);
+        Ok((ctx, Spawned { tasks, watch }))
     }
 }
 

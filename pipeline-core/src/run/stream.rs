@@ -7,14 +7,13 @@ use std::task::{Context, Poll};
 
 use futures::stream::{Fuse, FusedStream};
 use futures::{Stream, StreamExt};
-use smol::Task;
 
 use crate::cancel::Cancel;
 use crate::error::Error;
 use crate::link::{Clear, Reader};
 use crate::node::sink_read::Budget;
 use crate::outcome::outcome;
-use crate::run::join::{join_all, take, Tasks};
+use crate::run::join::{take, Spawned, Tasks};
 use crate::stats::Local;
 
 /// The output of a run as an async [`Stream`] of `Result<T, Error>`.
@@ -51,7 +50,7 @@ impl<T: Send + 'static> RunStream<T> {
         reader: Reader<T>,
         stats: Local,
         cancel: Cancel,
-        tasks: Vec<Task<()>>,
+        tasks: Spawned,
         startup: Option<Error>,
     ) -> Self {
         let tasks: Tasks = Arc::new(Mutex::new(Some(tasks)));
@@ -86,7 +85,7 @@ impl<T: Send + 'static> RunStream<T> {
                 // End of stream: every sender is gone, or the run was
                 // cancelled. Wait for every task, then report.
                 let tasks = take(&s.tasks);
-                join_all(tasks).await;
+                tasks.join().await;
                 s.cancel.forget_hooks();
                 match outcome(&s.cancel) {
                     Err(e) => Some((Err(e), s)),
@@ -108,7 +107,7 @@ impl<T: Send + 'static> RunStream<T> {
     pub async fn close(self) {
         self.cancel.finish();
         let tasks = take(&self.tasks);
-        join_all(tasks).await;
+        tasks.join().await;
         self.cancel.forget_hooks();
     }
 
@@ -146,14 +145,6 @@ impl<T> FusedStream for RunStream<T> {
 impl<T> Drop for RunStream<T> {
     fn drop(&mut self) {
         self.cancel.finish();
-        let tasks = self
-            .tasks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-            .unwrap_or_default();
-        for t in tasks {
-            t.detach();
-        }
+        take(&self.tasks).detach();
     }
 }
