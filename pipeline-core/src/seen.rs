@@ -23,9 +23,17 @@ pub(crate) fn mark() {
 
 /// The count now: it differs from an earlier reading once this thread has
 /// closed a signal or seen one closed since.
-#[inline(always)]
-pub(crate) fn now() -> u64 {
+#[cfg(test)]
+fn now() -> u64 {
     SEEN.with(Cell::get)
+}
+
+/// Runs `f` with this thread's count, to read it again and again (a loop's
+/// looks after every call) through one reference rather than the
+/// thread-local's accessor each time.
+#[inline(always)]
+pub(crate) fn with<R>(f: impl FnOnce(&Cell<u64>) -> R) -> R {
+    SEEN.with(f)
 }
 
 #[cfg(test)]

@@ -115,16 +115,23 @@ impl Pace {
                 return ControlFlow::Break(acc);
             }
             if self.quick && timed {
-                let seen = crate::seen::now();
                 let calls = items.len().min(STRIDE);
                 let mut stretch = std::mem::take(items);
-                let folded = stretch.by_ref().take(calls).try_fold(acc, |a, t| {
-                    let a = f(a, Ok(t));
-                    if crate::seen::now() == seen {
-                        ControlFlow::Continue(a)
-                    } else {
-                        ControlFlow::Break(a)
-                    }
+                // The count's cell is taken once a stretch: the look after
+                // each call is then a load from it, which the compiler
+                // lifts out of the loop whatever it makes of the
+                // thread-local's accessor (left a call, it was made after
+                // every item and kept the loop from being fused).
+                let folded = crate::seen::with(|count| {
+                    let seen = count.get();
+                    stretch.by_ref().take(calls).try_fold(acc, |a, t| {
+                        let a = f(a, Ok(t));
+                        if count.get() == seen {
+                            ControlFlow::Continue(a)
+                        } else {
+                            ControlFlow::Break(a)
+                        }
+                    })
                 });
                 *items = stretch;
                 acc = match folded {
