@@ -4,6 +4,12 @@
 //! internal channel on which nothing is ever sent, so every task awaiting
 //! [`Cancel::cancelled`] wakes at once — one call wakes every blocked send and
 //! receive in every stage, however many there are, and nobody counts senders.
+//!
+//! The signal knows nothing of errors or channels. What else must happen
+//! when it closes is a [`Listener`]'s business: a follower signal closes
+//! in turn ([`Cancel::follow`]), a run's link closers close its channels
+//! ([`link::closers`](crate::link::closers)). Why the run stopped is
+//! recorded beside the signal, in the run's [`Stop`](crate::stop::Stop).
 
 use std::cell::Cell;
 use std::sync::atomic::Ordering;
@@ -11,27 +17,50 @@ use std::sync::{Arc, Weak};
 
 use futures::future::{select, Either};
 
-use crate::outcome::{Reason, Record};
 use crate::sync::{AtomicBool, Mutex, MutexGuard};
 
 enum Never {}
 
-/// Run once when the signal closes: how each link of a run closes its
-/// channel at a cancel (see [`link::channel`](crate::link::channel)).
-pub(crate) type Hook = Box<dyn FnOnce() + Send>;
+/// Told when a signal closes, once, on the thread that closes it, before
+/// [`Cancel::cancel`] returns (see [`Cancel::listen`]).
+pub(crate) trait Listener: Send + Sync {
+    /// The signal has closed.
+    fn closed(&self);
+}
 
 struct Inner {
     flag: AtomicBool,
     tx: async_channel::Sender<Never>,
     rx: async_channel::Receiver<Never>,
-    /// Why the signal closed, the first reason recorded: kept by
-    /// [`crate::outcome`], which says what it means for the run.
-    record: Record,
-    /// Run when the signal closes (see [`Cancel::on_close`]).
-    hooks: Mutex<Vec<Hook>>,
-    /// The signals that follow this one (see [`Cancel::follow`]), weakly:
-    /// a child run's signal is not kept alive by its parent's.
-    children: Mutex<Vec<Weak<Inner>>>,
+    /// Told when the signal closes (see [`Cancel::listen`]), weakly: a
+    /// follower's signal, or a run's link closers, are not kept alive by
+    /// this one.
+    listeners: Mutex<Vec<Weak<dyn Listener>>>,
+}
+
+impl Inner {
+    /// Closes the signal: sets the flag, wakes every waiter, tells every
+    /// listener. Closing again does nothing more.
+    fn close(&self) {
+        self.flag.store(true, Ordering::Release);
+        crate::seen::mark();
+        self.tx.close();
+        let listeners = std::mem::take(&mut *self.listeners());
+        for listener in listeners.iter().filter_map(Weak::upgrade) {
+            listener.closed();
+        }
+    }
+
+    fn listeners(&self) -> MutexGuard<'_, Vec<Weak<dyn Listener>>> {
+        self.listeners.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A follower closes with the signal it follows.
+impl Listener for Inner {
+    fn closed(&self) {
+        self.close();
+    }
 }
 
 /// The close-to-cancel signal of a run (the article's `done` channel).
@@ -79,9 +108,7 @@ impl Cancel {
                 flag: AtomicBool::new(false),
                 tx,
                 rx,
-                record: Record::default(),
-                hooks: Mutex::new(Vec::new()),
-                children: Mutex::new(Vec::new()),
+                listeners: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -90,7 +117,7 @@ impl Cancel {
     /// receive or chunk boundary, and the run returns
     /// [`Error::Cancelled`](crate::Error::Cancelled) unless it had already failed or finished.
     pub fn cancel(&self) {
-        self.close_with(Reason::Cancelled);
+        self.inner.close();
     }
 
     /// Whether the signal has been closed. One atomic load.
@@ -123,32 +150,6 @@ impl Cancel {
         crate::seen::mark();
     }
 
-    /// Records `reason` unless another was recorded first, then closes the
-    /// signal: wakes every waiter, runs every hook, closes every follower.
-    /// Returns whether `reason` was the first.
-    pub(crate) fn close_with(&self, reason: Reason) -> bool {
-        let won = self.inner.record.set(reason);
-        self.inner.flag.store(true, Ordering::Release);
-        crate::seen::mark();
-        self.inner.tx.close();
-        let hooks = std::mem::take(&mut *self.hooks());
-        for hook in hooks {
-            hook();
-        }
-        let children = std::mem::take(&mut *self.children());
-        for child in children.iter().filter_map(Weak::upgrade) {
-            Cancel { inner: child }.cancel();
-        }
-        won
-    }
-
-    fn children(&self) -> MutexGuard<'_, Vec<Weak<Inner>>> {
-        self.inner
-            .children
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Makes this signal close when `parent` closes (at once if it already
     /// has), as [`cancel`](Self::cancel) does: the run of this signal then
     /// returns [`Error::Cancelled`](crate::Error::Cancelled) unless it had already failed or
@@ -173,52 +174,31 @@ impl Cancel {
         if Arc::ptr_eq(&self.inner, &parent.inner) {
             return;
         }
-        {
-            let mut children = parent.children();
-            // `close_with` sets the flag before it takes the followers, so
-            // a follower added under the lock with the flag clear is taken.
-            if !parent.is_cancelled() {
-                if children.len() == children.capacity() {
-                    // Amortized: the list holds at most twice the live ones.
-                    children.retain(|c| c.strong_count() > 0);
-                }
-                children.push(Arc::downgrade(&self.inner));
-                return;
-            }
-        }
-        self.cancel();
+        let follower: Weak<Inner> = Arc::downgrade(&self.inner);
+        parent.listen(follower);
     }
 
-    fn hooks(&self) -> MutexGuard<'_, Vec<Hook>> {
-        self.inner.hooks.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Runs `hook` when the signal closes (at once if it already has).
-    /// Kept until then, or until [`forget_hooks`](Self::forget_hooks).
-    pub(crate) fn on_close(&self, hook: Hook) {
+    /// Tells `listener` when the signal closes, at once (on this thread)
+    /// if it already has. The signal holds it weakly, until it closes:
+    /// a listener gone by then is skipped, and the list is pruned of the
+    /// gone ones as it grows.
+    pub(crate) fn listen(&self, listener: Weak<dyn Listener>) {
         {
-            let mut hooks = self.hooks();
+            let mut listeners = self.inner.listeners();
+            // `close` sets the flag before it takes the listeners, so a
+            // listener added under the lock with the flag clear is taken.
             if !self.is_cancelled() {
-                hooks.push(hook);
+                if listeners.len() == listeners.capacity() {
+                    // Amortized: the list holds at most twice the live ones.
+                    listeners.retain(|l| l.strong_count() > 0);
+                }
+                listeners.push(listener);
                 return;
             }
         }
-        hook();
-    }
-
-    /// Drops the hooks not run yet, once every task of the run has ended:
-    /// they may hold weak handles to the run's channels, which would
-    /// otherwise keep the channels' memory allocated as long as any clone
-    /// of this signal lives. (An early stop closes the signal, which runs
-    /// and drops them, so no leftover item is kept either way.)
-    pub(crate) fn forget_hooks(&self) {
-        let forgotten = std::mem::take(&mut *self.hooks());
-        drop(forgotten);
-    }
-
-    /// Why the signal closed, if it has: the first reason recorded.
-    pub(crate) fn record(&self) -> &Record {
-        &self.inner.record
+        if let Some(listener) = listener.upgrade() {
+            listener.closed();
+        }
     }
 
     /// The signal of the run whose stage function is executing on this
@@ -392,7 +372,6 @@ mod tests {
         assert!(!child.is_cancelled());
         parent.cancel();
         assert!(child.is_cancelled() && grandchild.is_cancelled());
-        assert!(matches!(child.reason(), Some(Reason::Cancelled)));
         // Following a closed signal closes at once.
         let late = Cancel::new();
         late.follow(&parent);
@@ -411,6 +390,7 @@ mod tests {
         for _ in 0..1000 {
             Cancel::new().follow(&parent);
         }
-        assert!(parent.children().len() <= 64, "{}", parent.children().len());
+        let kept = parent.inner.listeners().len();
+        assert!(kept <= 64, "{kept}");
     }
 }

@@ -175,6 +175,7 @@ mod outcome;
 mod run;
 mod seen;
 mod stats;
+mod stop;
 mod sync;
 #[cfg(feature = "tokio")]
 mod tokio_ctx;

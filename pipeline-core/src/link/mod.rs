@@ -32,6 +32,7 @@
 //! count packets in the channel, and the packets at either end come on top.
 
 pub(crate) mod channel;
+pub(crate) mod closers;
 pub(crate) mod item;
 #[cfg(all(test, pipeline_loom))]
 mod loom_tests;
