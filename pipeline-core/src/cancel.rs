@@ -11,13 +11,16 @@
 //! ([`link::closers`](crate::link::closers)). Why the run stopped is
 //! recorded beside the signal, in the run's [`Stop`](crate::stop::Stop).
 
-use std::cell::Cell;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
 use futures::future::{select, Either};
 
 use crate::sync::{AtomicBool, Mutex, MutexGuard};
+
+mod current;
+
+pub(crate) use current::WithCancel;
 
 enum Never {}
 
@@ -200,85 +203,6 @@ impl Cancel {
             listener.closed();
         }
     }
-
-    /// The signal of the run whose stage function is executing on this
-    /// thread, if any.
-    ///
-    /// Stage functions use it to stop long work early: check
-    /// [`is_cancelled`](Self::is_cancelled) between chunks. It is set for
-    /// plain, async and blocking stage functions and for blocking sources.
-    ///
-    /// ```
-    /// use pipeline_core::{Cancel, Pipeline};
-    ///
-    /// let seen = Pipeline::new()
-    ///     .from_iter("gen", 0..3u32)
-    ///     .map("check", |n| (n, Cancel::current().is_some()))
-    ///     .collect::<Vec<_>>()
-    ///     .run()
-    ///     .unwrap();
-    /// assert!(seen.iter().all(|(_, has)| *has));
-    /// assert!(Cancel::current().is_none());
-    /// ```
-    pub fn current() -> Option<Cancel> {
-        let inner = CURRENT.with(Cell::get);
-        if inner.is_null() {
-            return None;
-        }
-        // SAFETY: a non-null `CURRENT` was set by `enter` to
-        // `Arc::as_ptr(&self.inner)` of a `Cancel` that `enter` borrows for
-        // as long as the pointer stays set: `enter` puts the previous value
-        // back before it returns, also when `f` unwinds (the `Restore`
-        // guard). So here the allocation is live with a strong count of at
-        // least one, and adding one count for the `Arc` built from the same
-        // pointer is sound.
-        unsafe {
-            Arc::increment_strong_count(inner);
-            Some(Cancel {
-                inner: Arc::from_raw(inner),
-            })
-        }
-    }
-
-    /// Runs `f` with `self` as [`Cancel::current`] on this thread.
-    pub(crate) fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
-        // A pointer, not a clone: this runs at every poll of every task,
-        // and cloning would touch the reference count that every task of
-        // the run shares (a contended atomic per poll, across threads).
-        let prev = CURRENT.with(|c| c.replace(Arc::as_ptr(&self.inner)));
-        struct Restore(*const Inner);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                CURRENT.with(|c| c.set(self.0));
-            }
-        }
-        let _restore = Restore(prev);
-        f()
-    }
-}
-
-thread_local! {
-    /// The signal of the run being polled or called on this thread, as a
-    /// pointer borrowed from the `Cancel` that [`Cancel::enter`] holds.
-    static CURRENT: Cell<*const Inner> = const { Cell::new(std::ptr::null()) };
-}
-
-/// A future that makes `cancel` the [`Cancel::current`] signal while it is polled.
-pub(crate) struct WithCancel<F> {
-    pub(crate) cancel: Cancel,
-    pub(crate) fut: std::pin::Pin<Box<F>>,
-}
-
-impl<F: std::future::Future> std::future::Future for WithCancel<F> {
-    type Output = F::Output;
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        let this = self.get_mut();
-        let fut = this.fut.as_mut();
-        this.cancel.enter(|| fut.poll(cx))
-    }
 }
 
 /// Awaits `fut` unless the signal closes first (then `None`): runs a
@@ -322,46 +246,6 @@ mod tests {
     }
 
     #[test]
-    fn current_is_the_entered_signal_and_outlives_enter() {
-        assert!(Cancel::current().is_none());
-        let outer = Cancel::new();
-        let inner = Cancel::new();
-        let kept = outer.enter(|| {
-            let seen = Cancel::current().expect("set inside enter");
-            assert!(Arc::ptr_eq(&seen.inner, &outer.inner));
-            inner.enter(|| {
-                let nested = Cancel::current().expect("set inside nested enter");
-                assert!(Arc::ptr_eq(&nested.inner, &inner.inner));
-            });
-            let back = Cancel::current().expect("restored after nested enter");
-            assert!(Arc::ptr_eq(&back.inner, &outer.inner));
-            seen
-        });
-        assert!(Cancel::current().is_none());
-        // The clone handed out holds its own count: dropping every other
-        // handle leaves it usable.
-        drop(outer);
-        assert!(!kept.is_cancelled());
-        kept.cancel();
-        assert!(kept.is_cancelled());
-    }
-
-    #[test]
-    fn current_is_restored_when_the_entered_function_panics() {
-        let outer = Cancel::new();
-        outer.enter(|| {
-            let inner = Cancel::new();
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                inner.enter(|| panic!("stage function panicked"))
-            }));
-            assert!(r.is_err());
-            let back = Cancel::current().expect("restored after the panic");
-            assert!(Arc::ptr_eq(&back.inner, &outer.inner));
-        });
-        assert!(Cancel::current().is_none());
-    }
-
-    #[test]
     fn a_follower_closes_with_its_parent_and_only_then() {
         let parent = Cancel::new();
         let child = Cancel::new();
@@ -392,5 +276,41 @@ mod tests {
         }
         let kept = parent.inner.listeners().len();
         assert!(kept <= 64, "{kept}");
+    }
+
+    /// Counts how often it is told.
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl Listener for Count {
+        fn closed(&self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn count() -> Arc<Count> {
+        Arc::new(Count(std::sync::atomic::AtomicUsize::new(0)))
+    }
+
+    fn told(c: &Count) -> usize {
+        c.0.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn a_listener_is_told_once_at_the_close_and_at_once_after() {
+        let done = Cancel::new();
+        let (early, gone, late) = (count(), count(), count());
+        let listener: Weak<Count> = Arc::downgrade(&early);
+        done.listen(listener);
+        let listener: Weak<Count> = Arc::downgrade(&gone);
+        done.listen(listener);
+        drop(gone);
+        assert_eq!(told(&early), 0);
+        done.cancel();
+        assert_eq!(told(&early), 1, "told before cancel returns");
+        done.cancel();
+        assert_eq!(told(&early), 1, "told once");
+        let listener: Weak<Count> = Arc::downgrade(&late);
+        done.listen(listener);
+        assert_eq!(told(&late), 1, "told at once when the signal is closed");
     }
 }

@@ -67,10 +67,7 @@ impl<T> LinkRx<T> {
 /// allocating up front (see [`StageConfig::counted`]): its channel then
 /// never fills before its permits run out, since every packet in it holds
 /// at least one item.
-pub(crate) fn link<T: Send + 'static>(
-    cfg: &StageConfig,
-    stop: &Stop,
-) -> (LinkTx<T>, LinkRx<T>) {
+pub(crate) fn link<T: Send + 'static>(cfg: &StageConfig, stop: &Stop) -> (LinkTx<T>, LinkRx<T>) {
     let (tx, rx, permits) = if cfg.counted() {
         let permits = Permits::new(cfg.buffer);
         // The permits bound the link, so its channel needs no bound of its

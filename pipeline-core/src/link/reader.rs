@@ -5,10 +5,10 @@
 use async_channel::{Receiver, TryRecvError};
 
 use crate::cancel::Cancel;
-use crate::stop::Stop;
 use crate::link::permits::Held;
 use crate::link::{Clear, LinkRx, Msg, Packet};
 use crate::stats::{Local, Stopwatch};
+use crate::stop::Stop;
 
 /// What is left of the batch a reader is working through.
 enum Pending<T> {

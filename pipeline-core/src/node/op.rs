@@ -157,9 +157,11 @@ impl<T: Send + 'static, U: Send + 'static, S: SyncOp<T, U>> Op<T, U> for Blockin
         Box::pin(async move {
             let c = stop.cancel().clone();
             match crate::run::blocking_pool::unblock(move || c.enter(|| op.call(item))).await {
-                Ok(Ok(Out::Many(Many::Iter(it)))) => {
-                    Ok(Out::Many(Many::Chunks(Chunks::new(it, chunk, stop.cancel().clone()))))
-                }
+                Ok(Ok(Out::Many(Many::Iter(it)))) => Ok(Out::Many(Many::Chunks(Chunks::new(
+                    it,
+                    chunk,
+                    stop.cancel().clone(),
+                )))),
                 Ok(other) => other,
                 // No thread for the call: the system is out of threads or
                 // memory, which no item's error policy can work around.

@@ -38,9 +38,7 @@ impl<T: Send + 'static> Flow<T> {
             input: self.node,
             name: "sink".into(),
             held,
-            sink: Box::new(move |stop, stats| {
-                Box::pin(f(Reader::new(rx, stop), stats, errors))
-            }),
+            sink: Box::new(move |stop, stats| Box::pin(f(Reader::new(rx, stop), stats, errors))),
         }
     }
 
@@ -166,13 +164,7 @@ impl<T: Send + 'static> Flow<T> {
         let reader = Reader::new(self.rx, stop.clone());
         match self.graph.start(self.node) {
             Ok((_, tasks)) => RunStream::new(reader, Local::new(stats), stop, tasks, None),
-            Err(e) => RunStream::new(
-                reader,
-                Local::new(stats),
-                stop,
-                Spawned::default(),
-                Some(e),
-            ),
+            Err(e) => RunStream::new(reader, Local::new(stats), stop, Spawned::default(), Some(e)),
         }
     }
 
