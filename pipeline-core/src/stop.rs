@@ -252,4 +252,28 @@ mod tests {
         assert!(!stop.cancel().is_cancelled(), "the run was not stopped");
         assert_eq!(stop.closers_waiting(), 0, "forgotten when the run ended");
     }
+
+    #[test]
+    fn a_run_cancelled_from_outside_reports_cancelled_over_its_stages_echoes() {
+        // Every worker waits for the cancel, then fails with an error that
+        // echoes it: the run still reports the cancel.
+        let (started, first) = std::sync::mpsc::channel();
+        let run = crate::Pipeline::new()
+            .from_iter("gen", 0..4u32)
+            .try_map(
+                crate::StageConfig::new("echo").blocking().workers(4),
+                move |n| {
+                    let _ = started.send(());
+                    Cancel::current().expect("set in a stage").wait_blocking();
+                    Err::<u32, _>(format!("item {n}: cancelled"))
+                },
+            )
+            .collect::<Vec<_>>();
+        let handle = run.cancel_signal();
+        let running = std::thread::spawn(move || run.run());
+        first.recv().expect("a worker starts");
+        handle.cancel();
+        let res = running.join().expect("the run returns");
+        assert!(matches!(res, Err(Error::Cancelled)), "{res:?}");
+    }
 }
