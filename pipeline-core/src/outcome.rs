@@ -85,11 +85,20 @@ impl Default for Record {
 }
 
 impl Record {
-    /// Records `reason`, to close `cancel` for, if no reason was recorded
-    /// first and `cancel` is still open; a close from outside came first
-    /// if it is not (then `Cancelled` is recorded). Whether `reason` won.
-    /// The caller closes `cancel` after this, whatever it returns.
-    pub(crate) fn set(&self, reason: Reason, cancel: &Cancel) -> bool {
+    /// Records `reason` if no reason was recorded first and `cancel` is
+    /// still open (if it is not, a close from outside came first, and
+    /// `Cancelled` is recorded), then closes `cancel`: recorded before the
+    /// close, so that whoever sees the signal closed finds the reason.
+    /// Returns whether `reason` won.
+    pub(crate) fn close_with(&self, reason: Reason, cancel: &Cancel) -> bool {
+        let won = self.offer(reason, cancel);
+        cancel.cancel();
+        won
+    }
+
+    /// Records `reason` if it is the first (see
+    /// [`close_with`](Self::close_with)); whether it is.
+    fn offer(&self, reason: Reason, cancel: &Cancel) -> bool {
         let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if slot.is_some() {
             return false;
@@ -130,10 +139,10 @@ mod tests {
     fn first_reason_wins() {
         let (record, cancel) = (Record::default(), Cancel::new());
         assert!(record.get(&cancel).is_none());
-        assert!(record.set(Reason::Failed(config("first")), &cancel));
-        cancel.cancel();
-        assert!(!record.set(Reason::Failed(config("later")), &cancel));
-        assert!(!record.set(Reason::Finished, &cancel));
+        assert!(record.close_with(Reason::Failed(config("first")), &cancel));
+        assert!(cancel.is_cancelled());
+        assert!(!record.close_with(Reason::Failed(config("later")), &cancel));
+        assert!(!record.close_with(Reason::Finished, &cancel));
         let Some(Reason::Failed(Error::Config { message, .. })) = record.get(&cancel) else {
             panic!("the first failure stays");
         };
@@ -145,13 +154,13 @@ mod tests {
         let (record, cancel) = (Record::default(), Cancel::new());
         cancel.cancel();
         // An error that echoes the cancel, raised after it, loses.
-        assert!(!record.set(Reason::Failed(config("echo")), &cancel));
+        assert!(!record.close_with(Reason::Failed(config("echo")), &cancel));
         assert!(matches!(record.get(&cancel), Some(Reason::Cancelled)));
         // Also when the close is only seen when the record is read.
         let (record, cancel) = (Record::default(), Cancel::new());
         cancel.cancel();
         assert!(matches!(record.get(&cancel), Some(Reason::Cancelled)));
-        assert!(!record.set(Reason::TimedOut(Duration::ZERO), &cancel));
+        assert!(!record.close_with(Reason::TimedOut(Duration::ZERO), &cancel));
         assert!(matches!(record.get(&cancel), Some(Reason::Cancelled)));
     }
 

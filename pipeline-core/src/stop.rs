@@ -65,9 +65,7 @@ impl Stop {
     /// was closed from outside first), then closes the signal. Returns
     /// whether `reason` was the first.
     fn close_with(&self, reason: Reason) -> bool {
-        let won = self.run.record.set(reason, &self.cancel);
-        self.cancel.cancel();
-        won
+        self.run.record.close_with(reason, &self.cancel)
     }
 
     /// Records `err` as the run's error if no other reason was recorded
