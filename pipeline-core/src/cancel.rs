@@ -24,8 +24,8 @@ pub(crate) use current::WithCancel;
 
 enum Never {}
 
-/// Told when a signal closes, once, on the thread that closes it, before
-/// [`Cancel::cancel`] returns (see [`Cancel::listen`]).
+/// Told when a signal closes: once, on the thread that closes it, before
+/// the [`Cancel::cancel`] that closed it returns (see [`Cancel::listen`]).
 pub(crate) trait Listener: Send + Sync {
     /// The signal has closed.
     fn closed(&self);
