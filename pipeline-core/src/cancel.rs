@@ -4,34 +4,66 @@
 //! internal channel on which nothing is ever sent, so every task awaiting
 //! [`Cancel::cancelled`] wakes at once — one call wakes every blocked send and
 //! receive in every stage, however many there are, and nobody counts senders.
+//!
+//! The signal knows nothing of errors or channels. What else must happen
+//! when it closes is a [`Listener`]'s business: a follower signal closes
+//! in turn ([`Cancel::follow`]), a run's link closers close its channels
+//! ([`link::closers`](crate::link::closers)). Why the run stopped is
+//! recorded beside the signal, in the run's [`Stop`](crate::stop::Stop).
 
-use std::cell::Cell;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
 use futures::future::{select, Either};
 
-use crate::outcome::{Reason, Record};
 use crate::sync::{AtomicBool, Mutex, MutexGuard};
+
+mod current;
+
+pub(crate) use current::WithCancel;
 
 enum Never {}
 
-/// Run once when the signal closes: how each link of a run closes its
-/// channel at a cancel (see [`link::channel`](crate::link::channel)).
-pub(crate) type Hook = Box<dyn FnOnce() + Send>;
+/// Told when a signal closes: once, on the thread that closes it, before
+/// the [`Cancel::cancel`] that closed it returns (see [`Cancel::listen`]).
+pub(crate) trait Listener: Send + Sync {
+    /// The signal has closed.
+    fn closed(&self);
+}
 
 struct Inner {
     flag: AtomicBool,
     tx: async_channel::Sender<Never>,
     rx: async_channel::Receiver<Never>,
-    /// Why the signal closed, the first reason recorded: kept by
-    /// [`crate::outcome`], which says what it means for the run.
-    record: Record,
-    /// Run when the signal closes (see [`Cancel::on_close`]).
-    hooks: Mutex<Vec<Hook>>,
-    /// The signals that follow this one (see [`Cancel::follow`]), weakly:
-    /// a child run's signal is not kept alive by its parent's.
-    children: Mutex<Vec<Weak<Inner>>>,
+    /// Told when the signal closes (see [`Cancel::listen`]), weakly: a
+    /// follower's signal, or a run's link closers, are not kept alive by
+    /// this one.
+    listeners: Mutex<Vec<Weak<dyn Listener>>>,
+}
+
+impl Inner {
+    /// Closes the signal: sets the flag, wakes every waiter, tells every
+    /// listener. Closing again does nothing more.
+    fn close(&self) {
+        self.flag.store(true, Ordering::Release);
+        crate::seen::mark();
+        self.tx.close();
+        let listeners = std::mem::take(&mut *self.listeners());
+        for listener in listeners.iter().filter_map(Weak::upgrade) {
+            listener.closed();
+        }
+    }
+
+    fn listeners(&self) -> MutexGuard<'_, Vec<Weak<dyn Listener>>> {
+        self.listeners.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A follower closes with the signal it follows.
+impl Listener for Inner {
+    fn closed(&self) {
+        self.close();
+    }
 }
 
 /// The close-to-cancel signal of a run (the article's `done` channel).
@@ -79,9 +111,7 @@ impl Cancel {
                 flag: AtomicBool::new(false),
                 tx,
                 rx,
-                record: Record::default(),
-                hooks: Mutex::new(Vec::new()),
-                children: Mutex::new(Vec::new()),
+                listeners: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -90,7 +120,7 @@ impl Cancel {
     /// receive or chunk boundary, and the run returns
     /// [`Error::Cancelled`](crate::Error::Cancelled) unless it had already failed or finished.
     pub fn cancel(&self) {
-        self.close_with(Reason::Cancelled);
+        self.inner.close();
     }
 
     /// Whether the signal has been closed. One atomic load.
@@ -123,32 +153,6 @@ impl Cancel {
         crate::seen::mark();
     }
 
-    /// Records `reason` unless another was recorded first, then closes the
-    /// signal: wakes every waiter, runs every hook, closes every follower.
-    /// Returns whether `reason` was the first.
-    pub(crate) fn close_with(&self, reason: Reason) -> bool {
-        let won = self.inner.record.set(reason);
-        self.inner.flag.store(true, Ordering::Release);
-        crate::seen::mark();
-        self.inner.tx.close();
-        let hooks = std::mem::take(&mut *self.hooks());
-        for hook in hooks {
-            hook();
-        }
-        let children = std::mem::take(&mut *self.children());
-        for child in children.iter().filter_map(Weak::upgrade) {
-            Cancel { inner: child }.cancel();
-        }
-        won
-    }
-
-    fn children(&self) -> MutexGuard<'_, Vec<Weak<Inner>>> {
-        self.inner
-            .children
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Makes this signal close when `parent` closes (at once if it already
     /// has), as [`cancel`](Self::cancel) does: the run of this signal then
     /// returns [`Error::Cancelled`](crate::Error::Cancelled) unless it had already failed or
@@ -173,131 +177,31 @@ impl Cancel {
         if Arc::ptr_eq(&self.inner, &parent.inner) {
             return;
         }
-        {
-            let mut children = parent.children();
-            // `close_with` sets the flag before it takes the followers, so
-            // a follower added under the lock with the flag clear is taken.
-            if !parent.is_cancelled() {
-                if children.len() == children.capacity() {
-                    // Amortized: the list holds at most twice the live ones.
-                    children.retain(|c| c.strong_count() > 0);
-                }
-                children.push(Arc::downgrade(&self.inner));
-                return;
-            }
-        }
-        self.cancel();
+        let follower: Weak<Inner> = Arc::downgrade(&self.inner);
+        parent.listen(follower);
     }
 
-    fn hooks(&self) -> MutexGuard<'_, Vec<Hook>> {
-        self.inner.hooks.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Runs `hook` when the signal closes (at once if it already has).
-    /// Kept until then, or until [`forget_hooks`](Self::forget_hooks).
-    pub(crate) fn on_close(&self, hook: Hook) {
+    /// Tells `listener` when the signal closes, at once (on this thread)
+    /// if it already has. The signal holds it weakly, until it closes:
+    /// a listener gone by then is skipped, and the list is pruned of the
+    /// gone ones as it grows.
+    pub(crate) fn listen(&self, listener: Weak<dyn Listener>) {
         {
-            let mut hooks = self.hooks();
+            let mut listeners = self.inner.listeners();
+            // `close` sets the flag before it takes the listeners, so a
+            // listener added under the lock with the flag clear is taken.
             if !self.is_cancelled() {
-                hooks.push(hook);
+                if listeners.len() == listeners.capacity() {
+                    // Amortized: the list holds at most twice the live ones.
+                    listeners.retain(|l| l.strong_count() > 0);
+                }
+                listeners.push(listener);
                 return;
             }
         }
-        hook();
-    }
-
-    /// Drops the hooks not run yet, once every task of the run has ended:
-    /// they may hold weak handles to the run's channels, which would
-    /// otherwise keep the channels' memory allocated as long as any clone
-    /// of this signal lives. (An early stop closes the signal, which runs
-    /// and drops them, so no leftover item is kept either way.)
-    pub(crate) fn forget_hooks(&self) {
-        let forgotten = std::mem::take(&mut *self.hooks());
-        drop(forgotten);
-    }
-
-    /// Why the signal closed, if it has: the first reason recorded.
-    pub(crate) fn record(&self) -> &Record {
-        &self.inner.record
-    }
-
-    /// The signal of the run whose stage function is executing on this
-    /// thread, if any.
-    ///
-    /// Stage functions use it to stop long work early: check
-    /// [`is_cancelled`](Self::is_cancelled) between chunks. It is set for
-    /// plain, async and blocking stage functions and for blocking sources.
-    ///
-    /// ```
-    /// use pipeline_core::{Cancel, Pipeline};
-    ///
-    /// let seen = Pipeline::new()
-    ///     .from_iter("gen", 0..3u32)
-    ///     .map("check", |n| (n, Cancel::current().is_some()))
-    ///     .collect::<Vec<_>>()
-    ///     .run()
-    ///     .unwrap();
-    /// assert!(seen.iter().all(|(_, has)| *has));
-    /// assert!(Cancel::current().is_none());
-    /// ```
-    pub fn current() -> Option<Cancel> {
-        let inner = CURRENT.with(Cell::get);
-        if inner.is_null() {
-            return None;
+        if let Some(listener) = listener.upgrade() {
+            listener.closed();
         }
-        // SAFETY: a non-null `CURRENT` was set by `enter` to
-        // `Arc::as_ptr(&self.inner)` of a `Cancel` that `enter` borrows for
-        // as long as the pointer stays set: `enter` puts the previous value
-        // back before it returns, also when `f` unwinds (the `Restore`
-        // guard). So here the allocation is live with a strong count of at
-        // least one, and adding one count for the `Arc` built from the same
-        // pointer is sound.
-        unsafe {
-            Arc::increment_strong_count(inner);
-            Some(Cancel {
-                inner: Arc::from_raw(inner),
-            })
-        }
-    }
-
-    /// Runs `f` with `self` as [`Cancel::current`] on this thread.
-    pub(crate) fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
-        // A pointer, not a clone: this runs at every poll of every task,
-        // and cloning would touch the reference count that every task of
-        // the run shares (a contended atomic per poll, across threads).
-        let prev = CURRENT.with(|c| c.replace(Arc::as_ptr(&self.inner)));
-        struct Restore(*const Inner);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                CURRENT.with(|c| c.set(self.0));
-            }
-        }
-        let _restore = Restore(prev);
-        f()
-    }
-}
-
-thread_local! {
-    /// The signal of the run being polled or called on this thread, as a
-    /// pointer borrowed from the `Cancel` that [`Cancel::enter`] holds.
-    static CURRENT: Cell<*const Inner> = const { Cell::new(std::ptr::null()) };
-}
-
-/// A future that makes `cancel` the [`Cancel::current`] signal while it is polled.
-pub(crate) struct WithCancel<F> {
-    pub(crate) cancel: Cancel,
-    pub(crate) fut: std::pin::Pin<Box<F>>,
-}
-
-impl<F: std::future::Future> std::future::Future for WithCancel<F> {
-    type Output = F::Output;
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<F::Output> {
-        let this = self.get_mut();
-        let fut = this.fut.as_mut();
-        this.cancel.enter(|| fut.poll(cx))
     }
 }
 
@@ -342,46 +246,6 @@ mod tests {
     }
 
     #[test]
-    fn current_is_the_entered_signal_and_outlives_enter() {
-        assert!(Cancel::current().is_none());
-        let outer = Cancel::new();
-        let inner = Cancel::new();
-        let kept = outer.enter(|| {
-            let seen = Cancel::current().expect("set inside enter");
-            assert!(Arc::ptr_eq(&seen.inner, &outer.inner));
-            inner.enter(|| {
-                let nested = Cancel::current().expect("set inside nested enter");
-                assert!(Arc::ptr_eq(&nested.inner, &inner.inner));
-            });
-            let back = Cancel::current().expect("restored after nested enter");
-            assert!(Arc::ptr_eq(&back.inner, &outer.inner));
-            seen
-        });
-        assert!(Cancel::current().is_none());
-        // The clone handed out holds its own count: dropping every other
-        // handle leaves it usable.
-        drop(outer);
-        assert!(!kept.is_cancelled());
-        kept.cancel();
-        assert!(kept.is_cancelled());
-    }
-
-    #[test]
-    fn current_is_restored_when_the_entered_function_panics() {
-        let outer = Cancel::new();
-        outer.enter(|| {
-            let inner = Cancel::new();
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                inner.enter(|| panic!("stage function panicked"))
-            }));
-            assert!(r.is_err());
-            let back = Cancel::current().expect("restored after the panic");
-            assert!(Arc::ptr_eq(&back.inner, &outer.inner));
-        });
-        assert!(Cancel::current().is_none());
-    }
-
-    #[test]
     fn a_follower_closes_with_its_parent_and_only_then() {
         let parent = Cancel::new();
         let child = Cancel::new();
@@ -392,7 +256,6 @@ mod tests {
         assert!(!child.is_cancelled());
         parent.cancel();
         assert!(child.is_cancelled() && grandchild.is_cancelled());
-        assert!(matches!(child.reason(), Some(Reason::Cancelled)));
         // Following a closed signal closes at once.
         let late = Cancel::new();
         late.follow(&parent);
@@ -411,6 +274,43 @@ mod tests {
         for _ in 0..1000 {
             Cancel::new().follow(&parent);
         }
-        assert!(parent.children().len() <= 64, "{}", parent.children().len());
+        let kept = parent.inner.listeners().len();
+        assert!(kept <= 64, "{kept}");
+    }
+
+    /// Counts how often it is told.
+    struct Count(std::sync::atomic::AtomicUsize);
+
+    impl Listener for Count {
+        fn closed(&self) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn count() -> Arc<Count> {
+        Arc::new(Count(std::sync::atomic::AtomicUsize::new(0)))
+    }
+
+    fn told(c: &Count) -> usize {
+        c.0.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn a_listener_is_told_once_at_the_close_and_at_once_after() {
+        let done = Cancel::new();
+        let (early, gone, late) = (count(), count(), count());
+        let listener: Weak<Count> = Arc::downgrade(&early);
+        done.listen(listener);
+        let listener: Weak<Count> = Arc::downgrade(&gone);
+        done.listen(listener);
+        drop(gone);
+        assert_eq!(told(&early), 0);
+        done.cancel();
+        assert_eq!(told(&early), 1, "told before cancel returns");
+        done.cancel();
+        assert_eq!(told(&early), 1, "told once");
+        let listener: Weak<Count> = Arc::downgrade(&late);
+        done.listen(listener);
+        assert_eq!(told(&late), 1, "told at once when the signal is closed");
     }
 }

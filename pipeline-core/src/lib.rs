@@ -24,7 +24,10 @@
 //! 2. **Start** (`run/`): a sink such as [`Flow::collect`] gives a [`Run`];
 //!    [`Run::run`] checks the graph (every setting valid, every flow read)
 //!    and spawns every node's tasks (`run/start.rs`), each with the run's
-//!    context (`run/ctx.rs`).
+//!    context (`run/ctx.rs`). The context holds the run's stop
+//!    (`stop.rs`): its signal ([`Cancel`], `cancel.rs`), the first reason
+//!    it stopped (`outcome.rs`) and its links' closers
+//!    (`link/closers.rs`).
 //! 3. **Source** (`node/source.rs`): the source's task pulls items from
 //!    its iterator, stream or producer (which pushes into an [`Emitter`]
 //!    or an [`AsyncEmitter`], `node/emitter.rs`) and writes them into its
@@ -33,8 +36,10 @@
 //!    packets (`link/packet.rs`), taking room first on a counted link
 //!    (`link/permits.rs`), and sends them into the link's channel
 //!    (`link/channel.rs`); the next node's reader (`link/reader.rs`) takes
-//!    them out and gives the room back. At a cancel every channel closes,
-//!    which wakes every blocked send and receive ([`Cancel`], `cancel.rs`).
+//!    them out and gives the room back. Each link registers a closer of
+//!    its channel with the run's stop (`link/closers.rs`): when the
+//!    signal closes, every channel closes at once, which wakes every
+//!    blocked send and receive.
 //! 5. **Worker** (`node/`): a stage's workers call its function on each
 //!    item and apply the error policy (`node/step.rs`; the call styles in
 //!    `node/op.rs`), unordered (`node/worker.rs`, its per-item fast path in
@@ -46,9 +51,12 @@
 //!    last link and folds, collects or takes ([`Flow::fold`],
 //!    [`Flow::take`]); [`RunStream`] and [`RunIter`] (`run/stream.rs`,
 //!    `run/iter.rs`) make the caller the sink.
-//! 7. **Join** (`run/join.rs`, `outcome.rs`): the run waits for every task
-//!    it spawned, then returns the sink's value or the run's first error
-//!    ([`Error`]); each stage's counters are in [`Stats`] (`stats.rs`).
+//! 7. **Join** (`run/join.rs`): the run waits for every task it spawned,
+//!    drops its links' closers, then returns the sink's value or the
+//!    error for the first reason it stopped ([`Error`]; `stop.rs`,
+//!    `outcome.rs`: a stage's error or panic, a cancel from outside, the
+//!    deadline, or the sink satisfied, which is no error); each stage's
+//!    counters are in [`Stats`] (`stats.rs`).
 //!
 //! A pipeline declared once and run many times (the reusable form of
 //! `pipeline!`) is a type implementing [`Declared`] (`declared/`): it keeps
@@ -175,6 +183,7 @@ mod outcome;
 mod run;
 mod seen;
 mod stats;
+mod stop;
 mod sync;
 #[cfg(feature = "tokio")]
 mod tokio_ctx;

@@ -1,5 +1,6 @@
-//! First error wins: why a run stopped, recorded once on its signal, and
-//! what that makes of the run's result.
+//! First error wins: why a run stopped, recorded once beside its signal
+//! (the [`Record`] a run's [`Stop`](crate::stop::Stop) keeps), and what
+//! that makes of the run's result.
 //!
 //! The first reason recorded stays: a run that failed reports that error,
 //! not the cancellations it caused in other stages; a run whose sink had
@@ -7,17 +8,23 @@
 //! run cancelled from outside reports [`Error::Cancelled`], one whose
 //! deadline passed [`Error::Timeout`].
 //!
-//! What the error policy makes of a stage's error ([`Raised`]) and how a
-//! panic becomes the run's error ([`Cancel::fail_panicked`]) are decided
+//! A signal closed with no reason recorded was closed from outside (a
+//! [`Cancel::cancel`] on a clone of it, or the signal it follows): the run
+//! records its own reasons before it closes its signal. So that close
+//! counts as the first reason, `Cancelled`, and a reason offered after it
+//! loses, however soon: a stage's error that echoes the cancel is not
+//! the run's error.
+//!
+//! What the error policy makes of a stage's error ([`Raised`]) is decided
 //! here too, once for every kind of node.
 
-use std::any::Any;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::build::ErrorPolicy;
 use crate::cancel::Cancel;
-use crate::error::{panic_message, BoxError, Error};
+use crate::error::{BoxError, Error};
+use crate::sync::Mutex;
 
 /// What the error policy makes of an error a stage or a source raised.
 #[must_use]
@@ -47,7 +54,8 @@ impl ErrorPolicy {
 pub(crate) enum Reason {
     /// The sink had all it wanted (`first`, `take`, a dropped stream).
     Finished,
-    /// [`Cancel::cancel`] was called from outside.
+    /// The signal was closed from outside: [`Cancel::cancel`], or the
+    /// signal it follows.
     Cancelled,
     /// The run's deadline passed, this long after its start.
     TimedOut(Duration),
@@ -55,67 +63,64 @@ pub(crate) enum Reason {
     Failed(Error),
 }
 
-/// The first reason recorded on a signal, if any.
-#[derive(Default)]
+impl Reason {
+    /// The run's error for this reason, if it is an error.
+    pub(crate) fn into_result(self) -> Result<(), Error> {
+        match self {
+            Reason::Failed(e) => Err(e),
+            Reason::Cancelled => Err(Error::Cancelled),
+            Reason::TimedOut(after) => Err(Error::Timeout { after }),
+            Reason::Finished => Ok(()),
+        }
+    }
+}
+
+/// The first reason a run stopped, if any, kept beside its signal.
 pub(crate) struct Record(Mutex<Option<Reason>>);
 
+impl Default for Record {
+    fn default() -> Self {
+        Record(Mutex::new(None))
+    }
+}
+
 impl Record {
-    /// Records `reason` if no other was recorded first; whether it was.
-    pub(crate) fn set(&self, reason: Reason) -> bool {
+    /// Records `reason` if no reason was recorded first and `cancel` is
+    /// still open (if it is not, a close from outside came first, and
+    /// `Cancelled` is recorded), then closes `cancel`: recorded before the
+    /// close, so that whoever sees the signal closed finds the reason.
+    /// Returns whether `reason` won.
+    pub(crate) fn close_with(&self, reason: Reason, cancel: &Cancel) -> bool {
+        let won = self.offer(reason, cancel);
+        cancel.cancel();
+        won
+    }
+
+    /// Records `reason` if it is the first (see
+    /// [`close_with`](Self::close_with)); whether it is.
+    fn offer(&self, reason: Reason, cancel: &Cancel) -> bool {
         let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_none() {
-            *slot = Some(reason);
-            true
-        } else {
-            false
+        if slot.is_some() {
+            return false;
         }
-    }
-
-    /// The reason recorded, if any.
-    fn get(&self) -> Option<Reason> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-}
-
-impl Cancel {
-    /// Records `err` as the run's error if no other reason was recorded first,
-    /// then closes the signal. Returns whether `err` won.
-    pub(crate) fn fail(&self, err: Error) -> bool {
-        self.close_with(Reason::Failed(err))
-    }
-
-    /// Fails the run with [`Error::Panic`] naming `stage`, whose function
-    /// (or source, iterator or sink) panicked with `payload`: a panic is
-    /// an error, and the first error wins. Returns whether it won.
-    pub(crate) fn fail_panicked(&self, stage: Arc<str>, payload: &(dyn Any + Send)) -> bool {
-        self.fail(Error::Panic {
-            stage,
-            message: panic_message(payload),
-        })
-    }
-
-    /// Closes the signal because the run has what it needs; not an error.
-    pub(crate) fn finish(&self) {
-        self.close_with(Reason::Finished);
-    }
-
-    /// Why the run stopped, if it has stopped early.
-    pub(crate) fn reason(&self) -> Option<Reason> {
-        let reason = self.record().get();
-        if reason.is_some() {
-            crate::seen::mark();
+        // Under the lock, so that two reasons offered at once see one
+        // order; the flag, because a close from outside records nothing.
+        if cancel.is_cancelled() {
+            *slot = Some(Reason::Cancelled);
+            return false;
         }
-        reason
+        *slot = Some(reason);
+        true
     }
-}
 
-/// The run's error for the reason it stopped, if that reason is an error.
-pub(crate) fn outcome(cancel: &Cancel) -> Result<(), Error> {
-    match cancel.reason() {
-        Some(Reason::Failed(e)) => Err(e),
-        Some(Reason::Cancelled) => Err(Error::Cancelled),
-        Some(Reason::TimedOut(after)) => Err(Error::Timeout { after }),
-        _ => Ok(()),
+    /// The reason recorded, if any; `Cancelled` if `cancel` was closed
+    /// with none recorded (from outside).
+    pub(crate) fn get(&self, cancel: &Cancel) -> Option<Reason> {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() && cancel.is_cancelled() {
+            *slot = Some(Reason::Cancelled);
+        }
+        slot.clone()
     }
 }
 
@@ -123,18 +128,57 @@ pub(crate) fn outcome(cancel: &Cancel) -> Result<(), Error> {
 mod tests {
     use super::*;
 
+    fn config(message: &str) -> Error {
+        Error::Config {
+            stage: "x".into(),
+            message: message.into(),
+        }
+    }
+
     #[test]
     fn first_reason_wins() {
-        let done = Cancel::new();
-        assert!(done.fail(Error::Cancelled));
-        assert!(!done.fail(Error::Config {
-            stage: "x".into(),
-            message: "later".into()
-        }));
-        done.finish();
+        let (record, cancel) = (Record::default(), Cancel::new());
+        assert!(record.get(&cancel).is_none());
+        assert!(record.close_with(Reason::Failed(config("first")), &cancel));
+        assert!(cancel.is_cancelled());
+        assert!(!record.close_with(Reason::Failed(config("later")), &cancel));
+        assert!(!record.close_with(Reason::Finished, &cancel));
+        let Some(Reason::Failed(Error::Config { message, .. })) = record.get(&cancel) else {
+            panic!("the first failure stays");
+        };
+        assert_eq!(message, "first");
+    }
+
+    #[test]
+    fn a_close_from_outside_is_the_first_reason() {
+        let (record, cancel) = (Record::default(), Cancel::new());
+        cancel.cancel();
+        // An error that echoes the cancel, raised after it, loses.
+        assert!(!record.close_with(Reason::Failed(config("echo")), &cancel));
+        assert!(matches!(record.get(&cancel), Some(Reason::Cancelled)));
+        // Also when the close is only seen when the record is read.
+        let (record, cancel) = (Record::default(), Cancel::new());
+        cancel.cancel();
+        assert!(matches!(record.get(&cancel), Some(Reason::Cancelled)));
+        assert!(!record.close_with(Reason::TimedOut(Duration::ZERO), &cancel));
+        assert!(matches!(record.get(&cancel), Some(Reason::Cancelled)));
+    }
+
+    #[test]
+    fn each_reason_makes_its_result() {
+        assert!(Reason::Finished.into_result().is_ok());
         assert!(matches!(
-            done.reason(),
-            Some(Reason::Failed(Error::Cancelled))
+            Reason::Cancelled.into_result(),
+            Err(Error::Cancelled)
+        ));
+        let after = Duration::from_millis(5);
+        assert!(matches!(
+            Reason::TimedOut(after).into_result(),
+            Err(Error::Timeout { after: a }) if a == after
+        ));
+        assert!(matches!(
+            Reason::Failed(config("x")).into_result(),
+            Err(Error::Config { .. })
         ));
     }
 }

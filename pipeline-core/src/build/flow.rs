@@ -67,7 +67,7 @@ impl<T> Clone for Flow<T> {
 
 impl<T: Send + 'static> Flow<T> {
     fn stage<U: Send + 'static, O: Op<T, U>>(self, cfg: StageConfig, op: O) -> Flow<U> {
-        let (tx, rx) = link(&cfg, &self.graph.cancel);
+        let (tx, rx) = link(&cfg, &self.graph.stop);
         let stats = StageStats::new(cfg.name.clone(), Kind::Stage, cfg.workers);
         self.graph.stats.add(stats.clone());
         // What the workers hold, and the link; see `StageConfig`'s docs.
@@ -109,7 +109,7 @@ impl<T: Send + 'static> Flow<T> {
     ) -> Flow<U> {
         let cfg = cfg.into();
         if cfg.blocking {
-            let cancel = self.graph.cancel.clone();
+            let stop = self.graph.stop.clone();
             // A flat_map's iterator runs a chunk at a time: at most a
             // packet, and at most the buffer.
             let chunk = cfg.packet_cap().min(cfg.buffer).min(PREALLOCATED_ITEMS);
@@ -119,7 +119,7 @@ impl<T: Send + 'static> Flow<T> {
                 cfg,
                 Blocking {
                     op: Arc::new(op),
-                    cancel,
+                    stop,
                     share,
                     chunk,
                     name,
@@ -323,7 +323,7 @@ impl<T: Send + 'static> Flow<T> {
 
     /// The run's close-to-cancel signal.
     pub fn cancel_signal(&self) -> Cancel {
-        self.graph.cancel.clone()
+        self.graph.stop.cancel().clone()
     }
 
     /// The pipeline this flow belongs to (its stats, live tasks, errors).

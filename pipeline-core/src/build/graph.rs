@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use smol::Task;
 
 use crate::build::{ErrorPolicy, StageConfig};
-use crate::cancel::Cancel;
 use crate::error::Error;
 use crate::executor::LiveTasks;
 use crate::run::ctx::RunCtx;
 use crate::run::deadline::Deadline;
 use crate::run::Errors;
 use crate::stats::Stats;
+use crate::stop::Stop;
 
 pub(crate) type Spawn = Box<dyn FnOnce(&RunCtx) -> Vec<Task<()>> + Send>;
 
@@ -33,7 +33,8 @@ pub(crate) struct Plan {
 
 /// One run's graph under construction, shared by its flows.
 pub(crate) struct Graph {
-    pub(crate) cancel: Cancel,
+    /// The run's signal, the first reason it stopped, its links' closers.
+    pub(crate) stop: Stop,
     pub(crate) live: LiveTasks,
     pub(crate) stats: Stats,
     pub(crate) errors: Errors,

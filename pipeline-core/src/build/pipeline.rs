@@ -25,6 +25,7 @@ use crate::node::source::{async_source, blocking_source, iter_source, stream_sou
 use crate::run::ctx::RunCtx;
 use crate::run::Errors;
 use crate::stats::{Kind, Local, StageStats, Stats};
+use crate::stop::Stop;
 use crate::Item;
 
 /// Where a pipeline is declared: makes its sources and holds what every
@@ -63,7 +64,7 @@ impl Pipeline {
     pub fn new() -> Self {
         Pipeline {
             graph: Arc::new(Graph {
-                cancel: Cancel::new(),
+                stop: Stop::new(),
                 live: LiveTasks::default(),
                 stats: Stats::default(),
                 errors: Errors::default(),
@@ -125,7 +126,7 @@ impl Pipeline {
     /// The run's close-to-cancel signal; [`Cancel::cancel`] on it stops the
     /// run from outside, and the run returns [`Error::Cancelled`](crate::Error::Cancelled).
     pub fn cancel_signal(&self) -> Cancel {
-        self.graph.cancel.clone()
+        self.graph.stop.cancel().clone()
     }
 
     /// The run's live-task counter.
@@ -149,7 +150,7 @@ impl Pipeline {
         make: impl FnOnce(LinkTx<T>, StageConfig, Local, &RunCtx) -> Task<()> + Send + 'static,
     ) -> Flow<T> {
         let cfg = cfg.into();
-        let (tx, rx) = link(&cfg, &self.graph.cancel);
+        let (tx, rx) = link(&cfg, &self.graph.stop);
         let stats = StageStats::new(cfg.name.clone(), Kind::Source, 1);
         self.graph.stats.add(stats.clone());
         let batch = cfg.packet_cap();
@@ -179,10 +180,10 @@ impl Pipeline {
         I::Item: Item,
     {
         self.source(cfg, move |tx, cfg, stats, ctx| {
-            let w = Writer::for_node(tx, &cfg, ctx.cancel.clone());
+            let w = Writer::for_node(tx, &cfg, ctx.stop.clone());
             ctx.spawn(guard_panics(
                 cfg.name,
-                ctx.cancel.clone(),
+                ctx.stop.clone(),
                 iter_source(iter, w, stats),
             ))
         })
@@ -202,11 +203,11 @@ impl Pipeline {
         S::Item: Item,
     {
         self.source(cfg, move |tx, cfg, stats, ctx| {
-            let w = Writer::for_node(tx, &cfg, ctx.cancel.clone());
+            let w = Writer::for_node(tx, &cfg, ctx.stop.clone());
             ctx.spawn(guard_panics(
                 cfg.name,
-                ctx.cancel.clone(),
-                stream_source(stream, w, stats, ctx.cancel.clone()),
+                ctx.stop.clone(),
+                stream_source(stream, w, stats, ctx.cancel().clone()),
             ))
         })
     }
@@ -307,7 +308,7 @@ impl Pipeline {
         let flows: Vec<Flow<T>> = flows.into_iter().collect();
         let foreign = flows.iter().any(|f| !Arc::ptr_eq(&f.graph, &self.graph));
         let extra = foreign.then(|| "merges a flow of another pipeline".to_string());
-        let (tx, rx) = link(&cfg, &self.graph.cancel);
+        let (tx, rx) = link(&cfg, &self.graph.stop);
         let stats = StageStats::new(cfg.name.clone(), Kind::Merge, flows.len());
         self.graph.stats.add(stats.clone());
         // Each forwarder is a one-worker stage on its input.
@@ -349,8 +350,8 @@ fn unbatched(cfg: &StageConfig) -> StageConfig {
 }
 
 /// Catches a panic of a source task and makes it the run's error.
-async fn guard_panics(name: Arc<str>, cancel: Cancel, fut: impl Future<Output = ()>) {
+async fn guard_panics(name: Arc<str>, stop: Stop, fut: impl Future<Output = ()>) {
     if let Err(p) = AssertUnwindSafe(fut).catch_unwind().await {
-        cancel.fail_panicked(name, &*p);
+        stop.fail_panicked(name, &*p);
     }
 }

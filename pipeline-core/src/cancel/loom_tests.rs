@@ -1,7 +1,8 @@
-//! The cancel signal, model-checked with loom (`RUSTFLAGS="--cfg
-//! pipeline_loom"`, see [`crate::link`]'s `loom_tests` for how the models
-//! run): a cancel from one thread while another is about to wait, to
-//! follow the signal or to hook a link to it. The flag and the locks are
+//! The cancel signal and what listens to it, model-checked with loom
+//! (`RUSTFLAGS="--cfg pipeline_loom"`, see [`crate::link`]'s `loom_tests`
+//! for how the models run): a cancel from one thread while another is
+//! about to wait, to follow the signal, to register a link's closer on
+//! the run's [`Stop`], or to fail the run. The flag and the locks are
 //! loom's ([`crate::sync`]); the signal's channel, which wakes the
 //! waiters, is one step per operation.
 //!
@@ -15,6 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::cancel::Cancel;
+use crate::error::Error;
+use crate::stop::Stop;
 use crate::sync::model::{block_on, join, model, spawn};
 
 #[test]
@@ -50,20 +53,63 @@ fn a_follower_added_while_its_parent_closes_is_closed() {
 }
 
 #[test]
-fn a_hook_added_while_the_signal_closes_runs_once() {
+fn a_closer_added_while_the_signal_closes_runs_once() {
     model(|| {
-        let cancel = Cancel::new();
+        let stop = Stop::new();
         let ran = Arc::new(AtomicUsize::new(0));
-        let hooks = spawn({
-            let (cancel, ran) = (cancel.clone(), ran.clone());
+        let adds = spawn({
+            let (stop, ran) = (stop.clone(), ran.clone());
             move || {
-                cancel.on_close(Box::new(move || {
+                stop.on_close(Box::new(move || {
                     ran.fetch_add(1, Ordering::Relaxed);
                 }))
             }
         });
-        cancel.cancel();
-        join(hooks);
+        // From outside, through a clone of the signal: the stop's closers
+        // hear it as a listener of the signal.
+        let outside = stop.cancel().clone();
+        outside.cancel();
+        join(adds);
         assert_eq!(ran.load(Ordering::Relaxed), 1);
+    });
+}
+
+#[test]
+fn a_failure_is_the_runs_error_exactly_when_it_came_before_a_cancel() {
+    model(|| {
+        let stop = Stop::new();
+        let fails = spawn({
+            let stop = stop.clone();
+            move || stop.fail(Error::stage("s", "boom"))
+        });
+        stop.cancel().clone().cancel();
+        let won = join(fails);
+        match stop.outcome() {
+            Err(Error::Stage { .. }) => assert!(won, "reported, so it was first"),
+            Err(Error::Cancelled) => assert!(!won, "lost, so not reported"),
+            other => panic!("a failure or the cancel, not {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn an_error_raised_after_a_cancel_from_outside_never_wins() {
+    model(|| {
+        let stop = Stop::new();
+        // A stage that sees the signal closed, then fails with an error
+        // that echoes the cancel: while the cancelling thread may still be
+        // telling the signal's listeners.
+        let echoes = spawn({
+            let stop = stop.clone();
+            move || {
+                while !stop.cancel().is_cancelled() {
+                    loom::thread::yield_now();
+                }
+                stop.fail(Error::stage("s", "cancelled"))
+            }
+        });
+        stop.cancel().clone().cancel();
+        assert!(!join(echoes), "the echo lost");
+        assert!(matches!(stop.outcome(), Err(Error::Cancelled)));
     });
 }

@@ -6,17 +6,19 @@ use std::sync::Arc;
 use async_channel::{Receiver, Sender, TryRecvError};
 
 use crate::build::{StageConfig, PREALLOCATED_PACKETS};
-use crate::cancel::{or_cancel, Cancel, Hook};
+use crate::cancel::{or_cancel, Cancel};
+use crate::link::closers::Closer;
 use crate::link::{Packet, Permits};
 use crate::stats::{Local, Stopwatch};
+use crate::stop::Stop;
 
-/// A bounded channel of `capacity` packets, closed when `cancel` is.
+/// A bounded channel of `capacity` packets, closed when the run's signal is.
 pub(crate) fn channel<T: Send + 'static>(
     capacity: usize,
-    cancel: &Cancel,
+    stop: &Stop,
 ) -> (Sender<Packet<T>>, Receiver<Packet<T>>) {
     let (tx, rx) = async_channel::bounded(capacity.max(1));
-    close_on_cancel(cancel, &tx, None);
+    close_on_cancel(stop, &tx, None);
     (tx, rx)
 }
 
@@ -60,15 +62,12 @@ impl<T> LinkRx<T> {
 }
 
 /// The link a node with settings `cfg` sends into, closed (and its waiting
-/// writers woken) when `cancel` is. Counted by permits when the node
+/// writers woken) when the run's signal is. Counted by permits when the node
 /// batches adaptively, or when it may hold more packets than are worth
 /// allocating up front (see [`StageConfig::counted`]): its channel then
 /// never fills before its permits run out, since every packet in it holds
 /// at least one item.
-pub(crate) fn link<T: Send + 'static>(
-    cfg: &StageConfig,
-    cancel: &Cancel,
-) -> (LinkTx<T>, LinkRx<T>) {
+pub(crate) fn link<T: Send + 'static>(cfg: &StageConfig, stop: &Stop) -> (LinkTx<T>, LinkRx<T>) {
     let (tx, rx, permits) = if cfg.counted() {
         let permits = Permits::new(cfg.buffer);
         // The permits bound the link, so its channel needs no bound of its
@@ -79,10 +78,10 @@ pub(crate) fn link<T: Send + 'static>(
         } else {
             async_channel::unbounded()
         };
-        close_on_cancel(cancel, &tx, Some(&permits));
+        close_on_cancel(stop, &tx, Some(&permits));
         (tx, rx, Some(permits))
     } else {
-        let (tx, rx) = channel(cfg.channel_packets(), cancel);
+        let (tx, rx) = channel(cfg.channel_packets(), stop);
         (tx, rx, None)
     };
     (
@@ -118,9 +117,10 @@ pub(crate) async fn recv_timed<T>(
     }
 }
 
-/// Closes `tx`'s channel when `cancel` is closed (at once if it already
-/// is), which wakes every send and receive blocked on it. This is how a
-/// stage's blocked send or receive hears the signal: it waits on its
+/// Closes `tx`'s channel when the run's signal is closed (at once if it
+/// already is), with a closer registered on the run's [`Stop`]: closing
+/// wakes every send and receive blocked on it. This is how a stage's
+/// blocked send or receive hears the signal: it waits on its
 /// channel alone, rather than racing every wait against
 /// [`Cancel::cancelled`], which would add a listener on the one signal all
 /// tasks share to every wait. Holds a weak handle, so the channel still
@@ -129,13 +129,13 @@ pub(crate) async fn recv_timed<T>(
 /// On a link counted by `permits`, the writers waiting for a permit are
 /// woken once the channel is closed, and give up.
 fn close_on_cancel<T: Send + 'static>(
-    cancel: &Cancel,
+    stop: &Stop,
     tx: &async_channel::Sender<T>,
     permits: Option<&Arc<Permits>>,
 ) {
     let weak = tx.downgrade();
     let permits = permits.map(Arc::downgrade);
-    let close: Hook = Box::new(move || {
+    let close: Closer = Box::new(move || {
         if let Some(tx) = weak.upgrade() {
             tx.close();
         }
@@ -143,7 +143,7 @@ fn close_on_cancel<T: Send + 'static>(
             p.wake();
         }
     });
-    cancel.on_close(close);
+    stop.on_close(close);
 }
 
 #[cfg(test)]
@@ -154,9 +154,9 @@ mod tests {
 
     #[test]
     fn a_channel_registered_after_the_cancel_is_closed_at_once() {
-        let cancel = Cancel::new();
-        cancel.cancel();
-        let (tx, _rx) = channel::<u32>(1, &cancel);
+        let stop = Stop::new();
+        stop.cancel().cancel();
+        let (tx, _rx) = channel::<u32>(1, &stop);
         assert!(tx.is_closed());
     }
 

@@ -6,8 +6,9 @@
 //!
 //! What runs is the link's own code: [`Permits`], [`Room`], [`Writer`]
 //! (its push, bulk and slow paths), [`Reader`] and the channel with its
-//! cancel hook. The permits' atomics and their `Event`, and the cancel
-//! signal's flag and locks, are loom's ([`crate::sync`]); async-channel is
+//! closer, run by the run's [`Stop`] when its signal closes. The permits'
+//! atomics and their `Event`, and the flag and locks of the signal and the
+//! stop, are loom's ([`crate::sync`]); async-channel is
 //! one step per operation for loom (see [`crate::sync::model`]). smol's
 //! executor does not run under loom: each task here is a loom thread
 //! driving its future with [`block_on`], which is all the link asks of an
@@ -30,18 +31,18 @@
 //!   show that loom finds the hang the break caused.
 
 use crate::build::StageConfig;
-use crate::cancel::Cancel;
 use crate::link::permits::Room;
 use crate::link::{link, Clear, LinkRx, LinkTx, Permits, Pushed, Reader, Refill, Writer};
 use crate::stats::tests::local;
+use crate::stop::Stop;
 use crate::sync::model::{block_on, join, model, spawn};
 
 /// A counted link of `buffer` items (2 or more: adaptive batching with
-/// packets of more than one item), closed when `cancel` is, with the
-/// settings its writer takes.
-fn counted(buffer: usize, cancel: &Cancel) -> (StageConfig, LinkTx<u32>, LinkRx<u32>) {
+/// packets of more than one item), closed when the signal of `stop` is,
+/// with the settings its writer takes.
+fn counted(buffer: usize, stop: &Stop) -> (StageConfig, LinkTx<u32>, LinkRx<u32>) {
     let cfg = StageConfig::new("l").buffer(buffer);
-    let (tx, rx) = link::<u32>(&cfg, cancel);
+    let (tx, rx) = link::<u32>(&cfg, stop);
     assert!(
         tx.permits.is_some(),
         "an adaptive link of packets of 2 is counted"
@@ -51,8 +52,8 @@ fn counted(buffer: usize, cancel: &Cancel) -> (StageConfig, LinkTx<u32>, LinkRx<
 
 /// Reads every message until the link closes (or the run is cancelled):
 /// a sink, which holds no room of its own while it waits.
-fn read_all(rx: LinkRx<u32>, cancel: Cancel) -> Vec<u32> {
-    let mut r = Reader::new(rx, cancel);
+fn read_all(rx: LinkRx<u32>, stop: Stop) -> Vec<u32> {
+    let mut r = Reader::new(rx, stop);
     let mut stats = local();
     let mut got = Vec::new();
     block_on(async {
@@ -99,15 +100,15 @@ fn takers_never_overdraw_the_permits_and_every_permit_comes_back() {
 #[test]
 fn a_writer_waiting_for_room_and_a_reader_waiting_for_items_always_wake() {
     model(|| {
-        let cancel = Cancel::new();
-        let (cfg, tx, rx) = counted(2, &cancel);
+        let stop = Stop::new();
+        let (cfg, tx, rx) = counted(2, &stop);
         let permits = tx.permits.clone().expect("counted");
         // Three items through room for two: the writer runs out of
         // permits at least once, unless the reader is quick.
         let writer = spawn({
-            let cancel = cancel.clone();
+            let stop = stop.clone();
             move || {
-                let mut w = Writer::for_node(tx, &cfg, cancel);
+                let mut w = Writer::for_node(tx, &cfg, stop);
                 let mut stats = local();
                 block_on(async {
                     for i in 0..3 {
@@ -117,7 +118,7 @@ fn a_writer_waiting_for_room_and_a_reader_waiting_for_items_always_wake() {
                 });
             }
         });
-        let got = read_all(rx, cancel);
+        let got = read_all(rx, stop);
         join(writer);
         assert_eq!(got, [0, 1, 2]);
         assert_eq!(permits.free(), 2, "every permit came back");
@@ -127,15 +128,15 @@ fn a_writer_waiting_for_room_and_a_reader_waiting_for_items_always_wake() {
 #[test]
 fn a_source_filling_in_bulk_is_woken_by_its_reader() {
     model(|| {
-        let cancel = Cancel::new();
-        let (cfg, tx, rx) = counted(2, &cancel);
+        let stop = Stop::new();
+        let (cfg, tx, rx) = counted(2, &stop);
         let permits = tx.permits.clone().expect("counted");
         // `iter_source`'s loop: batches filled in bulk (room taken for
         // the batch, items added, then committed), the slow path when full.
         let source = spawn({
-            let cancel = cancel.clone();
+            let stop = stop.clone();
             move || {
-                let mut w = Writer::for_node(tx, &cfg, cancel);
+                let mut w = Writer::for_node(tx, &cfg, stop);
                 let mut stats = local();
                 let mut items = 0..3u32;
                 block_on(async {
@@ -156,7 +157,7 @@ fn a_source_filling_in_bulk_is_woken_by_its_reader() {
                 });
             }
         });
-        let got = read_all(rx, cancel);
+        let got = read_all(rx, stop);
         join(source);
         assert_eq!(got, [0, 1, 2]);
         assert_eq!(permits.free(), 2, "every permit came back");
@@ -166,14 +167,14 @@ fn a_source_filling_in_bulk_is_woken_by_its_reader() {
 #[test]
 fn a_cancel_releases_a_writer_and_a_reader_at_any_point() {
     model(|| {
-        let cancel = Cancel::new();
-        let (cfg, tx, rx) = counted(2, &cancel);
+        let stop = Stop::new();
+        let (cfg, tx, rx) = counted(2, &stop);
         // Sends until stopped: with room for two and a reader that may be
         // slow, it may wait for room when the cancel comes.
         let writer = spawn({
-            let cancel = cancel.clone();
+            let stop = stop.clone();
             move || {
-                let mut w = Writer::for_node(tx, &cfg, cancel);
+                let mut w = Writer::for_node(tx, &cfg, stop);
                 let mut stats = local();
                 block_on(async {
                     for i in 0..3 {
@@ -186,11 +187,11 @@ fn a_cancel_releases_a_writer_and_a_reader_at_any_point() {
             }
         });
         let reader = spawn({
-            let cancel = cancel.clone();
-            move || read_all(rx, cancel)
+            let stop = stop.clone();
+            move || read_all(rx, stop)
         });
-        cancel.cancel();
-        assert!(cancel.is_cancelled());
+        stop.cancel().cancel();
+        assert!(stop.cancel().is_cancelled());
         let _finished = join(writer);
         let got = join(reader);
         // What the reader took before the cancel came, in order.
@@ -296,18 +297,18 @@ async fn worker(mut input: Reader<u32>, mut output: Writer<u32>, rule: Rule) {
 /// to run meanwhile). Each worker follows `rule` before it waits for
 /// input. Returns what the output holds, in some order.
 fn two_workers(rule: Rule) -> Vec<u32> {
-    let cancel = Cancel::new();
+    let stop = Stop::new();
     let (input_tx, input_rx) = async_channel::bounded(1);
     let input_permits = Permits::new(1);
     let input_rx = LinkRx {
         rx: input_rx,
         permits: Some(input_permits.clone()),
     };
-    let (cfg, out_tx, out_rx) = counted(2, &cancel);
+    let (cfg, out_tx, out_rx) = counted(2, &stop);
     let workers: Vec<_> = (0..2)
         .map(|_| {
-            let input = Reader::new(input_rx.clone(), cancel.clone());
-            let output = Writer::for_node(out_tx.clone(), &cfg, cancel.clone());
+            let input = Reader::new(input_rx.clone(), stop.clone());
+            let output = Writer::for_node(out_tx.clone(), &cfg, stop.clone());
             spawn(move || block_on(worker(input, output, rule)))
         })
         .collect();
@@ -317,7 +318,7 @@ fn two_workers(rule: Rule) -> Vec<u32> {
         tx: input_tx,
         permits: Some(input_permits),
     };
-    let mut source = Writer::new(link, cancel.clone(), 1, false);
+    let mut source = Writer::new(link, stop.clone(), 1, false);
     let mut stats = local();
     block_on(async {
         for i in 0..2 {
@@ -329,7 +330,7 @@ fn two_workers(rule: Rule) -> Vec<u32> {
     for w in workers {
         join(w);
     }
-    let mut got = read_all(out_rx, cancel);
+    let mut got = read_all(out_rx, stop);
     got.sort_unstable();
     got
 }

@@ -8,9 +8,11 @@
 //! The links between stages are bounded async-channels of packets, read
 //! and written through cancel-aware ends that batch items when asked to.
 //!
-//! Every channel between stages is closed when the run's [`Cancel`](crate::Cancel) is, so
-//! a blocked send or receive wakes at a cancel and gives up; the fast paths
-//! (`try_send`, `try_recv`) read no clock and touch no listener.
+//! Every channel between stages is closed when the run's
+//! [`Cancel`](crate::Cancel) is, by the closer each link registers with the
+//! run ([`closers`]), so a blocked send or receive wakes at a cancel and
+//! gives up; the fast paths (`try_send`, `try_recv`) read no clock and
+//! touch no listener.
 //!
 //! A worker that finds its input empty or its output full does not
 //! register to be woken at once: it first yields, once, so that the
@@ -32,6 +34,7 @@
 //! count packets in the channel, and the packets at either end come on top.
 
 pub(crate) mod channel;
+pub(crate) mod closers;
 pub(crate) mod item;
 #[cfg(all(test, pipeline_loom))]
 mod loom_tests;

@@ -8,6 +8,7 @@ use crate::cancel::Cancel;
 use crate::link::permits::Held;
 use crate::link::{Clear, LinkRx, Msg, Packet};
 use crate::stats::{Local, Stopwatch};
+use crate::stop::Stop;
 
 /// What is left of the batch a reader is working through.
 enum Pending<T> {
@@ -53,7 +54,8 @@ impl<T> Pending<T> {
 /// The reading end of a link, owned by one worker.
 pub(crate) struct Reader<T> {
     rx: Receiver<Packet<T>>,
-    cancel: Cancel,
+    /// The run's stop: its signal, and why the run stopped.
+    stop: Stop,
     pending: Pending<T>,
     /// Set once the input was seen closed and drained (not cancelled).
     exhausted: bool,
@@ -96,10 +98,10 @@ pub(crate) enum Taken<T> {
 }
 
 impl<T> Reader<T> {
-    pub(crate) fn new(link: LinkRx<T>, cancel: Cancel) -> Self {
+    pub(crate) fn new(link: LinkRx<T>, stop: Stop) -> Self {
         Reader {
             rx: link.rx,
-            cancel,
+            stop,
             pending: Pending::Items(Vec::new().into_iter()),
             exhausted: false,
             held: Held::new(link.permits),
@@ -115,7 +117,12 @@ impl<T> Reader<T> {
     /// The run's signal, as this reader sees it.
     #[inline(always)]
     pub(crate) fn cancel(&self) -> &Cancel {
-        &self.cancel
+        self.stop.cancel()
+    }
+
+    /// The run's stop, as this reader sees it.
+    pub(crate) fn stop(&self) -> &Stop {
+        &self.stop
     }
 
     /// The next message already in hand or waiting in the channel, without
@@ -155,7 +162,7 @@ impl<T> Reader<T> {
         }
         // The packet is used up: its room goes back to the writers.
         self.held.release();
-        if self.cancel.is_cancelled() {
+        if self.cancel().is_cancelled() {
             return Refill::Closed;
         }
         match self.rx.try_recv() {
@@ -234,7 +241,7 @@ impl<T> Reader<T> {
     #[inline]
     pub(crate) fn try_packet(&mut self, stats: &mut Local) -> Taken<T> {
         self.held.release();
-        if self.cancel.is_cancelled() {
+        if self.cancel().is_cancelled() {
             return Taken::Closed;
         }
         match self.rx.try_recv() {
@@ -264,7 +271,7 @@ impl<T> Reader<T> {
             Err(TryRecvError::Empty) => self.rx.recv().await,
         };
         stats.wait_in += t0.elapsed();
-        if self.cancel.is_cancelled() {
+        if self.cancel().is_cancelled() {
             // A packet that came with the cancel stays in hand, for
             // `try_next_left`.
             if let Ok(p) = got {
@@ -333,26 +340,26 @@ mod tests {
 
     #[test]
     fn a_cancel_wakes_a_blocked_reader_which_reads_as_not_exhausted() {
-        let cancel = Cancel::new();
-        let (tx, rx) = channel::<u32>(1, &cancel);
+        let stop = Stop::new();
+        let (tx, rx) = channel::<u32>(1, &stop);
         let waiter = std::thread::spawn({
-            let cancel = cancel.clone();
+            let stop = stop.clone();
             move || {
-                let mut r = Reader::new(LinkRx { rx, permits: None }, cancel);
+                let mut r = Reader::new(LinkRx { rx, permits: None }, stop);
                 let got = smol::block_on(r.wait(&mut local(), Clear::no_output()));
                 (got.is_none(), r.exhausted())
             }
         });
-        cancel.cancel();
+        stop.cancel().cancel();
         assert_eq!(waiter.join().unwrap(), (true, false));
         drop(tx);
     }
 
     #[test]
     fn a_refilled_batch_stays_whole_in_its_allocation() {
-        let cancel = Cancel::new();
-        let (tx, rx) = channel::<u32>(4, &cancel);
-        let mut r = Reader::new(LinkRx { rx, permits: None }, cancel);
+        let stop = Stop::new();
+        let (tx, rx) = channel::<u32>(4, &stop);
+        let mut r = Reader::new(LinkRx { rx, permits: None }, stop);
         let mut stats = local();
         let batch = vec![1, 2, 3];
         let at = batch.as_ptr();

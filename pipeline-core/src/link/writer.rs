@@ -5,11 +5,11 @@
 use async_channel::Sender;
 
 use crate::build::{StageConfig, PREALLOCATED_ITEMS};
-use crate::cancel::Cancel;
 use crate::error::Error;
 use crate::link::permits::Room;
 use crate::link::{LinkTx, Msg, Packet, Stopped};
 use crate::stats::Local;
+use crate::stop::Stop;
 
 mod bulk;
 mod send;
@@ -28,7 +28,8 @@ mod send;
 /// to wait ([`flush`](Self::flush)) and when it goes.
 pub(crate) struct Writer<T> {
     tx: Sender<Packet<T>>,
-    cancel: Cancel,
+    /// The run's stop: its signal, and where an error fails the run.
+    stop: Stop,
     batch: usize,
     adaptive: bool,
     /// The batch being filled while it holds only items.
@@ -80,11 +81,11 @@ pub(crate) enum Pushed {
 impl<T> Writer<T> {
     /// A writer that sends packets of up to `batch` items; adaptively (see
     /// [`Writer`]) if `adaptive`.
-    pub(crate) fn new(link: LinkTx<T>, cancel: Cancel, batch: usize, adaptive: bool) -> Self {
+    pub(crate) fn new(link: LinkTx<T>, stop: Stop, batch: usize, adaptive: bool) -> Self {
         let batch = batch.max(1);
         Writer {
             tx: link.tx,
-            cancel,
+            stop,
             batch,
             adaptive: adaptive && batch > 1,
             buf: Vec::new(),
@@ -98,8 +99,8 @@ impl<T> Writer<T> {
     /// The writer of the node whose settings are `cfg`, on the link made
     /// from them (see [`link`](crate::link::link)): its packet cap, and
     /// adaptive if the node batches adaptively.
-    pub(crate) fn for_node(link: LinkTx<T>, cfg: &StageConfig, cancel: Cancel) -> Self {
-        Writer::new(link, cancel, cfg.packet_cap(), cfg.is_adaptive())
+    pub(crate) fn for_node(link: LinkTx<T>, cfg: &StageConfig, stop: Stop) -> Self {
+        Writer::new(link, stop, cfg.packet_cap(), cfg.is_adaptive())
     }
 
     /// How many messages the batch being filled holds.
@@ -299,7 +300,7 @@ impl<T> Writer<T> {
     /// finds what it asked for among them (`take`, `first`) has succeeded.
     pub(crate) fn fail(&mut self, err: Error, stats: &mut Local) {
         let _ = self.send_partial(stats);
-        self.cancel.fail(err);
+        self.stop.fail(err);
     }
 }
 

@@ -11,6 +11,7 @@ use crate::link::{LinkTx, Writer};
 use crate::outcome::Raised;
 use crate::run::ctx::RunCtx;
 use crate::stats::Local;
+use crate::stop::Stop;
 
 /// Why an emitter refused an item: the run was cancelled (or its consumers
 /// are gone). The producer should stop and return.
@@ -28,7 +29,7 @@ pub struct Emitter<T> {
     pub(crate) writer: Writer<T>,
     pub(crate) stats: Local,
     pub(crate) name: Arc<str>,
-    pub(crate) cancel: Cancel,
+    pub(crate) stop: Stop,
     pub(crate) policy: ErrorPolicy,
 }
 
@@ -63,12 +64,12 @@ impl<T> Emitter<T> {
 
     /// Whether the run has been cancelled.
     pub fn is_cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
+        self.stop.cancel().is_cancelled()
     }
 
     /// The run's close-to-cancel signal.
     pub fn cancel_signal(&self) -> &Cancel {
-        &self.cancel
+        self.stop.cancel()
     }
 }
 
@@ -114,12 +115,12 @@ impl<T> AsyncEmitter<T> {
 
     /// Whether the run has been cancelled.
     pub fn is_cancelled(&self) -> bool {
-        self.inner.cancel.is_cancelled()
+        self.inner.is_cancelled()
     }
 
     /// The run's close-to-cancel signal.
     pub fn cancel_signal(&self) -> &Cancel {
-        &self.inner.cancel
+        self.inner.cancel_signal()
     }
 }
 
@@ -132,10 +133,10 @@ pub(crate) fn make_emitter<T>(
     ctx: &RunCtx,
 ) -> Emitter<T> {
     Emitter {
-        writer: Writer::for_node(tx, cfg, ctx.cancel.clone()),
+        writer: Writer::for_node(tx, cfg, ctx.stop.clone()),
         stats,
         name,
-        cancel: ctx.cancel.clone(),
+        stop: ctx.stop.clone(),
         policy: ctx.policy,
     }
 }

@@ -24,8 +24,8 @@ pub(crate) fn spawn_merge<T: Send + 'static>(
         .into_iter()
         .map(|rx| {
             ctx.spawn(forward(
-                Reader::new(rx, ctx.cancel.clone()),
-                Writer::for_node(tx.clone(), cfg, ctx.cancel.clone()),
+                Reader::new(rx, ctx.stop.clone()),
+                Writer::for_node(tx.clone(), cfg, ctx.stop.clone()),
                 Local::new(stats.clone()),
             ))
         })

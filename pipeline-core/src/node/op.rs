@@ -11,10 +11,10 @@ use std::sync::Arc;
 use futures::future::{ready, Ready};
 
 use crate::build::PREALLOCATED_ITEMS;
-use crate::cancel::Cancel;
 use crate::error::BoxError;
 use crate::node::many::{Chunks, Many};
 use crate::run::pool::Share;
+use crate::stop::Stop;
 
 /// What one call of a stage function produced.
 pub(crate) enum Out<U> {
@@ -129,12 +129,14 @@ impl<T, U, S: Bulk<T, U>> Bulk<T, U> for Inline<S> {
     }
 }
 
-/// Runs a [`SyncOp`] on the blocking thread pool, with the run's signal as
-/// [`Cancel::current`] there. A `flat_map`'s iterator runs there too, a
-/// chunk of at most `chunk` items at a time.
+/// Runs a [`SyncOp`] on the blocking thread pool, with the run's signal
+/// as [`Cancel::current`](crate::Cancel::current) there. A `flat_map`'s
+/// iterator runs there too, a chunk of at most `chunk` items at a time.
 pub(crate) struct Blocking<S> {
     pub(crate) op: Arc<S>,
-    pub(crate) cancel: Cancel,
+    /// The run's stop: its signal, and where a call that could not start
+    /// fails the run.
+    pub(crate) stop: Stop,
     /// The stage's share of the pool: a thread per worker.
     pub(crate) share: Share,
     pub(crate) chunk: usize,
@@ -149,22 +151,24 @@ impl<T: Send + 'static, U: Send + 'static, S: SyncOp<T, U>> Op<T, U> for Blockin
     fn call(&self, item: T) -> Self::Fut {
         self.share.take();
         let op = self.op.clone();
-        let cancel = self.cancel.clone();
+        let stop = self.stop.clone();
         let chunk = self.chunk;
         let name = self.name.clone();
         Box::pin(async move {
-            let c = cancel.clone();
+            let c = stop.cancel().clone();
             match crate::run::blocking_pool::unblock(move || c.enter(|| op.call(item))).await {
-                Ok(Ok(Out::Many(Many::Iter(it)))) => {
-                    Ok(Out::Many(Many::Chunks(Chunks::new(it, chunk, cancel))))
-                }
+                Ok(Ok(Out::Many(Many::Iter(it)))) => Ok(Out::Many(Many::Chunks(Chunks::new(
+                    it,
+                    chunk,
+                    stop.cancel().clone(),
+                )))),
                 Ok(other) => other,
                 // No thread for the call: the system is out of threads or
                 // memory, which no item's error policy can work around.
                 // The run fails with it, once, whatever the policy.
                 Err(unstarted) => {
                     let echo = std::io::Error::new(unstarted.kind(), unstarted.to_string());
-                    cancel.fail(crate::Error::Stage {
+                    stop.fail(crate::Error::Stage {
                         stage: name,
                         source: Arc::new(unstarted),
                     });

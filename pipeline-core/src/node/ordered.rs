@@ -49,11 +49,11 @@ async fn dispatcher<T>(
     let mut seq = 0;
     // Its output is the jobs channel, not a link: it holds no room.
     while let Some(msg) = input.next(&mut stats, Clear::no_output()).await {
-        let Some(permit) = or_cancel(permits.acquire_arc(), &ctx.cancel).await else {
+        let Some(permit) = or_cancel(permits.acquire_arc(), ctx.cancel()).await else {
             return;
         };
         let job = Job { seq, msg, permit };
-        match or_cancel(jobs.send(job), &ctx.cancel).await {
+        match or_cancel(jobs.send(job), ctx.cancel()).await {
             Some(Ok(())) => {}
             _ => return,
         }
@@ -70,10 +70,10 @@ async fn ordered_worker<T, U: Send + 'static, O: Op<T, U>>(
     mut stats: Local,
 ) {
     loop {
-        if ctx.cancel.is_cancelled() {
+        if ctx.cancel().is_cancelled() {
             return;
         }
-        let Some(job) = recv_timed(&jobs, &ctx.cancel, &mut stats).await else {
+        let Some(job) = recv_timed(&jobs, ctx.cancel(), &mut stats).await else {
             return;
         };
         let done_item = match job.msg {
@@ -86,7 +86,7 @@ async fn ordered_worker<T, U: Send + 'static, O: Op<T, U>>(
                 }
                 Step::Fail(e) => {
                     stats.errors += 1;
-                    ctx.cancel.fail(e);
+                    ctx.stop.fail(e);
                     return;
                 }
                 Step::Stop => {
@@ -126,7 +126,7 @@ async fn collector<U: Send + 'static>(
                 if output.flush(&mut stats).await.is_err() {
                     return;
                 }
-                match or_cancel(done.recv(), &ctx.cancel).await {
+                match or_cancel(done.recv(), ctx.cancel()).await {
                     Some(Ok(f)) => f,
                     Some(Err(_)) => break,
                     None => return,
@@ -171,7 +171,7 @@ where
     // only the workers' time counts as busy.
     let mut tasks = Vec::with_capacity(cfg.workers + 2);
     tasks.push(ctx.spawn(dispatcher(
-        Reader::new(rx, ctx.cancel.clone()),
+        Reader::new(rx, ctx.stop.clone()),
         jobs_tx,
         permits,
         ctx.clone(),
@@ -190,7 +190,7 @@ where
     drop(done_tx);
     tasks.push(ctx.spawn(collector(
         done_rx,
-        Writer::for_node(tx, cfg, ctx.cancel.clone()),
+        Writer::for_node(tx, cfg, ctx.stop.clone()),
         cfg.name.clone(),
         ctx.clone(),
         Local::new_uncounted(stats.clone()),

@@ -14,13 +14,14 @@ use crate::node::sink_read::{fold_all, take_into, End};
 use crate::run::join::Spawned;
 use crate::run::{Errors, Run, RunIter, RunStream};
 use crate::stats::{Kind, Local, StageStats};
+use crate::stop::Stop;
 
 /// A sink's future, boxed.
 pub(crate) type SinkFuture<O> = BoxFuture<'static, O>;
 
 /// A sink: consumes the last flow; says what it made and how its reading
 /// ended.
-pub(crate) type SinkFn<O> = Box<dyn FnOnce(Cancel, Local) -> SinkFuture<(O, End)> + Send>;
+pub(crate) type SinkFn<O> = Box<dyn FnOnce(Stop, Local) -> SinkFuture<(O, End)> + Send>;
 
 impl<T: Send + 'static> Flow<T> {
     fn sink<O, F, Fut>(self, f: F) -> Run<O>
@@ -37,9 +38,7 @@ impl<T: Send + 'static> Flow<T> {
             input: self.node,
             name: "sink".into(),
             held,
-            sink: Box::new(move |cancel, stats| {
-                Box::pin(f(Reader::new(rx, cancel), stats, errors))
-            }),
+            sink: Box::new(move |stop, stats| Box::pin(f(Reader::new(rx, stop), stats, errors))),
         }
     }
 
@@ -157,21 +156,15 @@ impl<T: Send + 'static> Flow<T> {
     pub fn named_stream(self, name: impl Into<Arc<str>>) -> RunStream<T> {
         // Inside a stage, the run follows the enclosing run's signal.
         if let Some(parent) = Cancel::current() {
-            self.graph.cancel.follow(&parent);
+            self.graph.stop.cancel().follow(&parent);
         }
         let stats = StageStats::new(name.into(), Kind::Sink, 1);
         self.graph.stats.add(stats.clone());
-        let cancel = self.graph.cancel.clone();
-        let reader = Reader::new(self.rx, cancel.clone());
+        let stop = self.graph.stop.clone();
+        let reader = Reader::new(self.rx, stop.clone());
         match self.graph.start(self.node) {
-            Ok((_, tasks)) => RunStream::new(reader, Local::new(stats), cancel, tasks, None),
-            Err(e) => RunStream::new(
-                reader,
-                Local::new(stats),
-                cancel,
-                Spawned::default(),
-                Some(e),
-            ),
+            Ok((_, tasks)) => RunStream::new(reader, Local::new(stats), stop, tasks, None),
+            Err(e) => RunStream::new(reader, Local::new(stats), stop, Spawned::default(), Some(e)),
         }
     }
 

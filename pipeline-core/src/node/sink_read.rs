@@ -239,7 +239,7 @@ pub(crate) async fn take_into<T>(
     let mut budget = Budget::new();
     while out.len() < n {
         if r.cancel().is_cancelled() {
-            if matches!(r.cancel().reason(), Some(Reason::Failed(_))) {
+            if matches!(r.stop().reason(), Some(Reason::Failed(_))) {
                 while out.len() < n {
                     match r.try_next_left(stats) {
                         Some(Ok(t)) => out.push(t),

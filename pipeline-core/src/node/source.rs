@@ -81,7 +81,7 @@ where
     T: Send + 'static,
     F: FnOnce(&mut Emitter<T>) + Send + 'static,
 {
-    let ctx_cancel = em.cancel.clone();
+    let stop = em.stop.clone();
     let name = em.name.clone();
     // The producer keeps a thread of the blocking pool for as long as it
     // runs: the pool grows by one meanwhile, so that many blocking sources
@@ -89,7 +89,7 @@ where
     let share = Share::new(1);
     share.take();
     let res = crate::run::blocking_pool::unblock(move || {
-        let cancel = em.cancel.clone();
+        let cancel = em.stop.cancel().clone();
         let r =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cancel.enter(|| f(&mut em))));
         if r.is_ok() {
@@ -102,10 +102,10 @@ where
     match res {
         Ok(Ok(())) => {}
         Ok(Err(p)) => {
-            ctx_cancel.fail_panicked(name, &*p);
+            stop.fail_panicked(name, &*p);
         }
         Err(unstarted) => {
-            ctx_cancel.fail(Error::Stage {
+            stop.fail(Error::Stage {
                 stage: name,
                 source: Arc::new(unstarted),
             });
@@ -121,11 +121,11 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     use futures::FutureExt;
-    let cancel = em.inner.cancel.clone();
+    let stop = em.inner.stop.clone();
     let name = em.inner.name.clone();
     // An async producer is dropped at the cancel, wherever it is waiting.
     let run = std::panic::AssertUnwindSafe(f(em)).catch_unwind();
-    if let Some(Err(p)) = crate::cancel::or_cancel(run, &cancel).await {
-        cancel.fail_panicked(name, &*p);
+    if let Some(Err(p)) = crate::cancel::or_cancel(run, stop.cancel()).await {
+        stop.fail_panicked(name, &*p);
     }
 }

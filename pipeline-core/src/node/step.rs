@@ -62,7 +62,7 @@ pub(crate) async fn apply<T, U, O: Op<T, U>>(
         std::task::Poll::Pending => {
             let call = async {
                 if O::DROP_AT_CANCEL {
-                    or_cancel(call, &ctx.cancel).await
+                    or_cancel(call, ctx.cancel()).await
                 } else {
                     Some(call.await)
                 }
@@ -104,7 +104,7 @@ pub(crate) fn step<U>(called: Called<U>, name: &Arc<str>, ctx: &RunCtx) -> Step<
             Raised::Fails(err) => Step::Fail(err),
         },
         Err(payload) => {
-            ctx.cancel.fail_panicked(name.clone(), &*payload);
+            ctx.stop.fail_panicked(name.clone(), &*payload);
             Step::Stop
         }
     }
@@ -123,17 +123,17 @@ pub(crate) async fn emit<U: Send + 'static>(
     match out {
         Out::None => true,
         Out::One(u) => w.send(Ok(u), stats).await.is_ok(),
-        Out::Many(many) => match many.send(w, stats, &ctx.cancel).await {
+        Out::Many(many) => match many.send(w, stats, ctx.cancel()).await {
             Ok(()) => true,
             Err(Stop::Stopped) => false,
             Err(Stop::Panicked(payload)) => {
                 stats.errors += 1;
-                ctx.cancel.fail_panicked(name.clone(), &*payload);
+                ctx.stop.fail_panicked(name.clone(), &*payload);
                 false
             }
             Err(Stop::Unstarted(err)) => {
                 stats.errors += 1;
-                ctx.cancel.fail(Error::Stage {
+                ctx.stop.fail(Error::Stage {
                     stage: name.clone(),
                     source: Arc::new(err),
                 });

@@ -171,9 +171,9 @@ where
     O: Op<T, U>,
 {
     let op = Arc::new(op);
-    let writer = || Writer::for_node(tx.clone(), cfg, ctx.cancel.clone());
+    let writer = || Writer::for_node(tx.clone(), cfg, ctx.stop.clone());
     if cfg.workers > 1 && !O::INLINE {
-        let input = Arc::new(async_lock::Mutex::new(Reader::new(rx, ctx.cancel.clone())));
+        let input = Arc::new(async_lock::Mutex::new(Reader::new(rx, ctx.stop.clone())));
         return (0..cfg.workers)
             .map(|_| {
                 ctx.spawn(shared_worker(
@@ -191,7 +191,7 @@ where
         .map(|_| {
             ctx.spawn(worker(
                 op.clone(),
-                Reader::new(rx.clone(), ctx.cancel.clone()),
+                Reader::new(rx.clone(), ctx.stop.clone()),
                 writer(),
                 cfg.name.clone(),
                 ctx.clone(),
@@ -234,7 +234,6 @@ mod tests {
     fn a_map_worker_passes_whole_batches_on_in_their_allocations() {
         use std::sync::Arc;
 
-        use crate::cancel::Cancel;
         use crate::executor::LiveTasks;
         use crate::link::channel::channel;
         use crate::link::{LinkRx, LinkTx, Packet, Reader, Writer};
@@ -242,11 +241,12 @@ mod tests {
         use crate::node::worker::worker;
         use crate::run::ctx::RunCtx;
         use crate::stats::{Kind, Local, StageStats};
+        use crate::stop::Stop;
         use crate::ErrorPolicy;
 
-        let cancel = Cancel::new();
-        let (tx_in, rx_in) = channel::<u64>(8, &cancel);
-        let (tx_out, rx_out) = channel::<u64>(8, &cancel);
+        let stop = Stop::new();
+        let (tx_in, rx_in) = channel::<u64>(8, &stop);
+        let (tx_out, rx_out) = channel::<u64>(8, &stop);
         // Batches that wait in the channel, and one that arrives while the
         // worker waits for input.
         let mut sent = Vec::new();
@@ -256,7 +256,7 @@ mod tests {
             tx_in.try_send(Packet::Items(batch)).unwrap();
         }
         let ctx = RunCtx {
-            cancel: cancel.clone(),
+            stop: stop.clone(),
             live: LiveTasks::default(),
             policy: ErrorPolicy::FailFast,
         };
@@ -268,14 +268,14 @@ mod tests {
                     rx: rx_in,
                     permits: None,
                 },
-                cancel.clone(),
+                stop.clone(),
             ),
             Writer::new(
                 LinkTx {
                     tx: tx_out,
                     permits: None,
                 },
-                cancel.clone(),
+                stop.clone(),
                 4,
                 false,
             ),

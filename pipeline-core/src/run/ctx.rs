@@ -1,21 +1,28 @@
-//! What a run hands every task it spawns: its signal, its live-task
-//! count and its error policy.
+//! What a run hands every task it spawns: its stop (signal, first
+//! reason, link closers), its live-task count and its error policy.
 
 use smol::Task;
 
 use crate::build::ErrorPolicy;
 use crate::cancel::{Cancel, WithCancel};
 use crate::executor::{spawn_counted, LiveTasks};
+use crate::stop::Stop;
 
 /// What a run hands every task it spawns.
 #[derive(Clone)]
 pub(crate) struct RunCtx {
-    pub(crate) cancel: Cancel,
+    pub(crate) stop: Stop,
     pub(crate) live: LiveTasks,
     pub(crate) policy: ErrorPolicy,
 }
 
 impl RunCtx {
+    /// The run's close-to-cancel signal.
+    #[inline(always)]
+    pub(crate) fn cancel(&self) -> &Cancel {
+        self.stop.cancel()
+    }
+
     /// Spawns one task of the run, with the run's signal as
     /// [`Cancel::current`] while it is polled.
     pub(crate) fn spawn(
@@ -25,7 +32,7 @@ impl RunCtx {
         spawn_counted(
             &self.live,
             WithCancel {
-                cancel: self.cancel.clone(),
+                cancel: self.cancel().clone(),
                 fut: Box::pin(fut),
             },
         )

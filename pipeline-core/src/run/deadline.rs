@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use smol::{Task, Timer};
 
-use crate::outcome::Reason;
 use crate::run::ctx::RunCtx;
 
 /// The limits set on a run before it starts: a point in time, a span from
@@ -57,7 +56,7 @@ impl Watch {
         let Some((at, after)) = deadline.resolve(Instant::now()) else {
             return Watch(None);
         };
-        let cancel = ctx.cancel.clone();
+        let stop = ctx.stop.clone();
         Watch(Some(ctx.spawn(async move {
             let passed = smol::future::or(
                 async {
@@ -65,14 +64,14 @@ impl Watch {
                     true
                 },
                 async {
-                    cancel.cancelled().await;
+                    stop.cancel().cancelled().await;
                     false
                 },
             )
             .await;
             if passed {
                 // Loses to any reason recorded first: the first error wins.
-                cancel.close_with(Reason::TimedOut(after));
+                stop.time_out(after);
             }
         })))
     }

@@ -30,7 +30,7 @@ impl<T: Send + 'static> RunIter<T> {
 
     /// The run's close-to-cancel signal.
     pub fn cancel_signal(&self) -> Option<&Cancel> {
-        self.stream.as_ref().map(|s| &s.cancel)
+        self.stream.as_ref().map(|s| s.stop.cancel())
     }
 }
 
@@ -51,7 +51,7 @@ impl<T: Send + 'static> std::iter::FusedIterator for RunIter<T> {}
 impl<T> Drop for RunIter<T> {
     fn drop(&mut self) {
         if let Some(s) = self.stream.as_mut() {
-            s.cancel.finish();
+            s.stop.finish();
             let tasks = take(&s.tasks);
             blocking(|| smol::block_on(tasks.join()));
         }

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use smol::Task;
 
-use crate::cancel::Cancel;
 use crate::run::deadline::Watch;
+use crate::stop::Stop;
 
 /// The tasks a run spawned: its nodes', and its deadline's timer.
 #[derive(Default)]
@@ -49,10 +49,10 @@ pub(crate) fn take(tasks: &Tasks) -> Spawned {
         .unwrap_or_default()
 }
 
-/// Cancels a run whose future is dropped before it ends (the signal tells
+/// Stops a run whose future is dropped before it ends (the signal tells
 /// blocking stage functions and sources to stop; the tasks themselves end
 /// as their handles are dropped).
-pub(crate) struct CancelOnDrop(pub(crate) Option<Cancel>);
+pub(crate) struct CancelOnDrop(pub(crate) Option<Stop>);
 
 impl CancelOnDrop {
     /// The run ended: nothing to cancel.
@@ -63,8 +63,8 @@ impl CancelOnDrop {
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
-        if let Some(cancel) = self.0.take() {
-            cancel.finish();
+        if let Some(stop) = self.0.take() {
+            stop.finish();
         }
     }
 }

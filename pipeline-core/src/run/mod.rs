@@ -15,7 +15,6 @@ use crate::error::Error;
 use crate::executor::{block_on, spawn, LiveTasks};
 use crate::node::sink::SinkFn;
 use crate::node::sink_read::End;
-use crate::outcome::outcome;
 use crate::stats::{Kind, Local, StageStats, Stats};
 
 pub(crate) mod blocking_pool;
@@ -59,7 +58,7 @@ impl<O> Run<O> {
     /// [`Error::Cancelled`]. A run started inside a stage of another run
     /// follows that run's signal ([`Cancel::current`]) without this.
     pub fn within(self, parent: &Cancel) -> Self {
-        self.graph.cancel.follow(parent);
+        self.graph.stop.cancel().follow(parent);
         self
     }
 
@@ -154,7 +153,7 @@ impl<O: Send + 'static> Run<O> {
     /// Follows the signal of the run whose stage calls this, if any.
     fn follow_current(&self) {
         if let Some(parent) = Cancel::current() {
-            self.graph.cancel.follow(&parent);
+            self.graph.stop.cancel().follow(&parent);
         }
     }
 
@@ -170,10 +169,10 @@ impl<O: Send + 'static> Run<O> {
         let stats = StageStats::new(self.name.clone(), Kind::Sink, 1);
         self.graph.stats.add(stats.clone());
         let (ctx, tasks) = self.graph.start(self.input)?;
-        let dropped = CancelOnDrop(Some(ctx.cancel.clone()));
-        let fut = (self.sink)(ctx.cancel.clone(), Local::new(stats));
+        let dropped = CancelOnDrop(Some(ctx.stop.clone()));
+        let fut = (self.sink)(ctx.stop.clone(), Local::new(stats));
         let out = WithCancel {
-            cancel: ctx.cancel.clone(),
+            cancel: ctx.cancel().clone(),
             fut: Box::pin(AssertUnwindSafe(fut).catch_unwind()),
         }
         .await;
@@ -182,12 +181,12 @@ impl<O: Send + 'static> Run<O> {
                 if end != End::Exhausted {
                     // The sink left early: release every stage still
                     // running. Errors they raise from now on are echoes.
-                    ctx.cancel.finish();
+                    ctx.stop.finish();
                 }
                 Some((out, end))
             }
             Err(p) => {
-                ctx.cancel.fail_panicked(self.name.clone(), &*p);
+                ctx.stop.fail_panicked(self.name.clone(), &*p);
                 None
             }
         };
@@ -196,12 +195,12 @@ impl<O: Send + 'static> Run<O> {
         // heard, since nothing was marked finished.
         tasks.join().await;
         dropped.disarm();
-        ctx.cancel.forget_hooks();
+        ctx.stop.forget_closers();
         match out {
             // The sink had what it asked for: the run has succeeded.
             Some((out, End::Satisfied)) => Ok(out),
             out => {
-                outcome(&ctx.cancel)?;
+                ctx.stop.outcome()?;
                 Ok(out.expect("a sink panic is recorded as the run's error").0)
             }
         }
@@ -226,7 +225,7 @@ impl<O: Send + 'static> Run<O> {
 
     /// The run's close-to-cancel signal.
     pub fn cancel_signal(&self) -> Cancel {
-        self.graph.cancel.clone()
+        self.graph.stop.cancel().clone()
     }
 
     /// Errors that reach this run's sink as items under

@@ -41,7 +41,7 @@ impl Graph {
             (std::mem::take(&mut plan.spawns), plan.policy, plan.deadline)
         };
         let ctx = RunCtx {
-            cancel: self.cancel.clone(),
+            stop: self.stop.clone(),
             live: self.live.clone(),
             policy,
         };

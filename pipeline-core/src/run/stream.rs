@@ -12,9 +12,9 @@ use crate::cancel::Cancel;
 use crate::error::Error;
 use crate::link::{Clear, Reader};
 use crate::node::sink_read::Budget;
-use crate::outcome::outcome;
 use crate::run::join::{take, Spawned, Tasks};
 use crate::stats::Local;
+use crate::stop::Stop;
 
 /// The output of a run as an async [`Stream`] of `Result<T, Error>`.
 ///
@@ -38,7 +38,7 @@ use crate::stats::Local;
 /// To cancel *and wait* for them, use [`close`](Self::close).
 pub struct RunStream<T> {
     inner: Fuse<futures::stream::BoxStream<'static, Result<T, Error>>>,
-    pub(super) cancel: Cancel,
+    pub(super) stop: Stop,
     pub(super) tasks: Tasks,
     budget: Budget,
     /// The budget is spent: yield before the next item.
@@ -49,7 +49,7 @@ impl<T: Send + 'static> RunStream<T> {
     pub(crate) fn new(
         reader: Reader<T>,
         stats: Local,
-        cancel: Cancel,
+        stop: Stop,
         tasks: Spawned,
         startup: Option<Error>,
     ) -> Self {
@@ -57,14 +57,14 @@ impl<T: Send + 'static> RunStream<T> {
         struct State<T> {
             reader: Reader<T>,
             stats: Local,
-            cancel: Cancel,
+            stop: Stop,
             tasks: Tasks,
             done: bool,
         }
         let state = State {
             reader,
             stats,
-            cancel: cancel.clone(),
+            stop: stop.clone(),
             tasks: tasks.clone(),
             done: false,
         };
@@ -76,7 +76,7 @@ impl<T: Send + 'static> RunStream<T> {
                 }
                 // The sink is a stage: once the run is cancelled or has
                 // failed, nothing more is handed out but the outcome.
-                if !s.cancel.is_cancelled() {
+                if !s.stop.cancel().is_cancelled() {
                     if let Some(m) = s.reader.next(&mut s.stats, Clear::no_output()).await {
                         return Some((m, s));
                     }
@@ -86,8 +86,8 @@ impl<T: Send + 'static> RunStream<T> {
                 // cancelled. Wait for every task, then report.
                 let tasks = take(&s.tasks);
                 tasks.join().await;
-                s.cancel.forget_hooks();
-                match outcome(&s.cancel) {
+                s.stop.forget_closers();
+                match s.stop.outcome() {
                     Err(e) => Some((Err(e), s)),
                     Ok(()) => None,
                 }
@@ -96,7 +96,7 @@ impl<T: Send + 'static> RunStream<T> {
         };
         RunStream {
             inner: inner.fuse(),
-            cancel,
+            stop,
             tasks,
             budget: Budget::new(),
             spent: false,
@@ -105,15 +105,15 @@ impl<T: Send + 'static> RunStream<T> {
 
     /// Cancels the run and waits until every task of it has ended.
     pub async fn close(self) {
-        self.cancel.finish();
+        self.stop.finish();
         let tasks = take(&self.tasks);
         tasks.join().await;
-        self.cancel.forget_hooks();
+        self.stop.forget_closers();
     }
 
     /// The run's close-to-cancel signal.
     pub fn cancel_signal(&self) -> &Cancel {
-        &self.cancel
+        self.stop.cancel()
     }
 }
 
@@ -144,7 +144,7 @@ impl<T> FusedStream for RunStream<T> {
 
 impl<T> Drop for RunStream<T> {
     fn drop(&mut self) {
-        self.cancel.finish();
+        self.stop.finish();
         take(&self.tasks).detach();
     }
 }

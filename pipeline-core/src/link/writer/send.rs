@@ -28,7 +28,7 @@ impl<T> Writer<T> {
         stats: &mut Local,
         full: impl FnOnce(&mut Self, Packet<T>) -> Pushed,
     ) -> Pushed {
-        if self.cancel.is_cancelled() {
+        if self.stop.cancel().is_cancelled() {
             return Pushed::Stopped;
         }
         match self.tx.try_send(p) {
@@ -87,7 +87,7 @@ impl<T> Writer<T> {
                     Err(TrySendError::Full(p)) => self.tx.send(p).await.is_ok(),
                 };
                 stats.wait_out += t0.elapsed();
-                if !sent || self.cancel.is_cancelled() {
+                if !sent || self.stop.cancel().is_cancelled() {
                     return Err(Stopped);
                 }
                 stats.tick();
@@ -97,7 +97,7 @@ impl<T> Writer<T> {
             };
             let t0 = Stopwatch::start();
             let want = self.batch - self.partial_len();
-            let cancel = &self.cancel;
+            let cancel = self.stop.cancel();
             let got = self
                 .room
                 .wait_one(want, &self.tx, || cancel.is_cancelled())
