@@ -180,12 +180,12 @@ mod sync;
 mod tokio_ctx;
 
 pub use build::{
-    ErrorPolicy, Flow, Pipeline, StageConfig, DEFAULT_BATCH, DEFAULT_BUFFER, MAX_BLOCKING_WORKERS,
-    MAX_WORKERS,
+    AttemptError, ErrorPolicy, Flow, Pipeline, Retry, Retrying, StageConfig, DEFAULT_BATCH,
+    DEFAULT_BUFFER, MAX_BLOCKING_WORKERS, MAX_WORKERS,
 };
 pub use cancel::Cancel;
 pub use declared::{Declared, DeclaredState, Layout, LinkCount, LinkRow, StageRow};
-pub use error::{BoxError, Error};
+pub use error::{BoxError, Error, ItemTimeout};
 pub use executor::{block_on, live_tasks_total, spawn, threads, LiveTasks};
 pub use link::item::Item;
 pub use node::{AsyncEmitter, Cancelled, Emitter};

@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::{ready, Ready};
 
@@ -14,6 +15,7 @@ use crate::build::PREALLOCATED_ITEMS;
 use crate::cancel::Cancel;
 use crate::error::BoxError;
 use crate::node::many::{Chunks, Many};
+use crate::node::timed::unblock_within;
 use crate::run::pool::Share;
 
 /// What one call of a stage function produced.
@@ -140,6 +142,8 @@ pub(crate) struct Blocking<S> {
     pub(crate) chunk: usize,
     /// The stage's name, for the error when no thread can be started.
     pub(crate) name: Arc<str>,
+    /// The stage's item timeout, if it has one (see [`unblock_within`]).
+    pub(crate) limit: Option<Duration>,
 }
 
 impl<T: Send + 'static, U: Send + 'static, S: SyncOp<T, U>> Op<T, U> for Blocking<S> {
@@ -152,9 +156,16 @@ impl<T: Send + 'static, U: Send + 'static, S: SyncOp<T, U>> Op<T, U> for Blockin
         let cancel = self.cancel.clone();
         let chunk = self.chunk;
         let name = self.name.clone();
+        let limit = self.limit;
         Box::pin(async move {
             let c = cancel.clone();
-            match crate::run::blocking_pool::unblock(move || c.enter(|| op.call(item))).await {
+            let called = match limit {
+                None => crate::run::blocking_pool::unblock(move || c.enter(|| op.call(item))).await,
+                Some(limit) => unblock_within(limit, &c, move || op.call(item))
+                    .await
+                    .map(|r| r.unwrap_or_else(|late| Err(Box::new(late) as BoxError))),
+            };
+            match called {
                 Ok(Ok(Out::Many(Many::Iter(it)))) => {
                     Ok(Out::Many(Many::Chunks(Chunks::new(it, chunk, cancel))))
                 }
