@@ -53,11 +53,12 @@ pub struct Retrying<T> {
     flow: Flow<T>,
 }
 
-impl<T: Clone + Send + 'static> Flow<T> {
+impl<T> Flow<T> {
     /// The next stage, a `try_` one, retries the items whose call fails,
-    /// as its [`StageConfig::retry`] says (see [`Retrying`]). Without this
-    /// call a `try_` stage cannot clone its items, and a `retry` of more
-    /// than one attempt on it is refused when the run starts.
+    /// as its [`StageConfig::retry`] says (see [`Retrying`]; its stages
+    /// need `T: Clone`). Without this call a `try_` stage cannot clone its
+    /// items, and a `retry` of more than one attempt on it is refused when
+    /// the run starts.
     pub fn retrying(self) -> Retrying<T> {
         Retrying { flow: self }
     }
