@@ -42,7 +42,10 @@ fn retry_and_item_timeout_options_reach_the_stage() {
     let stats = run.stats();
     let err = run.run().unwrap_err();
     assert_eq!(err.stage_name(), Some("slow"));
-    assert_eq!(err.downcast_ref::<ItemTimeout>(), Some(&ItemTimeout::new(limit)));
+    assert_eq!(
+        err.downcast_ref::<ItemTimeout>(),
+        Some(&ItemTimeout::new(limit))
+    );
     assert_eq!(stats.stage("fetch").unwrap().retries, 2);
 }
 

@@ -31,7 +31,10 @@ impl Drop for DropCount {
 }
 
 fn timed_out(r: &Result<impl Sized, Error>) -> Option<ItemTimeout> {
-    r.as_ref().err().and_then(|e| e.downcast_ref::<ItemTimeout>()).copied()
+    r.as_ref()
+        .err()
+        .and_then(|e| e.downcast_ref::<ItemTimeout>())
+        .copied()
 }
 
 #[test]
@@ -205,7 +208,10 @@ fn a_cancel_interrupts_timed_stages_at_once() {
             canceller.join().unwrap();
             (res, live.get())
         });
-        assert!(matches!(res, Err(Error::Cancelled)), "blocking {blocking}: {res:?}");
+        assert!(
+            matches!(res, Err(Error::Cancelled)),
+            "blocking {blocking}: {res:?}"
+        );
         assert_eq!(live, 0);
     }
 }
@@ -234,7 +240,9 @@ fn a_limit_a_node_cannot_honour_is_a_configuration_error() {
     let res = Pipeline::new()
         .from_iter("gen", 0..3u32)
         .map(
-            StageConfig::new("zero").blocking().item_timeout(Duration::ZERO),
+            StageConfig::new("zero")
+                .blocking()
+                .item_timeout(Duration::ZERO),
             |n| n,
         )
         .collect()

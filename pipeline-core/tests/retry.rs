@@ -184,7 +184,10 @@ fn a_timed_out_attempt_is_retried_unless_the_predicate_declines_it() {
         let retries = stats.stage("fetch").unwrap().retries;
         if decline_timeouts {
             let err = res.unwrap_err();
-            assert_eq!(err.downcast_ref::<ItemTimeout>(), Some(&ItemTimeout::new(limit)));
+            assert_eq!(
+                err.downcast_ref::<ItemTimeout>(),
+                Some(&ItemTimeout::new(limit))
+            );
             assert_eq!((calls.of(5), retries), (1, 0));
         } else {
             assert_eq!(res.unwrap(), [5]);
