@@ -164,10 +164,11 @@ impl Retry {
     pub(crate) fn delay(&self, k: u32, jitter: &mut Jitter) -> Duration {
         let factor = 2u32.saturating_pow(k.saturating_sub(1));
         let nominal = self.backoff.saturating_mul(factor).min(self.max_backoff);
-        if !self.jitter {
-            return nominal;
-        }
-        let nanos = u64::try_from(nominal.as_nanos()).unwrap_or(u64::MAX);
+        // A pause beyond u64 nanoseconds (584 years) is not worth a draw.
+        let nanos = match u64::try_from(nominal.as_nanos()) {
+            Ok(nanos) if self.jitter => nanos,
+            _ => return nominal,
+        };
         let half = nanos / 2;
         let spread = nanos - half;
         let draw = match spread.checked_add(1) {
