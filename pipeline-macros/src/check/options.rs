@@ -46,7 +46,7 @@ pub(super) fn check_options(s: &StageDecl, errors: &mut Vec<syn::Error>) {
                 v,
                 format!("option `{name}` is a flag and takes no value"),
             )),
-            (Some(v), true) if name == "item_timeout" && is_int_literal(v) => {
+            (Some(v), true) if name == "item_timeout" && is_number_literal(v) => {
                 errors.push(syn::Error::new_spanned(
                     v,
                     "`item_timeout` takes a `Duration`, as in \
@@ -198,13 +198,13 @@ fn not_callable(s: &StageDecl, option: &str) -> Option<String> {
     }
 }
 
-/// An integer literal, perhaps in parentheses: a number where a
+/// A number literal, perhaps in parentheses: a number where a
 /// `Duration` belongs.
-fn is_int_literal(e: &Expr) -> bool {
+fn is_number_literal(e: &Expr) -> bool {
     match e {
         Expr::Lit(l) => matches!(&l.lit, Lit::Int(_) | Lit::Float(_)),
-        Expr::Paren(p) => is_int_literal(&p.expr),
-        Expr::Group(g) => is_int_literal(&g.expr),
+        Expr::Paren(p) => is_number_literal(&p.expr),
+        Expr::Group(g) => is_number_literal(&g.expr),
         _ => false,
     }
 }
