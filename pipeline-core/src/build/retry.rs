@@ -147,7 +147,7 @@ impl Retry {
 
     /// Whether an attempt that failed with `err` may be followed by
     /// another (attempts left aside): the predicate's answer, or true.
-    pub fn retries(&self, err: &AttemptError) -> bool {
+    pub fn should_retry(&self, err: &AttemptError) -> bool {
         self.retry_if.as_ref().is_none_or(|f| f(err))
     }
 
@@ -301,5 +301,16 @@ mod tests {
         assert_ne!(a, Retry::attempts(3));
         assert_eq!(Retry::from(3), Retry::attempts(3));
         assert!(format!("{a:?}").contains("retry_if: Some"));
+    }
+
+    #[test]
+    fn every_error_retries_unless_the_predicate_declines_it() {
+        let timeout = crate::ItemTimeout::new(Duration::from_millis(1));
+        let io = std::io::Error::other("gone");
+        assert!(Retry::attempts(2).should_retry(&timeout));
+        assert!(Retry::attempts(2).should_retry(&io));
+        let r = Retry::attempts(2).retry_if(|e| e.is::<crate::ItemTimeout>());
+        assert!(r.should_retry(&timeout));
+        assert!(!r.should_retry(&io));
     }
 }

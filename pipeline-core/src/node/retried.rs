@@ -63,7 +63,7 @@ impl<O> Shared<O> {
                 Ok(out) => return Ok(out),
                 Err(err) => err,
             };
-            if !self.retry.retries(&*err) || self.cancel.is_cancelled() {
+            if !self.retry.should_retry(&*err) || self.cancel.is_cancelled() {
                 return Err(err);
             }
             let jitter = jitter.get_or_insert_with(|| {
