@@ -262,8 +262,9 @@ impl StageConfig {
     ///   which closes at the limit (and at a cancel of the run); a call
     ///   that checks it between chunks of its work returns soon after. Once
     ///   the call returns, whatever it returned is discarded and the item
-    ///   is the timeout error. The worker takes its next item only then,
-    ///   so a stage never runs more calls than its width.
+    ///   is the timeout error (under fail-fast, the run fails then). The
+    ///   worker takes its next item only then, so a stage never runs more
+    ///   calls than its width.
     /// - **inline** stages (a plain function without
     ///   [`blocking`](Self::blocking)) cannot be timed: their call holds an
     ///   executor thread. A limit on one is refused when the run starts
