@@ -115,6 +115,43 @@ impl Error {
     }
 }
 
+/// The error of an item whose call took longer than its stage's
+/// [`item_timeout`](crate::StageConfig::item_timeout): the source of the
+/// [`Error::Stage`] that names the stage, so that
+/// `err.downcast_ref::<ItemTimeout>()` finds it, and what a
+/// [`Retry::retry_if`](crate::Retry::retry_if) predicate sees for a
+/// timed-out attempt.
+///
+/// ```
+/// use std::time::Duration;
+/// use pipeline_core::{Error, ItemTimeout};
+///
+/// let e = Error::stage("fetch", ItemTimeout::new(Duration::from_millis(250)));
+/// assert_eq!(e.to_string(), "stage `fetch`: no result within the item timeout of 250ms");
+/// assert_eq!(e.downcast_ref::<ItemTimeout>().map(|t| t.limit), Some(Duration::from_millis(250)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ItemTimeout {
+    /// The stage's limit for one call.
+    pub limit: Duration,
+}
+
+impl ItemTimeout {
+    /// The error of a call that passed `limit`.
+    pub fn new(limit: Duration) -> Self {
+        ItemTimeout { limit }
+    }
+}
+
+impl std::fmt::Display for ItemTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no result within the item timeout of {:?}", self.limit)
+    }
+}
+
+impl std::error::Error for ItemTimeout {}
+
 /// The text of a panic payload.
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {

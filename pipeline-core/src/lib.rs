@@ -19,7 +19,9 @@
 //!    and the others, set by a [`StageConfig`]) makes the link to the
 //!    next node and records in the run's graph how to spawn its workers.
 //!    Nothing runs yet. `build/pipeline.rs` (sources, merge),
-//!    `build/flow.rs` (stages), `build/graph.rs`, `build/config.rs`, and
+//!    `build/flow.rs` (stages), `build/retrying.rs` ([`Flow::retrying`]),
+//!    `build/graph.rs`, `build/config.rs`, `build/retry.rs` ([`Retry`]),
+//!    `build/guard.rs` (which settings a node can honour), and
 //!    `build/bound.rs` for [`Run::in_flight_bound`].
 //! 2. **Start** (`run/`): a sink such as [`Flow::collect`] gives a [`Run`];
 //!    [`Run::run`] checks the graph (every setting valid, every flow read)
@@ -44,6 +46,8 @@
 //!    item and apply the error policy (`node/step.rs`; the call styles in
 //!    `node/op.rs`), unordered (`node/worker.rs`, its per-item fast path in
 //!    `node/worker/fast.rs`) or in input order (`node/ordered.rs`); a
+//!    stage with an item timeout calls through `node/timed.rs`, one that
+//!    retries through `node/retried.rs`; a
 //!    merge forwards several links into one (`node/merge.rs`); a
 //!    `flat_map`'s items are made as they are sent (`node/many.rs`). The
 //!    results go into the stage's output link: step 4 again.
@@ -145,6 +149,43 @@
 //! [`Error::Timeout`] unless it had already failed or ended. Its timer is
 //! a task of the run (`run/deadline.rs`), stopped when the run ends.
 //!
+//! An item can have a time limit and more than one try.
+//! [`StageConfig::item_timeout`] limits each call of an async or blocking
+//! stage function: an item past it is the stage's [`ItemTimeout`] error,
+//! under the run's policy (an async call is dropped at the limit; a
+//! blocking one sees its own [`Cancel::current`] close, is waited for, and
+//! its late result is discarded). [`StageConfig::retry`] on a `try_` stage
+//! built through [`Flow::retrying`] calls a failed item again, as its
+//! [`Retry`] says, after a jittered backoff that a cancel ends at once;
+//! [`StageSnapshot::retries`] counts the retries. Stages without either
+//! option are built exactly as before and pay nothing for them.
+//!
+//! ```
+//! use std::time::Duration;
+//! use pipeline_core::{ItemTimeout, Pipeline, Retry, StageConfig};
+//!
+//! // Each call gets 20 ms; a call that times out is tried again, twice.
+//! let p = Pipeline::new();
+//! let stats = p.stats();
+//! let err = p
+//!     .from_iter("ids", [1u32])
+//!     .retrying()
+//!     .try_then(
+//!         StageConfig::new("fetch")
+//!             .item_timeout(Duration::from_millis(20))
+//!             .retry(Retry::attempts(3).backoff(Duration::from_millis(1))),
+//!         |_id| async {
+//!             std::future::pending::<()>().await; // never answers
+//!             Ok::<u32, std::io::Error>(0)
+//!         },
+//!     )
+//!     .collect::<Vec<_>>()
+//!     .run()
+//!     .unwrap_err();
+//! assert!(err.downcast_ref::<ItemTimeout>().is_some());
+//! assert_eq!(stats.stage("fetch").unwrap().retries, 2);
+//! ```
+//!
 //! Runs nest: a run started inside a stage follows the enclosing run's
 //! signal ([`Cancel::follow`], [`Run::within`]), and a blocking
 //! [`Run::run`] (or [`RunIter`], or [`block_on`]) inside an inline stage
@@ -189,12 +230,12 @@ mod sync;
 mod tokio_ctx;
 
 pub use build::{
-    ErrorPolicy, Flow, Pipeline, StageConfig, DEFAULT_BATCH, DEFAULT_BUFFER, MAX_BLOCKING_WORKERS,
-    MAX_WORKERS,
+    AttemptError, ErrorPolicy, Flow, Pipeline, Retry, Retrying, StageConfig, DEFAULT_BATCH,
+    DEFAULT_BUFFER, MAX_BLOCKING_WORKERS, MAX_WORKERS,
 };
 pub use cancel::Cancel;
 pub use declared::{Declared, DeclaredState, Layout, LinkCount, LinkRow, StageRow};
-pub use error::{BoxError, Error};
+pub use error::{BoxError, Error, ItemTimeout};
 pub use executor::{block_on, live_tasks_total, spawn, threads, LiveTasks};
 pub use link::item::Item;
 pub use node::{AsyncEmitter, Cancelled, Emitter};

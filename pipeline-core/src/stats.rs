@@ -1,4 +1,4 @@
-//! Per-stage counters and the table that shows the bottleneck.
+//! Per-stage counters, and the table that shows the bottleneck (`table`).
 //!
 //! Counting is cheap enough to be always on: each worker counts in plain
 //! local variables and adds them to the stage's shared atomics every 256
@@ -19,6 +19,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+mod table;
 
 /// The clock that times waits, calibrated on first use (well under a
 /// millisecond): [`executor`](crate::executor) starts it with its threads,
@@ -67,6 +69,7 @@ pub struct StageStats {
     items_in: AtomicU64,
     items_out: AtomicU64,
     errors: AtomicU64,
+    retries: AtomicU64,
     busy_ns: AtomicU64,
     wait_in_ns: AtomicU64,
     wait_out_ns: AtomicU64,
@@ -81,10 +84,18 @@ impl StageStats {
             items_in: AtomicU64::new(0),
             items_out: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
             busy_ns: AtomicU64::new(0),
             wait_in_ns: AtomicU64::new(0),
             wait_out_ns: AtomicU64::new(0),
         })
+    }
+
+    /// Counts one more call of an item after a failed one. Straight to
+    /// the shared counter: a retry follows a backoff pause, so it is rare
+    /// next to the per-item counts kept in [`Local`].
+    pub(crate) fn add_retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A snapshot of the counters.
@@ -99,6 +110,7 @@ impl StageStats {
             items_in: self.items_in.load(Ordering::Relaxed),
             items_out: self.items_out.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
             busy: Duration::from_nanos(busy),
             wait_in: Duration::from_nanos(wait_in),
             wait_out: Duration::from_nanos(wait_out),
@@ -239,6 +251,9 @@ pub struct StageSnapshot {
     pub items_out: u64,
     /// Errors raised by its function.
     pub errors: u64,
+    /// Calls of its function beyond the first for an item: the retries of
+    /// a stage with [`StageConfig::retry`](crate::StageConfig::retry).
+    pub retries: u64,
     /// Time its workers spent neither waiting for input nor waiting to send
     /// (summed over workers).
     pub busy: Duration,
@@ -297,16 +312,6 @@ impl Stats {
     }
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.1}ms", d.as_secs_f64() * 1e3)
-}
-
-impl fmt::Display for Stats {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_table(f, &self.snapshot())
-    }
-}
-
 impl StageSnapshot {
     /// A snapshot of a stage called `name` with every counter at zero; set
     /// the public fields to fill it in (a report built from counters kept
@@ -319,49 +324,12 @@ impl StageSnapshot {
             items_in: 0,
             items_out: 0,
             errors: 0,
+            retries: 0,
             busy: Duration::ZERO,
             wait_in: Duration::ZERO,
             wait_out: Duration::ZERO,
         }
     }
-
-    /// `rows` as the table [`Stats`] displays: one line per stage with its
-    /// kind, width, items, errors and busy and waiting times.
-    pub fn table(rows: &[StageSnapshot]) -> impl fmt::Display + '_ {
-        struct Table<'a>(&'a [StageSnapshot]);
-        impl fmt::Display for Table<'_> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write_table(f, self.0)
-            }
-        }
-        Table(rows)
-    }
-}
-
-/// Writes `rows` as the table [`Stats`] displays.
-fn write_table(f: &mut fmt::Formatter<'_>, rows: &[StageSnapshot]) -> fmt::Result {
-    let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
-    writeln!(
-        f,
-        "{:<w$}  {:<6}  {:>5}  {:>10}  {:>10}  {:>6}  {:>11}  {:>11}  {:>11}",
-        "stage", "kind", "width", "in", "out", "errors", "busy", "wait in", "wait out"
-    )?;
-    for r in rows {
-        writeln!(
-            f,
-            "{:<w$}  {:<6}  {:>5}  {:>10}  {:>10}  {:>6}  {:>11}  {:>11}  {:>11}",
-            r.name,
-            r.kind.to_string(),
-            r.width,
-            r.items_in,
-            r.items_out,
-            r.errors,
-            ms(r.busy),
-            ms(r.wait_in),
-            ms(r.wait_out)
-        )?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

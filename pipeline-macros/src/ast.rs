@@ -102,6 +102,15 @@ impl Op {
     pub fn is_async(self) -> bool {
         matches!(self, Op::Then | Op::TryThen)
     }
+
+    /// Whether the stage function is fallible (the `try_` kinds), and so
+    /// can retry.
+    pub fn is_fallible(self) -> bool {
+        matches!(
+            self,
+            Op::TryMap | Op::TryFilterMap | Op::TryFlatMap | Op::TryThen
+        )
+    }
 }
 
 /// The parsed body of a stage, by role.
@@ -139,6 +148,13 @@ pub(crate) struct Opt {
     pub value: Option<Expr>,
 }
 
+impl StageDecl {
+    /// Whether the stage has option `name`.
+    pub fn has_option(&self, name: &str) -> bool {
+        self.options.iter().any(|o| o.name == name)
+    }
+}
+
 pub(crate) const SINKS: &str =
     "collect(), first(), take(n), for_each(f), fold(init, f), stream(), iter()";
 /// The error for `from` on a merge.
@@ -162,7 +178,7 @@ pub(crate) const KINDS: [&str; 13] = [
 ];
 
 /// The options a stage can take.
-pub(crate) const OPTIONS: [&str; 8] = [
+pub(crate) const OPTIONS: [&str; 10] = [
     "workers",
     "buffer",
     "ordered",
@@ -171,4 +187,6 @@ pub(crate) const OPTIONS: [&str; 8] = [
     "blocking",
     "batch",
     "adaptive",
+    "item_timeout",
+    "retry",
 ];

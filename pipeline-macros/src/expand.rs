@@ -122,6 +122,14 @@ pub(crate) fn stages(
                 );
                 quote_spanned!(kind=> #p.#method(#cfg, #expr))
             }
+            // A stage declared with `retry` is built through
+            // `Flow::retrying`, which clones each item for its attempts.
+            Body::Stage { func } if node.decl.has_option("retry") => {
+                let method = &node.decl.kind;
+                quote_spanned!(kind=> ::pipeline::Retrying::#method(
+                    ::pipeline::Flow::retrying(#input), #cfg, #func
+                ))
+            }
             Body::Stage { func } => {
                 let method = &node.decl.kind;
                 quote_spanned!(kind=> ::pipeline::Flow::#method(#input, #cfg, #func))

@@ -63,7 +63,8 @@ struct DeclaringAPipeline;
 ///           | "for_each(" expr ")" | "fold(" expr "," expr ")"
 ///           | "stream()" | "iter()"
 /// options  := "[" option ("," option)* "]"
-/// option   := ("workers" | "buffer" | "window" | "batch") "=" expr
+/// option   := ("workers" | "buffer" | "window" | "batch"
+///             | "item_timeout" | "retry") "=" expr
 ///           | "ordered" | "unordered" | "blocking" | "adaptive"
 /// ```
 ///
@@ -95,6 +96,8 @@ struct DeclaringAPipeline;
 /// | `blocking` | sync stages | run the function on the blocking thread pool |
 /// | `batch = n` | sources, stages, merges | send items downstream in packets of up to `n` (`batch = 1`: every item alone) |
 /// | `adaptive` | sources, stages, merges | the default: packets grow only while the next stage is busy, counted in the buffer (see `StageConfig::adaptive`) |
+/// | `item_timeout = d` | async and `blocking` stages | a `Duration`: an item whose call takes longer is the stage's `ItemTimeout` error (see `StageConfig::item_timeout`) |
+/// | `retry = r` | `try_` stages | a `Retry`, or a number of attempts (`retry = 3`): failed items are called again after a backoff; the stage is built through `Flow::retrying`, so its items must be `Clone` |
 ///
 /// Stage functions must be `Send + Sync + 'static`: closures that use a
 /// local take it by `move`. A stage expression that ends in `[...]` is read

@@ -1,6 +1,10 @@
-//! How a stage is set up: name, width, buffer, order, window, batch.
+//! How a stage is set up: name, width, buffer, order, window, batch,
+//! item timeout and retries.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use crate::build::retry::Retry;
 
 /// Default capacity, in items, of the channel a stage sends into.
 pub const DEFAULT_BUFFER: usize = 64;
@@ -165,6 +169,13 @@ pub struct StageConfig {
     /// partial one only when the worker would wait for input (`Some(1)`:
     /// every item alone).
     pub batch: Option<usize>,
+    /// The longest one call of the stage function may take for one item
+    /// (async and blocking stages; see
+    /// [`item_timeout`](Self::item_timeout)). `None`, the default: no limit.
+    pub item_timeout: Option<Duration>,
+    /// How a `try_` stage retries an item whose call failed (see
+    /// [`retry`](Self::retry)). `None`, the default: one call per item.
+    pub retry: Option<Retry>,
 }
 
 impl StageConfig {
@@ -179,6 +190,8 @@ impl StageConfig {
             reorder_window: None,
             blocking: false,
             batch: None,
+            item_timeout: None,
+            retry: None,
         }
     }
 
@@ -229,6 +242,64 @@ impl StageConfig {
     pub fn batch(mut self, n: usize) -> Self {
         self.batch = Some(n);
         self
+    }
+
+    /// Limits each call of the stage function to `limit`: an item whose
+    /// call takes longer is the stage's error, an
+    /// [`ItemTimeout`](crate::ItemTimeout) inside an
+    /// [`Error::Stage`](crate::Error::Stage) naming the stage, under the
+    /// run's [`ErrorPolicy`] (fail-fast fails the run; continue sends it
+    /// downstream in the item's place). With [`retry`](Self::retry), each
+    /// attempt has the whole limit, and a timed-out attempt is retried
+    /// like any other error unless the predicate declines it.
+    ///
+    /// - **async** stages ([`then`](crate::Flow::then),
+    ///   [`try_then`](crate::Flow::try_then)): at the limit the call's
+    ///   future is dropped.
+    /// - **blocking** stages: a thread cannot be stopped from outside, and
+    ///   nothing may outlive the run, so the call is not abandoned. It runs
+    ///   with a signal of its own as [`Cancel::current`](crate::Cancel::current),
+    ///   which closes at the limit (and at a cancel of the run); a call
+    ///   that checks it between chunks of its work returns soon after. Once
+    ///   the call returns, whatever it returned is discarded and the item
+    ///   is the timeout error (under fail-fast, the run fails then). The
+    ///   worker takes its next item only then, so a stage never runs more
+    ///   calls than its width.
+    /// - **inline** stages (a plain function without
+    ///   [`blocking`](Self::blocking)) cannot be timed: their call holds an
+    ///   executor thread. A limit on one is refused when the run starts
+    ///   ([`Error::Config`](crate::Error::Config)), as is one on a source
+    ///   or a merge, and a limit of zero.
+    ///
+    /// A `flat_map`'s limit covers the call that returns the iterator,
+    /// not the sending of its items. A stage without a limit pays nothing
+    /// for this option: no timer, no allocation.
+    pub fn item_timeout(mut self, limit: Duration) -> Self {
+        self.item_timeout = Some(limit);
+        self
+    }
+
+    /// Retries the items whose call fails, as `retry` says (a [`Retry`],
+    /// or a number of attempts: `.retry(3)`), with a pause that grows
+    /// between attempts; retries count in the stage's
+    /// [`StageSnapshot::retries`](crate::StageSnapshot::retries).
+    ///
+    /// A retry calls the function again with a clone of the item, so only
+    /// a `try_` stage built through [`Flow::retrying`](crate::Flow::retrying)
+    /// (which asks for `T: Clone`) retries; any other stage with more than
+    /// one attempt set is refused when the run starts
+    /// ([`Error::Config`](crate::Error::Config)), so that a setting is
+    /// never silently ignored. An item that fails every attempt is the
+    /// error of its last attempt, under the run's [`ErrorPolicy`].
+    pub fn retry(mut self, retry: impl Into<Retry>) -> Self {
+        self.retry = Some(retry.into());
+        self
+    }
+
+    /// Whether an item may get more than one call: a [`retry`](Self::retry)
+    /// of two attempts or more.
+    pub(crate) fn retries(&self) -> bool {
+        self.retry.as_ref().is_some_and(|r| r.max_attempts() > 1)
     }
 
     /// Batches adaptively, the default (this undoes a [`batch`](Self::batch)):
@@ -294,33 +365,6 @@ impl StageConfig {
     pub fn window_len(&self) -> usize {
         self.reorder_window
             .unwrap_or(self.workers.saturating_mul(2))
-    }
-
-    pub(crate) fn validate(&self) -> Result<(), String> {
-        let mut bad = Vec::new();
-        if self.workers == 0 {
-            bad.push("workers must be at least 1".to_string());
-        }
-        if self.workers > MAX_WORKERS {
-            bad.push(format!(
-                "workers = {} is more than the {MAX_WORKERS} a stage can have",
-                self.workers
-            ));
-        }
-        if self.buffer == 0 {
-            bad.push("buffer must be at least 1".to_string());
-        }
-        if self.batch == Some(0) {
-            bad.push("batch must be at least 1".to_string());
-        }
-        if self.ordered && self.reorder_window == Some(0) {
-            bad.push("window must be at least 1".to_string());
-        }
-        if bad.is_empty() {
-            Ok(())
-        } else {
-            Err(bad.join(", "))
-        }
     }
 }
 

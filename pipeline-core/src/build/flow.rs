@@ -5,8 +5,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::build::bound::held_by_workers;
+use crate::build::guard::{stage_misfit, Calls};
 use crate::build::{Graph, Pipeline};
-use crate::build::{StageConfig, MAX_BLOCKING_WORKERS, PREALLOCATED_ITEMS};
+use crate::build::{StageConfig, PREALLOCATED_ITEMS};
 use crate::cancel::Cancel;
 use crate::error::BoxError;
 use crate::link::{link, LinkRx};
@@ -15,6 +16,7 @@ use crate::node::op::{
     TryFilterMapOp, TryFlatMapOp, TryMapOp, TryThenOp,
 };
 use crate::node::ordered::spawn_ordered;
+use crate::node::timed::Timed;
 use crate::node::worker::spawn_unordered;
 use crate::run::pool::Share;
 use crate::stats::{Kind, StageStats};
@@ -66,24 +68,38 @@ impl<T> Clone for Flow<T> {
 }
 
 impl<T: Send + 'static> Flow<T> {
+    /// A stage calling `op`, with counters of its own.
     fn stage<U: Send + 'static, O: Op<T, U>>(self, cfg: StageConfig, op: O) -> Flow<U> {
-        let (tx, rx) = link(&cfg, &self.graph.stop);
         let stats = StageStats::new(cfg.name.clone(), Kind::Stage, cfg.workers);
+        let calls = Calls {
+            inline: O::INLINE,
+            blocking: O::BLOCKING,
+            retrying: false,
+        };
+        let misfit = stage_misfit(&cfg, calls);
+        self.node(cfg, stats, op, misfit)
+    }
+
+    /// Declares the stage calling `op` with counters `stats`; `misfit`
+    /// says what in `cfg` it cannot honour, if anything (then the run
+    /// refuses to start).
+    pub(crate) fn node<U: Send + 'static, O: Op<T, U>>(
+        self,
+        cfg: StageConfig,
+        stats: Arc<StageStats>,
+        op: O,
+        misfit: Option<String>,
+    ) -> Flow<U> {
+        let (tx, rx) = link(&cfg, &self.graph.stop);
         self.graph.stats.add(stats.clone());
         // What the workers hold, and the link; see `StageConfig`'s docs.
         let held = held_by_workers(&cfg, self.held_in());
         let b_out = cfg.packet_cap();
         let input = self.rx;
         let c = cfg.clone();
-        let too_wide = (O::BLOCKING && cfg.workers > MAX_BLOCKING_WORKERS).then(|| {
-            format!(
-                "workers = {} is more than the {MAX_BLOCKING_WORKERS} threads a blocking stage can have",
-                cfg.workers
-            )
-        });
         let node = self.graph.add(
             &cfg,
-            too_wide,
+            misfit,
             held.saturating_add(cfg.channel_items()),
             &[self.node],
             Box::new(move |ctx| {
@@ -102,6 +118,21 @@ impl<T: Send + 'static> Flow<T> {
         }
     }
 
+    /// `op` run on the blocking pool as `cfg` says: a thread per worker,
+    /// the item timeout if any.
+    pub(crate) fn blocking_op<S>(&self, cfg: &StageConfig, op: S) -> Blocking<S> {
+        Blocking {
+            op: Arc::new(op),
+            stop: self.graph.stop.clone(),
+            share: Share::new(cfg.workers),
+            // A flat_map's iterator runs a chunk at a time: at most a
+            // packet, and at most the buffer.
+            chunk: cfg.packet_cap().min(cfg.buffer).min(PREALLOCATED_ITEMS),
+            name: cfg.name.clone(),
+            limit: cfg.item_timeout,
+        }
+    }
+
     fn sync_stage<U: Send + 'static, S: SyncOp<T, U>>(
         self,
         cfg: impl Into<StageConfig>,
@@ -109,24 +140,22 @@ impl<T: Send + 'static> Flow<T> {
     ) -> Flow<U> {
         let cfg = cfg.into();
         if cfg.blocking {
-            let stop = self.graph.stop.clone();
-            // A flat_map's iterator runs a chunk at a time: at most a
-            // packet, and at most the buffer.
-            let chunk = cfg.packet_cap().min(cfg.buffer).min(PREALLOCATED_ITEMS);
-            let share = Share::new(cfg.workers);
-            let name = cfg.name.clone();
-            self.stage(
-                cfg,
-                Blocking {
-                    op: Arc::new(op),
-                    stop,
-                    share,
-                    chunk,
-                    name,
-                },
-            )
+            let op = self.blocking_op(&cfg, op);
+            self.stage(cfg, op)
         } else {
             self.stage(cfg, Inline(op))
+        }
+    }
+
+    /// An async stage calling `op`, within the item timeout if any.
+    fn async_stage<U, O>(self, cfg: StageConfig, op: O) -> Flow<U>
+    where
+        U: Send + 'static,
+        O: Op<T, U>,
+    {
+        match cfg.item_timeout {
+            Some(limit) => self.stage(cfg, Timed { op, limit }),
+            None => self.stage(cfg, op),
         }
     }
 
@@ -295,7 +324,7 @@ impl<T: Send + 'static> Flow<T> {
         F: Fn(T) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = U> + Send + 'static,
     {
-        self.stage(cfg.into(), ThenOp(f))
+        self.async_stage(cfg.into(), ThenOp(f))
     }
 
     /// Fallible [`then`](Self::then).
@@ -306,7 +335,7 @@ impl<T: Send + 'static> Flow<T> {
         F: Fn(T) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<U, E>> + Send + 'static,
     {
-        self.stage(cfg.into(), TryThenOp(f))
+        self.async_stage(cfg.into(), TryThenOp(f))
     }
 
     /// Fan-in of this flow and `others` (see [`Pipeline::merge`]).

@@ -15,6 +15,7 @@ use smol::Task;
 use crate::build::bound::{held_by_workers, source_bound};
 use crate::build::flow::Flow;
 use crate::build::graph::{Graph, Plan};
+use crate::build::guard::node_misfit;
 use crate::build::{ErrorPolicy, StageConfig};
 use crate::cancel::Cancel;
 
@@ -158,7 +159,7 @@ impl Pipeline {
         let c = cfg.clone();
         let node = self.graph.add(
             &cfg,
-            None,
+            node_misfit(&cfg, "a source"),
             bound,
             &[],
             Box::new(move |ctx| vec![make(tx, c, Local::new(stats), ctx)]),
@@ -307,7 +308,9 @@ impl Pipeline {
         let cfg = cfg.into();
         let flows: Vec<Flow<T>> = flows.into_iter().collect();
         let foreign = flows.iter().any(|f| !Arc::ptr_eq(&f.graph, &self.graph));
-        let extra = foreign.then(|| "merges a flow of another pipeline".to_string());
+        let extra = foreign
+            .then(|| "merges a flow of another pipeline".to_string())
+            .or_else(|| node_misfit(&cfg, "a merge"));
         let (tx, rx) = link(&cfg, &self.graph.stop);
         let stats = StageStats::new(cfg.name.clone(), Kind::Merge, flows.len());
         self.graph.stats.add(stats.clone());

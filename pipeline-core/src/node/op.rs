@@ -7,12 +7,14 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::{ready, Ready};
 
 use crate::build::PREALLOCATED_ITEMS;
 use crate::error::BoxError;
 use crate::node::many::{Chunks, Many};
+use crate::node::timed::unblock_within;
 use crate::run::pool::Share;
 use crate::stop::Stop;
 
@@ -142,6 +144,8 @@ pub(crate) struct Blocking<S> {
     pub(crate) chunk: usize,
     /// The stage's name, for the error when no thread can be started.
     pub(crate) name: Arc<str>,
+    /// The stage's item timeout, if it has one (see [`unblock_within`]).
+    pub(crate) limit: Option<Duration>,
 }
 
 impl<T: Send + 'static, U: Send + 'static, S: SyncOp<T, U>> Op<T, U> for Blocking<S> {
@@ -154,14 +158,19 @@ impl<T: Send + 'static, U: Send + 'static, S: SyncOp<T, U>> Op<T, U> for Blockin
         let stop = self.stop.clone();
         let chunk = self.chunk;
         let name = self.name.clone();
+        let limit = self.limit;
         Box::pin(async move {
             let c = stop.cancel().clone();
-            match crate::run::blocking_pool::unblock(move || c.enter(|| op.call(item))).await {
-                Ok(Ok(Out::Many(Many::Iter(it)))) => Ok(Out::Many(Many::Chunks(Chunks::new(
-                    it,
-                    chunk,
-                    stop.cancel().clone(),
-                )))),
+            let called = match limit {
+                None => crate::run::blocking_pool::unblock(move || c.enter(|| op.call(item))).await,
+                Some(limit) => unblock_within(limit, &c, move || op.call(item))
+                    .await
+                    .map(|r| r.unwrap_or_else(|late| Err(Box::new(late) as BoxError))),
+            };
+            match called {
+                Ok(Ok(Out::Many(Many::Iter(it)))) => {
+                    Ok(Out::Many(Many::Chunks(Chunks::new(it, chunk, stop.cancel().clone()))))
+                }
                 Ok(other) => other,
                 // No thread for the call: the system is out of threads or
                 // memory, which no item's error policy can work around.

@@ -15,7 +15,7 @@ pub(super) fn check_options(s: &StageDecl, errors: &mut Vec<syn::Error>) {
     for opt in &s.options {
         let name = opt.name.to_string();
         let takes_value = match name.as_str() {
-            "workers" | "buffer" | "window" | "batch" => true,
+            "workers" | "buffer" | "window" | "batch" | "item_timeout" | "retry" => true,
             "ordered" | "unordered" | "blocking" | "adaptive" => false,
             _ => {
                 errors.push(err(
@@ -46,13 +46,20 @@ pub(super) fn check_options(s: &StageDecl, errors: &mut Vec<syn::Error>) {
                 v,
                 format!("option `{name}` is a flag and takes no value"),
             )),
+            (Some(v), true) if name == "item_timeout" && is_number_literal(v) => {
+                errors.push(syn::Error::new_spanned(
+                    v,
+                    "`item_timeout` takes a `Duration`, as in \
+                     `item_timeout = std::time::Duration::from_secs(5)`",
+                ))
+            }
             (Some(v), true) if is_literal_zero(v) => errors.push(syn::Error::new_spanned(
                 v,
                 format!("`{name}` must be at least 1"),
             )),
             _ => {}
         }
-        if let Some(why) = not_applicable(s.role, &name) {
+        if let Some(why) = not_applicable(s.role, &name).or_else(|| not_callable(s, &name)) {
             errors.push(err(&opt.name, why));
         }
     }
@@ -167,6 +174,38 @@ fn not_applicable(role: Role, option: &str) -> Option<String> {
             op.method()
         )),
         _ => None,
+    }
+}
+
+/// Why option `option` cannot apply to the way stage `s` calls its
+/// function: an item timeout on a plain function (which holds its
+/// executor thread), retries on a function that cannot fail.
+fn not_callable(s: &StageDecl, option: &str) -> Option<String> {
+    let Role::Stage(op) = s.role else {
+        return None;
+    };
+    match option {
+        "item_timeout" if !op.is_async() && !s.has_option("blocking") => Some(format!(
+            "`item_timeout` needs an async stage (`then`, `try_then`) or `blocking`: \
+             a plain `{}` call holds its executor thread and cannot be timed",
+            op.method()
+        )),
+        "retry" if !op.is_fallible() => Some(format!(
+            "`retry` applies to the `try_` stages, whose function can fail: `{}` cannot",
+            op.method()
+        )),
+        _ => None,
+    }
+}
+
+/// A number literal, perhaps in parentheses: a number where a
+/// `Duration` belongs.
+fn is_number_literal(e: &Expr) -> bool {
+    match e {
+        Expr::Lit(l) => matches!(&l.lit, Lit::Int(_) | Lit::Float(_)),
+        Expr::Paren(p) => is_number_literal(&p.expr),
+        Expr::Group(g) => is_number_literal(&g.expr),
+        _ => false,
     }
 }
 
