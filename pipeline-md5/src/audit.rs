@@ -13,10 +13,16 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use pipeline::Cancel;
 
 use crate::checklist::{Line, Parser};
+use crate::listread::CancellableFd;
 
 /// What the audit says of one path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,6 +256,31 @@ impl Manifest {
         }
         let source = Box::new(sorted_runs(entries(reader, zero, improper.clone()))?);
         Ok(Manifest { source, improper })
+    }
+
+    /// Opens the manifest named `name` (`-`: standard input) and reads it
+    /// with [`read`](Self::read): a regular file is checked for order first
+    /// and then read again as it is (or sorted on disk if it is not);
+    /// standard input, a pipe or a FIFO is sorted on disk in runs whatever
+    /// its order. Every read waits only while `cancel` is open (a cancel
+    /// ends the wait for a list nobody writes), and a FIFO does not block
+    /// the open.
+    ///
+    /// # Errors
+    ///
+    /// Opening or reading the list, or writing a run; an error of kind
+    /// `Other` once `cancel` is closed.
+    pub fn open(name: &Path, zero: bool, cancel: &Cancel) -> io::Result<Manifest> {
+        if name.as_os_str() == OsStr::new("-") {
+            let stdin = CancellableFd::stdin(cancel.clone());
+            return Manifest::read(Box::new(stdin), None, zero);
+        }
+        let bytes = name.as_os_str().as_bytes();
+        let open = || -> io::Result<Box<dyn Read>> {
+            Ok(Box::new(CancellableFd::open(bytes, cancel.clone())?))
+        };
+        let regular = std::fs::metadata(name).is_ok_and(|m| m.is_file());
+        Manifest::read(open()?, regular.then_some(&open as _), zero)
     }
 
     /// Lines read so far that were not digest lines.

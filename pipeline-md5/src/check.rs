@@ -6,7 +6,8 @@
 //! names a file (with its [`Outcome`]), one per improperly formatted line,
 //! and one at the end of each list (or instead of a list that cannot be
 //! opened). Wording and counting them as `md5sum -c` does is up to the
-//! caller; [`crate::cli`] does it for `md5pipe`.
+//! caller; [`crate::checklist`] has the pieces, and the `md5pipe` binary
+//! does it.
 
 use std::ffi::OsStr;
 use std::fs::OpenOptions;

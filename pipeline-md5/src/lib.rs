@@ -1,6 +1,8 @@
 //! MD5 digests of whole trees, the way the Go pipelines article builds
 //! `MD5All` (serial, parallel and bounded), on the `pipeline` framework; and
-//! the building blocks of `md5pipe`, an `md5sum` for trees.
+//! the library the `md5pipe` binary (an `md5sum` for trees, in its own
+//! crate) is built on. It has no command-line dependencies: arguments,
+//! signals, the progress bar and the exit status are `md5pipe`'s.
 //!
 //! ```
 //! use pipeline_md5::{md5_all_bounded, md5_all_parallel, md5_all_serial};
@@ -37,7 +39,6 @@
 //! - [`checklist`]: parsing `md5sum -c` lists and wording their results.
 //! - [`check`]: verifying lists with the same pipeline.
 //! - [`audit`]: a manifest against a tree, as a streaming merge-join.
-//! - [`cli`]: `md5pipe`'s commands, signals and output.
 //! - [`stdio`]: which standard descriptors the process started without.
 //!
 //! # The life of a file (the bounded design)
@@ -79,12 +80,10 @@
 pub mod audit;
 pub mod check;
 pub mod checklist;
-pub mod cli;
 pub mod digest;
 pub mod engine;
 pub mod escape;
 pub mod filter;
-pub mod oom;
 pub mod roots;
 pub mod stdio;
 pub mod walk;

@@ -5,12 +5,11 @@ use std::path::PathBuf;
 use super::bar::Bar;
 use super::output::{Lines, WriteFailed};
 use super::{final_status, Common, Interrupts, USAGE};
-use crate::escape::quote;
-use crate::{digest_tree, Error};
+use pipeline_md5::escape::quote;
+use pipeline_md5::{digest_tree, Error};
 
 /// What `md5pipe` in digest mode was asked to do.
 #[derive(Debug, Clone, Default)]
-#[non_exhaustive]
 pub struct DigestCommand {
     /// The roots, in order (`.` if none was given).
     pub roots: Vec<PathBuf>,
@@ -43,7 +42,7 @@ pub fn run_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
     let mut run = match digest_tree(roots, &options) {
         Ok(run) => run,
         Err(err) => {
-            crate::stdio::to_stderr(format!("md5pipe: {err}\n").as_bytes());
+            pipeline_md5::stdio::to_stderr(format!("md5pipe: {err}\n").as_bytes());
             return USAGE;
         }
     };
@@ -94,7 +93,7 @@ pub fn run_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
 }
 
 /// The line for `digest`: md5sum's, with `*` before the name for `-b`.
-fn line(digest: &crate::FileDigest, cmd: &DigestCommand) -> Vec<u8> {
+fn line(digest: &pipeline_md5::FileDigest, cmd: &DigestCommand) -> Vec<u8> {
     let mut line = digest.line(cmd.zero, cmd.tag);
     if cmd.binary && !cmd.tag {
         // `HEX  NAME` or `\HEX  NAME`: the second space becomes `*`.

@@ -1,5 +1,14 @@
-//! `md5pipe`: md5sum for trees, on the article's pipelines. The command
-//! line is parsed here; everything else is in `pipeline_md5::cli`.
+//! `md5pipe`: md5sum for whole trees, on the Go article's pipelines.
+//!
+//! It digests every regular file below each PATH in parallel and prints
+//! lines GNU `md5sum -c` verifies, in bytewise path order as they become
+//! known; `-c` verifies such lists, `--diff` audits a tree against one,
+//! `--tree-digest` prints one digest per tree. The contract is
+//! `docs/md5pipe.md`; the work is done by the library `pipeline_md5`
+//! (walk, digest engines, list checking, audit), which has no command-line
+//! dependencies. This crate is the command line: its arguments are parsed
+//! here, and [`cli`] runs each mode with the signals, the progress bar and
+//! the output a terminal tool needs.
 //!
 //! The binary has its own C `main` instead of Rust's start-up: that
 //! start-up reopens any of descriptors 0–2 the user closed on `/dev/null`,
@@ -11,14 +20,18 @@
 //! process with status 101 rather than unwinding out of `main`.
 
 #![no_main]
+#![warn(missing_docs)]
+
+mod cli;
+mod oom;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
+use cli::{AuditCommand, CheckCommand, Common, DigestCommand, Interrupts};
 use pipeline_md5::check::ListSource;
-use pipeline_md5::cli::{self, AuditCommand, CheckCommand, Common, DigestCommand, Interrupts};
 use pipeline_md5::engine::{Engine, ENGINE_VAR};
 use pipeline_md5::filter::Filter;
 use pipeline_md5::roots::FilesFrom;
@@ -26,7 +39,7 @@ use pipeline_md5::{limits, Io, Mode, Options};
 
 /// Out of memory is `md5pipe: out of memory` and status 1, not an abort.
 #[global_allocator]
-static ALLOCATOR: pipeline_md5::oom::ExitOnOom = pipeline_md5::oom::ExitOnOom;
+static ALLOCATOR: oom::ExitOnOom = oom::ExitOnOom;
 
 const AFTER_HELP: &str = "\
 Digest mode prints `HEX  PATH` for every regular file below each PATH (a
@@ -376,35 +389,38 @@ fn run() -> i32 {
         if args.paths.len() > 1 {
             usage_error("--diff audits one tree: give at most one PATH");
         }
-        let mut cmd = AuditCommand::default();
-        cmd.manifest = PathBuf::from(manifest);
-        cmd.root = args.paths.into_iter().next().map(PathBuf::from);
-        cmd.zero = args.zero;
-        cmd.common = common;
+        let cmd = AuditCommand {
+            manifest: PathBuf::from(manifest),
+            root: args.paths.into_iter().next().map(PathBuf::from),
+            zero: args.zero,
+            common,
+        };
         cli::run_audit(&cmd, &interrupts)
     } else if args.check {
-        let mut cmd = CheckCommand::default();
-        cmd.lists = args
-            .paths
-            .iter()
-            .map(|p| ListSource::from_arg(p.as_bytes()))
-            .collect();
-        cmd.zero = args.zero;
-        cmd.quiet = quiet;
-        cmd.status_only = status_only;
-        cmd.strict = args.strict;
-        cmd.warn = warn;
-        cmd.ignore_missing = args.ignore_missing;
-        cmd.common = common;
+        let cmd = CheckCommand {
+            lists: args
+                .paths
+                .iter()
+                .map(|p| ListSource::from_arg(p.as_bytes()))
+                .collect(),
+            zero: args.zero,
+            quiet,
+            status_only,
+            strict: args.strict,
+            warn,
+            ignore_missing: args.ignore_missing,
+            common,
+        };
         cli::run_check(&cmd, &interrupts)
     } else {
-        let mut cmd = DigestCommand::default();
-        cmd.roots = args.paths.into_iter().map(PathBuf::from).collect();
-        cmd.zero = args.zero;
-        cmd.tag = args.tag;
-        cmd.binary = binary.is_some_and(|(b, _)| b);
-        cmd.fail_fast = args.fail_fast;
-        cmd.common = common;
+        let cmd = DigestCommand {
+            roots: args.paths.into_iter().map(PathBuf::from).collect(),
+            zero: args.zero,
+            tag: args.tag,
+            binary: binary.is_some_and(|(b, _)| b),
+            fail_fast: args.fail_fast,
+            common,
+        };
         if args.tree_digest {
             cli::run_tree_digest(&cmd, &interrupts)
         } else {

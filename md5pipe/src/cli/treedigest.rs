@@ -19,9 +19,9 @@ use super::bar::Bar;
 use super::digest::{message, DigestCommand};
 use super::output::{Lines, WriteFailed};
 use super::{final_status, Interrupts, USAGE};
-use crate::escape::format_line;
-use crate::walk::clean;
-use crate::{digest_tree, Progress};
+use pipeline_md5::escape::format_line;
+use pipeline_md5::walk::clean;
+use pipeline_md5::{digest_tree, Progress};
 
 /// Runs `--tree-digest`: a line per root, `HEX  PATH` (or `MD5 (PATH) =
 /// HEX` with `--tag`); a root with an unreadable file gets no line, its
@@ -41,7 +41,7 @@ pub fn run_tree_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
         let mut run = match digest_tree(vec![root.clone()], &options) {
             Ok(run) => run,
             Err(err) => {
-                crate::stdio::to_stderr(format!("md5pipe: {err}\n").as_bytes());
+                pipeline_md5::stdio::to_stderr(format!("md5pipe: {err}\n").as_bytes());
                 return USAGE;
             }
         };
