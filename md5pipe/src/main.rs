@@ -89,6 +89,14 @@ struct Args {
     #[arg(short = 'z', long)]
     zero: bool,
 
+    /// Print a JSON object per line instead (JSON Lines), in the same
+    /// order: {"path","size","digest","error"} per file; a file or
+    /// directory that cannot be read is an object with "error" set (not a
+    /// message on stderr; the exit status is still 1). A path that is not
+    /// UTF-8 is given as "path_bytes", its bytes in base64.
+    #[arg(long, conflicts_with_all = ["check", "diff", "tree_digest", "tag", "zero", "binary", "text"])]
+    json: bool,
+
     /// Print BSD-style lines: `MD5 (PATH) = HEX`.
     #[arg(long, conflicts_with = "check")]
     tag: bool,
@@ -422,6 +430,7 @@ fn run() -> i32 {
             zero: args.zero,
             tag: args.tag,
             binary: binary.is_some_and(|(b, _)| b),
+            json: args.json,
             fail_fast: args.fail_fast,
             common,
         };

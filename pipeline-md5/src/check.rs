@@ -21,7 +21,7 @@ use pipeline::{pipeline, Cancel, Cancelled, Declared, Emitter, LiveTasks, RunIte
 
 use crate::checkfile::{digest_listed, digest_stdin};
 use crate::checklist::{Line, ParsedLine, Parser};
-use crate::digest::DigestError;
+use crate::digest::{DigestError, Sum};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::lanes::{Lanes, Opened};
@@ -146,7 +146,7 @@ fn verify_group(group: Group, engine: Engine, chunk: usize, progress: &Progress)
     let cancel = Cancel::current();
     let cancelled = || cancel.as_ref().is_some_and(Cancel::is_cancelled);
     let mut on_bytes = |n| progress.read(n);
-    let mut sums: Vec<Option<Result<[u8; 16], DigestError>>> = vec![None; group.len()];
+    let mut sums: Vec<Option<Result<Sum, DigestError>>> = vec![None; group.len()];
     let open = |i: usize| match &group[i] {
         Job::Verify { parsed, .. } => open_listed(
             Path::new(OsStr::from_bytes(&parsed.path)),
@@ -154,7 +154,10 @@ fn verify_group(group: Group, engine: Engine, chunk: usize, progress: &Progress)
             cancel.as_ref(),
             progress,
         ),
-        Job::Pass(_) => Opened::Done(Ok([0; 16])),
+        Job::Pass(_) => Opened::Done(Ok(Sum {
+            md5: [0; 16],
+            size: 0,
+        })),
     };
     let done = |i: usize, sum| {
         if matches!(group[i], Job::Verify { .. }) {
@@ -204,10 +207,10 @@ fn verified(
     list: usize,
     line: u64,
     parsed: ParsedLine,
-    result: Result<[u8; 16], DigestError>,
+    result: Result<Sum, DigestError>,
 ) -> CheckItem {
     let outcome = match result {
-        Ok(sum) if sum == parsed.expected => Outcome::Matched,
+        Ok(sum) if sum.md5 == parsed.expected => Outcome::Matched,
         Ok(_) => Outcome::Mismatched,
         Err(err) => Outcome::Unreadable(err),
     };

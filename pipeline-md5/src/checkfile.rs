@@ -15,7 +15,7 @@ use std::path::Path;
 use md5::{Digest, Md5};
 use pipeline::Cancel;
 
-use crate::digest::{DigestError, Digester};
+use crate::digest::{DigestError, Digester, Sum};
 use crate::listread::CancellableFd;
 use crate::progress::Progress;
 
@@ -52,7 +52,7 @@ pub(crate) fn digest_listed(
     chunk: usize,
     cancel: Option<&Cancel>,
     progress: &Progress,
-) -> Result<[u8; 16], DigestError> {
+) -> Result<Sum, DigestError> {
     let cancelled = || cancel.is_some_and(Cancel::is_cancelled);
     let mut on_bytes = |n| progress.read(n);
     let mut file = OpenOptions::new()
@@ -80,7 +80,7 @@ pub(crate) fn digest_listed(
 fn digest_device(
     file: &mut File,
     cancelled: &dyn Fn() -> bool,
-) -> Result<[u8; 16], Option<DigestError>> {
+) -> Result<Sum, Option<DigestError>> {
     let mut md5 = Md5::new();
     let mut buf = [0; 4096];
     let mut total = 0u64;
@@ -89,7 +89,10 @@ fn digest_device(
             return Err(Some(DigestError::Cancelled));
         }
         let n = match file.read(&mut buf) {
-            Ok(0) => return Ok(md5.finalize().into()),
+            Ok(0) => {
+                let md5 = md5.finalize().into();
+                return Ok(Sum { md5, size: total });
+            }
             Ok(n) => n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Err(None),
@@ -114,7 +117,7 @@ pub(crate) fn digest_stdin(
     chunk: usize,
     cancel: &Cancel,
     progress: &Progress,
-) -> Result<[u8; 16], DigestError> {
+) -> Result<Sum, DigestError> {
     let mut stdin = CancellableFd::stdin(cancel.clone());
     let cancelled = || cancel.is_cancelled();
     let mut on_bytes = |n| progress.read(n);

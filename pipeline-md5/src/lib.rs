@@ -126,13 +126,17 @@ pub struct FileDigest {
     pub path: PathBuf,
     /// The MD5 of the file's contents.
     pub sum: [u8; 16],
+    /// How many bytes were digested: the file's size, unless it changed
+    /// while it was read.
+    pub size: u64,
 }
 
 impl FileDigest {
-    pub(crate) fn new(display: &[u8], sum: [u8; 16]) -> FileDigest {
+    pub(crate) fn new(display: &[u8], sum: digest::Sum) -> FileDigest {
         FileDigest {
             path: path_of(display),
-            sum,
+            sum: sum.md5,
+            size: sum.size,
         }
     }
 
@@ -151,7 +155,7 @@ impl FileDigest {
     ///
     /// ```
     /// use pipeline_md5::FileDigest;
-    /// let d = FileDigest { path: "a\nb".into(), sum: [0; 16] };
+    /// let d = FileDigest { path: "a\nb".into(), sum: [0; 16], size: 0 };
     /// assert_eq!(d.line(false, false), b"\\00000000000000000000000000000000  a\\nb\n");
     /// ```
     pub fn line(&self, zero: bool, tag: bool) -> Vec<u8> {

@@ -11,7 +11,7 @@ use futures::AsyncReadExt;
 use pipeline::{Cancel, Cancelled, Emitter};
 
 use crate::bounded::Job;
-use crate::digest::{DigestError, Digester};
+use crate::digest::{DigestError, Digester, Sum};
 use crate::error::Error;
 use crate::lanes::Opened;
 use crate::progress::Progress;
@@ -153,8 +153,8 @@ fn with_digester(
         &mut Digester,
         &dyn Fn() -> bool,
         &mut dyn FnMut(u64),
-    ) -> Result<[u8; 16], DigestError>,
-) -> Result<[u8; 16], DigestError> {
+    ) -> Result<Sum, DigestError>,
+) -> Result<Sum, DigestError> {
     let cancelled = || cancel.is_some_and(Cancel::is_cancelled);
     let mut on_bytes = |n| progress.read(n);
     DIGESTER.with(|cell| {
@@ -176,7 +176,7 @@ pub(crate) fn digest_walked(
     chunk: usize,
     cancel: Option<&Cancel>,
     progress: &Progress,
-) -> Result<[u8; 16], DigestError> {
+) -> Result<Sum, DigestError> {
     with_digester(chunk, cancel, progress, |d, cancelled, on_bytes| {
         d.digest_entry(entry, cancelled, on_bytes)
     })
@@ -205,7 +205,7 @@ pub(crate) fn digest_entry(
 /// turned out not to be a regular file (a directory is an error).
 pub(crate) fn finish(
     entry: &Entry,
-    result: Result<[u8; 16], DigestError>,
+    result: Result<Sum, DigestError>,
 ) -> Result<Option<FileDigest>, Error> {
     match result {
         Ok(sum) => Ok(Some(FileDigest::new(&entry.display, sum))),
@@ -237,7 +237,7 @@ async fn digest_async(
     chunk: usize,
     cancel: Option<&Cancel>,
     progress: &Arc<Progress>,
-) -> Result<[u8; 16], DigestError> {
+) -> Result<Sum, DigestError> {
     use md5::{Digest, Md5};
 
     if entry.is_stdin() {
@@ -267,17 +267,22 @@ async fn digest_async(
         .map_err(|_| DigestError::Read(std::io::Error::from_raw_os_error(libc::ENOMEM)))?;
     buf.resize(chunk.max(1), 0);
     let mut md5 = Md5::new();
+    let mut size = 0u64;
     loop {
         if cancel.is_some_and(Cancel::is_cancelled) {
             return Err(DigestError::Cancelled);
         }
         let n = match file.read(&mut buf).await {
-            Ok(0) => return Ok(md5.finalize().into()),
+            Ok(0) => {
+                let md5 = md5.finalize().into();
+                return Ok(Sum { md5, size });
+            }
             Ok(n) => n,
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(err) => return Err(DigestError::Read(err)),
         };
         md5.update(&buf[..n]);
+        size += n as u64;
         progress.read(n as u64);
     }
 }

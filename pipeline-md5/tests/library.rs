@@ -41,6 +41,27 @@ fn the_three_designs_agree_with_md5sum() {
 }
 
 #[test]
+fn every_digest_carries_the_size_of_what_it_read() {
+    let dir = open_tempdir();
+    let sizes = [0usize, 1, 63, 64, 65, 4096, 70_000, 300_001];
+    for (i, size) in sizes.iter().enumerate() {
+        let body: Vec<u8> = (0..*size).map(|j| (j * 31 + i) as u8).collect();
+        file(dir.path(), format!("f{i}").as_bytes(), &body);
+    }
+    for mode in MODES {
+        for io in [Io::Blocking, Io::Async] {
+            let opts = Options::default().mode(mode).io(io).chunk(4096).group(3);
+            let got: Vec<u64> = digest_tree([dir.path()], &opts)
+                .unwrap()
+                .map(|d| d.unwrap().size)
+                .collect();
+            let want: Vec<u64> = sizes.iter().map(|&s| s as u64).collect();
+            assert_eq!(got, want, "{mode:?} {io:?}");
+        }
+    }
+}
+
+#[test]
 fn a_missing_root_is_the_error_naming_it() {
     let dir = open_tempdir();
     let missing = dir.path().join("missing");

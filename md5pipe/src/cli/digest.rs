@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::bar::Bar;
+use super::json;
 use super::output::{Lines, WriteFailed};
 use super::{final_status, Common, Interrupts, USAGE};
 use pipeline_md5::escape::quote;
@@ -19,6 +20,9 @@ pub struct DigestCommand {
     pub tag: bool,
     /// Mark names with `*`, as `md5sum -b` does (no effect on what is read).
     pub binary: bool,
+    /// A JSON object per file and per error, on stdout (`--json`; see
+    /// [`super::json`]).
+    pub json: bool,
     /// Stop at the first error, in output order: every line before it is
     /// printed, nothing after it (`--fail-fast`).
     pub fail_fast: bool,
@@ -65,7 +69,18 @@ pub fn run_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
             Err(err) if err.is_cancelled() => break,
             Err(err) => {
                 failed = true;
-                bar.warn(&message(&err));
+                if cmd.json {
+                    match bar.suspend(|| out.line(&json::error_line(&err))) {
+                        Ok(()) => {}
+                        Err(WriteFailed::Closed) => break,
+                        Err(WriteFailed::Other(reason)) => {
+                            bar.warn(format!("write error: {reason}").as_bytes());
+                            break;
+                        }
+                    }
+                } else {
+                    bar.warn(&message(&err));
+                }
                 if fail_fast {
                     break;
                 }
@@ -92,8 +107,12 @@ pub fn run_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
     )
 }
 
-/// The line for `digest`: md5sum's, with `*` before the name for `-b`.
+/// The line for `digest`: md5sum's, with `*` before the name for `-b`;
+/// a JSON object with `--json`.
 fn line(digest: &pipeline_md5::FileDigest, cmd: &DigestCommand) -> Vec<u8> {
+    if cmd.json {
+        return json::digest_line(digest);
+    }
     let mut line = digest.line(cmd.zero, cmd.tag);
     if cmd.binary && !cmd.tag {
         // `HEX  NAME` or `\HEX  NAME`: the second space becomes `*`.

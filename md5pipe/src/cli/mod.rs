@@ -15,6 +15,7 @@ mod audit;
 mod bar;
 mod check;
 mod digest;
+mod json;
 mod output;
 mod signals;
 mod treedigest;

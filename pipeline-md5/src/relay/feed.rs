@@ -8,7 +8,7 @@ use pipeline::Cancel;
 
 use super::{Relay, Tag};
 use crate::bounded::Job;
-use crate::digest::DigestError;
+use crate::digest::{DigestError, Sum};
 use crate::error::Error;
 use crate::lanes::{Carried, Feed, Start};
 use crate::relay::Numbered;
@@ -72,7 +72,7 @@ impl Feed for Digesting<'_> {
         None
     }
 
-    fn done(&mut self, (seq, entry): Tag, result: Result<[u8; 16], DigestError>) -> bool {
+    fn done(&mut self, (seq, entry): Tag, result: Result<Sum, DigestError>) -> bool {
         self.job.progress.file_done();
         match finish(&entry, result) {
             Err(err) if self.job.fail_fast || err.is_cancelled() => {
