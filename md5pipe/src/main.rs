@@ -34,6 +34,7 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 use cli::{AuditCommand, CheckCommand, Common, DigestCommand, Interrupts};
+use pipeline_md5::algorithm::Algorithm;
 use pipeline_md5::check::ListSource;
 use pipeline_md5::engine::{Engine, ENGINE_VAR};
 use pipeline_md5::filter::Filter;
@@ -97,7 +98,13 @@ struct Args {
     #[arg(long, conflicts_with_all = ["check", "diff", "tree_digest", "tag", "zero", "binary", "text"])]
     json: bool,
 
-    /// Print BSD-style lines: `MD5 (PATH) = HEX`.
+    /// The digest: md5 (on the multi-lane engine), sha1, sha256, sha512 or
+    /// blake3. Lines are as `sha256sum`, `b3sum`... print them, BSD-style
+    /// ones (--tag) as `cksum -a` does.
+    #[arg(short = 'a', long, value_name = "ALGORITHM", default_value = "md5", value_parser = parse_algorithm, conflicts_with_all = ["check", "diff"])]
+    algorithm: Algorithm,
+
+    /// Print BSD-style lines: `MD5 (PATH) = HEX` (`SHA256 (PATH) = HEX`...).
     #[arg(long, conflicts_with = "check")]
     tag: bool,
 
@@ -256,6 +263,10 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
     s.parse()
 }
 
+fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
+    s.parse()
+}
+
 fn parse_io(s: &str) -> Result<Io, String> {
     s.parse()
 }
@@ -360,6 +371,7 @@ fn run() -> i32 {
             list: ListSource::from_arg(list.as_bytes()),
             nul: args.null,
         }))
+        .algorithm(args.algorithm)
         .mode(args.mode)
         .follow_links(args.follow)
         .fail_fast(args.fail_fast)

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use pipeline::{pipeline, Cancel, Cancelled, Declared, Emitter, LiveTasks, RunIter, Stats};
 
+use crate::algorithm::Hash;
 use crate::checkfile::{digest_listed, digest_stdin};
 use crate::checklist::{Line, ParsedLine, Parser};
 use crate::digest::{DigestError, Sum};
@@ -155,7 +156,7 @@ fn verify_group(group: Group, engine: Engine, chunk: usize, progress: &Progress)
             progress,
         ),
         Job::Pass(_) => Opened::Done(Ok(Sum {
-            md5: [0; 16],
+            hash: Hash::md5([0; 16]),
             size: 0,
         })),
     };
@@ -210,7 +211,7 @@ fn verified(
     result: Result<Sum, DigestError>,
 ) -> CheckItem {
     let outcome = match result {
-        Ok(sum) if sum.md5 == parsed.expected => Outcome::Matched,
+        Ok(sum) if sum.hash.to_md5() == Some(parsed.expected) => Outcome::Matched,
         Ok(_) => Outcome::Mismatched,
         Err(err) => Outcome::Unreadable(err),
     };

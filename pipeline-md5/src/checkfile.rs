@@ -15,6 +15,7 @@ use std::path::Path;
 use md5::{Digest, Md5};
 use pipeline::Cancel;
 
+use crate::algorithm::Hash;
 use crate::digest::{DigestError, Digester, Sum};
 use crate::listread::CancellableFd;
 use crate::progress::Progress;
@@ -90,8 +91,8 @@ fn digest_device(
         }
         let n = match file.read(&mut buf) {
             Ok(0) => {
-                let md5 = md5.finalize().into();
-                return Ok(Sum { md5, size: total });
+                let hash = Hash::md5(md5.finalize().into());
+                return Ok(Sum { hash, size: total });
             }
             Ok(n) => n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,

@@ -529,7 +529,7 @@ mod tests {
             counts.parsed += 1;
             let path = dir.path().join(OsStr::from_bytes(&parsed.path));
             let status = match digest_file(&path, 4096, &|| false, &mut |_| {}) {
-                Ok(d) if d.md5 == parsed.expected => CheckStatus::Ok,
+                Ok(d) if d.hash.to_md5() == Some(parsed.expected) => CheckStatus::Ok,
                 Ok(_) => CheckStatus::Failed,
                 Err(_) if ignore_missing && !Path::new(&path).exists() => continue,
                 Err(_) => CheckStatus::FailedOpenOrRead,

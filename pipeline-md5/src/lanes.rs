@@ -23,6 +23,7 @@ use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read};
 
+use crate::algorithm::Hash;
 use crate::digest::{DigestError, Sum};
 use crate::engine::{Engine, LaneStatus, MultiMd5, Suspended};
 
@@ -344,7 +345,7 @@ where
 fn sum_of(md5: &mut MultiMd5, lane: usize) -> Sum {
     let size = md5.len(lane);
     Sum {
-        md5: md5.digest(lane),
+        hash: Hash::md5(md5.digest(lane)),
         size,
     }
 }
@@ -411,8 +412,8 @@ mod tests {
                     }
                     Some(Ok(sum)) if i != 3 => {
                         assert_eq!(
-                            sum.md5,
-                            <[u8; 16]>::from(Md5::digest(body)),
+                            sum.hash.to_md5(),
+                            Some(<[u8; 16]>::from(Md5::digest(body))),
                             "{engine}: file {i}"
                         );
                         assert_eq!(sum.size, body.len() as u64, "{engine}: file {i}");
@@ -484,7 +485,13 @@ mod tests {
         );
         let body: Vec<u8> = (0..10).map(|j| (j * 7) as u8).collect();
         let md5 = <[u8; 16]>::from(Md5::digest(&body));
-        assert_eq!(sums, [Sum { md5, size: 10 }]);
+        assert_eq!(
+            sums,
+            [Sum {
+                hash: Hash::md5(md5),
+                size: 10
+            }]
+        );
     }
 
     #[test]

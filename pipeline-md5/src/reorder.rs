@@ -70,7 +70,7 @@ mod tests {
             Some(Ok(FileDigest::new(
                 seq.to_string().as_bytes(),
                 crate::digest::Sum {
-                    md5: [0; 16],
+                    hash: crate::algorithm::Hash::md5([0; 16]),
                     size: 0,
                 },
             ))),

@@ -142,6 +142,10 @@ pub struct Options {
     /// names one; a name it cannot run falls back to the best; `md5pipe`
     /// reports it instead).
     pub engine: Engine,
+    /// The digest algorithm; default MD5, the only one the multi-lane
+    /// [`engine`](Self::engine) runs (the others read a file at a time per
+    /// digester, in every design).
+    pub algorithm: crate::algorithm::Algorithm,
     /// Which files below the roots are digested (all by default).
     pub filter: std::sync::Arc<crate::filter::Filter>,
     /// Roots read from a list after the ones given (`--files-from`).
@@ -161,6 +165,7 @@ impl Default for Options {
             io: Io::Blocking,
             group: DEFAULT_GROUP,
             engine: Engine::detect().unwrap_or_else(|_| Engine::best()),
+            algorithm: Default::default(),
             filter: Default::default(),
             files_from: None,
         }
@@ -225,6 +230,12 @@ impl Options {
     /// Sets [`group`](Self::group).
     pub fn group(mut self, n: usize) -> Options {
         self.group = n;
+        self
+    }
+
+    /// Sets [`algorithm`](Self::algorithm).
+    pub fn algorithm(mut self, algorithm: crate::algorithm::Algorithm) -> Options {
+        self.algorithm = algorithm;
         self
     }
 
@@ -444,6 +455,7 @@ where
         group: opts.group,
         window: opts.window_len(),
         fail_fast: opts.fail_fast,
+        algorithm: opts.algorithm,
         engine: opts.engine,
         digesters: opts.digesters,
     };

@@ -43,7 +43,11 @@ fn names_and_sums(dir: &Path, opts: &Options) -> Vec<(String, [u8; 16], u64)> {
         .map(|r| {
             let d = r.unwrap();
             let name = d.path.strip_prefix(dir).unwrap();
-            (name.to_string_lossy().into_owned(), d.sum, d.size)
+            (
+                name.to_string_lossy().into_owned(),
+                d.sum.to_md5().unwrap(),
+                d.size,
+            )
         })
         .collect()
 }

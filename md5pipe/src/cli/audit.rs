@@ -73,7 +73,7 @@ pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
         let fed = match item {
             Ok(digest) => join.file(
                 digest.path.as_os_str().as_bytes(),
-                Some(&digest.sum),
+                digest.sum.to_md5().as_ref(),
                 &mut |m, p| emit(&mut wrote, m, p),
             ),
             Err(err) if err.is_cancelled() => break,

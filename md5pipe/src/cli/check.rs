@@ -176,7 +176,7 @@ pub fn run_check(cmd: &CheckCommand, interrupts: &Interrupts) -> i32 {
         state.failed,
         cmd.common
             .stats
-            .then(|| (&stats, cmd.common.options.engine.name())),
+            .then(|| (&stats, format!("md5: {}", cmd.common.options.engine.name()))),
         &mut bar,
     )
 }

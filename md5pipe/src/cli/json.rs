@@ -130,7 +130,7 @@ mod tests {
     fn a_name_is_text_when_utf8_and_base64_bytes_otherwise() {
         let utf8 = FileDigest {
             path: "dir/\u{e9}t\u{e9} \"q\"\n".into(),
-            sum: [0xab; 16],
+            sum: pipeline_md5::algorithm::Hash::md5([0xab; 16]),
             size: 7,
         };
         assert_eq!(
@@ -140,7 +140,7 @@ mod tests {
         );
         let raw = FileDigest {
             path: std::ffi::OsStr::from_bytes(b"a\xff").into(),
-            sum: [0; 16],
+            sum: pipeline_md5::algorithm::Hash::md5([0; 16]),
             size: 0,
         };
         assert_eq!(

@@ -27,6 +27,7 @@ pub use signals::Interrupts;
 pub use treedigest::run_tree_digest;
 
 use pipeline::Stats;
+use pipeline_md5::algorithm::Algorithm;
 
 /// The stack size of md5pipe's own helper threads (signals, output,
 /// progress): they run a few frames deep, and under `ulimit -v` every
@@ -75,7 +76,7 @@ fn final_status(
 ) -> i32 {
     bar.finish();
     if let Some((stats, engine)) = stats {
-        let engine = format!("md5: {engine}\n");
+        let engine = format!("{engine}\n");
         pipeline_md5::stdio::to_stderr(stats.to_string().as_bytes());
         pipeline_md5::stdio::to_stderr(engine.as_bytes());
     }
@@ -90,15 +91,20 @@ fn final_status(
     }
 }
 
-/// The MD5 engine a digest run with `options` runs, as `--stats` names it
-/// (`avx2-dual x16`): the bounded design on blocking reads runs
-/// [`Options::engine`](pipeline_md5::Options::engine) (as check mode does); the
-/// other designs read one file at a time with md-5, the scalar engine.
+/// The algorithm and engine a digest run with `options` runs, as
+/// `--stats` names them (`md5: avx2-dual x16`): MD5 in the bounded design
+/// on blocking reads runs [`Options::engine`](pipeline_md5::Options::engine)
+/// (as check mode does); the other designs read one file at a time with
+/// md-5, the scalar engine, and so does every other algorithm
+/// (`sha256: scalar`).
 pub fn engine_in_use(options: &pipeline_md5::Options) -> String {
-    match (options.mode, options.io) {
-        (pipeline_md5::Mode::Bounded, pipeline_md5::Io::Blocking) => options.engine.name(),
+    let engine = match (options.algorithm, options.mode, options.io) {
+        (Algorithm::Md5, pipeline_md5::Mode::Bounded, pipeline_md5::Io::Blocking) => {
+            options.engine.name()
+        }
         _ => pipeline_md5::engine::Engine::scalar().name(),
-    }
+    };
+    format!("{}: {engine}", options.algorithm)
 }
 
 /// Starts what every run needs before the first run does, so that a

@@ -63,7 +63,8 @@ impl Feed for Digesting<'_> {
         if let Some(entry) = self.files.next() {
             let seq = self.next;
             self.next += 1;
-            let opened = open_entry(&entry, self.job.chunk, self.cancel, &self.job.progress);
+            let job = self.job;
+            let opened = open_entry(&entry, job.chunk, job.algorithm, self.cancel, &job.progress);
             return Some(Start::File((seq, entry), opened));
         }
         if self.drain {
