@@ -100,8 +100,10 @@ struct Args {
 
     /// The digest: md5 (on the multi-lane engine), sha1, sha256, sha512 or
     /// blake3. Lines are as `sha256sum`, `b3sum`... print them, BSD-style
-    /// ones (--tag) as `cksum -a` does.
-    #[arg(short = 'a', long, value_name = "ALGORITHM", default_value = "md5", value_parser = parse_algorithm, conflicts_with_all = ["check", "diff"])]
+    /// ones (--tag) as `cksum -a` does. With -c, lines of every algorithm
+    /// are checked (by their tag, or their digest's length); -a names the
+    /// one of untagged lines of its length (-a blake3 for b3sum lists).
+    #[arg(short = 'a', long, value_name = "ALGORITHM", default_value = "md5", value_parser = parse_algorithm, conflicts_with = "diff")]
     algorithm: Algorithm,
 
     /// Print BSD-style lines: `MD5 (PATH) = HEX` (`SHA256 (PATH) = HEX`...).
@@ -372,6 +374,10 @@ fn run() -> i32 {
             nul: args.null,
         }))
         .algorithm(args.algorithm)
+        .check_untagged(
+            (matches.value_source("algorithm") == Some(clap::parser::ValueSource::CommandLine))
+                .then_some(args.algorithm),
+        )
         .mode(args.mode)
         .follow_links(args.follow)
         .fail_fast(args.fail_fast)

@@ -192,12 +192,12 @@ fn the_tree_digest_follows_the_algorithm() {
 }
 
 #[test]
-fn bad_algorithms_and_check_mode_are_usage_errors() {
+fn bad_algorithms_and_audits_of_other_algorithms_are_usage_errors() {
     let dir = open_tempdir();
     for args in [
         &["-a", "sha3"][..],
         &["--algorithm", ""],
-        &["-c", "-a", "sha256"],
+        &["--diff", "x", "-a", "sha1"],
     ] {
         let mut cmd = md5pipe();
         cmd.args(args);
@@ -205,4 +205,88 @@ fn bad_algorithms_and_check_mode_are_usage_errors() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
         assert!(out.stdout.is_empty(), "{args:?}");
     }
+}
+
+/// `-c` reads the lists of sha1sum, sha256sum, sha512sum and cksum -a,
+/// and prints what their own `-c` prints, failures and missing files
+/// included (stderr but for the program's name).
+#[test]
+fn check_mode_reads_every_algorithm_as_coreutils_does() {
+    let dir = tree();
+    let root = dir.path();
+    let lists = open_tempdir();
+    let files = regular_files(root);
+    for algorithm in ["sha1", "sha256", "sha512"] {
+        let tool = format!("{algorithm}sum");
+        let mut list = tool_of(&tool, root, &[], &files);
+        list.extend(tool_of("cksum", root, &["-a", algorithm], &files));
+        list.extend(
+            format!(
+                "{}  gone\n",
+                "0".repeat(list.iter().position(|&b| b == b' ').unwrap())
+            )
+            .as_bytes(),
+        );
+        let path = lists.path().join(algorithm);
+        fs::write(&path, &list).unwrap();
+        fs::write(root.join("a-b"), b"changed since").unwrap();
+        let theirs = run_in(
+            {
+                let mut c = Command::new(&tool);
+                c.env("LC_ALL", "C.UTF-8").arg("-c").arg(&path);
+                c
+            },
+            root,
+        );
+        let mut cmd = md5pipe();
+        cmd.arg("-c").arg(&path);
+        let got = run_in(cmd, root);
+        assert_eq!(got.status.code(), Some(1), "{algorithm}: {got:?}");
+        assert_eq!(got.status.code(), theirs.status.code(), "{algorithm}");
+        assert_eq!(show(&got.stdout), show(&theirs.stdout), "{algorithm}");
+        assert_eq!(
+            show(&got.stderr),
+            show(&theirs.stderr).replace(&format!("{tool}:"), "md5pipe:"),
+            "{algorithm}"
+        );
+        assert!(show(&got.stdout).contains("a-b: FAILED\n"), "{algorithm}");
+        fs::write(root.join("a-b"), b"content 0\n").unwrap();
+    }
+}
+
+/// A list of every algorithm at once verifies; b3sum's untagged lines
+/// need `-a blake3` (64 digits are SHA-256 otherwise), tagged ones do not.
+#[test]
+fn check_mode_takes_the_algorithm_from_the_tag_or_the_length() {
+    let dir = tree();
+    let root = dir.path();
+    let n = regular_files(root).len();
+    let mut all = Vec::new();
+    for algorithm in ["md5", "sha1", "sha256", "sha512", "blake3"] {
+        all.extend(ours(root, &["-a", algorithm, "--tag", "."]));
+        if algorithm != "blake3" {
+            all.extend(ours(root, &["-a", algorithm, "."]));
+        }
+    }
+    let lists = open_tempdir();
+    let path = lists.path().join("all");
+    fs::write(&path, &all).unwrap();
+    let mut cmd = md5pipe();
+    cmd.args(["--strict", "-c"]).arg(&path);
+    let out = run_in(cmd, root);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(show(&out.stdout).matches(": OK\n").count(), 9 * n);
+
+    let b3 = lists.path().join("b3");
+    fs::write(&b3, ours(root, &["-a", "blake3", "."])).unwrap();
+    let mut cmd = md5pipe();
+    cmd.args(["-c", "-a", "blake3"]).arg(&b3);
+    let out = run_in(cmd, root);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(show(&out.stdout).matches(": OK\n").count(), n);
+    let mut cmd = md5pipe();
+    cmd.arg("-c").arg(&b3);
+    let out = run_in(cmd, root);
+    assert_eq!(out.status.code(), Some(1), "read as SHA-256: {out:?}");
+    assert_eq!(show(&out.stdout).matches(": FAILED\n").count(), n);
 }

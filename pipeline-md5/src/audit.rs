@@ -309,7 +309,12 @@ fn entries(
         .filter_map(move |line| match line {
             Err(err) => Some(Err(err)),
             Ok(line) => match parser.parse_line(&line, false) {
-                Line::Parsed(p) => Some(Ok((p.path, p.expected))),
+                // A manifest is of MD5 digests: lines of other
+                // algorithms are not its lines.
+                Line::Parsed(p) if p.expected.to_md5().is_some() => {
+                    let md5 = p.expected.to_md5().unwrap_or_default();
+                    Some(Ok((p.path, md5)))
+                }
                 Line::Skipped => None,
                 _ => {
                     improper.set(improper.get() + 1);

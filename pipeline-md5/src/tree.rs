@@ -146,6 +146,10 @@ pub struct Options {
     /// [`engine`](Self::engine) runs (the others read a file at a time per
     /// digester, in every design).
     pub algorithm: crate::algorithm::Algorithm,
+    /// Check mode: the algorithm of list lines without a tag whose digest
+    /// has its length (`Some(Blake3)` to read `b3sum` lists, whose 64 hex
+    /// digits would otherwise be SHA-256); `None`: by length alone.
+    pub check_untagged: Option<crate::algorithm::Algorithm>,
     /// Which files below the roots are digested (all by default).
     pub filter: std::sync::Arc<crate::filter::Filter>,
     /// Roots read from a list after the ones given (`--files-from`).
@@ -166,6 +170,7 @@ impl Default for Options {
             group: DEFAULT_GROUP,
             engine: Engine::detect().unwrap_or_else(|_| Engine::best()),
             algorithm: Default::default(),
+            check_untagged: None,
             filter: Default::default(),
             files_from: None,
         }
@@ -236,6 +241,12 @@ impl Options {
     /// Sets [`algorithm`](Self::algorithm).
     pub fn algorithm(mut self, algorithm: crate::algorithm::Algorithm) -> Options {
         self.algorithm = algorithm;
+        self
+    }
+
+    /// Sets [`check_untagged`](Self::check_untagged).
+    pub fn check_untagged(mut self, algorithm: Option<crate::algorithm::Algorithm>) -> Options {
+        self.check_untagged = algorithm;
         self
     }
 
