@@ -49,6 +49,8 @@ const AFTER_HELP: &str = "\
 Digest mode prints `HEX  PATH` for every regular file below each PATH (a
 file PATH: that file), each PATH's files sorted by the bytes of their path,
 as GNU md5sum prints them; `md5sum -c` and `md5pipe -c` verify the output.
+With -a sha1|sha256|sha512|blake3 the lines are those of sha1sum,
+sha256sum, sha512sum or b3sum, which verify them too.
 
 Exit status: 0 all good; 1 some file could not be read or did not verify;
 2 usage error; 130 interrupted (SIGINT), 143 terminated (SIGTERM); 141 when
@@ -58,7 +60,7 @@ MD5 runs on the fastest engine this CPU has (several files at once in the
 lanes of AVX2 or AVX-512F registers; --stats names it). MD5PIPE_ENGINE=NAME
 forces one: scalar, avx2, avx2-dual or avx512 (auto: the default).";
 
-/// Compute and check MD5 digests of whole trees, in parallel.
+/// Compute and check MD5 (or SHA, BLAKE3) digests of whole trees, in parallel.
 #[derive(Debug, Parser)]
 #[command(name = "md5pipe", version, after_help = AFTER_HELP, args_override_self = true)]
 struct Args {
@@ -79,9 +81,9 @@ struct Args {
     #[arg(long, value_name = "MANIFEST", conflicts_with_all = ["check", "tag", "binary", "text", "fail_fast"])]
     diff: Option<OsString>,
 
-    /// Print one digest per PATH instead of a line per file: the MD5 of
-    /// what `md5pipe .` prints inside PATH (names relative to PATH, in
-    /// bytewise order), the same wherever the tree is.
+    /// Print one digest per PATH instead of a line per file: the digest
+    /// (MD5, or -a's) of what `md5pipe .` prints inside PATH (names
+    /// relative to PATH, in bytewise order), the same wherever the tree is.
     #[arg(long, conflicts_with_all = ["check", "diff", "binary", "text", "fail_fast"])]
     tree_digest: bool,
 
