@@ -3,12 +3,13 @@
 //! It digests every regular file below each PATH in parallel and prints
 //! lines GNU `md5sum -c` verifies, in bytewise path order as they become
 //! known; `-c` verifies such lists, `--diff` audits a tree against one,
-//! `--tree-digest` prints one digest per tree. The contract is
-//! `docs/md5pipe.md`; the work is done by the library `pipeline_md5`
-//! (walk, digest engines, list checking, audit), which has no command-line
-//! dependencies. This crate is the command line: its arguments are parsed
-//! here, and [`cli`] runs each mode with the signals, the progress bar and
-//! the output a terminal tool needs.
+//! `--tree-digest` prints one digest per tree, `--json` a JSON object per
+//! file, and `-a` picks SHA-1, SHA-256, SHA-512 or BLAKE3 instead of MD5.
+//! Its usage is in `docs/md5pipe.md`; the work is done by the library
+//! `pipeline_md5` (walk, digest engines, list checking, audit), which has
+//! no command-line dependencies. This crate is the command line: its
+//! arguments are parsed here, and [`cli`] runs each mode with the signals,
+//! the progress bar and the output a terminal tool needs.
 //!
 //! The binary has its own C `main` instead of Rust's start-up: that
 //! start-up reopens any of descriptors 0–2 the user closed on `/dev/null`,
