@@ -27,7 +27,7 @@
 #   WARMUP=1           untimed runs per tool before those
 #   MD5PIPE=PATH       md5pipe binary (default <repo>/target/release/md5pipe,
 #                      brought up to date first with
-#                      `cargo build --release -p pipeline-md5`)
+#                      `cargo build --release -p md5pipe`)
 #   NO_BUILD=1         do not run cargo when that default binary exists
 #   MD5PIPE_ARGS=".."  extra md5pipe arguments, split on spaces (e.g. "-j 4")
 #   ANCHORS=DIR        the Go anchors built by anchors.sh (default /tmp/anchors)
@@ -88,8 +88,8 @@ if ! wanted "md5pipe (bounded)" && ! wanted "md5pipe (parallel)" && ! wanted "md
 elif [[ -z ${MD5PIPE:-} && ( ! -x $md5pipe || ${NO_BUILD:-0} != 1 ) ]]; then
     # Also when the binary exists: a no-op when it is up to date, and never
     # a stale md5pipe in the table.
-    note "building md5pipe: cargo build --release -p pipeline-md5 -p pipeline --bins --example md5_ceiling"
-    if ! (cd "$repo" && nice -n 10 cargo build --release -p pipeline-md5 -p pipeline --bins --example md5_ceiling >&2); then
+    note "building md5pipe: cargo build --release -p md5pipe -p pipeline --bins --example md5_ceiling"
+    if ! (cd "$repo" && nice -n 10 cargo build --release -p md5pipe -p pipeline --bins --example md5_ceiling >&2); then
         note "cargo build failed"
     fi
 fi

@@ -13,10 +13,16 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use pipeline::Cancel;
 
 use crate::checklist::{Line, Parser};
+use crate::listread::CancellableFd;
 
 /// What the audit says of one path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,6 +258,31 @@ impl Manifest {
         Ok(Manifest { source, improper })
     }
 
+    /// Opens the manifest named `name` (`-`: standard input) and reads it
+    /// with [`read`](Self::read): a regular file is checked for order first
+    /// and then read again as it is (or sorted on disk if it is not);
+    /// standard input, a pipe or a FIFO is sorted on disk in runs whatever
+    /// its order. Every read waits only while `cancel` is open (a cancel
+    /// ends the wait for a list nobody writes), and a FIFO does not block
+    /// the open.
+    ///
+    /// # Errors
+    ///
+    /// Opening or reading the list, or writing a run; an error of kind
+    /// `Other` once `cancel` is closed.
+    pub fn open(name: &Path, zero: bool, cancel: &Cancel) -> io::Result<Manifest> {
+        if name.as_os_str() == OsStr::new("-") {
+            let stdin = CancellableFd::stdin(cancel.clone());
+            return Manifest::read(Box::new(stdin), None, zero);
+        }
+        let bytes = name.as_os_str().as_bytes();
+        let open = || -> io::Result<Box<dyn Read>> {
+            Ok(Box::new(CancellableFd::open(bytes, cancel.clone())?))
+        };
+        let regular = std::fs::metadata(name).is_ok_and(|m| m.is_file());
+        Manifest::read(open()?, regular.then_some(&open as _), zero)
+    }
+
     /// Lines read so far that were not digest lines.
     pub fn improper(&self) -> u64 {
         self.improper.get()
@@ -278,7 +309,12 @@ fn entries(
         .filter_map(move |line| match line {
             Err(err) => Some(Err(err)),
             Ok(line) => match parser.parse_line(&line, false) {
-                Line::Parsed(p) => Some(Ok((p.path, p.expected))),
+                // A manifest is of MD5 digests: lines of other
+                // algorithms are not its lines.
+                Line::Parsed(p) if p.expected.to_md5().is_some() => {
+                    let md5 = p.expected.to_md5().unwrap_or_default();
+                    Some(Ok((p.path, md5)))
+                }
                 Line::Skipped => None,
                 _ => {
                     improper.set(improper.get() + 1);

@@ -40,6 +40,8 @@ pub(crate) struct Job {
     pub(crate) window: usize,
     /// Whether the first error fails the run.
     pub(crate) fail_fast: bool,
+    /// The digest algorithm (MD5 runs on the engine).
+    pub(crate) algorithm: crate::algorithm::Algorithm,
     /// The MD5 engine the bounded design's digesters run.
     pub(crate) engine: Engine,
     /// How many digesters share the files (the last files of the walk are
@@ -96,7 +98,7 @@ pipeline! {
             let job = job.clone();
             move |em: &mut Emitter<Entry>| walk_files(&job, em)
         };
-        digest: try_then move |e: Entry| digest_entry_async(e, job.chunk, job.progress.clone())
+        digest: try_then move |e: Entry| digest_entry_async(e, job.chunk, job.algorithm, job.progress.clone())
                 [workers = digesters, ordered];
         keep:   filter_map |d: Option<FileDigest>| d;
         out:    sink iter();

@@ -6,7 +6,8 @@
 //! names a file (with its [`Outcome`]), one per improperly formatted line,
 //! and one at the end of each list (or instead of a list that cannot be
 //! opened). Wording and counting them as `md5sum -c` does is up to the
-//! caller; [`crate::cli`] does it for `md5pipe`.
+//! caller; [`crate::checklist`] has the pieces, and the `md5pipe` binary
+//! does it.
 
 use std::ffi::OsStr;
 use std::fs::OpenOptions;
@@ -18,9 +19,10 @@ use std::sync::Arc;
 
 use pipeline::{pipeline, Cancel, Cancelled, Declared, Emitter, LiveTasks, RunIter, Stats};
 
+use crate::algorithm::{Algorithm, Hash};
 use crate::checkfile::{digest_listed, digest_stdin};
 use crate::checklist::{Line, ParsedLine, Parser};
-use crate::digest::DigestError;
+use crate::digest::{DigestError, Sum};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::lanes::{Lanes, Opened};
@@ -145,15 +147,19 @@ fn verify_group(group: Group, engine: Engine, chunk: usize, progress: &Progress)
     let cancel = Cancel::current();
     let cancelled = || cancel.as_ref().is_some_and(Cancel::is_cancelled);
     let mut on_bytes = |n| progress.read(n);
-    let mut sums: Vec<Option<Result<[u8; 16], DigestError>>> = vec![None; group.len()];
+    let mut sums: Vec<Option<Result<Sum, DigestError>>> = vec![None; group.len()];
     let open = |i: usize| match &group[i] {
         Job::Verify { parsed, .. } => open_listed(
             Path::new(OsStr::from_bytes(&parsed.path)),
+            parsed.expected.algorithm(),
             chunk,
             cancel.as_ref(),
             progress,
         ),
-        Job::Pass(_) => Opened::Done(Ok([0; 16])),
+        Job::Pass(_) => Opened::Done(Ok(Sum {
+            hash: Hash::md5([0; 16]),
+            size: 0,
+        })),
     };
     let done = |i: usize, sum| {
         if matches!(group[i], Job::Verify { .. }) {
@@ -182,8 +188,18 @@ fn verify_group(group: Group, engine: Engine, chunk: usize, progress: &Progress)
 /// Opens a listed file for a lane, as [`digest_listed`] opens it (without
 /// blocking, checked by one `fstat`); what is not a regular file is left
 /// to [`digest_listed`], which reads devices as md5sum does and refuses
-/// the rest.
-fn open_listed(path: &Path, chunk: usize, cancel: Option<&Cancel>, progress: &Progress) -> Opened {
+/// the rest. Only MD5 runs in lanes: a file of another `algorithm` is
+/// digested here and comes to the lanes done.
+fn open_listed(
+    path: &Path,
+    algorithm: Algorithm,
+    chunk: usize,
+    cancel: Option<&Cancel>,
+    progress: &Progress,
+) -> Opened {
+    if algorithm != Algorithm::Md5 {
+        return Opened::Done(digest_listed(path, algorithm, chunk, cancel, progress));
+    }
     let opened = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
@@ -195,7 +211,7 @@ fn open_listed(path: &Path, chunk: usize, cancel: Option<&Cancel>, progress: &Pr
     match opened {
         Err(err) => Opened::Done(Err(DigestError::Open(err))),
         Ok((file, meta)) if meta.is_file() => Opened::Lane(file, meta.len()),
-        Ok(_) => Opened::Done(digest_listed(path, chunk, cancel, progress)),
+        Ok(_) => Opened::Done(digest_listed(path, algorithm, chunk, cancel, progress)),
     }
 }
 
@@ -203,10 +219,10 @@ fn verified(
     list: usize,
     line: u64,
     parsed: ParsedLine,
-    result: Result<[u8; 16], DigestError>,
+    result: Result<Sum, DigestError>,
 ) -> CheckItem {
     let outcome = match result {
-        Ok(sum) if sum == parsed.expected => Outcome::Matched,
+        Ok(sum) if sum.hash == parsed.expected => Outcome::Matched,
         Ok(_) => Outcome::Mismatched,
         Err(err) => Outcome::Unreadable(err),
     };
@@ -283,7 +299,8 @@ impl Reader<'_> {
                 Line::Parsed(parsed) if parsed.path == b"-" => {
                     // Standard input, read here: in the list's order, once.
                     self.flush()?;
-                    let result = digest_stdin(self.chunk, &cancel, self.progress);
+                    let algorithm = parsed.expected.algorithm();
+                    let result = digest_stdin(algorithm, self.chunk, &cancel, self.progress);
                     if matches!(result, Err(DigestError::Cancelled)) {
                         return Err(Cancelled);
                     }
@@ -303,6 +320,7 @@ impl Reader<'_> {
 fn read_lists(
     lists: &[ListSource],
     zero: bool,
+    untagged: Option<Algorithm>,
     chunk: usize,
     progress: &Progress,
     em: &mut Emitter<Group>,
@@ -310,7 +328,12 @@ fn read_lists(
     let mut reader = Reader {
         em,
         group: Vec::with_capacity(GROUP_LINES),
-        parser: if zero { Parser::raw() } else { Parser::new() },
+        parser: match (zero, untagged) {
+            (true, Some(a)) => Parser::raw().untagged(a),
+            (true, None) => Parser::raw(),
+            (false, Some(a)) => Parser::new().untagged(a),
+            (false, None) => Parser::new(),
+        },
         delim: if zero { b'\0' } else { b'\n' },
         chunk,
         progress,
@@ -335,9 +358,9 @@ pipeline! {
     /// `md5sum -c` as a pipeline: the lists are read in order, the
     /// listed files verified by `verifiers` workers, and the results
     /// put back in input order.
-    pub(crate) Md5Check(lists: Arc<[ListSource]>, zero: bool, verifiers: usize, engine: Engine, chunk: usize, progress: Arc<Progress>, reader_progress: Arc<Progress>) -> Vec<CheckItem> {
+    pub(crate) Md5Check(lists: Arc<[ListSource]>, zero: bool, untagged: Option<Algorithm>, verifiers: usize, engine: Engine, chunk: usize, progress: Arc<Progress>, reader_progress: Arc<Progress>) -> Vec<CheckItem> {
         read:   source blocking move |em: &mut Emitter<Group>| {
-                    read_lists(&lists, zero, chunk, &reader_progress, em)
+                    read_lists(&lists, zero, untagged, chunk, &reader_progress, em)
                 };
         verify: map move |group: Group| verify_group(group, engine, chunk, &progress)
                 [workers = verifiers, ordered, blocking];
@@ -445,6 +468,7 @@ pub fn check_lists(lists: Vec<ListSource>, zero: bool, opts: &Options) -> Result
     let mut p = Md5Check::new(
         lists.into(),
         zero,
+        opts.check_untagged,
         verifiers,
         opts.engine,
         opts.chunk.min(MAX_CHUNK),

@@ -12,10 +12,10 @@ use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
-use md5::{Digest, Md5};
 use pipeline::Cancel;
 
-use crate::digest::{DigestError, Digester};
+use crate::algorithm::Algorithm;
+use crate::digest::{DigestError, Digester, Sum};
 use crate::listread::CancellableFd;
 use crate::progress::Progress;
 
@@ -49,10 +49,11 @@ fn with_digester<T>(chunk: usize, f: impl FnOnce(&mut Digester) -> T) -> T {
 /// [`DigestError::Cancelled`].
 pub(crate) fn digest_listed(
     path: &Path,
+    algorithm: Algorithm,
     chunk: usize,
     cancel: Option<&Cancel>,
     progress: &Progress,
-) -> Result<[u8; 16], DigestError> {
+) -> Result<Sum, DigestError> {
     let cancelled = || cancel.is_some_and(Cancel::is_cancelled);
     let mut on_bytes = |n| progress.read(n);
     let mut file = OpenOptions::new()
@@ -63,10 +64,11 @@ pub(crate) fn digest_listed(
     let file_type = file.metadata().map_err(DigestError::Open)?.file_type();
     if file_type.is_file() {
         with_digester(chunk, |d| {
+            d.set_algorithm(algorithm);
             d.digest_reader(&mut file, &cancelled, &mut on_bytes)
         })
     } else if file_type.is_char_device() {
-        digest_device(&mut file, &cancelled).map_err(|err| match err {
+        digest_device(&mut file, algorithm, &cancelled).map_err(|err| match err {
             Some(err) => err,
             None => DigestError::NotRegular { file_type },
         })
@@ -79,9 +81,10 @@ pub(crate) fn digest_listed(
 /// make a read wait.
 fn digest_device(
     file: &mut File,
+    algorithm: Algorithm,
     cancelled: &dyn Fn() -> bool,
-) -> Result<[u8; 16], Option<DigestError>> {
-    let mut md5 = Md5::new();
+) -> Result<Sum, Option<DigestError>> {
+    let mut hasher = algorithm.hasher();
     let mut buf = [0; 4096];
     let mut total = 0u64;
     loop {
@@ -89,7 +92,10 @@ fn digest_device(
             return Err(Some(DigestError::Cancelled));
         }
         let n = match file.read(&mut buf) {
-            Ok(0) => return Ok(md5.finalize().into()),
+            Ok(0) => {
+                let hash = hasher.finalize();
+                return Ok(Sum { hash, size: total });
+            }
             Ok(n) => n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Err(None),
@@ -99,7 +105,7 @@ fn digest_device(
         if total > DEVICE_LIMIT {
             return Err(None);
         }
-        md5.update(&buf[..n]);
+        hasher.update(&buf[..n]);
     }
 }
 
@@ -111,14 +117,16 @@ fn digest_device(
 /// [`DigestError::Read`] if a read fails, [`DigestError::Cancelled`] once
 /// `cancel` is.
 pub(crate) fn digest_stdin(
+    algorithm: Algorithm,
     chunk: usize,
     cancel: &Cancel,
     progress: &Progress,
-) -> Result<[u8; 16], DigestError> {
+) -> Result<Sum, DigestError> {
     let mut stdin = CancellableFd::stdin(cancel.clone());
     let cancelled = || cancel.is_cancelled();
     let mut on_bytes = |n| progress.read(n);
     let result = with_digester(chunk, |d| {
+        d.set_algorithm(algorithm);
         d.digest_reader(&mut stdin, &cancelled, &mut on_bytes)
     });
     match result {

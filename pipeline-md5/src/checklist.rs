@@ -16,18 +16,27 @@
 //! escaped name must not contain one; and a BSD line's digest ends at a NUL
 //! (`MD5 (NAME) = HEX\0junk` is valid).
 //!
+//! Besides md5sum's lines, the lines of `sha1sum`, `sha256sum`,
+//! `sha512sum` and `b3sum` and the BSD-style ones of `cksum -a` (`SHA256
+//! (NAME) = HEX`, `BLAKE3 (NAME) = HEX`) are read by the same rules: a
+//! tagged line's algorithm is its tag, an untagged line's is its digest's
+//! length (40 hex digits SHA-1, 64 SHA-256, 128 SHA-512), unless
+//! [`Parser::untagged`] names the algorithm of that length (BLAKE3, whose
+//! 64 digits would otherwise read as SHA-256). md5sum finds those lines
+//! improperly formatted; on every other line the two agree.
+//!
 //! A parser made by [`Parser::raw`] reads `-z` lists, where lines end at NUL
 //! and no byte of a name is special: no carriage return is dropped and no
 //! `\` is an escape.
 
-use crate::digest::from_hex;
+use crate::algorithm::{Algorithm, Hash};
 use crate::escape::{push_name, quote, unescape};
 
 /// A line that names a file and its expected digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedLine {
-    /// The expected digest.
-    pub expected: [u8; 16],
+    /// The expected digest, and so the algorithm to check it with.
+    pub expected: Hash,
     /// The file name, unescaped; never contains NUL.
     pub path: Vec<u8>,
     /// Whether the line marked the file binary (`HEX *NAME`). GNU systems
@@ -54,6 +63,8 @@ pub struct Parser {
     bsd_reversed: Option<bool>,
     /// A `-z` list: no carriage return stripping, no escapes.
     raw: bool,
+    /// The algorithm of untagged lines of its digest's length.
+    untagged: Option<Algorithm>,
 }
 
 const MIN_DIGEST_LINE_LENGTH: usize = 32 + 2;
@@ -81,6 +92,28 @@ impl Parser {
             raw: true,
             ..Parser::default()
         }
+    }
+
+    /// This parser, reading untagged lines whose digest has `algorithm`'s
+    /// length as digests of `algorithm` (`-a blake3` for `b3sum` lists).
+    pub fn untagged(mut self, algorithm: Algorithm) -> Parser {
+        self.untagged = Some(algorithm);
+        self
+    }
+
+    /// The algorithm of an untagged digest of `digits` hex digits.
+    fn untagged_of(&self, digits: usize) -> Option<Algorithm> {
+        if let Some(a) = self.untagged.filter(|a| 2 * a.digest_len() == digits) {
+            return Some(a);
+        }
+        [
+            Algorithm::Md5,
+            Algorithm::Sha1,
+            Algorithm::Sha256,
+            Algorithm::Sha512,
+        ]
+        .into_iter()
+        .find(|a| 2 * a.digest_len() == digits)
     }
 
     /// Parses one line of a list, given without its `\n` (as
@@ -116,26 +149,35 @@ impl Parser {
         if escaped {
             i += 1;
         }
-        if s[i..].starts_with(b"MD5") {
-            i += 3;
+        let tagged = Algorithm::ALL
+            .into_iter()
+            .find(|a| s[i..].starts_with(a.tag().as_bytes()));
+        if let Some(algorithm) = tagged {
+            i += algorithm.tag().len();
             if at(i) == b' ' {
                 i += 1;
             }
             if at(i) != b'(' {
                 return None;
             }
-            return bsd_split_3(&s[i + 1..], escaped);
+            return bsd_split_3(&s[i + 1..], escaped, algorithm);
         }
         if s.len() - i < MIN_DIGEST_LINE_LENGTH + usize::from(at(i) == b'\\') {
             return None;
         }
-        // 32 hex digits, then a blank: not a NUL, not the line's end.
+        // 32 hex digits (40, 64 or 128 for the other algorithms), then a
+        // blank: not a NUL, not the line's end.
         let start = i;
-        i += 32;
+        let digits = s[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_hexdigit())
+            .count();
+        let algorithm = self.untagged_of(digits)?;
+        i += digits;
         if !is_white(at(i)) {
             return None;
         }
-        let expected = from_hex(&s[start..i])?;
+        let expected = Hash::from_hex(algorithm, &s[start..i])?;
         i += 1;
         let mut binary = false;
         if s.len() - i == 1 || (at(i) != b' ' && at(i) != b'*') {
@@ -162,9 +204,10 @@ impl Parser {
     }
 }
 
-/// md5sum's `bsd_split_3`: `s` is what follows `MD5 (`.
-/// The digest ends at the line's end or at a NUL, as a C string does.
-fn bsd_split_3(s: &[u8], escaped: bool) -> Option<ParsedLine> {
+/// md5sum's `bsd_split_3`: `s` is what follows `MD5 (` (or the tag of
+/// `algorithm`). The digest ends at the line's end or at a NUL, as a C
+/// string does.
+fn bsd_split_3(s: &[u8], escaped: bool, algorithm: Algorithm) -> Option<ParsedLine> {
     let close = s.iter().rposition(|&b| b == b')')?;
     let path = if escaped {
         unescape(&s[..close])?
@@ -173,7 +216,8 @@ fn bsd_split_3(s: &[u8], escaped: bool) -> Option<ParsedLine> {
     };
     let rest = skip_blanks(&s[close + 1..]).strip_prefix(b"=")?;
     let hex = skip_blanks(rest);
-    let expected = from_hex(hex.split(|&b| b == 0).next().unwrap_or_default())?;
+    let hex = hex.split(|&b| b == 0).next().unwrap_or_default();
+    let expected = Hash::from_hex(algorithm, hex)?;
     Some(ParsedLine {
         expected,
         path,
@@ -529,7 +573,7 @@ mod tests {
             counts.parsed += 1;
             let path = dir.path().join(OsStr::from_bytes(&parsed.path));
             let status = match digest_file(&path, 4096, &|| false, &mut |_| {}) {
-                Ok(d) if d == parsed.expected => CheckStatus::Ok,
+                Ok(d) if d.hash == parsed.expected => CheckStatus::Ok,
                 Ok(_) => CheckStatus::Failed,
                 Err(_) if ignore_missing && !Path::new(&path).exists() => continue,
                 Err(_) => CheckStatus::FailedOpenOrRead,
@@ -623,7 +667,7 @@ mod tests {
         assert_eq!(
             Parser::new().parse_line(&expand(b"{h}  plain"), true),
             Line::Parsed(ParsedLine {
-                expected: from_hex(hex(b"plain").as_bytes()).unwrap(),
+                expected: Hash::from_hex(Algorithm::Md5, hex(b"plain").as_bytes()).unwrap(),
                 path: b"plain".to_vec(),
                 binary: false,
             })

@@ -16,12 +16,21 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use md5::{Digest, Md5};
-
+use crate::algorithm::{Algorithm, Hash};
 use crate::walk::{clone_io, io_reason, Entry};
 
 /// The chunk size `md5pipe` reads with unless told otherwise: 64 KiB.
 pub const DEFAULT_CHUNK: usize = 64 * 1024;
+
+/// A file's digest, and how many bytes it was taken over (the bytes read,
+/// which is the file's size unless it changed while it was read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sum {
+    /// The digest of the bytes read.
+    pub hash: Hash,
+    /// How many bytes were read.
+    pub size: u64,
+}
 
 /// Why a file has no digest.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +97,7 @@ impl DigestError {
 #[derive(Debug)]
 pub struct Digester {
     buf: Box<[u8]>,
+    algorithm: Algorithm,
 }
 
 impl Digester {
@@ -106,6 +116,7 @@ impl Digester {
     pub fn new(chunk: usize) -> Digester {
         Digester {
             buf: vec![0; chunk.max(1)].into_boxed_slice(),
+            algorithm: Algorithm::Md5,
         }
     }
 
@@ -121,7 +132,19 @@ impl Digester {
         buf.resize(chunk.max(1), 0);
         Ok(Digester {
             buf: buf.into_boxed_slice(),
+            algorithm: Algorithm::Md5,
         })
+    }
+
+    /// The algorithm this digester computes: MD5 unless
+    /// [`set_algorithm`](Self::set_algorithm) said otherwise.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// Makes the next digests ones of `algorithm`.
+    pub fn set_algorithm(&mut self, algorithm: Algorithm) {
+        self.algorithm = algorithm;
     }
 
     /// The MD5 of the regular file at `path`; see [`digest_file`].
@@ -137,7 +160,7 @@ impl Digester {
         path: &Path,
         cancelled: &dyn Fn() -> bool,
         on_bytes: &mut dyn FnMut(u64),
-    ) -> Result<[u8; 16], DigestError> {
+    ) -> Result<Sum, DigestError> {
         let file = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
@@ -159,7 +182,7 @@ impl Digester {
         entry: &Entry,
         cancelled: &dyn Fn() -> bool,
         on_bytes: &mut dyn FnMut(u64),
-    ) -> Result<[u8; 16], DigestError> {
+    ) -> Result<Sum, DigestError> {
         crate::pause::before_open(&entry.display);
         let file = entry.open().map_err(DigestError::Open)?;
         if entry.is_stdin() {
@@ -174,7 +197,7 @@ impl Digester {
         mut file: File,
         cancelled: &dyn Fn() -> bool,
         on_bytes: &mut dyn FnMut(u64),
-    ) -> Result<[u8; 16], DigestError> {
+    ) -> Result<Sum, DigestError> {
         let file_type = file.metadata().map_err(DigestError::Open)?.file_type();
         if !file_type.is_file() {
             return Err(DigestError::NotRegular { file_type });
@@ -195,19 +218,24 @@ impl Digester {
         reader: &mut dyn Read,
         cancelled: &dyn Fn() -> bool,
         on_bytes: &mut dyn FnMut(u64),
-    ) -> Result<[u8; 16], DigestError> {
-        let mut md5 = Md5::new();
+    ) -> Result<Sum, DigestError> {
+        let mut hasher = self.algorithm.hasher();
+        let mut size = 0u64;
         loop {
             if cancelled() {
                 return Err(DigestError::Cancelled);
             }
             let n = match reader.read(&mut self.buf) {
-                Ok(0) => return Ok(md5.finalize().into()),
+                Ok(0) => {
+                    let hash = hasher.finalize();
+                    return Ok(Sum { hash, size });
+                }
                 Ok(n) => n,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(err) => return Err(DigestError::Read(err)),
             };
-            md5.update(&self.buf[..n]);
+            hasher.update(&self.buf[..n]);
+            size += n as u64;
             on_bytes(n as u64);
         }
     }
@@ -263,7 +291,7 @@ pub fn digest_file(
     chunk: usize,
     cancelled: &dyn Fn() -> bool,
     on_bytes: &mut dyn FnMut(u64),
-) -> Result<[u8; 16], DigestError> {
+) -> Result<Sum, DigestError> {
     Digester::new(chunk).digest_file(path, cancelled, on_bytes)
 }
 
@@ -319,8 +347,9 @@ mod tests {
         fs::write(&path, b"").unwrap();
         let mut calls = 0;
         let digest = digest_file(&path, DEFAULT_CHUNK, &never, &mut |_| calls += 1).unwrap();
-        assert_eq!(to_hex(&digest), md5sum_hex(&path));
-        assert_eq!(to_hex(&digest), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(digest.hash.hex(), md5sum_hex(&path));
+        assert_eq!(digest.hash.hex(), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(digest.size, 0);
         assert_eq!(calls, 0);
     }
 
@@ -336,8 +365,9 @@ mod tests {
             chunks += 1;
         })
         .unwrap();
-        assert_eq!(to_hex(&digest), md5sum_hex(&path));
+        assert_eq!(digest.hash.hex(), md5sum_hex(&path));
         assert_eq!(total, data.len() as u64);
+        assert_eq!(digest.size, data.len() as u64);
         assert!(
             chunks >= 11,
             "read in chunks of at most 1000 bytes, got {chunks}"
@@ -399,7 +429,8 @@ mod tests {
             let path = dir.path().join(name);
             fs::write(&path, body).unwrap();
             let d = digester.digest_file(&path, &never, &mut |_| {}).unwrap();
-            assert_eq!(to_hex(&d), md5sum_hex(&path));
+            assert_eq!(d.hash.hex(), md5sum_hex(&path));
+            assert_eq!(d.size, body.len() as u64);
         }
     }
 

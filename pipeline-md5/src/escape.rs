@@ -9,6 +9,8 @@
 //!
 //! File names never contain NUL; the functions here do not check for it.
 
+use crate::algorithm::Algorithm;
+
 /// Whether md5sum would escape `name`: it contains `\`, `\n` or `\r`.
 pub fn needs_escape(name: &[u8]) -> bool {
     name.iter().any(|b| matches!(b, b'\\' | b'\n' | b'\r'))
@@ -50,13 +52,28 @@ pub fn push_name(name: &[u8], escape: bool, out: &mut Vec<u8>) {
 /// `hex` is written as given; pass the 32 lowercase digits of
 /// [`crate::digest::to_hex`].
 pub fn format_line(hex: &str, path: &[u8], zero: bool, tag: bool) -> Vec<u8> {
+    format_line_of(Algorithm::Md5, hex, path, zero, tag)
+}
+
+/// [`format_line`] for a digest of `algorithm`: the line `sha256sum` (and
+/// the others of its family, and `b3sum`) prints, or with `tag` the line
+/// `cksum -a ALGORITHM` prints, `SHA256 (NAME) = HEX` (`BLAKE3 (NAME) =
+/// HEX` for BLAKE3). Names are escaped as md5sum escapes them.
+pub fn format_line_of(
+    algorithm: Algorithm,
+    hex: &str,
+    path: &[u8],
+    zero: bool,
+    tag: bool,
+) -> Vec<u8> {
     let escape = !zero && needs_escape(path);
     let mut line = Vec::with_capacity(path.len() + hex.len() + 12);
     if escape {
         line.push(b'\\');
     }
     if tag {
-        line.extend_from_slice(b"MD5 (");
+        line.extend_from_slice(algorithm.tag().as_bytes());
+        line.extend_from_slice(b" (");
         push_name(path, escape, &mut line);
         line.extend_from_slice(b") = ");
         line.extend_from_slice(hex.as_bytes());

@@ -23,7 +23,8 @@ use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read};
 
-use crate::digest::DigestError;
+use crate::algorithm::Hash;
+use crate::digest::{DigestError, Sum};
 use crate::engine::{Engine, LaneStatus, MultiMd5, Suspended};
 
 /// What the caller's `open` made of a file of the group.
@@ -33,7 +34,7 @@ pub(crate) enum Opened {
     Lane(File, u64),
     /// The file's outcome is known already (it could not be opened, it is
     /// not a regular file, or the caller digested it by other means).
-    Done(Result<[u8; 16], DigestError>),
+    Done(Result<Sum, DigestError>),
 }
 
 /// The least a lane reads at a time when the chunk is split over the
@@ -108,7 +109,7 @@ impl Lanes {
         open: impl FnMut(usize) -> Opened,
         cancelled: &dyn Fn() -> bool,
         on_bytes: &mut dyn FnMut(u64),
-        done: impl FnMut(usize, Result<[u8; 16], DigestError>) -> bool,
+        done: impl FnMut(usize, Result<Sum, DigestError>) -> bool,
     ) {
         let mut feed = Counted {
             count,
@@ -151,7 +152,7 @@ impl Lanes {
                         LaneStatus::Done => {
                             let held = slot.take().expect("a done lane holds a file");
                             count -= 1;
-                            if !feed.done(held.tag, Ok(md5.digest(lane))) {
+                            if !feed.done(held.tag, Ok(sum_of(md5, lane))) {
                                 return;
                             }
                         }
@@ -223,7 +224,7 @@ impl Lanes {
                     if slot.is_some() && !md5.is_open(lane) {
                         let held = slot.take().expect("checked just now");
                         count -= 1;
-                        if !feed.done(held.tag, Ok(md5.digest(lane))) {
+                        if !feed.done(held.tag, Ok(sum_of(md5, lane))) {
                             return;
                         }
                     }
@@ -262,7 +263,7 @@ pub(crate) trait Feed {
 
     /// A stream's outcome, as soon as it is known; `false`: stop now (the
     /// open streams are dropped, their files closed).
-    fn done(&mut self, tag: Self::Tag, result: Result<[u8; 16], DigestError>) -> bool;
+    fn done(&mut self, tag: Self::Tag, result: Result<Sum, DigestError>) -> bool;
 
     /// Asked after each round in which [`next`](Self::next) had nothing
     /// more, while streams are open, with each one's bytes left to read
@@ -316,7 +317,7 @@ struct Counted<O, D> {
 impl<O, D> Feed for Counted<O, D>
 where
     O: FnMut(usize) -> Opened,
-    D: FnMut(usize, Result<[u8; 16], DigestError>) -> bool,
+    D: FnMut(usize, Result<Sum, DigestError>) -> bool,
 {
     type Tag = usize;
 
@@ -328,7 +329,7 @@ where
         })
     }
 
-    fn done(&mut self, i: usize, result: Result<[u8; 16], DigestError>) -> bool {
+    fn done(&mut self, i: usize, result: Result<Sum, DigestError>) -> bool {
         (self.done)(i, result)
     }
 
@@ -337,6 +338,15 @@ where
         if let Some(i) = first.or((self.next < self.count).then_some(self.next)) {
             (self.done)(i, Err(DigestError::Cancelled));
         }
+    }
+}
+
+/// `lane`'s digest and its stream's length; the lane is idle afterwards.
+fn sum_of(md5: &mut MultiMd5, lane: usize) -> Sum {
+    let size = md5.len(lane);
+    Sum {
+        hash: Hash::md5(md5.digest(lane)),
+        size,
     }
 }
 
@@ -384,7 +394,7 @@ mod tests {
         let (dir, bodies) = files(&sizes);
         for engine in Engine::available() {
             let mut lanes = Lanes::new(engine, 64 * 1024);
-            let mut got: Vec<Option<Result<[u8; 16], DigestError>>> = vec![None; sizes.len()];
+            let mut got: Vec<Option<Result<Sum, DigestError>>> = vec![None; sizes.len()];
             // File 3 is a directory when read: EISDIR part way through the group.
             let opener = |i: usize| match i {
                 3 => Opened::Lane(File::open(dir.path()).unwrap(), 4096),
@@ -402,10 +412,11 @@ mod tests {
                     }
                     Some(Ok(sum)) if i != 3 => {
                         assert_eq!(
-                            sum,
-                            <[u8; 16]>::from(Md5::digest(body)),
+                            sum.hash.to_md5(),
+                            Some(<[u8; 16]>::from(Md5::digest(body))),
                             "{engine}: file {i}"
                         );
+                        assert_eq!(sum.size, body.len() as u64, "{engine}: file {i}");
                     }
                     other => panic!("{engine}: file {i}: {other:?}"),
                 }
@@ -472,11 +483,14 @@ mod tests {
                 true
             },
         );
+        let body: Vec<u8> = (0..10).map(|j| (j * 7) as u8).collect();
+        let md5 = <[u8; 16]>::from(Md5::digest(&body));
         assert_eq!(
             sums,
-            [<[u8; 16]>::from(Md5::digest(
-                (0..10).map(|j| (j * 7) as u8).collect::<Vec<u8>>()
-            ))]
+            [Sum {
+                hash: Hash::md5(md5),
+                size: 10
+            }]
         );
     }
 

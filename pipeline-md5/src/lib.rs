@@ -1,6 +1,8 @@
 //! MD5 digests of whole trees, the way the Go pipelines article builds
 //! `MD5All` (serial, parallel and bounded), on the `pipeline` framework; and
-//! the building blocks of `md5pipe`, an `md5sum` for trees.
+//! the library the `md5pipe` binary (an `md5sum` for trees, in its own
+//! crate) is built on. It has no command-line dependencies: arguments,
+//! signals, the progress bar and the exit status are `md5pipe`'s.
 //!
 //! ```
 //! use pipeline_md5::{md5_all_bounded, md5_all_parallel, md5_all_serial};
@@ -31,13 +33,13 @@
 //!
 //! - [`walk`]: the walk of one root in bytewise path order, and Go's path cleaning.
 //! - [`digest`]: digesting one file in chunks without ever blocking on a FIFO.
+//! - [`algorithm`]: SHA-1, SHA-256, SHA-512 and BLAKE3 besides MD5, and the digest value.
 //! - [`engine`]: the multi-lane MD5 engine (scalar, AVX2 x8 and 2x8, AVX-512 x16), chosen at run time; the bounded digesters and check mode run it.
 //! - [`filter`]: which files below a root the walk yields (globs, depth, `.gitignore`).
 //! - [`escape`]: md5sum's output lines, its name escaping both ways, and its quoting.
 //! - [`checklist`]: parsing `md5sum -c` lists and wording their results.
 //! - [`check`]: verifying lists with the same pipeline.
 //! - [`audit`]: a manifest against a tree, as a streaming merge-join.
-//! - [`cli`]: `md5pipe`'s commands, signals and output.
 //! - [`stdio`]: which standard descriptors the process started without.
 //!
 //! # The life of a file (the bounded design)
@@ -76,15 +78,14 @@
 
 #![warn(missing_docs)]
 
+pub mod algorithm;
 pub mod audit;
 pub mod check;
 pub mod checklist;
-pub mod cli;
 pub mod digest;
 pub mod engine;
 pub mod escape;
 pub mod filter;
-pub mod oom;
 pub mod roots;
 pub mod stdio;
 pub mod walk;
@@ -118,28 +119,33 @@ pub use tree::{digest_tree, limits, Digests, Io, Mode, Options, DEFAULT_GROUP, D
 use bounded::Job;
 use stages::WalkErrors;
 
-/// One file's MD5, with its path as printed: the root joined with the path
+/// One file's digest, with its path as printed: the root joined with the path
 /// below it and cleaned as Go's `filepath.Join` cleans (a root that is a
 /// file: the root as given).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileDigest {
     /// The path, as printed.
     pub path: PathBuf,
-    /// The MD5 of the file's contents.
-    pub sum: [u8; 16],
+    /// The digest of the file's contents (MD5 unless
+    /// [`Options::algorithm`] chose another).
+    pub sum: algorithm::Hash,
+    /// How many bytes were digested: the file's size, unless it changed
+    /// while it was read.
+    pub size: u64,
 }
 
 impl FileDigest {
-    pub(crate) fn new(display: &[u8], sum: [u8; 16]) -> FileDigest {
+    pub(crate) fn new(display: &[u8], sum: digest::Sum) -> FileDigest {
         FileDigest {
             path: path_of(display),
-            sum,
+            sum: sum.hash,
+            size: sum.size,
         }
     }
 
-    /// The digest as 32 lowercase hex digits.
+    /// The digest in lowercase hex (32 digits for MD5).
     pub fn hex(&self) -> String {
-        digest::to_hex(&self.sum)
+        self.sum.hex()
     }
 
     /// The path's raw bytes.
@@ -147,16 +153,20 @@ impl FileDigest {
         self.path.as_os_str().as_bytes()
     }
 
-    /// The line `md5sum` prints for this file, terminator included; see
-    /// [`escape::format_line`] for `zero` (`-z`) and `tag` (`--tag`).
+    /// The line `md5sum` (or `sha256sum`, `b3sum`... for the digest's
+    /// algorithm) prints for this file, terminator included; see
+    /// [`escape::format_line_of`] for `zero` (`-z`) and `tag` (`--tag`,
+    /// as `cksum -a` writes it).
     ///
     /// ```
+    /// use pipeline_md5::algorithm::Hash;
     /// use pipeline_md5::FileDigest;
-    /// let d = FileDigest { path: "a\nb".into(), sum: [0; 16] };
+    /// let d = FileDigest { path: "a\nb".into(), sum: Hash::md5([0; 16]), size: 0 };
     /// assert_eq!(d.line(false, false), b"\\00000000000000000000000000000000  a\\nb\n");
     /// ```
     pub fn line(&self, zero: bool, tag: bool) -> Vec<u8> {
-        escape::format_line(&self.hex(), self.path_bytes(), zero, tag)
+        let algorithm = self.sum.algorithm();
+        escape::format_line_of(algorithm, &self.hex(), self.path_bytes(), zero, tag)
     }
 }
 
@@ -192,6 +202,7 @@ fn article(root: &Path, opts: &Options) -> Result<Vec<FileDigest>, Error> {
         group: opts.group,
         window: opts.window_len(),
         fail_fast: opts.fail_fast,
+        algorithm: opts.algorithm,
         engine: opts.engine,
         digesters: opts.digesters,
     };

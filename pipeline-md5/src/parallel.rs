@@ -56,15 +56,16 @@ fn spawn_per_file(job: &Job, em: &mut Emitter<Pending>) {
     let running = Arc::new(WaitGroup::default());
     let cancel = em.cancel_signal().clone();
     walk_roots(job, em, |entry: Entry, em: &mut Emitter<Pending>| {
-        let (done, cancel, chunk, progress) = (
+        let (done, cancel, chunk, algorithm, progress) = (
             running.add(),
             cancel.clone(),
             job.chunk,
+            job.algorithm,
             job.progress.clone(),
         );
         let task = smol::unblock(move || {
             let _done = done;
-            digest_entry(&entry, chunk, Some(&cancel), &progress)
+            digest_entry(&entry, chunk, algorithm, Some(&cancel), &progress)
         });
         em.emit(task)
     });

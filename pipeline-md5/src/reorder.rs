@@ -67,7 +67,13 @@ mod tests {
     fn ok(seq: u64) -> Numbered {
         (
             seq,
-            Some(Ok(FileDigest::new(seq.to_string().as_bytes(), [0; 16]))),
+            Some(Ok(FileDigest::new(
+                seq.to_string().as_bytes(),
+                crate::digest::Sum {
+                    hash: crate::algorithm::Hash::md5([0; 16]),
+                    size: 0,
+                },
+            ))),
         )
     }
 

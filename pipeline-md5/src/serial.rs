@@ -17,6 +17,7 @@ fn walk_and_digest(job: &Job, em: &mut Emitter<FileDigest>) {
         |entry: Entry, em: &mut Emitter<FileDigest>| match digest_entry(
             &entry,
             job.chunk,
+            job.algorithm,
             Some(&cancel),
             &job.progress,
         ) {

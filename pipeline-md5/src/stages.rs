@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use futures::AsyncReadExt;
 use pipeline::{Cancel, Cancelled, Emitter};
 
+use crate::algorithm::Algorithm;
 use crate::bounded::Job;
-use crate::digest::{DigestError, Digester};
+use crate::digest::{DigestError, Digester, Sum};
 use crate::error::Error;
 use crate::lanes::Opened;
 use crate::progress::Progress;
@@ -114,11 +115,14 @@ pub(crate) fn walk_roots<T>(job: &Job, em: &mut Emitter<T>, mut found: impl Foun
 pub(crate) fn open_entry(
     entry: &Entry,
     chunk: usize,
+    algorithm: Algorithm,
     cancel: Option<&Cancel>,
     progress: &Progress,
 ) -> Opened {
-    if entry.is_stdin() {
-        return Opened::Done(digest_walked(entry, chunk, cancel, progress));
+    // Only MD5 runs in lanes: a file of another algorithm is digested
+    // here, one at a time, and comes to the lanes done.
+    if entry.is_stdin() || algorithm != Algorithm::Md5 {
+        return Opened::Done(digest_walked(entry, chunk, algorithm, cancel, progress));
     }
     crate::pause::before_open(&entry.display);
     let opened = entry.open().and_then(|file| {
@@ -147,14 +151,15 @@ thread_local! {
 /// chunks and counting the bytes read in `progress`.
 fn with_digester(
     chunk: usize,
+    algorithm: Algorithm,
     cancel: Option<&Cancel>,
     progress: &Progress,
     digest: impl FnOnce(
         &mut Digester,
         &dyn Fn() -> bool,
         &mut dyn FnMut(u64),
-    ) -> Result<[u8; 16], DigestError>,
-) -> Result<[u8; 16], DigestError> {
+    ) -> Result<Sum, DigestError>,
+) -> Result<Sum, DigestError> {
     let cancelled = || cancel.is_some_and(Cancel::is_cancelled);
     let mut on_bytes = |n| progress.read(n);
     DIGESTER.with(|cell| {
@@ -163,6 +168,7 @@ fn with_digester(
             Some(d) if d.chunk() == chunk.max(1) => slot.insert(d),
             _ => slot.insert(Digester::try_new(chunk).map_err(DigestError::Read)?),
         };
+        digester.set_algorithm(algorithm);
         digest(digester, &cancelled, &mut on_bytes)
     })
 }
@@ -174,12 +180,17 @@ fn with_digester(
 pub(crate) fn digest_walked(
     entry: &Entry,
     chunk: usize,
+    algorithm: Algorithm,
     cancel: Option<&Cancel>,
     progress: &Progress,
-) -> Result<[u8; 16], DigestError> {
-    with_digester(chunk, cancel, progress, |d, cancelled, on_bytes| {
-        d.digest_entry(entry, cancelled, on_bytes)
-    })
+) -> Result<Sum, DigestError> {
+    with_digester(
+        chunk,
+        algorithm,
+        cancel,
+        progress,
+        |d, cancelled, on_bytes| d.digest_entry(entry, cancelled, on_bytes),
+    )
 }
 
 /// The blocking digest stage: the walked file's digest, `None` for a file
@@ -193,10 +204,11 @@ pub(crate) fn digest_walked(
 pub(crate) fn digest_entry(
     entry: &Entry,
     chunk: usize,
+    algorithm: Algorithm,
     cancel: Option<&Cancel>,
     progress: &Progress,
 ) -> Result<Option<FileDigest>, Error> {
-    let result = digest_walked(entry, chunk, cancel, progress);
+    let result = digest_walked(entry, chunk, algorithm, cancel, progress);
     progress.file_done();
     finish(entry, result)
 }
@@ -205,7 +217,7 @@ pub(crate) fn digest_entry(
 /// turned out not to be a regular file (a directory is an error).
 pub(crate) fn finish(
     entry: &Entry,
-    result: Result<[u8; 16], DigestError>,
+    result: Result<Sum, DigestError>,
 ) -> Result<Option<FileDigest>, Error> {
     match result {
         Ok(sum) => Ok(Some(FileDigest::new(&entry.display, sum))),
@@ -224,10 +236,11 @@ pub(crate) fn finish(
 pub(crate) async fn digest_entry_async(
     entry: Entry,
     chunk: usize,
+    algorithm: Algorithm,
     progress: Arc<Progress>,
 ) -> Result<Option<FileDigest>, Error> {
     let cancel = Cancel::current();
-    let result = digest_async(&entry, chunk, cancel.as_ref(), &progress).await;
+    let result = digest_async(&entry, chunk, algorithm, cancel.as_ref(), &progress).await;
     progress.file_done();
     finish(&entry, result)
 }
@@ -235,15 +248,16 @@ pub(crate) async fn digest_entry_async(
 async fn digest_async(
     entry: &Entry,
     chunk: usize,
+    algorithm: Algorithm,
     cancel: Option<&Cancel>,
     progress: &Arc<Progress>,
-) -> Result<[u8; 16], DigestError> {
-    use md5::{Digest, Md5};
-
+) -> Result<Sum, DigestError> {
     if entry.is_stdin() {
         let (entry, cancel, progress) = (entry.clone(), cancel.cloned(), progress.clone());
-        return smol::unblock(move || digest_walked(&entry, chunk, cancel.as_ref(), &progress))
-            .await;
+        return smol::unblock(move || {
+            digest_walked(&entry, chunk, algorithm, cancel.as_ref(), &progress)
+        })
+        .await;
     }
     let opened = entry.clone();
     let mut file = async_fs::File::from(
@@ -266,18 +280,23 @@ async fn digest_async(
     buf.try_reserve_exact(chunk.max(1))
         .map_err(|_| DigestError::Read(std::io::Error::from_raw_os_error(libc::ENOMEM)))?;
     buf.resize(chunk.max(1), 0);
-    let mut md5 = Md5::new();
+    let mut hasher = algorithm.hasher();
+    let mut size = 0u64;
     loop {
         if cancel.is_some_and(Cancel::is_cancelled) {
             return Err(DigestError::Cancelled);
         }
         let n = match file.read(&mut buf).await {
-            Ok(0) => return Ok(md5.finalize().into()),
+            Ok(0) => {
+                let hash = hasher.finalize();
+                return Ok(Sum { hash, size });
+            }
             Ok(n) => n,
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(err) => return Err(DigestError::Read(err)),
         };
-        md5.update(&buf[..n]);
+        hasher.update(&buf[..n]);
+        size += n as u64;
         progress.read(n as u64);
     }
 }

@@ -142,6 +142,14 @@ pub struct Options {
     /// names one; a name it cannot run falls back to the best; `md5pipe`
     /// reports it instead).
     pub engine: Engine,
+    /// The digest algorithm; default MD5, the only one the multi-lane
+    /// [`engine`](Self::engine) runs (the others read a file at a time per
+    /// digester, in every design).
+    pub algorithm: crate::algorithm::Algorithm,
+    /// Check mode: the algorithm of list lines without a tag whose digest
+    /// has its length (`Some(Blake3)` to read `b3sum` lists, whose 64 hex
+    /// digits would otherwise be SHA-256); `None`: by length alone.
+    pub check_untagged: Option<crate::algorithm::Algorithm>,
     /// Which files below the roots are digested (all by default).
     pub filter: std::sync::Arc<crate::filter::Filter>,
     /// Roots read from a list after the ones given (`--files-from`).
@@ -161,6 +169,8 @@ impl Default for Options {
             io: Io::Blocking,
             group: DEFAULT_GROUP,
             engine: Engine::detect().unwrap_or_else(|_| Engine::best()),
+            algorithm: Default::default(),
+            check_untagged: None,
             filter: Default::default(),
             files_from: None,
         }
@@ -225,6 +235,18 @@ impl Options {
     /// Sets [`group`](Self::group).
     pub fn group(mut self, n: usize) -> Options {
         self.group = n;
+        self
+    }
+
+    /// Sets [`algorithm`](Self::algorithm).
+    pub fn algorithm(mut self, algorithm: crate::algorithm::Algorithm) -> Options {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// Sets [`check_untagged`](Self::check_untagged).
+    pub fn check_untagged(mut self, algorithm: Option<crate::algorithm::Algorithm>) -> Options {
+        self.check_untagged = algorithm;
         self
     }
 
@@ -444,6 +466,7 @@ where
         group: opts.group,
         window: opts.window_len(),
         fail_fast: opts.fail_fast,
+        algorithm: opts.algorithm,
         engine: opts.engine,
         digesters: opts.digesters,
     };

@@ -7,6 +7,7 @@ use std::fs;
 use std::os::unix::fs::symlink;
 
 use common::*;
+use pipeline_md5::algorithm::Algorithm;
 use pipeline_md5::{
     digest_tree, md5_all_bounded, md5_all_parallel, md5_all_serial, Error, FileDigest, Io, Mode,
     Options,
@@ -38,6 +39,73 @@ fn the_three_designs_agree_with_md5sum() {
     let oracle = md5sum_of(root, &["-z"], &files);
     let oracle = show(&oracle).replace('\0', "\n");
     assert_eq!(lines(&serial), oracle);
+}
+
+#[test]
+fn every_digest_carries_the_size_of_what_it_read() {
+    let dir = open_tempdir();
+    let sizes = [0usize, 1, 63, 64, 65, 4096, 70_000, 300_001];
+    for (i, size) in sizes.iter().enumerate() {
+        let body: Vec<u8> = (0..*size).map(|j| (j * 31 + i) as u8).collect();
+        file(dir.path(), format!("f{i}").as_bytes(), &body);
+    }
+    for mode in MODES {
+        for io in [Io::Blocking, Io::Async] {
+            let opts = Options::default().mode(mode).io(io).chunk(4096).group(3);
+            let got: Vec<u64> = digest_tree([dir.path()], &opts)
+                .unwrap()
+                .map(|d| d.unwrap().size)
+                .collect();
+            let want: Vec<u64> = sizes.iter().map(|&s| s as u64).collect();
+            assert_eq!(got, want, "{mode:?} {io:?}");
+        }
+    }
+}
+
+#[test]
+fn every_algorithm_digests_alike_in_every_design() {
+    let dir = open_tempdir();
+    let sizes = [0usize, 3, 64, 1000, 70_000, 200_003];
+    let mut bodies = Vec::new();
+    for (i, size) in sizes.iter().enumerate() {
+        let body: Vec<u8> = (0..*size).map(|j| (j * 13 + i) as u8).collect();
+        file(dir.path(), format!("d{}/f{i}", i % 2).as_bytes(), &body);
+        bodies.push((format!("d{}/f{i}", i % 2), body));
+    }
+    bodies.sort();
+    for algorithm in Algorithm::ALL {
+        let want: Vec<(String, String)> = bodies
+            .iter()
+            .map(|(name, body)| {
+                let mut h = algorithm.hasher();
+                h.update(body);
+                (name.clone(), h.finalize().hex())
+            })
+            .collect();
+        for (mode, io) in [
+            (Mode::Bounded, Io::Blocking),
+            (Mode::Bounded, Io::Async),
+            (Mode::Parallel, Io::Blocking),
+            (Mode::Serial, Io::Blocking),
+        ] {
+            let opts = Options::default()
+                .mode(mode)
+                .io(io)
+                .algorithm(algorithm)
+                .chunk(4096)
+                .group(2);
+            let got: Vec<(String, String)> = digest_tree([dir.path()], &opts)
+                .unwrap()
+                .map(|d| {
+                    let d = d.unwrap();
+                    assert_eq!(d.sum.algorithm(), algorithm);
+                    let name = d.path.strip_prefix(dir.path()).unwrap();
+                    (name.to_string_lossy().into_owned(), d.hex())
+                })
+                .collect();
+            assert_eq!(got, want, "{algorithm} {mode:?} {io:?}");
+        }
+    }
 }
 
 #[test]

@@ -16,8 +16,9 @@ use pipeline_md5::{digest_tree, Options};
 use common::*;
 
 /// Small files with long ones among them (long for reads of 4 KiB: up to
-/// 75 reads), and what each should digest to, in walk order.
-fn tree() -> (tempfile::TempDir, Vec<(String, [u8; 16])>) {
+/// 75 reads), and what each should digest to (and its size), in walk
+/// order.
+fn tree() -> (tempfile::TempDir, Vec<(String, [u8; 16], u64)>) {
     let dir = open_tempdir();
     let mut rng = Rng(0xca11);
     let mut want = Vec::new();
@@ -30,19 +31,23 @@ fn tree() -> (tempfile::TempDir, Vec<(String, [u8; 16])>) {
         let body: Vec<u8> = (0..size).map(|_| rng.next() as u8).collect();
         let name = format!("d{}/f{i:03}", i % 4);
         file(dir.path(), name.as_bytes(), &body);
-        want.push((name, Md5::digest(&body).into()));
+        want.push((name, Md5::digest(&body).into(), size as u64));
     }
     want.sort();
     (dir, want)
 }
 
-fn names_and_sums(dir: &Path, opts: &Options) -> Vec<(String, [u8; 16])> {
+fn names_and_sums(dir: &Path, opts: &Options) -> Vec<(String, [u8; 16], u64)> {
     digest_tree([dir], opts)
         .unwrap()
         .map(|r| {
             let d = r.unwrap();
             let name = d.path.strip_prefix(dir).unwrap();
-            (name.to_string_lossy().into_owned(), d.sum)
+            (
+                name.to_string_lossy().into_owned(),
+                d.sum.to_md5().unwrap(),
+                d.size,
+            )
         })
         .collect()
 }
@@ -153,9 +158,13 @@ fn a_long_file_ahead_of_many_small_ones_holds_them_up_without_a_stall() {
     for i in 0..400 {
         file(dir.path(), format!("b{i:03}").as_bytes(), &[i as u8; 10]);
     }
-    let mut want = vec![("a".to_string(), <[u8; 16]>::from(Md5::digest(&long)))];
+    let mut want = vec![(
+        "a".to_string(),
+        <[u8; 16]>::from(Md5::digest(&long)),
+        long.len() as u64,
+    )];
     for i in 0..400 {
-        want.push((format!("b{i:03}"), Md5::digest([i as u8; 10]).into()));
+        want.push((format!("b{i:03}"), Md5::digest([i as u8; 10]).into(), 10));
     }
     for digesters in [2, 3] {
         let opts = Options::default()

@@ -164,6 +164,12 @@ impl MultiMd5 {
         lane.end - lane.start
     }
 
+    /// The length in bytes of `lane`'s stream so far: what it was fed
+    /// since it started (or since its suspended stream first started).
+    pub fn len(&self, lane: usize) -> u64 {
+        self.lanes[lane].len
+    }
+
     /// Gives `lane` a new, empty stream; whatever it held is dropped.
     pub fn start(&mut self, lane: usize) {
         let lane = &mut self.lanes[lane];

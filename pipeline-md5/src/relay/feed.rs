@@ -8,7 +8,7 @@ use pipeline::Cancel;
 
 use super::{Relay, Tag};
 use crate::bounded::Job;
-use crate::digest::DigestError;
+use crate::digest::{DigestError, Sum};
 use crate::error::Error;
 use crate::lanes::{Carried, Feed, Start};
 use crate::relay::Numbered;
@@ -63,7 +63,8 @@ impl Feed for Digesting<'_> {
         if let Some(entry) = self.files.next() {
             let seq = self.next;
             self.next += 1;
-            let opened = open_entry(&entry, self.job.chunk, self.cancel, &self.job.progress);
+            let job = self.job;
+            let opened = open_entry(&entry, job.chunk, job.algorithm, self.cancel, &job.progress);
             return Some(Start::File((seq, entry), opened));
         }
         if self.drain {
@@ -72,7 +73,7 @@ impl Feed for Digesting<'_> {
         None
     }
 
-    fn done(&mut self, (seq, entry): Tag, result: Result<[u8; 16], DigestError>) -> bool {
+    fn done(&mut self, (seq, entry): Tag, result: Result<Sum, DigestError>) -> bool {
         self.job.progress.file_done();
         match finish(&entry, result) {
             Err(err) if self.job.fail_fast || err.is_cancelled() => {

@@ -1,10 +1,8 @@
 //! `md5pipe --diff MANIFEST [PATH]`: a tree against a manifest, path by
-//! path (see [`crate::audit`]).
+//! path (see [`pipeline_md5::audit`]).
 
-use std::ffi::OsStr;
-use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use pipeline::Cancel;
 
@@ -12,14 +10,12 @@ use super::bar::Bar;
 use super::digest::message;
 use super::output::{Lines, WriteFailed};
 use super::{final_status, Common, Interrupts, FAILURE, USAGE};
-use crate::audit::{Counts, Join, Manifest, Mark};
-use crate::digest_tree;
-use crate::escape::{needs_escape, push_name, quote};
-use crate::listread::CancellableFd;
+use pipeline_md5::audit::{Counts, Join, Manifest, Mark};
+use pipeline_md5::digest_tree;
+use pipeline_md5::escape::{needs_escape, push_name, quote};
 
 /// What `md5pipe --diff` was asked to do.
 #[derive(Debug, Clone, Default)]
-#[non_exhaustive]
 pub struct AuditCommand {
     /// The manifest (`-`: standard input).
     pub manifest: PathBuf,
@@ -39,14 +35,14 @@ pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
     let name = String::from_utf8_lossy(&name).into_owned();
     let reading = Cancel::new();
     interrupts.watch(reading.clone());
-    let mut manifest = match open_manifest(&cmd.manifest, cmd.zero, &reading) {
+    let mut manifest = match Manifest::open(&cmd.manifest, cmd.zero, &reading) {
         Ok(m) => m,
         Err(_) if interrupts.exit_status().is_some() => {
             return interrupts.exit_status().unwrap_or(FAILURE);
         }
         Err(err) => {
-            let reason = crate::walk::io_reason(&err);
-            crate::stdio::to_stderr(format!("md5pipe: {name}: {reason}\n").as_bytes());
+            let reason = pipeline_md5::walk::io_reason(&err);
+            pipeline_md5::stdio::to_stderr(format!("md5pipe: {name}: {reason}\n").as_bytes());
             return FAILURE;
         }
     };
@@ -55,7 +51,7 @@ pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
     let mut run = match digest_tree(vec![root], &options) {
         Ok(run) => run,
         Err(err) => {
-            crate::stdio::to_stderr(format!("md5pipe: {err}\n").as_bytes());
+            pipeline_md5::stdio::to_stderr(format!("md5pipe: {err}\n").as_bytes());
             return USAGE;
         }
     };
@@ -77,7 +73,7 @@ pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
         let fed = match item {
             Ok(digest) => join.file(
                 digest.path.as_os_str().as_bytes(),
-                Some(&digest.sum),
+                digest.sum.to_md5().as_ref(),
                 &mut |m, p| emit(&mut wrote, m, p),
             ),
             Err(err) if err.is_cancelled() => break,
@@ -110,7 +106,7 @@ pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
     match counts {
         Err(_) if interrupts.exit_status().is_some() => {}
         Err(err) => {
-            let reason = crate::walk::io_reason(&err);
+            let reason = pipeline_md5::walk::io_reason(&err);
             bar.warn(format!("{name}: {reason}").as_bytes());
             failed = true;
         }
@@ -139,24 +135,6 @@ pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
             .then(|| (&stats, super::engine_in_use(&cmd.common.options))),
         &mut bar,
     )
-}
-
-/// The manifest, sorted: a regular file is checked for order first and
-/// then read again as it is (or sorted on disk if it is not); standard
-/// input, a pipe or a FIFO is sorted on disk in runs whatever its order.
-/// Every read waits only while `cancel` is open (a signal ends the wait
-/// for a list nobody writes), and a FIFO does not block the open.
-fn open_manifest(path: &Path, zero: bool, cancel: &Cancel) -> io::Result<Manifest> {
-    if path.as_os_str() == OsStr::new("-") {
-        let stdin = CancellableFd::stdin(cancel.clone());
-        return Manifest::read(Box::new(stdin), None, zero);
-    }
-    let name = path.as_os_str().as_bytes();
-    let open = || -> io::Result<Box<dyn Read>> {
-        Ok(Box::new(CancellableFd::open(name, cancel.clone())?))
-    };
-    let regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
-    Manifest::read(open()?, regular.then_some(&open as _), zero)
 }
 
 /// `MARK PATH`, escaped as md5sum escapes a name (a `\` first when it

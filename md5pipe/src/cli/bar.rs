@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::progress::{Progress, ProgressSnapshot};
+use pipeline_md5::{Progress, ProgressSnapshot};
 
 /// A run shorter than this never shows a bar.
 const SHOW_AFTER: Duration = Duration::from_millis(1000);
@@ -29,7 +29,7 @@ impl Bar {
     /// is a terminal.
     pub(crate) fn start(progress: Arc<Progress>, wanted: bool) -> Bar {
         let bar = Arc::new(Mutex::new(None));
-        if !wanted || crate::stdio::is_closed(2) || !io::stderr().is_terminal() {
+        if !wanted || pipeline_md5::stdio::is_closed(2) || !io::stderr().is_terminal() {
             return Bar {
                 bar,
                 stop: None,
@@ -54,7 +54,7 @@ impl Bar {
     /// (if shown) lifted meanwhile.
     pub(crate) fn warn(&self, message: &[u8]) {
         let line = [b"md5pipe: ", message, b"\n"].concat();
-        self.suspend(|| crate::stdio::to_stderr(&line));
+        self.suspend(|| pipeline_md5::stdio::to_stderr(&line));
     }
 
     /// Runs `f` with the bar (if shown) cleared from the terminal, and

@@ -5,7 +5,7 @@
 //! for byte, plain, `--tag` and `-z`.
 //!
 //! A fixed seed and a small budget by default; run longer by hand with
-//! `MD5PIPE_FUZZ_CASES=500 MD5PIPE_FUZZ_SEED=7 cargo test -p pipeline-md5
+//! `MD5PIPE_FUZZ_CASES=500 MD5PIPE_FUZZ_SEED=7 cargo test -p md5pipe
 //! --test fuzz_digest`. A failure prints the seed and case to replay.
 
 mod common;

@@ -8,13 +8,14 @@
 //! of stdout went away: the run then ends quietly, with no message.
 //!
 //! Messages on stderr are `md5pipe: NAME: REASON`, with the name quoted as
-//! GNU md5sum quotes it ([`crate::escape::quote`]) and the reason worded as
+//! GNU md5sum quotes it ([`pipeline_md5::escape::quote`]) and the reason worded as
 //! md5sum words it.
 
 mod audit;
 mod bar;
 mod check;
 mod digest;
+mod json;
 mod output;
 mod signals;
 mod treedigest;
@@ -26,6 +27,7 @@ pub use signals::Interrupts;
 pub use treedigest::run_tree_digest;
 
 use pipeline::Stats;
+use pipeline_md5::algorithm::Algorithm;
 
 /// The stack size of md5pipe's own helper threads (signals, output,
 /// progress): they run a few frames deep, and under `ulimit -v` every
@@ -43,10 +45,9 @@ pub const CLOSED_STDOUT: i32 = 128 + libc::SIGPIPE;
 
 /// Settings both commands share.
 #[derive(Debug, Clone, Default)]
-#[non_exhaustive]
 pub struct Common {
     /// The pipeline's settings.
-    pub options: crate::Options,
+    pub options: pipeline_md5::Options,
     /// Print the per-stage table on stderr after the run (`--stats`).
     pub stats: bool,
     /// Show a progress bar when stderr is a terminal and the run is long.
@@ -55,7 +56,7 @@ pub struct Common {
 
 impl Common {
     /// Settings with `options`, no stats, a progress bar when fitting.
-    pub fn new(options: crate::Options) -> Common {
+    pub fn new(options: pipeline_md5::Options) -> Common {
         Common {
             options,
             stats: false,
@@ -75,9 +76,9 @@ fn final_status(
 ) -> i32 {
     bar.finish();
     if let Some((stats, engine)) = stats {
-        let engine = format!("md5: {engine}\n");
-        crate::stdio::to_stderr(stats.to_string().as_bytes());
-        crate::stdio::to_stderr(engine.as_bytes());
+        let engine = format!("{engine}\n");
+        pipeline_md5::stdio::to_stderr(stats.to_string().as_bytes());
+        pipeline_md5::stdio::to_stderr(engine.as_bytes());
     }
     if let Some(status) = interrupts.exit_status() {
         status
@@ -90,15 +91,20 @@ fn final_status(
     }
 }
 
-/// The MD5 engine a digest run with `options` runs, as `--stats` names it
-/// (`avx2-dual x16`): the bounded design on blocking reads runs
-/// [`Options::engine`](crate::Options::engine) (as check mode does); the
-/// other designs read one file at a time with md-5, the scalar engine.
-pub fn engine_in_use(options: &crate::Options) -> String {
-    match (options.mode, options.io) {
-        (crate::Mode::Bounded, crate::Io::Blocking) => options.engine.name(),
-        _ => crate::engine::Engine::scalar().name(),
-    }
+/// The algorithm and engine a digest run with `options` runs, as
+/// `--stats` names them (`md5: avx2-dual x16`): MD5 in the bounded design
+/// on blocking reads runs [`Options::engine`](pipeline_md5::Options::engine)
+/// (as check mode does); the other designs read one file at a time with
+/// md-5, the scalar engine, and so does every other algorithm
+/// (`sha256: scalar`).
+pub fn engine_in_use(options: &pipeline_md5::Options) -> String {
+    let engine = match (options.algorithm, options.mode, options.io) {
+        (Algorithm::Md5, pipeline_md5::Mode::Bounded, pipeline_md5::Io::Blocking) => {
+            options.engine.name()
+        }
+        _ => pipeline_md5::engine::Engine::scalar().name(),
+    };
+    format!("{}: {engine}", options.algorithm)
 }
 
 /// Starts what every run needs before the first run does, so that a
@@ -123,7 +129,7 @@ pub fn preflight() -> Result<(), String> {
         // The reactor's and the executor's panics carry no error value:
         // ask the OS the same questions again for the reason.
         let reason = match std::fs::File::open("/") {
-            Err(err) => crate::walk::io_reason(&err),
+            Err(err) => pipeline_md5::walk::io_reason(&err),
             Ok(_) => "cannot start threads or the event loop (out of memory?)".to_owned(),
         };
         return Err(reason);
@@ -133,9 +139,18 @@ pub fn preflight() -> Result<(), String> {
         .name("md5pipe-preflight".into())
         .spawn(|| ())
         .and_then(|t| t.join().map_err(|_| std::io::ErrorKind::Other.into()))
-        .map_err(|err| format!("cannot start threads: {}", crate::walk::io_reason(&err)))?;
+        .map_err(|err| {
+            format!(
+                "cannot start threads: {}",
+                pipeline_md5::walk::io_reason(&err)
+            )
+        })?;
     // The pool that runs blocking stages says so when it cannot start a
     // thread; a run meeting that later fails with the same error.
-    smol::block_on(pipeline::unblock(|| ()))
-        .map_err(|err| format!("cannot start threads: {}", crate::walk::io_reason(&err)))
+    smol::block_on(pipeline::unblock(|| ())).map_err(|err| {
+        format!(
+            "cannot start threads: {}",
+            pipeline_md5::walk::io_reason(&err)
+        )
+    })
 }

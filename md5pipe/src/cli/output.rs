@@ -36,7 +36,7 @@ pub(crate) enum WriteFailed {
 /// holds half a line.
 ///
 /// A write error is kept: the call that meets it returns it, once; later
-/// lines are dropped. Standard output closed at start ([`crate::stdio`])
+/// lines are dropped. Standard output closed at start ([`pipeline_md5::stdio`])
 /// fails the first line with `EBADF`, as md5sum's writes do.
 pub(crate) struct Lines {
     shared: Arc<Mutex<Buffer>>,
@@ -85,7 +85,7 @@ impl Buffer {
         if self.reported {
             return None;
         }
-        let err = self.error.as_ref().map(crate::walk::clone_io)?;
+        let err = self.error.as_ref().map(pipeline_md5::walk::clone_io)?;
         self.reported = true;
         Some(err)
     }
@@ -94,7 +94,7 @@ impl Buffer {
 /// Writes `bytes`, lines ending at `ends`, to descriptor 1, each `write`
 /// whole lines of at most `PIPE_BUF` bytes (or one longer line).
 fn write_lines(bytes: &[u8], ends: &[usize]) -> io::Result<()> {
-    if crate::stdio::is_closed(1) {
+    if pipeline_md5::stdio::is_closed(1) {
         return Err(io::Error::from_raw_os_error(libc::EBADF));
     }
     // SAFETY: descriptor 1 was open at start (checked above) and nothing
@@ -123,7 +123,7 @@ fn write_lines(bytes: &[u8], ends: &[usize]) -> io::Result<()> {
 
 impl Lines {
     pub(crate) fn new() -> Lines {
-        let terminal = !crate::stdio::is_closed(1) && io::stdout().is_terminal();
+        let terminal = !pipeline_md5::stdio::is_closed(1) && io::stdout().is_terminal();
         let shared = Arc::new(Mutex::new(Buffer {
             bytes: Vec::new(),
             ends: Vec::new(),
@@ -182,7 +182,7 @@ impl Lines {
             self.closed.store(true, Ordering::SeqCst);
             WriteFailed::Closed
         } else {
-            WriteFailed::Other(crate::walk::io_reason(&err))
+            WriteFailed::Other(pipeline_md5::walk::io_reason(&err))
         }
     }
 
@@ -196,7 +196,7 @@ impl Lines {
     /// condition on its write end). A thread waits for it; on anything but
     /// a pipe or socket it waits forever, harmlessly, until the process ends.
     pub(crate) fn cancel_when_closed(&self, run: Cancel) {
-        if crate::stdio::is_closed(1) {
+        if pipeline_md5::stdio::is_closed(1) {
             return;
         }
         let closed = self.closed.clone();

@@ -1,20 +1,22 @@
 //! `md5pipe -c [LIST]...`: verify md5sum lists, worded as `md5sum -c`.
 
+use std::ffi::OsStr;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 
 use super::bar::Bar;
 use super::digest::message;
 use super::output::{Lines, WriteFailed};
 use super::{final_status, Common, Interrupts, USAGE};
-use crate::check::{check_lists, CheckItem, ListSource, Outcome};
-use crate::checklist::{format_check_result, CheckStatus, Counts, Warning};
-use crate::digest::DigestError;
-use crate::escape::quote;
-use crate::Error;
+use pipeline_md5::check::{check_lists, CheckItem, ListSource, Outcome};
+use pipeline_md5::checklist::{format_check_result, CheckStatus, Counts, Warning};
+use pipeline_md5::digest::DigestError;
+use pipeline_md5::escape::quote;
+use pipeline_md5::Error;
 
 /// What `md5pipe -c` was asked to do.
 #[derive(Debug, Clone, Default)]
-#[non_exhaustive]
 pub struct CheckCommand {
     /// The lists, in order (standard input if none was given).
     pub lists: Vec<ListSource>,
@@ -66,8 +68,14 @@ impl State<'_> {
                     }
                     Outcome::Unreadable(err) => {
                         self.counts.unreadable += 1;
-                        bar.warn(&message(&Error::read(&crate::path_of(&path), err)));
+                        let path = PathBuf::from(OsStr::from_bytes(&path));
+                        bar.warn(&message(&Error::Read { path, source: err }));
                         CheckStatus::FailedOpenOrRead
+                    }
+                    // An outcome this binary does not know is no match.
+                    _ => {
+                        self.counts.mismatched += 1;
+                        CheckStatus::Failed
                     }
                 };
                 let quiet = cmd.quiet && status == CheckStatus::Ok;
@@ -99,6 +107,8 @@ impl State<'_> {
                 }
                 None
             }
+            // Items this binary does not know print nothing.
+            _ => None,
         }
     }
 }
@@ -115,7 +125,7 @@ pub fn run_check(cmd: &CheckCommand, interrupts: &Interrupts) -> i32 {
     let mut run = match check_lists(lists.clone(), cmd.zero, &cmd.common.options) {
         Ok(run) => run,
         Err(err) => {
-            crate::stdio::to_stderr(format!("md5pipe: {err}\n").as_bytes());
+            pipeline_md5::stdio::to_stderr(format!("md5pipe: {err}\n").as_bytes());
             return USAGE;
         }
     };
@@ -166,7 +176,7 @@ pub fn run_check(cmd: &CheckCommand, interrupts: &Interrupts) -> i32 {
         state.failed,
         cmd.common
             .stats
-            .then(|| (&stats, cmd.common.options.engine.name())),
+            .then(|| (&stats, format!("md5: {}", cmd.common.options.engine.name()))),
         &mut bar,
     )
 }

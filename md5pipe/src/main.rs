@@ -1,5 +1,15 @@
-//! `md5pipe`: md5sum for trees, on the article's pipelines. The command
-//! line is parsed here; everything else is in `pipeline_md5::cli`.
+//! `md5pipe`: md5sum for whole trees, on the Go article's pipelines.
+//!
+//! It digests every regular file below each PATH in parallel and prints
+//! lines GNU `md5sum -c` verifies, in bytewise path order as they become
+//! known; `-c` verifies such lists, `--diff` audits a tree against one,
+//! `--tree-digest` prints one digest per tree, `--json` a JSON object per
+//! file, and `-a` picks SHA-1, SHA-256, SHA-512 or BLAKE3 instead of MD5.
+//! Its usage is in `docs/md5pipe.md`; the work is done by the library
+//! `pipeline_md5` (walk, digest engines, list checking, audit), which has
+//! no command-line dependencies. This crate is the command line: its
+//! arguments are parsed here, and [`cli`] runs each mode with the signals,
+//! the progress bar and the output a terminal tool needs.
 //!
 //! The binary has its own C `main` instead of Rust's start-up: that
 //! start-up reopens any of descriptors 0–2 the user closed on `/dev/null`,
@@ -10,15 +20,23 @@
 //! is ignored (a closed pipe is seen as `EPIPE`), and a panic ends the
 //! process with status 101 rather than unwinding out of `main`.
 
-#![no_main]
+// The C `main` below is the entry point; a unit-test build keeps the test
+// harness's own, and leaves the command line unused.
+#![cfg_attr(not(test), no_main)]
+#![cfg_attr(test, allow(dead_code))]
+#![warn(missing_docs)]
+
+mod cli;
+mod oom;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
+use cli::{AuditCommand, CheckCommand, Common, DigestCommand, Interrupts};
+use pipeline_md5::algorithm::Algorithm;
 use pipeline_md5::check::ListSource;
-use pipeline_md5::cli::{self, AuditCommand, CheckCommand, Common, DigestCommand, Interrupts};
 use pipeline_md5::engine::{Engine, ENGINE_VAR};
 use pipeline_md5::filter::Filter;
 use pipeline_md5::roots::FilesFrom;
@@ -26,12 +44,14 @@ use pipeline_md5::{limits, Io, Mode, Options};
 
 /// Out of memory is `md5pipe: out of memory` and status 1, not an abort.
 #[global_allocator]
-static ALLOCATOR: pipeline_md5::oom::ExitOnOom = pipeline_md5::oom::ExitOnOom;
+static ALLOCATOR: oom::ExitOnOom = oom::ExitOnOom;
 
 const AFTER_HELP: &str = "\
 Digest mode prints `HEX  PATH` for every regular file below each PATH (a
 file PATH: that file), each PATH's files sorted by the bytes of their path,
 as GNU md5sum prints them; `md5sum -c` and `md5pipe -c` verify the output.
+With -a sha1|sha256|sha512|blake3 the lines are those of sha1sum,
+sha256sum, sha512sum or b3sum, which verify them too.
 
 Exit status: 0 all good; 1 some file could not be read or did not verify;
 2 usage error; 130 interrupted (SIGINT), 143 terminated (SIGTERM); 141 when
@@ -41,7 +61,7 @@ MD5 runs on the fastest engine this CPU has (several files at once in the
 lanes of AVX2 or AVX-512F registers; --stats names it). MD5PIPE_ENGINE=NAME
 forces one: scalar, avx2, avx2-dual or avx512 (auto: the default).";
 
-/// Compute and check MD5 digests of whole trees, in parallel.
+/// Compute and check MD5 (or SHA, BLAKE3) digests of whole trees, in parallel.
 #[derive(Debug, Parser)]
 #[command(name = "md5pipe", version, after_help = AFTER_HELP, args_override_self = true)]
 struct Args {
@@ -62,9 +82,9 @@ struct Args {
     #[arg(long, value_name = "MANIFEST", conflicts_with_all = ["check", "tag", "binary", "text", "fail_fast"])]
     diff: Option<OsString>,
 
-    /// Print one digest per PATH instead of a line per file: the MD5 of
-    /// what `md5pipe .` prints inside PATH (names relative to PATH, in
-    /// bytewise order), the same wherever the tree is.
+    /// Print one digest per PATH instead of a line per file: the digest
+    /// (MD5, or -a's) of what `md5pipe .` prints inside PATH (names
+    /// relative to PATH, in bytewise order), the same wherever the tree is.
     #[arg(long, conflicts_with_all = ["check", "diff", "binary", "text", "fail_fast"])]
     tree_digest: bool,
 
@@ -73,7 +93,23 @@ struct Args {
     #[arg(short = 'z', long)]
     zero: bool,
 
-    /// Print BSD-style lines: `MD5 (PATH) = HEX`.
+    /// Print a JSON object per line instead (JSON Lines), in the same
+    /// order: {"path","size","digest","error"} per file; a file or
+    /// directory that cannot be read is an object with "error" set (not a
+    /// message on stderr; the exit status is still 1). A path that is not
+    /// UTF-8 is given as "path_bytes", its bytes in base64.
+    #[arg(long, conflicts_with_all = ["check", "diff", "tree_digest", "tag", "zero", "binary", "text"])]
+    json: bool,
+
+    /// The digest: md5 (on the multi-lane engine), sha1, sha256, sha512 or
+    /// blake3. Lines are as `sha256sum`, `b3sum`... print them, BSD-style
+    /// ones (--tag) as `cksum -a` does. With -c, lines of every algorithm
+    /// are checked (by their tag, or their digest's length); -a names the
+    /// one of untagged lines of its length (-a blake3 for b3sum lists).
+    #[arg(short = 'a', long, value_name = "ALGORITHM", default_value = "md5", value_parser = parse_algorithm, conflicts_with = "diff")]
+    algorithm: Algorithm,
+
+    /// Print BSD-style lines: `MD5 (PATH) = HEX` (`SHA256 (PATH) = HEX`...).
     #[arg(long, conflicts_with = "check")]
     tag: bool,
 
@@ -232,6 +268,10 @@ fn parse_mode(s: &str) -> Result<Mode, String> {
     s.parse()
 }
 
+fn parse_algorithm(s: &str) -> Result<Algorithm, String> {
+    s.parse()
+}
+
 fn parse_io(s: &str) -> Result<Io, String> {
     s.parse()
 }
@@ -278,6 +318,7 @@ fn one_malloc_arena() {
 
 /// The process's entry point, called by the C runtime (see the crate docs
 /// for why not Rust's).
+#[cfg(not(test))]
 #[no_mangle]
 pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     pipeline_md5::stdio::probe();
@@ -335,6 +376,11 @@ fn run() -> i32 {
             list: ListSource::from_arg(list.as_bytes()),
             nul: args.null,
         }))
+        .algorithm(args.algorithm)
+        .check_untagged(
+            (matches.value_source("algorithm") == Some(clap::parser::ValueSource::CommandLine))
+                .then_some(args.algorithm),
+        )
         .mode(args.mode)
         .follow_links(args.follow)
         .fail_fast(args.fail_fast)
@@ -376,35 +422,39 @@ fn run() -> i32 {
         if args.paths.len() > 1 {
             usage_error("--diff audits one tree: give at most one PATH");
         }
-        let mut cmd = AuditCommand::default();
-        cmd.manifest = PathBuf::from(manifest);
-        cmd.root = args.paths.into_iter().next().map(PathBuf::from);
-        cmd.zero = args.zero;
-        cmd.common = common;
+        let cmd = AuditCommand {
+            manifest: PathBuf::from(manifest),
+            root: args.paths.into_iter().next().map(PathBuf::from),
+            zero: args.zero,
+            common,
+        };
         cli::run_audit(&cmd, &interrupts)
     } else if args.check {
-        let mut cmd = CheckCommand::default();
-        cmd.lists = args
-            .paths
-            .iter()
-            .map(|p| ListSource::from_arg(p.as_bytes()))
-            .collect();
-        cmd.zero = args.zero;
-        cmd.quiet = quiet;
-        cmd.status_only = status_only;
-        cmd.strict = args.strict;
-        cmd.warn = warn;
-        cmd.ignore_missing = args.ignore_missing;
-        cmd.common = common;
+        let cmd = CheckCommand {
+            lists: args
+                .paths
+                .iter()
+                .map(|p| ListSource::from_arg(p.as_bytes()))
+                .collect(),
+            zero: args.zero,
+            quiet,
+            status_only,
+            strict: args.strict,
+            warn,
+            ignore_missing: args.ignore_missing,
+            common,
+        };
         cli::run_check(&cmd, &interrupts)
     } else {
-        let mut cmd = DigestCommand::default();
-        cmd.roots = args.paths.into_iter().map(PathBuf::from).collect();
-        cmd.zero = args.zero;
-        cmd.tag = args.tag;
-        cmd.binary = binary.is_some_and(|(b, _)| b);
-        cmd.fail_fast = args.fail_fast;
-        cmd.common = common;
+        let cmd = DigestCommand {
+            roots: args.paths.into_iter().map(PathBuf::from).collect(),
+            zero: args.zero,
+            tag: args.tag,
+            binary: binary.is_some_and(|(b, _)| b),
+            json: args.json,
+            fail_fast: args.fail_fast,
+            common,
+        };
         if args.tree_digest {
             cli::run_tree_digest(&cmd, &interrupts)
         } else {

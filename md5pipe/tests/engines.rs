@@ -2,7 +2,7 @@
 //! and every engine this CPU runs give md5sum's bytes on a small tree of
 //! files around the block and chunk boundaries, in digest and check mode,
 //! and `--stats` names the engine. The whole suite can also run with one
-//! engine forced: `MD5PIPE_ENGINE=scalar cargo test -p pipeline-md5`.
+//! engine forced: `MD5PIPE_ENGINE=scalar cargo test -p md5pipe -p pipeline-md5`.
 
 mod common;
 

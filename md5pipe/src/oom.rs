@@ -29,7 +29,7 @@ pub struct ExitOnOom;
 #[cold]
 fn out_of_memory() -> ! {
     const MSG: &[u8] = b"md5pipe: out of memory\n";
-    if !crate::stdio::is_closed(2) {
+    if !pipeline_md5::stdio::is_closed(2) {
         // SAFETY: MSG is a valid buffer of MSG.len() bytes for the whole
         // call; write(2) only reads it. A short or failed write is ignored:
         // there is nowhere left to report it.

@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 
 use super::bar::Bar;
+use super::json;
 use super::output::{Lines, WriteFailed};
 use super::{final_status, Common, Interrupts, USAGE};
-use crate::escape::quote;
-use crate::{digest_tree, Error};
+use pipeline_md5::escape::quote;
+use pipeline_md5::{digest_tree, Error};
 
 /// What `md5pipe` in digest mode was asked to do.
 #[derive(Debug, Clone, Default)]
-#[non_exhaustive]
 pub struct DigestCommand {
     /// The roots, in order (`.` if none was given).
     pub roots: Vec<PathBuf>,
@@ -20,6 +20,9 @@ pub struct DigestCommand {
     pub tag: bool,
     /// Mark names with `*`, as `md5sum -b` does (no effect on what is read).
     pub binary: bool,
+    /// A JSON object per file and per error, on stdout (`--json`; see
+    /// [`super::json`]).
+    pub json: bool,
     /// Stop at the first error, in output order: every line before it is
     /// printed, nothing after it (`--fail-fast`).
     pub fail_fast: bool,
@@ -43,7 +46,7 @@ pub fn run_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
     let mut run = match digest_tree(roots, &options) {
         Ok(run) => run,
         Err(err) => {
-            crate::stdio::to_stderr(format!("md5pipe: {err}\n").as_bytes());
+            pipeline_md5::stdio::to_stderr(format!("md5pipe: {err}\n").as_bytes());
             return USAGE;
         }
     };
@@ -66,7 +69,18 @@ pub fn run_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
             Err(err) if err.is_cancelled() => break,
             Err(err) => {
                 failed = true;
-                bar.warn(&message(&err));
+                if cmd.json {
+                    match bar.suspend(|| out.line(&json::error_line(&err))) {
+                        Ok(()) => {}
+                        Err(WriteFailed::Closed) => break,
+                        Err(WriteFailed::Other(reason)) => {
+                            bar.warn(format!("write error: {reason}").as_bytes());
+                            break;
+                        }
+                    }
+                } else {
+                    bar.warn(&message(&err));
+                }
                 if fail_fast {
                     break;
                 }
@@ -93,8 +107,12 @@ pub fn run_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
     )
 }
 
-/// The line for `digest`: md5sum's, with `*` before the name for `-b`.
-fn line(digest: &crate::FileDigest, cmd: &DigestCommand) -> Vec<u8> {
+/// The line for `digest`: md5sum's, with `*` before the name for `-b`;
+/// a JSON object with `--json`.
+fn line(digest: &pipeline_md5::FileDigest, cmd: &DigestCommand) -> Vec<u8> {
+    if cmd.json {
+        return json::digest_line(digest);
+    }
     let mut line = digest.line(cmd.zero, cmd.tag);
     if cmd.binary && !cmd.tag {
         // `HEX  NAME` or `\HEX  NAME`: the second space becomes `*`.

@@ -7,7 +7,7 @@
 //! repeatable. Run it longer by hand:
 //!
 //!     MD5PIPE_FUZZ_CASES=20000 MD5PIPE_FUZZ_SEED=7 \
-//!         cargo test -p pipeline-md5 --test check_fuzz
+//!         cargo test -p md5pipe --test check_fuzz
 //!
 //! A failure prints the seed, the case number, the flags and the list.
 

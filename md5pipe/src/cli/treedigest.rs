@@ -8,20 +8,19 @@
 //! standard tools reproduce it: `cd PATH && find . -type f | sed 's|^\./||'
 //! | LC_ALL=C sort | xargs -d '\n' md5sum | md5sum` for names without
 //! newlines. A file PATH counts as a tree of one file named by its last
-//! part.
+//! part. With `-a ALGORITHM` the lines and the tree digest are of that
+//! algorithm (`sha256sum` for `md5sum` above).
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-
-use md5::{Digest, Md5};
 
 use super::bar::Bar;
 use super::digest::{message, DigestCommand};
 use super::output::{Lines, WriteFailed};
 use super::{final_status, Interrupts, USAGE};
-use crate::escape::format_line;
-use crate::walk::clean;
-use crate::{digest_tree, Progress};
+use pipeline_md5::escape::format_line_of;
+use pipeline_md5::walk::clean;
+use pipeline_md5::{digest_tree, Progress};
 
 /// Runs `--tree-digest`: a line per root, `HEX  PATH` (or `MD5 (PATH) =
 /// HEX` with `--tag`); a root with an unreadable file gets no line, its
@@ -41,7 +40,7 @@ pub fn run_tree_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
         let mut run = match digest_tree(vec![root.clone()], &options) {
             Ok(run) => run,
             Err(err) => {
-                crate::stdio::to_stderr(format!("md5pipe: {err}\n").as_bytes());
+                pipeline_md5::stdio::to_stderr(format!("md5pipe: {err}\n").as_bytes());
                 return USAGE;
             }
         };
@@ -49,14 +48,15 @@ pub fn run_tree_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
         out.cancel_when_closed(run.cancel_signal());
         bar = Bar::start(run.progress(), cmd.common.progress);
         let prefix = prefix_of(root);
-        let mut md5 = Md5::new();
+        let algorithm = cmd.common.options.algorithm;
+        let mut hasher = algorithm.hasher();
         let mut complete = true;
         for item in &mut run {
             match item {
                 Ok(d) => {
                     let shown = d.path.as_os_str().as_bytes();
                     let name = relative(shown, &prefix);
-                    md5.update(format_line(&d.hex(), name, false, false));
+                    hasher.update(&format_line_of(algorithm, &d.hex(), name, false, false));
                 }
                 Err(err) if err.is_cancelled() => {
                     complete = false;
@@ -76,8 +76,9 @@ pub fn run_tree_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
             break;
         }
         if complete {
-            let hex: String = md5.finalize().iter().map(|b| format!("{b:02x}")).collect();
-            let line = format_line(&hex, root.as_os_str().as_bytes(), cmd.zero, cmd.tag);
+            let hex = hasher.finalize().hex();
+            let path = root.as_os_str().as_bytes();
+            let line = format_line_of(algorithm, &hex, path, cmd.zero, cmd.tag);
             match bar.suspend(|| out.line(&line)) {
                 Ok(()) => {}
                 Err(WriteFailed::Closed) => break,
