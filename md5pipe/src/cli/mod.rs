@@ -121,7 +121,19 @@ pub fn preflight() -> Result<(), String> {
     std::panic::set_hook(Box::new(|_| {}));
     // The reactor first, on this thread: started later by the executor's
     // threads, its failure would be their panic, not ours to report.
-    let started = std::panic::catch_unwind(|| smol::block_on(async {}))
+    // A timer is what makes the reactor start here: a future that is
+    // ready at once never looks at it, and a spawned task that ends before
+    // this thread waits leaves its start to whichever thread is first to
+    // wait later (with the tokio feature, after tokio took descriptors of
+    // its own).
+    // One poll of a far timer registers it, which starts the reactor; the
+    // drop takes it out again, and nothing waits.
+    let timer = || {
+        let mut far = std::pin::pin!(smol::Timer::after(std::time::Duration::from_secs(3600)));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let _ = std::future::Future::poll(far.as_mut(), &mut cx);
+    };
+    let started = std::panic::catch_unwind(timer)
         .and_then(|()| std::panic::catch_unwind(|| smol::block_on(pipeline::spawn(async {}))));
     if started.is_err() {
         // The hook stays quiet: other threads (async-io's) may meet the

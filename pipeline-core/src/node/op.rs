@@ -168,9 +168,11 @@ impl<T: Send + 'static, U: Send + 'static, S: SyncOp<T, U>> Op<T, U> for Blockin
                     .map(|r| r.unwrap_or_else(|late| Err(Box::new(late) as BoxError))),
             };
             match called {
-                Ok(Ok(Out::Many(Many::Iter(it)))) => {
-                    Ok(Out::Many(Many::Chunks(Chunks::new(it, chunk, stop.cancel().clone()))))
-                }
+                Ok(Ok(Out::Many(Many::Iter(it)))) => Ok(Out::Many(Many::Chunks(Chunks::new(
+                    it,
+                    chunk,
+                    stop.cancel().clone(),
+                )))),
                 Ok(other) => other,
                 // No thread for the call: the system is out of threads or
                 // memory, which no item's error policy can work around.
