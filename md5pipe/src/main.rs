@@ -84,6 +84,13 @@ struct Args {
     #[arg(long, conflicts_with_all = ["check", "diff", "binary", "text", "fail_fast"])]
     tree_digest: bool,
 
+    /// Keep each file's digest in FILE with its size, times, inode and
+    /// device, and read a file again only when these changed (a new FILE
+    /// is created; one that is not a cache is refused). The output is the
+    /// same as without it. One PATH; see the README for what it trusts.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["check", "files_from"])]
+    cache: Option<OsString>,
+
     /// End each output line with NUL, not newline, and do not escape names
     /// (with -c: lists have NUL-terminated lines).
     #[arg(short = 'z', long)]
@@ -353,7 +360,16 @@ fn run() -> i32 {
         .exclude(&args.exclude)
         .and_then(|f| f.include(&args.include))
         .unwrap_or_else(|err| usage_error(&err.to_string()));
+    if args.cache.is_some() {
+        if args.paths.len() > 1 {
+            usage_error("--cache keeps one tree: give at most one PATH");
+        }
+        if args.paths.first().is_some_and(|p| p == "-") {
+            usage_error("--cache: standard input has nothing to keep");
+        }
+    }
     let mut options = Options::default()
+        .cache(args.cache.map(PathBuf::from))
         .engine(engine)
         .filter(filter)
         .files_from(args.files_from.as_ref().map(|list| FilesFrom {

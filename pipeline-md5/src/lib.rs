@@ -39,6 +39,7 @@
 //! - [`checklist`]: parsing `md5sum -c` lists and wording their results.
 //! - [`check`]: verifying lists with the same pipeline.
 //! - [`audit`]: a manifest against a tree, as a streaming merge-join.
+//! - [`cache`]: digests kept beside a tree, so that a run reads only what changed.
 //! - [`stdio`]: which standard descriptors the process started without.
 //!
 //! # The life of a file (the bounded design)
@@ -78,6 +79,7 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+pub mod cache;
 pub mod check;
 pub mod checklist;
 pub mod digest;
@@ -197,6 +199,7 @@ fn article(root: &Path, opts: &Options) -> Result<Vec<FileDigest>, Error> {
         fail_fast: opts.fail_fast,
         engine: opts.engine,
         digesters: opts.digesters,
+        cache: None,
     };
     collect_article(tree::start(job, opts), &walk_error)
 }

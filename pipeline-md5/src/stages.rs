@@ -73,8 +73,13 @@ pub(crate) fn walk_roots<T>(job: &Job, em: &mut Emitter<T>, mut found: impl Foun
         .files_from
         .as_ref()
         .map(|from| crate::roots::Listed::new(from, em.cancel_signal().clone()));
+    let mut cache = job.cache.as_ref().map(|shared| shared.walking());
     for root in given.chain(listed.into_iter().flatten()) {
-        let walk = root.map(|root| Walk::new(root, job.follow_links).filter(job.filter.clone()));
+        let walk = root.map(|root| {
+            Walk::new(root, job.follow_links)
+                .filter(job.filter.clone())
+                .stat_files(cache.is_some())
+        });
         let items: Box<dyn Iterator<Item = Result<crate::walk::Entry, crate::walk::WalkError>>> =
             match walk {
                 Ok(walk) => Box::new(walk),
@@ -85,7 +90,10 @@ pub(crate) fn walk_roots<T>(job: &Job, em: &mut Emitter<T>, mut found: impl Foun
                 return;
             }
             let sent = match item {
-                Ok(entry) => {
+                Ok(mut entry) => {
+                    if let Some(cache) = cache.as_mut() {
+                        cache.entry(&mut entry);
+                    }
                     job.progress.found(entry.size);
                     found.file(entry, em)
                 }
@@ -117,6 +125,9 @@ pub(crate) fn open_entry(
     cancel: Option<&Cancel>,
     progress: &Progress,
 ) -> Opened {
+    if let Some(sum) = entry.known {
+        return Opened::Done(Ok(sum));
+    }
     if entry.is_stdin() {
         return Opened::Done(digest_walked(entry, chunk, cancel, progress));
     }
@@ -128,7 +139,10 @@ pub(crate) fn open_entry(
     match opened {
         Err(err) => Opened::Done(Err(DigestError::Open(err))),
         Ok((file, meta)) if meta.is_file() => {
-            progress.sized(meta.len());
+            if entry.key.is_none() {
+                // The walk did not stat it: its size is news.
+                progress.sized(meta.len());
+            }
             Opened::Lane(file, meta.len())
         }
         Ok((_, meta)) => Opened::Done(Err(DigestError::NotRegular {
@@ -177,6 +191,9 @@ pub(crate) fn digest_walked(
     cancel: Option<&Cancel>,
     progress: &Progress,
 ) -> Result<Sum, DigestError> {
+    if let Some(sum) = entry.known {
+        return Ok(sum);
+    }
     with_digester(chunk, cancel, progress, |d, cancelled, on_bytes| {
         d.digest_entry(entry, cancelled, on_bytes)
     })
@@ -240,6 +257,9 @@ async fn digest_async(
 ) -> Result<Sum, DigestError> {
     use md5::{Digest, Md5};
 
+    if let Some(sum) = entry.known {
+        return Ok(sum);
+    }
     if entry.is_stdin() {
         let (entry, cancel, progress) = (entry.clone(), cancel.cloned(), progress.clone());
         return smol::unblock(move || digest_walked(&entry, chunk, cancel.as_ref(), &progress))

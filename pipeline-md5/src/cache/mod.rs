@@ -1,0 +1,568 @@
+//! A cache of digests beside a tree, so that a run reads again only the
+//! files that changed since the last one (`md5pipe --cache FILE`).
+//!
+//! # What a run does
+//!
+//! The cache holds one [`Record`] per file: its path as printed, its
+//! [`Key`] (size, modification and change times in nanoseconds, inode and
+//! device) and its digest, sorted by the bytes of the path, which is the
+//! order md5pipe's walk yields one root's files in. So a run joins the
+//! two as it goes, holding one record at a time:
+//!
+//! 1. The walk stats each file as it lists its directory (relative to the
+//!    directory's descriptor; one `stat` per file, before the file is
+//!    read). If the cache's record for that path has the same key, the
+//!    digest is the record's: the file is not opened. Otherwise it is
+//!    read as without a cache.
+//! 2. Each digest the run hands out, in order, is written to a new cache
+//!    with the key its walk took: a temporary file beside the cache.
+//!    Files that were not found are dropped; files that failed are left
+//!    out.
+//! 3. At the end the new cache replaces the old one (a `rename`, so a
+//!    reader sees one or the other whole). If the run stopped early (a
+//!    signal, a closed output, `--fail-fast`), the old records after the
+//!    last path handed out are copied in first: the cache then holds
+//!    everything learnt so far and the next run goes on from there. A
+//!    process killed outright leaves the old cache as it was (and a
+//!    temporary file, `.NAME.*.tmp`, beside it).
+//!
+//! # What it trusts
+//!
+//! A file whose key is unchanged is taken to have unchanged contents. The
+//! change time (`ctime`) carries the weight: the kernel sets it to the
+//! current time on every write, truncation, `chmod` or `utime`, and no
+//! call sets it to a chosen value, so a file written and then given back
+//! its old modification time (as `touch -d`, `cp -p`, `rsync -t`, `tar`
+//! do) still shows a new key. What fools it: writing to the raw device
+//! under the file system, changing the system clock back to the same
+//! instant, or a file system that does not keep change times.
+//!
+//! Times are as fine as the file system keeps them (1 ns on ext4, XFS,
+//! btrfs and tmpfs, 1 s on ext3 or ext4 with small inodes, 2 s for FAT's
+//! modification time), and a file changed twice within one such step
+//! shows the same times twice: the "racy git" problem. So a record is
+//! kept only for a file whose modification and change times are both
+//! well before the run started ([`Key::settled`]): at least 1 s before it
+//! when either time has a fraction of a second (a file system that keeps
+//! fine times), at least 3 s when both are whole seconds. A file changed
+//! after its `stat` in the same step then has times later than that,
+//! which were not trusted. Files changed just before a run are read
+//! again by the next one; a file whose times are in the future is read
+//! every time. The margin also covers a file system clock (a network
+//! server's) that lags this machine's by less than it.
+//!
+//! # A cache that is not right
+//!
+//! Every frame of the file carries an MD5 of itself and its place, and a
+//! record is used only once its frame was read whole and checked (see
+//! [`file`]). A cache cut short, damaged or out of order is used up to
+//! the damage and no further: the files after it are read (a cold run
+//! from there) and the run reports it; the new cache is whole again. A
+//! file that is not a cache at all (another file given by mistake), or
+//! a cache of a format this version does not read, is refused before
+//! anything is read and left as it is. An empty file is an empty cache.
+//! The checks find accidents, not forgeries: whoever can write the cache
+//! can make md5pipe print a digest a file does not have, as whoever can
+//! write a manifest can.
+
+mod file;
+
+use std::collections::VecDeque;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::digest::Sum;
+use crate::error::Error;
+use crate::walk::{io_reason, Entry};
+use crate::FileDigest;
+
+use file::{Reader, Start, Writer};
+
+/// What a file's `stat` says that a change of its contents changes: the
+/// cache's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time: seconds and nanoseconds since the epoch.
+    pub mtime: (i64, u32),
+    /// Change time (of the contents or the inode): seconds and
+    /// nanoseconds since the epoch.
+    pub ctime: (i64, u32),
+    /// Inode number.
+    pub ino: u64,
+    /// Device of the file system.
+    pub dev: u64,
+}
+
+/// How long before a run a file's times must be when either has a
+/// fraction of a second, for the run to keep its record.
+pub const SETTLE_FINE: Duration = Duration::from_secs(1);
+
+/// How long before a run a file's times must be when both are whole
+/// seconds (a file system keeping seconds, or FAT's two).
+pub const SETTLE_COARSE: Duration = Duration::from_secs(3);
+
+impl Key {
+    /// The key of what `stat` returned.
+    // The field types of `stat` differ by target (`i64` here, `i32`
+    // there): the conversions are useless only on some.
+    #[allow(clippy::useless_conversion)]
+    pub(crate) fn of_stat(st: &rustix::fs::Stat) -> Key {
+        Key {
+            size: u64::try_from(st.st_size).unwrap_or(0),
+            mtime: (
+                i64::try_from(st.st_mtime).unwrap_or(0),
+                u32::try_from(st.st_mtime_nsec).unwrap_or(0),
+            ),
+            ctime: (
+                i64::try_from(st.st_ctime).unwrap_or(0),
+                u32::try_from(st.st_ctime_nsec).unwrap_or(0),
+            ),
+            ino: u64::try_from(st.st_ino).unwrap_or(0),
+            dev: u64::try_from(st.st_dev).unwrap_or(0),
+        }
+    }
+
+    /// The key of `meta`.
+    pub(crate) fn of_metadata(meta: &std::fs::Metadata) -> Key {
+        Key {
+            size: meta.size(),
+            mtime: (meta.mtime(), u32::try_from(meta.mtime_nsec()).unwrap_or(0)),
+            ctime: (meta.ctime(), u32::try_from(meta.ctime_nsec()).unwrap_or(0)),
+            ino: meta.ino(),
+            dev: meta.dev(),
+        }
+    }
+
+    /// Whether a run that started at `start` and took this key may keep
+    /// it for the next run: both times at least [`SETTLE_FINE`] before
+    /// `start` ([`SETTLE_COARSE`] if both are whole seconds). See the
+    /// [module docs](self) for why.
+    pub fn settled(&self, start: SystemTime) -> bool {
+        let ns = |(s, n): (i64, u32)| i128::from(s) * 1_000_000_000 + i128::from(n);
+        let start = match start.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_nanos() as i128,
+            Err(before) => -(before.duration().as_nanos() as i128),
+        };
+        let margin = if self.mtime.1 == 0 && self.ctime.1 == 0 {
+            SETTLE_COARSE
+        } else {
+            SETTLE_FINE
+        };
+        ns(self.mtime).max(ns(self.ctime)) + margin.as_nanos() as i128 <= start
+    }
+}
+
+/// One file in the cache: its path as printed, its key, its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The path, raw bytes, as md5pipe prints it.
+    pub path: Vec<u8>,
+    /// The file's key when it was read.
+    pub key: Key,
+    /// The file's MD5.
+    pub digest: [u8; 16],
+}
+
+/// What a run did with its cache, once kept ([`crate::Digests::save_cache`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Summary {
+    /// The cache file kept.
+    pub path: PathBuf,
+    /// Files whose digest came from the cache (not read).
+    pub unchanged: u64,
+    /// Records written to the new cache.
+    pub kept: u64,
+    /// Files digested but not kept: changed too recently to trust their
+    /// times ([`Key::settled`]), or changed while they were read.
+    pub recent: u64,
+    /// Records of the old cache for paths the run did not find.
+    pub dropped: u64,
+    /// The run went through the whole tree; otherwise the old records
+    /// after the last file it handed out were kept as they were.
+    pub complete: bool,
+    /// Why the old cache was used only in part, or not at all (damage,
+    /// another algorithm), worded for a warning.
+    pub warning: Option<String>,
+}
+
+/// What the walk and the consumer of a run share: the old cache, read by
+/// the walk, and the keys of the files in flight, for the consumer to
+/// write with their digests.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    old: Mutex<Old>,
+    pending: Mutex<VecDeque<(Vec<u8>, Key)>>,
+    unchanged: AtomicU64,
+    dropped: AtomicU64,
+    warning: Mutex<Option<String>>,
+}
+
+/// The old cache as the walk reads it: the reader (`None` at its end or
+/// after damage) and the record read but not yet passed.
+#[derive(Debug, Default)]
+struct Old {
+    reader: Option<Reader<File>>,
+    head: Option<Record>,
+}
+
+impl Shared {
+    fn warn(&self, text: String) {
+        let mut warning = self.warning.lock().unwrap_or_else(|p| p.into_inner());
+        warning.get_or_insert(text);
+    }
+
+    /// The walk's side of the join, held for the walk's length.
+    pub(crate) fn walking(&self) -> Walking<'_> {
+        Walking {
+            shared: self,
+            old: self.old.lock().unwrap_or_else(|p| p.into_inner()),
+        }
+    }
+}
+
+/// The walk's side: looks each walked file up in the old cache.
+pub(crate) struct Walking<'a> {
+    shared: &'a Shared,
+    old: MutexGuard<'a, Old>,
+}
+
+impl Walking<'_> {
+    /// The old record at the head, read if needed; `None` at the end or
+    /// after damage (reported once).
+    fn head(&mut self) -> Option<&Record> {
+        let old = &mut *self.old;
+        if old.head.is_none() {
+            match old.reader.as_mut()?.next() {
+                Some(Ok(record)) => old.head = Some(record),
+                Some(Err(damage)) => {
+                    old.reader = None;
+                    self.shared
+                        .warn(format!("{damage}; the files after it were read again"));
+                }
+                None => old.reader = None,
+            }
+        }
+        old.head.as_ref()
+    }
+
+    /// Looks `entry` up: if the old cache has a record for its path with
+    /// its key, the entry's digest is known. Its key is queued for the
+    /// consumer either way. Entries must come in bytewise path order (one
+    /// out of order is only not found).
+    pub(crate) fn entry(&mut self, entry: &mut Entry) {
+        let Some(key) = entry.key else { return };
+        while let Some(head) = self.head() {
+            match head.path.as_slice().cmp(&entry.display) {
+                std::cmp::Ordering::Less => {
+                    self.old.head = None;
+                    self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                std::cmp::Ordering::Equal => {
+                    let record = self.old.head.take().expect("the head was just read");
+                    if record.key == key {
+                        entry.known = Some(Sum {
+                            md5: record.digest,
+                            size: key.size,
+                        });
+                        self.shared.unchanged.fetch_add(1, Ordering::Relaxed);
+                    }
+                    break;
+                }
+                std::cmp::Ordering::Greater => break,
+            }
+        }
+        let mut pending = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        pending.push_back((entry.display.clone(), key));
+    }
+
+    /// Counts the old records left as dropped: the walk has ended.
+    fn drain(&mut self) {
+        while self.head().is_some() {
+            self.old.head = None;
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The consumer's side: writes each digest handed out, with its key, to
+/// the new cache, and keeps the new cache at the end.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    shared: Arc<Shared>,
+    /// The cache to replace.
+    path: PathBuf,
+    /// The new cache, until kept or failed.
+    writer: Option<Writer<tempfile::NamedTempFile>>,
+    /// The first error writing it.
+    failed: Option<io::Error>,
+    /// When the run started: keys later than this (less the margins) are
+    /// not kept.
+    start: SystemTime,
+    /// The last path handed out.
+    last: Option<Vec<u8>>,
+    kept: u64,
+    recent: u64,
+    complete: bool,
+}
+
+/// Opens the cache at `path` for a run: reads the start of the old one
+/// (if any), and starts the new one beside it. Returns the walk's and
+/// the consumer's sides.
+///
+/// # Errors
+///
+/// [`Error::Cache`]: the old cache cannot be read, is not a cache, or is
+/// of a format this version does not read; or nothing can be written
+/// beside it.
+pub(crate) fn open(path: &Path) -> Result<(Arc<Shared>, Recorder), Error> {
+    let start = SystemTime::now();
+    let failed = |reason: String| Error::Cache {
+        path: path.to_path_buf(),
+        reason,
+    };
+    // A symlink is followed, and its target replaced.
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            std::fs::canonicalize(path).map_err(|err| failed(io_reason(&err)))?
+        }
+        _ => path.to_path_buf(),
+    };
+    let (old, mode, warning) = open_old(&target).map_err(failed)?;
+    let dir = match target.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = target.file_name().unwrap_or(OsStr::new("cache"));
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    let temp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .and_then(|temp| {
+            if let Some(mode) = mode {
+                let perms = std::fs::Permissions::from_mode(mode & 0o7777);
+                temp.as_file().set_permissions(perms)?;
+            }
+            Ok(temp)
+        })
+        .and_then(Writer::new)
+        .map_err(|err| failed(format!("cannot write beside it: {}", io_reason(&err))))?;
+    let shared = Arc::new(Shared {
+        old: Mutex::new(Old {
+            reader: old,
+            head: None,
+        }),
+        pending: Mutex::default(),
+        unchanged: AtomicU64::new(0),
+        dropped: AtomicU64::new(0),
+        warning: Mutex::new(warning),
+    });
+    let recorder = Recorder {
+        shared: shared.clone(),
+        path: target,
+        writer: Some(temp),
+        failed: None,
+        start,
+        last: None,
+        kept: 0,
+        recent: 0,
+        complete: false,
+    };
+    Ok((shared, recorder))
+}
+
+/// The old cache at `path`, ready to read its records (`None`: there is
+/// none, or none usable), its permissions, and a warning if it is not
+/// used whole.
+fn open_old(path: &Path) -> Result<(Option<Reader<File>>, Option<u32>, Option<String>), String> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path);
+    let file = match file {
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok((None, None, None)),
+        Err(err) => return Err(io_reason(&err)),
+        Ok(file) => file,
+    };
+    let meta = file.metadata().map_err(|err| io_reason(&err))?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    let mode = Some(meta.mode());
+    if meta.len() == 0 {
+        return Ok((None, mode, None));
+    }
+    match Reader::start(file).map_err(|err| io_reason(&err))? {
+        Start::Cache(reader) => Ok((Some(reader), mode, None)),
+        Start::Foreign => Err("not an md5pipe cache; left as it is".into()),
+        Start::Version(v) => Err(format!(
+            "a cache of format {v}, which this md5pipe does not read; left as it is"
+        )),
+        Start::Algorithm(name) => Ok((None, mode, Some(format!("holds {name} digests, not used")))),
+        Start::Damaged(damage) => Ok((None, mode, Some(format!("{damage}; not used")))),
+    }
+}
+
+impl Recorder {
+    /// Takes note of an item the run hands out: a digest is written with
+    /// its key; the end (`None`) means the run went through the tree.
+    pub(crate) fn saw(&mut self, item: Option<&Result<FileDigest, Error>>) {
+        let digest = match item {
+            None => {
+                self.complete = true;
+                return;
+            }
+            Some(Ok(digest)) => digest,
+            Some(Err(_)) => return,
+        };
+        let path = digest.path_bytes();
+        self.last = Some(path.to_vec());
+        let key = {
+            let mut pending = self
+                .shared
+                .pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            loop {
+                match pending.front() {
+                    Some((p, _)) if p.as_slice() < path => {
+                        pending.pop_front();
+                    }
+                    Some((p, key)) if p.as_slice() == path => {
+                        let key = *key;
+                        pending.pop_front();
+                        break Some(key);
+                    }
+                    _ => break None,
+                }
+            }
+        };
+        let Some(key) = key else { return };
+        if !key.settled(self.start) || key.size != digest.size {
+            self.recent += 1;
+            return;
+        }
+        let record = Record {
+            path: path.to_vec(),
+            key,
+            digest: digest.sum,
+        };
+        self.push(&record);
+    }
+
+    fn push(&mut self, record: &Record) {
+        let Some(writer) = self.writer.as_mut() else {
+            return;
+        };
+        match writer.push(record) {
+            Ok(()) => self.kept += 1,
+            Err(err) => {
+                self.failed = Some(err);
+                self.writer = None;
+            }
+        }
+    }
+
+    /// Keeps the new cache in place of the old one: whole if the run went
+    /// through the tree, else with the old records after the last path
+    /// handed out. Call it once the run has ended or been cancelled; a
+    /// second call does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Cache`] if the new cache could not be written or put in
+    /// place; the old one is then as it was.
+    pub(crate) fn save(&mut self) -> Result<Summary, Error> {
+        let path = self.path.clone();
+        let failed = |reason: String| Error::Cache {
+            path: path.clone(),
+            reason,
+        };
+        if let Some(err) = self.failed.take() {
+            return Err(failed(format!("cannot write: {}", io_reason(&err))));
+        }
+        if self.writer.is_none() {
+            return Err(failed("already kept".into()));
+        }
+        if self.complete {
+            // The walk has ended: what it did not reach was not found.
+            if let Ok(old) = self.shared.old.try_lock() {
+                Walking {
+                    shared: &self.shared,
+                    old,
+                }
+                .drain();
+            }
+        } else {
+            self.carry_old_tail();
+        }
+        if let Some(err) = self.failed.take() {
+            return Err(failed(format!("cannot write: {}", io_reason(&err))));
+        }
+        let writer = self.writer.take().expect("checked above");
+        let temp = writer
+            .finish()
+            .map_err(|err| failed(format!("cannot write: {}", io_reason(&err))))?;
+        temp.persist(&self.path)
+            .map_err(|err| failed(format!("cannot replace it: {}", io_reason(&err.error))))?;
+        let warning = self
+            .shared
+            .warning
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        Ok(Summary {
+            path: self.path.clone(),
+            unchanged: self.shared.unchanged.load(Ordering::Relaxed),
+            kept: self.kept,
+            recent: self.recent,
+            dropped: self.shared.dropped.load(Ordering::Relaxed),
+            complete: self.complete,
+            warning,
+        })
+    }
+
+    /// Copies the records of the cache on disk after the last path handed
+    /// out (the run stopped before it got there), up to any damage.
+    fn carry_old_tail(&mut self) {
+        let Ok(file) = File::open(&self.path) else {
+            return;
+        };
+        let Ok(Start::Cache(reader)) = Reader::start(file) else {
+            return;
+        };
+        let last = self.last.clone().or_else(|| {
+            self.writer
+                .as_ref()
+                .and_then(|w| w.last().map(<[u8]>::to_vec))
+        });
+        for record in reader {
+            let Ok(record) = record else { break };
+            if last
+                .as_deref()
+                .is_some_and(|last| record.path.as_slice() <= last)
+            {
+                continue;
+            }
+            self.push(&record);
+            if self.writer.is_none() {
+                break;
+            }
+        }
+    }
+}
