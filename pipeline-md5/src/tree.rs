@@ -398,7 +398,7 @@ impl Iterator for Digests {
     fn next(&mut self) -> Option<Self::Item> {
         let item = self.iter.next();
         if let Some(cache) = self.cache.as_mut() {
-            cache.saw(item.as_ref());
+            cache.saw(item.as_ref(), self.cancel.is_cancelled());
         }
         item
     }

@@ -346,13 +346,7 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Shared>, Recorder), Error> {
         _ => Path::new("."),
     };
     let name = target.file_name().unwrap_or(OsStr::new("cache"));
-    let mut prefix = std::ffi::OsString::from(".");
-    prefix.push(name);
-    prefix.push(".");
-    let temp = tempfile::Builder::new()
-        .prefix(&prefix)
-        .suffix(".tmp")
-        .tempfile_in(dir)
+    let temp = temp_beside(dir, name)
         .and_then(|temp| {
             if let Some(mode) = mode {
                 let perms = std::fs::Permissions::from_mode(mode & 0o7777);
@@ -361,7 +355,7 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Shared>, Recorder), Error> {
             Ok(temp)
         })
         .and_then(Writer::new)
-        .map_err(|err| failed(format!("cannot write beside it: {}", io_reason(&err))))?;
+        .map_err(|err| failed(format!("cannot write beside it: {}", os_reason(&err))))?;
     let shared = Arc::new(Shared {
         old: Mutex::new(Old {
             reader: old,
@@ -384,6 +378,44 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Shared>, Recorder), Error> {
         complete: false,
     };
     Ok((shared, recorder))
+}
+
+/// A new file `DIR/.NAME.PID.N.tmp`, readable by its owner only, removed
+/// when dropped unless persisted.
+fn temp_beside(dir: &Path, name: &OsStr) -> io::Result<tempfile::NamedTempFile> {
+    let pid = std::process::id();
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    for n in 0..1000u32 {
+        let mut file_name = std::ffi::OsString::from(".");
+        file_name.push(name);
+        file_name.push(format!(".{pid}.{}.tmp", seed.wrapping_add(n)));
+        let path = dir.join(file_name);
+        let created = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path);
+        match created {
+            Ok(file) => {
+                let path = tempfile::TempPath::try_from_path(path)?;
+                return Ok(tempfile::NamedTempFile::from_parts(file, path));
+            }
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(err) => return Err(err),
+        }
+    }
+    Err(io::Error::from_raw_os_error(libc::EEXIST))
+}
+
+/// The reason for `err` as md5sum words it, without the path some
+/// errors (tempfile's) add to their text.
+fn os_reason(err: &io::Error) -> String {
+    match err.raw_os_error() {
+        Some(code) => io_reason(&io::Error::from_raw_os_error(code)),
+        None => io_reason(err),
+    }
 }
 
 /// The old cache at `path`, ready to read its records (`None`: there is
@@ -420,11 +452,12 @@ fn open_old(path: &Path) -> Result<(Option<Reader<File>>, Option<u32>, Option<St
 
 impl Recorder {
     /// Takes note of an item the run hands out: a digest is written with
-    /// its key; the end (`None`) means the run went through the tree.
-    pub(crate) fn saw(&mut self, item: Option<&Result<FileDigest, Error>>) {
+    /// its key; the end (`None`) of a run not `cancelled` means the run
+    /// went through the tree.
+    pub(crate) fn saw(&mut self, item: Option<&Result<FileDigest, Error>>, cancelled: bool) {
         let digest = match item {
             None => {
-                self.complete = true;
+                self.complete = !cancelled;
                 return;
             }
             Some(Ok(digest)) => digest,
@@ -494,7 +527,7 @@ impl Recorder {
             reason,
         };
         if let Some(err) = self.failed.take() {
-            return Err(failed(format!("cannot write: {}", io_reason(&err))));
+            return Err(failed(format!("cannot write: {}", os_reason(&err))));
         }
         if self.writer.is_none() {
             return Err(failed("already kept".into()));
@@ -512,14 +545,14 @@ impl Recorder {
             self.carry_old_tail();
         }
         if let Some(err) = self.failed.take() {
-            return Err(failed(format!("cannot write: {}", io_reason(&err))));
+            return Err(failed(format!("cannot write: {}", os_reason(&err))));
         }
         let writer = self.writer.take().expect("checked above");
         let temp = writer
             .finish()
-            .map_err(|err| failed(format!("cannot write: {}", io_reason(&err))))?;
+            .map_err(|err| failed(format!("cannot write: {}", os_reason(&err))))?;
         temp.persist(&self.path)
-            .map_err(|err| failed(format!("cannot replace it: {}", io_reason(&err.error))))?;
+            .map_err(|err| failed(format!("cannot replace it: {}", os_reason(&err.error))))?;
         let warning = self
             .shared
             .warning
