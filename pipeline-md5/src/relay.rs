@@ -367,6 +367,7 @@ mod tests {
             fail_fast: false,
             engine,
             digesters: 2,
+            cache: None,
         }
     }
 

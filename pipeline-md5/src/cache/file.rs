@@ -389,3 +389,125 @@ impl<W: Write> Writer<W> {
             .map_err(io::IntoInnerError::into_error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(i: usize, path_len: usize) -> Record {
+        let mut path = format!("d/{i:08}").into_bytes();
+        path.resize(path_len.max(path.len()), b'x');
+        Record {
+            path,
+            key: Key {
+                size: i as u64,
+                mtime: (i as i64 - 5, 999_999_999),
+                ctime: (-(i as i64), 0),
+                ino: u64::MAX - i as u64,
+                dev: 7,
+            },
+            digest: [i as u8; 16],
+        }
+    }
+
+    fn written(records: &[Record]) -> Vec<u8> {
+        let mut w = Writer::new(Vec::new()).unwrap();
+        for r in records {
+            w.push(r).unwrap();
+        }
+        w.finish().unwrap()
+    }
+
+    fn read(bytes: &[u8]) -> (Vec<Record>, Option<Damage>) {
+        let reader = match Reader::start(bytes).unwrap() {
+            Start::Cache(reader) => reader,
+            Start::Damaged(damage) => return (Vec::new(), Some(damage)),
+            _ => panic!("not read as a cache"),
+        };
+        let mut got = Vec::new();
+        for r in reader {
+            match r {
+                Ok(r) => got.push(r),
+                Err(d) => return (got, Some(d)),
+            }
+        }
+        (got, None)
+    }
+
+    #[test]
+    fn records_round_trip_across_frames() {
+        let records: Vec<Record> = (0..5000).map(|i| record(i, 10 + i % 300)).collect();
+        let bytes = written(&records);
+        assert!(bytes.len() > 10 * FRAME);
+        assert_eq!(read(&bytes), (records, None));
+        assert_eq!(read(&written(&[])), (Vec::new(), None));
+    }
+
+    #[test]
+    fn records_out_of_order_are_left_out_by_the_writer() {
+        let (a, b) = (record(1, 0), record(2, 0));
+        let bytes = written(&[b.clone(), a, b.clone()]);
+        assert_eq!(read(&bytes), (vec![b], None));
+    }
+
+    #[test]
+    fn every_damage_stops_the_reader_at_a_frame_never_yields_a_wrong_record() {
+        let records: Vec<Record> = (0..3000).map(|i| record(i, 40)).collect();
+        let good = written(&records);
+        // Flip each byte of the file in turn, in steps: the records read
+        // are always a prefix of the ones written.
+        for at in (MAGIC.len() + 4..good.len()).step_by(997) {
+            let mut bad = good.clone();
+            bad[at] ^= 0x01;
+            let (got, damage) = read(&bad);
+            assert!(damage.is_some(), "flip at {at} not found");
+            assert_eq!(got[..], records[..got.len()], "flip at {at}");
+        }
+        for len in (MAGIC.len() + 5..good.len()).step_by(1009) {
+            let (got, damage) = read(&good[..len]);
+            assert!(damage.is_some(), "cut at {len} not found");
+            assert_eq!(got[..], records[..got.len()], "cut at {len}");
+        }
+    }
+
+    #[test]
+    fn the_start_says_what_a_file_is() {
+        let good = written(&[record(1, 0)]);
+        assert!(matches!(
+            Reader::start(&b"d41d8cd98f00b204e9800998ecf8427e  x\n"[..]).unwrap(),
+            Start::Foreign
+        ));
+        assert!(matches!(
+            Reader::start(&b"md5"[..]).unwrap(),
+            Start::Damaged(_)
+        ));
+        let mut other = good.clone();
+        other[MAGIC.len()] = 2;
+        assert!(matches!(
+            Reader::start(&other[..]).unwrap(),
+            Start::Version(2)
+        ));
+        // A cache of another algorithm, written frame by frame.
+        let frame = |index: u64, payload: &[u8]| {
+            let len = (payload.len() as u32).to_le_bytes();
+            [&len[..], payload, &check(index, payload)].concat()
+        };
+        let header = [6, b's', b'h', b'a', b'2', b'5', b'6', 32];
+        let bytes = [
+            &MAGIC[..],
+            &VERSION.to_le_bytes(),
+            &frame(0, &header),
+            &frame(1, &[]),
+        ]
+        .concat();
+        // The same frame out of its place is damage.
+        let moved = [&MAGIC[..], &VERSION.to_le_bytes(), &frame(1, &header)].concat();
+        assert!(matches!(
+            Reader::start(&moved[..]).unwrap(),
+            Start::Damaged(_)
+        ));
+        assert!(
+            matches!(Reader::start(&bytes[..]).unwrap(), Start::Algorithm(name) if name == "sha256")
+        );
+    }
+}

@@ -599,3 +599,33 @@ impl Recorder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(mtime: (i64, u32), ctime: (i64, u32)) -> Key {
+        Key {
+            size: 1,
+            mtime,
+            ctime,
+            ino: 2,
+            dev: 3,
+        }
+    }
+
+    #[test]
+    fn a_key_is_kept_only_once_both_times_are_a_margin_before_the_run() {
+        let start = UNIX_EPOCH + Duration::new(1000, 500_000_000);
+        // Fine times: 1 s before the start, both of them.
+        assert!(key((999, 500_000_000), (999, 400_000_000)).settled(start));
+        assert!(!key((999, 500_000_001), (900, 1)).settled(start));
+        assert!(!key((900, 1), (999, 600_000_000)).settled(start));
+        // Whole seconds: 3 s.
+        assert!(key((997, 0), (997, 0)).settled(start));
+        assert!(!key((998, 0), (990, 0)).settled(start));
+        // The future, and before the epoch.
+        assert!(!key((5000, 1), (10, 1)).settled(start));
+        assert!(key((-10, 1), (-10, 1)).settled(start));
+    }
+}
