@@ -340,7 +340,11 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Shared>, Recorder), Error> {
         }
         _ => path.to_path_buf(),
     };
-    let (old, mode, warning) = open_old(&target).map_err(failed)?;
+    let Found {
+        reader: old,
+        mode,
+        warning,
+    } = open_old(&target).map_err(failed)?;
     let dir = match target.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -418,16 +422,37 @@ fn os_reason(err: &io::Error) -> String {
     }
 }
 
-/// The old cache at `path`, ready to read its records (`None`: there is
-/// none, or none usable), its permissions, and a warning if it is not
-/// used whole.
-fn open_old(path: &Path) -> Result<(Option<Reader<File>>, Option<u32>, Option<String>), String> {
+/// What is found at the cache's path before a run.
+struct Found {
+    /// The old cache, ready to read its records (`None`: there is none,
+    /// or none usable).
+    reader: Option<Reader<File>>,
+    /// Its permissions, for the new one.
+    mode: Option<u32>,
+    /// Why it is not used whole.
+    warning: Option<String>,
+}
+
+impl Found {
+    fn new(reader: Option<Reader<File>>, mode: Option<u32>, warning: Option<String>) -> Found {
+        Found {
+            reader,
+            mode,
+            warning,
+        }
+    }
+}
+
+/// The old cache at `path`.
+fn open_old(path: &Path) -> Result<Found, String> {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path);
     let file = match file {
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok((None, None, None)),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            return Ok(Found::new(None, None, None))
+        }
         Err(err) => return Err(io_reason(&err)),
         Ok(file) => file,
     };
@@ -437,16 +462,19 @@ fn open_old(path: &Path) -> Result<(Option<Reader<File>>, Option<u32>, Option<St
     }
     let mode = Some(meta.mode());
     if meta.len() == 0 {
-        return Ok((None, mode, None));
+        return Ok(Found::new(None, mode, None));
     }
     match Reader::start(file).map_err(|err| io_reason(&err))? {
-        Start::Cache(reader) => Ok((Some(reader), mode, None)),
+        Start::Cache(reader) => Ok(Found::new(Some(reader), mode, None)),
         Start::Foreign => Err("not an md5pipe cache; left as it is".into()),
         Start::Version(v) => Err(format!(
             "a cache of format {v}, which this md5pipe does not read; left as it is"
         )),
-        Start::Algorithm(name) => Ok((None, mode, Some(format!("holds {name} digests, not used")))),
-        Start::Damaged(damage) => Ok((None, mode, Some(format!("{damage}; not used")))),
+        Start::Algorithm(name) => {
+            let warning = format!("holds {name} digests, not used");
+            Ok(Found::new(None, mode, Some(warning)))
+        }
+        Start::Damaged(damage) => Ok(Found::new(None, mode, Some(format!("{damage}; not used")))),
     }
 }
 
