@@ -3,7 +3,8 @@
 //! It digests every regular file below each PATH in parallel and prints
 //! lines GNU `md5sum -c` verifies, in bytewise path order as they become
 //! known; `-c` verifies such lists, `--diff` audits a tree against one,
-//! `--tree-digest` prints one digest per tree. The contract is
+//! `--tree-digest` prints one digest per tree, `--cache` reads only the
+//! files that changed since the last run. The contract is
 //! `docs/md5pipe.md`; the work is done by the library `pipeline_md5`
 //! (walk, digest engines, list checking, audit), which has no command-line
 //! dependencies. This crate is the command line: its arguments are parsed

@@ -65,6 +65,14 @@
 //!    behind the files it holds up, so what waits there stays bounded;
 //!    [`Digests`] hands the outcomes out one by one.
 //!
+//! # With a cache ([`cache`], `md5pipe --cache`)
+//!
+//! The walk also stats each file as it lists its directory and looks it up
+//! in the old cache as it goes (both in path order); a file whose key
+//! matches carries its digest from there through steps 2-5 without being
+//! opened, and the consumer writes every digest with its key to the new
+//! cache.
+//!
 //! # Reading files: blocking beats `async-fs`
 //!
 //! Digesters read with `std::fs` in a blocking stage by default ([`Io`]):
