@@ -4,7 +4,8 @@
 //! lines GNU `md5sum -c` verifies, in bytewise path order as they become
 //! known; `-c` verifies such lists, `--diff` audits a tree against one,
 //! `--tree-digest` prints one digest per tree, `--json` a JSON object per
-//! file, and `-a` picks SHA-1, SHA-256, SHA-512 or BLAKE3 instead of MD5.
+//! file, `--cache` reads only the files that changed since the last run,
+//! and `-a` picks SHA-1, SHA-256, SHA-512 or BLAKE3 instead of MD5.
 //! Its usage is in `docs/md5pipe.md`; the work is done by the library
 //! `pipeline_md5` (walk, digest engines, list checking, audit), which has
 //! no command-line dependencies. This crate is the command line: its
@@ -87,6 +88,13 @@ struct Args {
     /// relative to PATH, in bytewise order), the same wherever the tree is.
     #[arg(long, conflicts_with_all = ["check", "diff", "binary", "text", "fail_fast"])]
     tree_digest: bool,
+
+    /// Keep each file's digest in FILE with its size, times, inode and
+    /// device, and read a file again only when these changed (a new FILE
+    /// is created; one that is not a cache is refused). The output is the
+    /// same as without it. One PATH; see the README for what it trusts.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["check", "files_from"])]
+    cache: Option<OsString>,
 
     /// End each output line with NUL, not newline, and do not escape names
     /// (with -c: lists have NUL-terminated lines).
@@ -369,7 +377,19 @@ fn run() -> i32 {
         .exclude(&args.exclude)
         .and_then(|f| f.include(&args.include))
         .unwrap_or_else(|err| usage_error(&err.to_string()));
+    if args.cache.is_some() {
+        if args.paths.len() > 1 {
+            usage_error("--cache keeps one tree: give at most one PATH");
+        }
+        if args.paths.first().is_some_and(|p| p == "-") {
+            usage_error("--cache: standard input has nothing to keep");
+        }
+        if args.algorithm != Algorithm::Md5 {
+            usage_error("--cache keeps MD5 digests only: leave out -a");
+        }
+    }
     let mut options = Options::default()
+        .cache(args.cache.map(PathBuf::from))
         .engine(engine)
         .filter(filter)
         .files_from(args.files_from.as_ref().map(|list| FilesFrom {

@@ -47,6 +47,9 @@ pub(crate) struct Job {
     /// How many digesters share the files (the last files of the walk are
     /// split among them).
     pub(crate) digesters: usize,
+    /// The old cache the walk looks each file up in, and where it queues
+    /// their keys (`Options::cache`).
+    pub(crate) cache: Option<Arc<crate::cache::Shared>>,
 }
 
 /// Sends every regular file the walk finds downstream, one at a time.

@@ -37,6 +37,16 @@ pub enum Error {
     /// nothing ran.
     #[error("invalid setting: {0}")]
     Config(String),
+    /// The cache (`Options::cache`) could not be used or kept: it could
+    /// not be read, is not a cache, or could not be written; the cache on
+    /// disk is then as it was.
+    #[error("{}: {reason}", path.display())]
+    Cache {
+        /// The cache file.
+        path: PathBuf,
+        /// What went wrong, worded for a message.
+        reason: String,
+    },
     /// The pipeline runtime failed for a reason of its own (a panicking
     /// stage, named in the error).
     #[error(transparent)]

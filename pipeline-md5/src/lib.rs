@@ -40,6 +40,7 @@
 //! - [`checklist`]: parsing `md5sum -c` lists and wording their results.
 //! - [`check`]: verifying lists with the same pipeline.
 //! - [`audit`]: a manifest against a tree, as a streaming merge-join.
+//! - [`cache`]: digests kept beside a tree, so that a run reads only what changed.
 //! - [`stdio`]: which standard descriptors the process started without.
 //!
 //! # The life of a file (the bounded design)
@@ -65,6 +66,14 @@
 //!    behind the files it holds up, so what waits there stays bounded;
 //!    [`Digests`] hands the outcomes out one by one.
 //!
+//! # With a cache ([`cache`], `md5pipe --cache`)
+//!
+//! The walk also stats each file as it lists its directory and looks it up
+//! in the old cache as it goes (both in path order); a file whose key
+//! matches carries its digest from there through steps 2-5 without being
+//! opened, and the consumer writes every digest with its key to the new
+//! cache.
+//!
 //! # Reading files: blocking beats `async-fs`
 //!
 //! Digesters read with `std::fs` in a blocking stage by default ([`Io`]):
@@ -80,6 +89,7 @@
 
 pub mod algorithm;
 pub mod audit;
+pub mod cache;
 pub mod check;
 pub mod checklist;
 pub mod digest;
@@ -205,6 +215,7 @@ fn article(root: &Path, opts: &Options) -> Result<Vec<FileDigest>, Error> {
         algorithm: opts.algorithm,
         engine: opts.engine,
         digesters: opts.digesters,
+        cache: None,
     };
     collect_article(tree::start(job, opts), &walk_error)
 }

@@ -13,13 +13,16 @@ use std::os::fd::BorrowedFd;
 
 use rustix::fs::{statat, AtFlags, FileType, RawDir, Stat};
 
+use crate::cache::Key;
+
 /// What the walk knows of a child before it visits it.
 #[derive(Debug)]
 pub(crate) enum Kind {
-    /// A regular file, and its size when it was stat'ed (a symlink followed
-    /// with `-L`, or a file system that gives no type in its listing); 0
-    /// when the listing's type was enough.
-    File { size: u64 },
+    /// A regular file, and its size and stat key when it was stat'ed (a
+    /// symlink followed with `-L`, a file system that gives no type in its
+    /// listing, or every file when the listing stats files for a cache);
+    /// 0 and `None` when the listing's type was enough.
+    File { size: u64, key: Option<Key> },
     /// A directory, and its device and inode when it was stat'ed (for an
     /// early loop check with `-L`; the walk checks again once it is open).
     Dir { id: Option<(u64, u64)> },
@@ -34,6 +37,7 @@ impl Kind {
         match FileType::from_raw_mode(stat.st_mode) {
             FileType::RegularFile => Some(Kind::File {
                 size: u64::try_from(stat.st_size).unwrap_or(0),
+                key: Some(Key::of_stat(stat)),
             }),
             FileType::Directory => Some(Kind::Dir {
                 id: Some((stat.st_dev, stat.st_ino)),
@@ -64,7 +68,9 @@ pub(crate) struct Listing {
 impl Listing {
     /// Reads the directory open at `dir`, from where its offset is. Symlinks are
     /// resolved if `follow_links`, else skipped with FIFOs and devices;
-    /// directories are stat'ed (for their device and inode) if `stat_dirs`.
+    /// directories are stat'ed (for their device and inode) if `stat_dirs`;
+    /// regular files are stat'ed (for their [`Key`], relative to `dir`,
+    /// following no symlink) if `stat_files`.
     ///
     /// # Errors
     ///
@@ -74,6 +80,7 @@ impl Listing {
         dir: BorrowedFd<'_>,
         follow_links: bool,
         stat_dirs: bool,
+        stat_files: bool,
     ) -> io::Result<Listing> {
         let mut listing = Listing {
             names: Vec::new(),
@@ -96,11 +103,19 @@ impl Listing {
             }
             // The listing's type is enough for files and directories: only
             // a symlink to follow, a file system that gives no type
-            // (`DT_UNKNOWN`), or a directory when its device matters
-            // (`stat_dirs`), costs a `stat`.
+            // (`DT_UNKNOWN`), a directory when its device matters
+            // (`stat_dirs`), or a file when a cache needs its key
+            // (`stat_files`), costs a `stat`.
             let stat = |flags| statat(dir, dent.file_name(), flags).map_err(io::Error::from);
             let kind = match dent.file_type() {
-                FileType::RegularFile => Kind::File { size: 0 },
+                FileType::RegularFile if !stat_files => Kind::File { size: 0, key: None },
+                FileType::RegularFile => match stat(AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) => match Kind::of(&st) {
+                        Some(kind) => kind,
+                        None => continue,
+                    },
+                    Err(err) => Kind::Failed(err),
+                },
                 FileType::Directory if !stat_dirs => Kind::Dir { id: None },
                 FileType::Directory => match stat(AtFlags::SYMLINK_NOFOLLOW) {
                     Ok(st) => match Kind::of(&st) {

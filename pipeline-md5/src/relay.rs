@@ -368,6 +368,7 @@ mod tests {
             algorithm: Default::default(),
             engine,
             digesters: 2,
+            cache: None,
         }
     }
 

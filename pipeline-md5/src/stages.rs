@@ -74,8 +74,13 @@ pub(crate) fn walk_roots<T>(job: &Job, em: &mut Emitter<T>, mut found: impl Foun
         .files_from
         .as_ref()
         .map(|from| crate::roots::Listed::new(from, em.cancel_signal().clone()));
+    let mut cache = job.cache.as_ref().map(|shared| shared.walking());
     for root in given.chain(listed.into_iter().flatten()) {
-        let walk = root.map(|root| Walk::new(root, job.follow_links).filter(job.filter.clone()));
+        let walk = root.map(|root| {
+            Walk::new(root, job.follow_links)
+                .filter(job.filter.clone())
+                .stat_files(cache.is_some())
+        });
         let items: Box<dyn Iterator<Item = Result<crate::walk::Entry, crate::walk::WalkError>>> =
             match walk {
                 Ok(walk) => Box::new(walk),
@@ -86,7 +91,10 @@ pub(crate) fn walk_roots<T>(job: &Job, em: &mut Emitter<T>, mut found: impl Foun
                 return;
             }
             let sent = match item {
-                Ok(entry) => {
+                Ok(mut entry) => {
+                    if let Some(cache) = cache.as_mut() {
+                        cache.entry(&mut entry);
+                    }
                     job.progress.found(entry.size);
                     found.file(entry, em)
                 }
@@ -119,6 +127,9 @@ pub(crate) fn open_entry(
     cancel: Option<&Cancel>,
     progress: &Progress,
 ) -> Opened {
+    if let Some(sum) = entry.known {
+        return Opened::Done(Ok(sum));
+    }
     // Only MD5 runs in lanes: a file of another algorithm is digested
     // here, one at a time, and comes to the lanes done.
     if entry.is_stdin() || algorithm != Algorithm::Md5 {
@@ -132,7 +143,10 @@ pub(crate) fn open_entry(
     match opened {
         Err(err) => Opened::Done(Err(DigestError::Open(err))),
         Ok((file, meta)) if meta.is_file() => {
-            progress.sized(meta.len());
+            if entry.key.is_none() {
+                // The walk did not stat it: its size is news.
+                progress.sized(meta.len());
+            }
             Opened::Lane(file, meta.len())
         }
         Ok((_, meta)) => Opened::Done(Err(DigestError::NotRegular {
@@ -184,6 +198,9 @@ pub(crate) fn digest_walked(
     cancel: Option<&Cancel>,
     progress: &Progress,
 ) -> Result<Sum, DigestError> {
+    if let Some(sum) = entry.known {
+        return Ok(sum);
+    }
     with_digester(
         chunk,
         algorithm,
@@ -252,6 +269,9 @@ async fn digest_async(
     cancel: Option<&Cancel>,
     progress: &Arc<Progress>,
 ) -> Result<Sum, DigestError> {
+    if let Some(sum) = entry.known {
+        return Ok(sum);
+    }
     if entry.is_stdin() {
         let (entry, cancel, progress) = (entry.clone(), cancel.cloned(), progress.clone());
         return smol::unblock(move || {

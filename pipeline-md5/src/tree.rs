@@ -154,6 +154,11 @@ pub struct Options {
     pub filter: std::sync::Arc<crate::filter::Filter>,
     /// Roots read from a list after the ones given (`--files-from`).
     pub files_from: Option<crate::roots::FilesFrom>,
+    /// A cache of digests to read files only if they changed, and to
+    /// update ([`crate::cache`]; `md5pipe --cache FILE`). It needs one
+    /// root and no [`files_from`](Self::files_from); keep it at the end
+    /// of the run with [`Digests::save_cache`].
+    pub cache: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -173,6 +178,7 @@ impl Default for Options {
             check_untagged: None,
             filter: Default::default(),
             files_from: None,
+            cache: None,
         }
     }
 }
@@ -211,6 +217,12 @@ impl Options {
     /// Sets [`files_from`](Self::files_from).
     pub fn files_from(mut self, from: Option<crate::roots::FilesFrom>) -> Options {
         self.files_from = from;
+        self
+    }
+
+    /// Sets [`cache`](Self::cache).
+    pub fn cache(mut self, cache: Option<PathBuf>) -> Options {
+        self.cache = cache;
         self
     }
 
@@ -346,6 +358,7 @@ pub struct Digests {
     cancel: Cancel,
     live: LiveTasks,
     progress: Arc<Progress>,
+    cache: Option<crate::cache::Recorder>,
 }
 
 impl std::fmt::Debug for Digests {
@@ -379,13 +392,37 @@ impl Digests {
     pub fn live_tasks(&self) -> LiveTasks {
         self.live.clone()
     }
+
+    /// Keeps what the run learnt in its cache ([`Options::cache`]): the
+    /// digest and key of every file handed out so far replace the old
+    /// cache, a `rename` beside it. If the iterator did not reach its
+    /// end (a cancel, or the caller stopped early), the old records of
+    /// the paths after the last one handed out are kept too, so that the
+    /// next run goes on from here. Call it once the caller is done with
+    /// the items, after a cancel if it stops early; without it the old
+    /// cache stays as it was. `Ok(None)`: the run has no cache.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Cache`] if the new cache could not be written or put in
+    /// place (the old one is then as it was), or if it was kept already.
+    pub fn save_cache(&mut self) -> Result<Option<crate::cache::Summary>, Error> {
+        match self.cache.as_mut() {
+            Some(cache) => cache.save().map(Some),
+            None => Ok(None),
+        }
+    }
 }
 
 impl Iterator for Digests {
     type Item = Result<FileDigest, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.iter.next()
+        let item = self.iter.next();
+        if let Some(cache) = self.cache.as_mut() {
+            cache.saw(item.as_ref(), self.cancel.is_cancelled());
+        }
+        item
     }
 }
 
@@ -448,15 +485,31 @@ fn boxed<T: IntoDigested>(
 ///
 /// # Errors
 ///
-/// [`Error::Config`] if a count in `opts` is 0; then nothing ran.
+/// [`Error::Config`] if a count in `opts` is 0, or a cache is asked for
+/// with other than one root or with a list of roots; [`Error::Cache`] if
+/// the cache cannot be read, is not one, or nothing can be written beside
+/// it. Then nothing ran.
 pub fn digest_tree<I, P>(roots: I, opts: &Options) -> Result<Digests, Error>
 where
     I: IntoIterator<Item = P>,
     P: Into<PathBuf>,
 {
     opts.validate()?;
+    let roots: Arc<[PathBuf]> = roots.into_iter().map(Into::into).collect();
+    let (cache, recorder) = match &opts.cache {
+        None => (None, None),
+        Some(_) if roots.len() != 1 || opts.files_from.is_some() => {
+            return Err(Error::Config(
+                "a cache keeps one tree: give one root and no list of roots".into(),
+            ));
+        }
+        Some(path) => {
+            let (shared, recorder) = crate::cache::open(path)?;
+            (Some(shared), Some(recorder))
+        }
+    };
     let job = Job {
-        roots: roots.into_iter().map(Into::into).collect(),
+        roots,
         follow_links: opts.follow_links,
         filter: opts.filter.clone(),
         files_from: opts.files_from.clone(),
@@ -469,8 +522,11 @@ where
         algorithm: opts.algorithm,
         engine: opts.engine,
         digesters: opts.digesters,
+        cache,
     };
-    Ok(start(job, opts))
+    let mut digests = start(job, opts);
+    digests.cache = recorder;
+    Ok(digests)
 }
 
 /// Declares and starts the pipeline of `opts.mode` over `job`.
@@ -509,6 +565,7 @@ where
         cancel: design.cancel_signal(),
         live: design.live_tasks(),
         progress,
+        cache: None,
     }
 }
 

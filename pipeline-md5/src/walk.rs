@@ -33,6 +33,8 @@ use std::sync::Arc;
 use rustix::fs::{fstat, openat, Mode, OFlags, CWD};
 
 use crate::beneath::open_beneath;
+use crate::cache::Key;
+use crate::digest::Sum;
 use crate::filter::Filter;
 use crate::listing::{Kind, Listing};
 use ignore::gitignore::Gitignore;
@@ -50,10 +52,17 @@ pub struct Entry {
     /// The file's size in bytes when the walk stat'ed it: a root, or a
     /// symlink followed with `-L`. The walk takes the type of other entries
     /// from the directory listing and stats nothing, so their size is 0
-    /// here; the digester learns it from the opened file.
+    /// here; the digester learns it from the opened file. With
+    /// [`Walk::stat_files`] every file is stat'ed and its size known.
     pub size: u64,
     /// How to open it.
     pub(crate) source: Source,
+    /// Its stat key, taken before it is read: roots, and every file with
+    /// [`Walk::stat_files`].
+    pub(crate) key: Option<Key>,
+    /// Its digest, known from a cache whose entry matches `key`: then the
+    /// file is not read.
+    pub(crate) known: Option<Sum>,
 }
 
 /// A path the walk could not read. The walk goes on after it.
@@ -229,6 +238,7 @@ pub struct Walk {
     anchor: Option<Arc<OwnedFd>>,
     stack: Vec<Frame>,
     filter: Arc<Filter>,
+    stat_files: bool,
 }
 
 /// One directory on the current branch: its identity, its path (as given
@@ -276,6 +286,8 @@ impl Entry {
             display,
             size,
             source: Source::Path,
+            key: None,
+            known: None,
         }
     }
 
@@ -338,7 +350,19 @@ impl Walk {
             anchor: None,
             stack: Vec::new(),
             filter: Arc::default(),
+            stat_files: false,
         }
+    }
+
+    /// With `yes`, every file is stat'ed as its directory is listed
+    /// (relative to the directory, following no symlink, or following it
+    /// with `-L`), so that each [`Entry`] knows its size and stat key
+    /// before it is read: what a cache ([`crate::cache`]) compares. A
+    /// file that cannot be stat'ed then is a walk error, as one that
+    /// cannot be opened is a read error.
+    pub fn stat_files(mut self, yes: bool) -> Walk {
+        self.stat_files = yes;
+        self
     }
 
     /// The walk yields only what `filter` keeps (see [`crate::filter`]).
@@ -381,6 +405,8 @@ impl Walk {
                 display,
                 size: 0,
                 source: Source::Stdin,
+                key: None,
+                known: None,
             }));
         }
         let meta = match fs::metadata(&self.root) {
@@ -388,7 +414,9 @@ impl Walk {
             Err(source) => return Some(Err(io_error(display, source))),
         };
         if meta.is_file() {
-            return Some(Ok(Entry::at_path(self.root.clone(), display, meta.len())));
+            let mut entry = Entry::at_path(self.root.clone(), display, meta.len());
+            entry.key = Some(Key::of_metadata(&meta));
+            return Some(Ok(entry));
         }
         if !meta.is_dir() {
             return None;
@@ -396,7 +424,12 @@ impl Walk {
         crate::pause::before_open(&display);
         let listed = open_dir(&self.root, None).and_then(|fd| {
             let id = dir_id(&fd)?;
-            let listing = Listing::read(fd.as_fd(), self.follow_links, self.listing_stats_dirs())?;
+            let listing = Listing::read(
+                fd.as_fd(),
+                self.follow_links,
+                self.listing_stats_dirs(),
+                self.stat_files,
+            )?;
             let anchor = (!self.follow_links).then(|| Arc::new(fd));
             Ok((id, anchor, listing))
         });
@@ -426,7 +459,12 @@ impl Walk {
             id: dir_id(&fd)?,
             path: path.to_path_buf(),
             rel: rel.to_path_buf(),
-            listing: Listing::read(fd.as_fd(), self.follow_links, self.listing_stats_dirs())?,
+            listing: Listing::read(
+                fd.as_fd(),
+                self.follow_links,
+                self.listing_stats_dirs(),
+                self.stat_files,
+            )?,
             rules: self.rules(path, rel),
         })
     }
@@ -463,7 +501,7 @@ impl Iterator for Walk {
             }
             let display = clean(path.as_os_str().as_bytes());
             let id = match kind {
-                Kind::File { size } => {
+                Kind::File { size, key } => {
                     let source = match &self.anchor {
                         Some(root) => Source::Beneath {
                             root: root.clone(),
@@ -476,6 +514,8 @@ impl Iterator for Walk {
                         display,
                         size,
                         source,
+                        key,
+                        known: None,
                     }));
                 }
                 Kind::Failed(source) => return Some(Err(io_error(display, source))),

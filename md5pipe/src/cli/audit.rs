@@ -9,7 +9,7 @@ use pipeline::Cancel;
 use super::bar::Bar;
 use super::digest::message;
 use super::output::{Lines, WriteFailed};
-use super::{final_status, Common, Interrupts, FAILURE, USAGE};
+use super::{final_status, Common, Interrupts, FAILURE};
 use pipeline_md5::audit::{Counts, Join, Manifest, Mark};
 use pipeline_md5::digest_tree;
 use pipeline_md5::escape::{needs_escape, push_name, quote};
@@ -50,10 +50,7 @@ pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
     let options = cmd.common.options.clone().fail_fast(false);
     let mut run = match digest_tree(vec![root], &options) {
         Ok(run) => run,
-        Err(err) => {
-            pipeline_md5::stdio::to_stderr(format!("md5pipe: {err}\n").as_bytes());
-            return USAGE;
-        }
+        Err(err) => return super::cache::not_started(&err),
     };
     interrupts.watch(run.cancel_signal());
     let mut out = Lines::new();
@@ -95,6 +92,7 @@ pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
         }
     }
     run.cancel_signal().cancel();
+    failed |= super::cache::keep(&mut run, cmd.common.stats, &bar);
     let interrupted = interrupts.exit_status().is_some();
     let counts = match broken {
         Some(err) => Err(err),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::bar::Bar;
 use super::json;
 use super::output::{Lines, WriteFailed};
-use super::{final_status, Common, Interrupts, USAGE};
+use super::{final_status, Common, Interrupts};
 use pipeline_md5::escape::quote;
 use pipeline_md5::{digest_tree, Error};
 
@@ -45,10 +45,7 @@ pub fn run_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
     let fail_fast = cmd.fail_fast || cmd.common.options.fail_fast;
     let mut run = match digest_tree(roots, &options) {
         Ok(run) => run,
-        Err(err) => {
-            pipeline_md5::stdio::to_stderr(format!("md5pipe: {err}\n").as_bytes());
-            return USAGE;
-        }
+        Err(err) => return super::cache::not_started(&err),
     };
     interrupts.watch(run.cancel_signal());
     let mut out = Lines::new();
@@ -89,6 +86,7 @@ pub fn run_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
     }
     // Stop the run (if a break left it running) and wait for its tasks.
     run.cancel_signal().cancel();
+    failed |= super::cache::keep(&mut run, cmd.common.stats, &bar);
     let stats = run.stats();
     drop(run);
     if let Err(WriteFailed::Other(reason)) = out.flush() {

@@ -13,6 +13,7 @@
 
 mod audit;
 mod bar;
+mod cache;
 mod check;
 mod digest;
 mod json;

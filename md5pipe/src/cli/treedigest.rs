@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use super::bar::Bar;
 use super::digest::{message, DigestCommand};
 use super::output::{Lines, WriteFailed};
-use super::{final_status, Interrupts, USAGE};
+use super::{final_status, Interrupts};
 use pipeline_md5::escape::format_line_of;
 use pipeline_md5::walk::clean;
 use pipeline_md5::{digest_tree, Progress};
@@ -39,10 +39,7 @@ pub fn run_tree_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
         let options = cmd.common.options.clone().fail_fast(false);
         let mut run = match digest_tree(vec![root.clone()], &options) {
             Ok(run) => run,
-            Err(err) => {
-                pipeline_md5::stdio::to_stderr(format!("md5pipe: {err}\n").as_bytes());
-                return USAGE;
-            }
+            Err(err) => return super::cache::not_started(&err),
         };
         interrupts.watch(run.cancel_signal());
         out.cancel_when_closed(run.cancel_signal());
@@ -70,6 +67,7 @@ pub fn run_tree_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
             }
         }
         run.cancel_signal().cancel();
+        failed |= super::cache::keep(&mut run, cmd.common.stats, &bar);
         stats = Some(run.stats());
         drop(run);
         if interrupts.exit_status().is_some() {

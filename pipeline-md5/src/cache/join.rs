@@ -1,0 +1,369 @@
+//! The join of a run with its cache: the walk's side looks each file up
+//! in the old cache ([`Walking`]), the consumer's side writes each digest
+//! handed out, with the key the walk took, to the new one ([`Recorder`]).
+//! Both go in path order; between them travel only the keys of the files
+//! in flight.
+
+use std::collections::VecDeque;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use super::file::{Reader, Start, Writer};
+use super::{open_old, os_reason, temp_beside, Found, Key, Record, Summary};
+use crate::algorithm::Hash;
+use crate::digest::Sum;
+use crate::error::Error;
+use crate::walk::{io_reason, Entry};
+use crate::FileDigest;
+
+/// What the walk and the consumer of a run share: the old cache, read by
+/// the walk, and the keys of the files in flight, for the consumer to
+/// write with their digests.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    old: Mutex<Old>,
+    pending: Mutex<VecDeque<(Vec<u8>, Key)>>,
+    unchanged: AtomicU64,
+    dropped: AtomicU64,
+    warning: Mutex<Option<String>>,
+}
+
+/// The old cache as the walk reads it: the reader (`None` at its end or
+/// after damage) and the record read but not yet passed.
+#[derive(Debug, Default)]
+struct Old {
+    reader: Option<Reader<File>>,
+    head: Option<Record>,
+}
+
+impl Shared {
+    fn warn(&self, text: String) {
+        let mut warning = self.warning.lock().unwrap_or_else(|p| p.into_inner());
+        warning.get_or_insert(text);
+    }
+
+    /// The walk's side of the join, held for the walk's length.
+    pub(crate) fn walking(&self) -> Walking<'_> {
+        Walking {
+            shared: self,
+            old: self.old.lock().unwrap_or_else(|p| p.into_inner()),
+        }
+    }
+}
+
+/// The walk's side: looks each walked file up in the old cache.
+pub(crate) struct Walking<'a> {
+    shared: &'a Shared,
+    old: MutexGuard<'a, Old>,
+}
+
+impl Walking<'_> {
+    /// The old record at the head, read if needed; `None` at the end or
+    /// after damage (reported once).
+    fn head(&mut self) -> Option<&Record> {
+        let old = &mut *self.old;
+        if old.head.is_none() {
+            match old.reader.as_mut()?.next() {
+                Some(Ok(record)) => old.head = Some(record),
+                Some(Err(damage)) => {
+                    old.reader = None;
+                    self.shared
+                        .warn(format!("{damage}; the files after it were read again"));
+                }
+                None => old.reader = None,
+            }
+        }
+        old.head.as_ref()
+    }
+
+    /// Looks `entry` up: if the old cache has a record for its path with
+    /// its key, the entry's digest is known. Its key is queued for the
+    /// consumer either way. Entries must come in bytewise path order (one
+    /// out of order is only not found).
+    pub(crate) fn entry(&mut self, entry: &mut Entry) {
+        let Some(key) = entry.key else { return };
+        while let Some(head) = self.head() {
+            match head.path.as_slice().cmp(&entry.display) {
+                std::cmp::Ordering::Less => {
+                    self.old.head = None;
+                    self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                std::cmp::Ordering::Equal => {
+                    let record = self.old.head.take().expect("the head was just read");
+                    if record.key == key {
+                        entry.known = Some(Sum {
+                            hash: Hash::md5(record.digest),
+                            size: key.size,
+                        });
+                        self.shared.unchanged.fetch_add(1, Ordering::Relaxed);
+                    }
+                    break;
+                }
+                std::cmp::Ordering::Greater => break,
+            }
+        }
+        let mut pending = self
+            .shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        pending.push_back((entry.display.clone(), key));
+    }
+
+    /// Counts the old records left as dropped: the walk has ended.
+    fn drain(&mut self) {
+        while self.head().is_some() {
+            self.old.head = None;
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The consumer's side: writes each digest handed out, with its key, to
+/// the new cache, and keeps the new cache at the end.
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    shared: Arc<Shared>,
+    /// The cache to replace.
+    path: PathBuf,
+    /// The new cache, until kept or failed.
+    writer: Option<Writer<tempfile::NamedTempFile>>,
+    /// The first error writing it.
+    failed: Option<io::Error>,
+    /// When the run started: keys later than this (less the margins) are
+    /// not kept.
+    start: SystemTime,
+    /// The last path handed out.
+    last: Option<Vec<u8>>,
+    kept: u64,
+    recent: u64,
+    complete: bool,
+}
+
+/// Opens the cache at `path` for a run: reads the start of the old one
+/// (if any), and starts the new one beside it. Returns the walk's and
+/// the consumer's sides.
+///
+/// # Errors
+///
+/// [`Error::Cache`]: the old cache cannot be read, is not a cache, or is
+/// of a format this version does not read; or nothing can be written
+/// beside it.
+pub(crate) fn open(path: &Path) -> Result<(Arc<Shared>, Recorder), Error> {
+    let start = SystemTime::now();
+    let failed = |reason: String| Error::Cache {
+        path: path.to_path_buf(),
+        reason,
+    };
+    // A symlink is followed, and its target replaced.
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            std::fs::canonicalize(path).map_err(|err| failed(io_reason(&err)))?
+        }
+        _ => path.to_path_buf(),
+    };
+    let Found {
+        reader: old,
+        mode,
+        warning,
+    } = open_old(&target).map_err(failed)?;
+    let dir = match target.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = target.file_name().unwrap_or(OsStr::new("cache"));
+    let temp = temp_beside(dir, name)
+        .and_then(|temp| {
+            if let Some(mode) = mode {
+                let perms = std::fs::Permissions::from_mode(mode & 0o7777);
+                temp.as_file().set_permissions(perms)?;
+            }
+            Ok(temp)
+        })
+        .and_then(Writer::new)
+        .map_err(|err| failed(format!("cannot write beside it: {}", os_reason(&err))))?;
+    let shared = Arc::new(Shared {
+        old: Mutex::new(Old {
+            reader: old,
+            head: None,
+        }),
+        pending: Mutex::default(),
+        unchanged: AtomicU64::new(0),
+        dropped: AtomicU64::new(0),
+        warning: Mutex::new(warning),
+    });
+    let recorder = Recorder {
+        shared: shared.clone(),
+        path: target,
+        writer: Some(temp),
+        failed: None,
+        start,
+        last: None,
+        kept: 0,
+        recent: 0,
+        complete: false,
+    };
+    Ok((shared, recorder))
+}
+
+impl Recorder {
+    /// Takes note of an item the run hands out: a digest is written with
+    /// its key; the end (`None`) of a run not `cancelled` means the run
+    /// went through the tree.
+    pub(crate) fn saw(&mut self, item: Option<&Result<FileDigest, Error>>, cancelled: bool) {
+        let digest = match item {
+            None => {
+                self.complete = !cancelled;
+                return;
+            }
+            Some(Ok(digest)) => digest,
+            Some(Err(_)) => return,
+        };
+        let path = digest.path_bytes();
+        let last = self.last.get_or_insert_with(Vec::new);
+        last.clear();
+        last.extend_from_slice(path);
+        let key = {
+            let mut pending = self
+                .shared
+                .pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            loop {
+                match pending.front() {
+                    Some((p, _)) if p.as_slice() < path => {
+                        pending.pop_front();
+                    }
+                    Some((p, key)) if p.as_slice() == path => {
+                        let key = *key;
+                        pending.pop_front();
+                        break Some(key);
+                    }
+                    _ => break None,
+                }
+            }
+        };
+        let Some(key) = key else { return };
+        if !key.settled(self.start) || key.size != digest.size {
+            self.recent += 1;
+            return;
+        }
+        // The cache keeps MD5s only (`--cache` refuses other algorithms).
+        let Some(md5) = digest.sum.to_md5() else {
+            return;
+        };
+        let record = Record {
+            path: path.to_vec(),
+            key,
+            digest: md5,
+        };
+        self.push(&record);
+    }
+
+    fn push(&mut self, record: &Record) {
+        let Some(writer) = self.writer.as_mut() else {
+            return;
+        };
+        match writer.push(record) {
+            Ok(()) => self.kept += 1,
+            Err(err) => {
+                self.failed = Some(err);
+                self.writer = None;
+            }
+        }
+    }
+
+    /// Keeps the new cache in place of the old one: whole if the run went
+    /// through the tree, else with the old records after the last path
+    /// handed out. Call it once the run has ended or been cancelled; a
+    /// second call does nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Cache`] if the new cache could not be written or put in
+    /// place; the old one is then as it was.
+    pub(crate) fn save(&mut self) -> Result<Summary, Error> {
+        let path = self.path.clone();
+        let failed = |reason: String| Error::Cache {
+            path: path.clone(),
+            reason,
+        };
+        if let Some(err) = self.failed.take() {
+            return Err(failed(format!("cannot write: {}", os_reason(&err))));
+        }
+        if self.writer.is_none() {
+            return Err(failed("already kept".into()));
+        }
+        if self.complete {
+            // The walk has ended: what it did not reach was not found.
+            if let Ok(old) = self.shared.old.try_lock() {
+                Walking {
+                    shared: &self.shared,
+                    old,
+                }
+                .drain();
+            }
+        } else {
+            self.carry_old_tail();
+        }
+        if let Some(err) = self.failed.take() {
+            return Err(failed(format!("cannot write: {}", os_reason(&err))));
+        }
+        let writer = self.writer.take().expect("checked above");
+        let temp = writer
+            .finish()
+            .map_err(|err| failed(format!("cannot write: {}", os_reason(&err))))?;
+        temp.persist(&self.path)
+            .map_err(|err| failed(format!("cannot replace it: {}", os_reason(&err.error))))?;
+        let warning = self
+            .shared
+            .warning
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        Ok(Summary {
+            path: self.path.clone(),
+            unchanged: self.shared.unchanged.load(Ordering::Relaxed),
+            kept: self.kept,
+            recent: self.recent,
+            dropped: self.shared.dropped.load(Ordering::Relaxed),
+            complete: self.complete,
+            warning,
+        })
+    }
+
+    /// Copies the records of the cache on disk after the last path handed
+    /// out (the run stopped before it got there), up to any damage.
+    fn carry_old_tail(&mut self) {
+        let Ok(file) = File::open(&self.path) else {
+            return;
+        };
+        let Ok(Start::Cache(reader)) = Reader::start(file) else {
+            return;
+        };
+        let last = self.last.clone().or_else(|| {
+            self.writer
+                .as_ref()
+                .and_then(|w| w.last().map(<[u8]>::to_vec))
+        });
+        for record in reader {
+            let Ok(record) = record else { break };
+            if last
+                .as_deref()
+                .is_some_and(|last| record.path.as_slice() <= last)
+            {
+                continue;
+            }
+            self.push(&record);
+            if self.writer.is_none() {
+                break;
+            }
+        }
+    }
+}
