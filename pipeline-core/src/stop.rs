@@ -1,7 +1,8 @@
 //! How a run stops: its close-to-cancel signal ([`Cancel`], the article's
 //! `done`), the first reason it stopped ([`Record`], see
-//! [`crate::outcome`]), and the closers of its links ([`Closers`], see
-//! [`crate::link::closers`]), held together as the run's [`Stop`].
+//! [`crate::outcome`]), the closers of its links ([`Closers`], see
+//! [`crate::link::closers`]) and its drain ([`DrainState`], see
+//! [`crate::run::drain`]), held together as the run's [`Stop`].
 //!
 //! The run's own reasons (a stage's error or panic, the sink satisfied,
 //! the deadline) are recorded first, then the signal is closed; a close
@@ -17,6 +18,7 @@ use crate::cancel::{Cancel, Listener};
 use crate::error::{panic_message, Error};
 use crate::link::closers::{Closer, Closers};
 use crate::outcome::{Reason, Record};
+use crate::run::drain::DrainState;
 
 /// A run's signal, the first reason it stopped, and its links' closers.
 /// Cloning is cheap; every clone stops the same run.
@@ -30,6 +32,7 @@ pub(crate) struct Stop {
 struct Shared {
     record: Record,
     closers: Closers,
+    drain: Arc<DrainState>,
 }
 
 /// The signal holds the run's shared part weakly: once the run and its
@@ -49,6 +52,7 @@ impl Stop {
         let run = Arc::new(Shared {
             record: Record::default(),
             closers: Closers::new(),
+            drain: Arc::new(DrainState::new(&cancel)),
         });
         let listener: Weak<Shared> = Arc::downgrade(&run);
         cancel.listen(listener);
@@ -95,6 +99,34 @@ impl Stop {
         self.close_with(Reason::TimedOut(after));
     }
 
+    /// Closes the signal because the run was drained and its items in
+    /// flight did not reach the sink `within` the drain's time; loses to
+    /// any reason recorded first.
+    pub(crate) fn drain_expired(&self, within: Duration) {
+        self.close_with(Reason::DrainExpired(within));
+    }
+
+    /// The run's drain: the sources' signal, and the count of items let
+    /// go of unfinished.
+    #[inline(always)]
+    pub(crate) fn drain(&self) -> &Arc<DrainState> {
+        &self.run.drain
+    }
+
+    /// Whether the run's sources should stop producing (a drain, or the
+    /// signal closed). One atomic load.
+    #[inline(always)]
+    pub(crate) fn draining(&self) -> bool {
+        self.run.drain.sources().is_cancelled()
+    }
+
+    /// Counts `n` items let go of unfinished (see
+    /// [`Error::DrainTimeout`]); for the paths a run takes once stopped.
+    #[cold]
+    pub(crate) fn lose(&self, n: usize) {
+        self.run.drain.lose(n);
+    }
+
     /// Why the run stopped, if it has stopped early.
     pub(crate) fn reason(&self) -> Option<Reason> {
         let reason = self.run.record.get(&self.cancel);
@@ -107,7 +139,8 @@ impl Stop {
     /// The run's error for the reason it stopped, if that reason is an
     /// error.
     pub(crate) fn outcome(&self) -> Result<(), Error> {
-        self.reason().map_or(Ok(()), Reason::into_result)
+        let dropped = self.run.drain.lost();
+        self.reason().map_or(Ok(()), |r| r.into_result(dropped))
     }
 
     /// Runs `closer` when the signal closes (at once if it has): how a

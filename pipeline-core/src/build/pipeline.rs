@@ -24,7 +24,7 @@ use crate::link::{link, LinkTx, Writer};
 use crate::node::emitter::{make_emitter, AsyncEmitter, Emitter};
 use crate::node::source::{async_source, blocking_source, iter_source, stream_source};
 use crate::run::ctx::RunCtx;
-use crate::run::Errors;
+use crate::run::{Drain, Errors};
 use crate::stats::{Kind, Local, StageStats, Stats};
 use crate::stop::Stop;
 use crate::Item;
@@ -130,6 +130,14 @@ impl Pipeline {
         self.graph.stop.cancel().clone()
     }
 
+    /// A handle that drains the run gracefully (see [`Drain`]); here for
+    /// a run whose sink starts it at once ([`Flow::stream`],
+    /// [`Flow::iter`]), or for a stage or sink function that drains its
+    /// own run. Take it before the run starts.
+    pub fn drain_handle(&self) -> Drain {
+        self.graph.drain_handle()
+    }
+
     /// The run's live-task counter.
     pub fn live_tasks(&self) -> LiveTasks {
         self.graph.live.clone()
@@ -208,7 +216,7 @@ impl Pipeline {
             ctx.spawn(guard_panics(
                 cfg.name,
                 ctx.stop.clone(),
-                stream_source(stream, w, stats, ctx.cancel().clone()),
+                stream_source(stream, w, stats, ctx.stop.drain().sources().clone()),
             ))
         })
     }
@@ -279,9 +287,7 @@ impl Pipeline {
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.source(unbatched(&cfg.into()), move |tx, cfg, stats, ctx| {
-            let em = AsyncEmitter {
-                inner: make_emitter(tx, cfg.name.clone(), &cfg, stats, ctx),
-            };
+            let em = AsyncEmitter::new(make_emitter(tx, cfg.name.clone(), &cfg, stats, ctx));
             ctx.spawn(async_source(producer, em))
         })
     }

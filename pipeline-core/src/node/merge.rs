@@ -93,14 +93,17 @@ async fn forward_items<T>(p: Packet<T>, output: &mut Writer<T>, stats: &mut Loca
                     }
                 };
                 if !settled(pushed, output, stats).await {
+                    output.lose(items.len());
                     return false;
                 }
             }
             return true;
         }
     };
-    for m in msgs {
+    let mut msgs = msgs.into_iter();
+    while let Some(m) = msgs.next() {
         if output.send(m, stats).await.is_err() {
+            output.lose(msgs.len());
             return false;
         }
     }

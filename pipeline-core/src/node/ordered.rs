@@ -50,12 +50,16 @@ async fn dispatcher<T>(
     // Its output is the jobs channel, not a link: it holds no room.
     while let Some(msg) = input.next(&mut stats, Clear::no_output()).await {
         let Some(permit) = or_cancel(permits.acquire_arc(), ctx.cancel()).await else {
+            ctx.stop.lose(1);
             return;
         };
         let job = Job { seq, msg, permit };
         match or_cancel(jobs.send(job), ctx.cancel()).await {
             Some(Ok(())) => {}
-            _ => return,
+            _ => {
+                ctx.stop.lose(1);
+                return;
+            }
         }
         seq += 1;
     }
@@ -71,10 +75,10 @@ async fn ordered_worker<T, U: Send + 'static, O: Op<T, U>>(
 ) {
     loop {
         if ctx.cancel().is_cancelled() {
-            return;
+            break;
         }
         let Some(job) = recv_timed(&jobs, ctx.cancel(), &mut stats).await else {
-            return;
+            break;
         };
         let done_item = match job.msg {
             Err(e) => Done::Forward(Err(e)),
@@ -87,13 +91,13 @@ async fn ordered_worker<T, U: Send + 'static, O: Op<T, U>>(
                 Step::Fail(e) => {
                     stats.errors += 1;
                     ctx.stop.fail(e);
-                    return;
+                    break;
                 }
                 Step::Stop => {
                     stats.errors += 1;
-                    return;
+                    break;
                 }
-                Step::Cancelled => return,
+                Step::Cancelled => break,
             },
         };
         let fin = Finished {
@@ -104,9 +108,12 @@ async fn ordered_worker<T, U: Send + 'static, O: Op<T, U>>(
         // Unbounded, but never holds more than `width + window` results:
         // each carries one of the permits.
         if done.try_send(fin).is_err() {
-            return;
+            ctx.stop.lose(1);
+            break;
         }
     }
+    // What the workers left in the jobs channel goes with the run.
+    lose_rest(&jobs, &ctx);
 }
 
 async fn collector<U: Send + 'static>(
@@ -124,12 +131,12 @@ async fn collector<U: Send + 'static>(
             Err(async_channel::TryRecvError::Closed) => break,
             Err(async_channel::TryRecvError::Empty) => {
                 if output.flush(&mut stats).await.is_err() {
-                    return;
+                    return lose_window(&done, waiting.len(), &ctx);
                 }
                 match or_cancel(done.recv(), ctx.cancel()).await {
                     Some(Ok(f)) => f,
                     Some(Err(_)) => break,
-                    None => return,
+                    None => return lose_window(&done, waiting.len(), &ctx),
                 }
             }
         };
@@ -141,12 +148,32 @@ async fn collector<U: Send + 'static>(
             };
             drop(permit);
             if !ok {
-                return;
+                return lose_window(&done, waiting.len(), &ctx);
             }
             next += 1;
         }
     }
     let _ = output.flush(&mut stats).await;
+}
+
+/// Closes a channel of the stage's own once the run stopped, and counts
+/// what is left in it with the run's lost items.
+#[cold]
+fn lose_rest<X>(rx: &Receiver<X>, ctx: &RunCtx) {
+    rx.close();
+    let mut lost = 0;
+    while rx.try_recv().is_ok() {
+        lost += 1;
+    }
+    ctx.stop.lose(lost);
+}
+
+/// The collector stopped with `waiting` results in its window: counts
+/// them, and the results still on their way, with the run's lost items.
+#[cold]
+fn lose_window<U>(done: &Receiver<Finished<U>>, waiting: usize, ctx: &RunCtx) {
+    ctx.stop.lose(waiting);
+    lose_rest(done, ctx);
 }
 
 /// Spawns an ordered stage: dispatcher, `cfg.workers` workers, collector.

@@ -20,6 +20,7 @@ use crate::stats::{Kind, Local, StageStats, Stats};
 pub(crate) mod blocking_pool;
 pub(crate) mod ctx;
 pub(crate) mod deadline;
+pub(crate) mod drain;
 pub(crate) mod errors;
 pub(crate) mod iter;
 pub(crate) mod join;
@@ -27,6 +28,7 @@ pub(crate) mod pool;
 pub(crate) mod start;
 pub(crate) mod stream;
 
+pub use drain::Drain;
 pub use errors::Errors;
 pub use iter::RunIter;
 pub use stream::RunStream;
@@ -135,7 +137,9 @@ impl<O: Send + 'static> Run<O> {
     /// # Errors
     /// The run's first error ([`Error::Stage`], [`Error::Panic`]),
     /// [`Error::Cancelled`] if cancelled from outside, [`Error::Timeout`] if
-    /// its [`deadline`](Self::deadline) passed, [`Error::Config`] if a
+    /// its [`deadline`](Self::deadline) passed, [`Error::DrainTimeout`] if
+    /// it was drained ([`drain_handle`](Self::drain_handle)) and the items
+    /// in flight did not reach the sink in time, [`Error::Config`] if a
     /// setting is invalid (then nothing ran). Every task of the run has ended
     /// when this returns, whatever it returns.
     pub fn run(self) -> Result<O, Error> {
@@ -226,6 +230,13 @@ impl<O: Send + 'static> Run<O> {
     /// The run's close-to-cancel signal.
     pub fn cancel_signal(&self) -> Cancel {
         self.graph.stop.cancel().clone()
+    }
+
+    /// A handle that drains this run gracefully: its sources stop, the
+    /// items in flight reach the sink within the time given, or the run
+    /// is cancelled and ends with [`Error::DrainTimeout`]; see [`Drain`].
+    pub fn drain_handle(&self) -> Drain {
+        self.graph.drain_handle()
     }
 
     /// Errors that reach this run's sink as items under
