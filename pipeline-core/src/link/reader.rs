@@ -79,6 +79,10 @@ pub(crate) struct Reader<T> {
 /// writer that finds it closed counts its own).
 impl<T> Drop for Reader<T> {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Unwinding: the run fails with the panic, and counts nothing.
+            return;
+        }
         let mut lost = self.pending.len();
         if self.stop.cancel().is_cancelled() {
             self.rx.close();
