@@ -67,6 +67,12 @@
 //! its arguments and settings, and its [`Declared::build`] declares step 1
 //! afresh for every run.
 //!
+//! With the `tracing` feature, each task spawned at step 2 runs in a span
+//! of its stage, errors and panics are events where the run's stop
+//! records them, and step 7 reports each stage's counters as an event
+//! (`trace.rs`; the section "Traces" below, present in the docs built with
+//! the feature, and the README).
+//!
 //! # A tour
 //!
 //! ```
@@ -220,6 +226,7 @@
 //! item per packet): a packet goes when full or when the stage would wait
 //! for input.
 
+#![cfg_attr(feature = "tracing", doc = include_str!("../../docs/tracing.md"))]
 #![warn(missing_docs)]
 
 mod build;
@@ -237,6 +244,7 @@ mod stop;
 mod sync;
 #[cfg(feature = "tokio")]
 mod tokio_ctx;
+mod trace;
 
 pub use build::{
     AttemptError, ErrorPolicy, Flow, Pipeline, Retry, Retrying, StageConfig, DEFAULT_BATCH,

@@ -44,7 +44,11 @@ impl ErrorPolicy {
     pub(crate) fn raise(self, stage: Arc<str>, err: impl Into<BoxError>) -> Raised {
         let err = Error::stage(stage, err);
         match self {
-            ErrorPolicy::Continue => Raised::Travels(err),
+            ErrorPolicy::Continue => {
+                // Under fail-fast the run's stop reports it as it fails.
+                crate::trace::stage_error(&err);
+                Raised::Travels(err)
+            }
             _ => Raised::Fails(err),
         }
     }

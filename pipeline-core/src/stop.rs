@@ -75,6 +75,9 @@ impl Stop {
     /// Records `err` as the run's error if no other reason was recorded
     /// first, then closes the signal. Returns whether `err` won.
     pub(crate) fn fail(&self, err: Error) -> bool {
+        if let Error::Stage { .. } = err {
+            crate::trace::stage_error(&err);
+        }
         self.close_with(Reason::Failed(err))
     }
 
@@ -82,10 +85,9 @@ impl Stop {
     /// (or source, iterator or sink) panicked with `payload`: a panic is
     /// an error, and the first error wins. Returns whether it won.
     pub(crate) fn fail_panicked(&self, stage: Arc<str>, payload: &(dyn Any + Send)) -> bool {
-        self.fail(Error::Panic {
-            stage,
-            message: panic_message(payload),
-        })
+        let message = panic_message(payload);
+        crate::trace::stage_panic(&stage, &message);
+        self.fail(Error::Panic { stage, message })
     }
 
     /// Closes the signal because the run has what it needs; not an error.

@@ -27,6 +27,7 @@ use crate::run::ctx::RunCtx;
 use crate::run::{Drain, Errors};
 use crate::stats::{Kind, Local, StageStats, Stats};
 use crate::stop::Stop;
+use crate::trace::Worker;
 use crate::Item;
 
 /// Where a pipeline is declared: makes its sources and holds what every
@@ -190,11 +191,14 @@ impl Pipeline {
     {
         self.source(cfg, move |tx, cfg, stats, ctx| {
             let w = Writer::for_node(tx, &cfg, ctx.stop.clone());
-            ctx.spawn(guard_panics(
-                cfg.name,
-                ctx.stop.clone(),
-                iter_source(iter, w, stats),
-            ))
+            ctx.spawn_worker(
+                source_worker(&cfg),
+                guard_panics(
+                    cfg.name.clone(),
+                    ctx.stop.clone(),
+                    iter_source(iter, w, stats),
+                ),
+            )
         })
     }
 
@@ -213,11 +217,14 @@ impl Pipeline {
     {
         self.source(cfg, move |tx, cfg, stats, ctx| {
             let w = Writer::for_node(tx, &cfg, ctx.stop.clone());
-            ctx.spawn(guard_panics(
-                cfg.name,
-                ctx.stop.clone(),
-                stream_source(stream, w, stats, ctx.stop.drain().sources().clone()),
-            ))
+            ctx.spawn_worker(
+                source_worker(&cfg),
+                guard_panics(
+                    cfg.name.clone(),
+                    ctx.stop.clone(),
+                    stream_source(stream, w, stats, ctx.stop.drain().sources().clone()),
+                ),
+            )
         })
     }
 
@@ -262,7 +269,7 @@ impl Pipeline {
         };
         self.source(cfg, move |tx, cfg, stats, ctx| {
             let em = make_emitter(tx, cfg.name.clone(), &cfg, stats, ctx);
-            ctx.spawn(blocking_source(producer, em))
+            ctx.spawn_worker(source_worker(&cfg), blocking_source(producer, em))
         })
     }
 
@@ -288,7 +295,7 @@ impl Pipeline {
     {
         self.source(unbatched(&cfg.into()), move |tx, cfg, stats, ctx| {
             let em = AsyncEmitter::new(make_emitter(tx, cfg.name.clone(), &cfg, stats, ctx));
-            ctx.spawn(async_source(producer, em))
+            ctx.spawn_worker(source_worker(&cfg), async_source(producer, em))
         })
     }
 
@@ -350,6 +357,16 @@ impl Pipeline {
             batch: cfg.packet_cap(),
             node,
         }
+    }
+}
+
+/// The one task of the source of `cfg`, for its span.
+fn source_worker(cfg: &StageConfig) -> Worker<'_> {
+    Worker {
+        stage: &cfg.name,
+        role: "source",
+        width: 1,
+        index: 0,
     }
 }
 

@@ -20,6 +20,7 @@ use crate::node::op::{Op, Out};
 use crate::node::step::{apply, emit, Step};
 use crate::run::ctx::RunCtx;
 use crate::stats::{Local, StageStats};
+use crate::trace::Worker;
 use smol::Task;
 
 struct Job<T> {
@@ -197,30 +198,45 @@ where
     // Items in are counted by the dispatcher, items out by the collector;
     // only the workers' time counts as busy.
     let mut tasks = Vec::with_capacity(cfg.workers + 2);
-    tasks.push(ctx.spawn(dispatcher(
-        Reader::new(rx, ctx.stop.clone()),
-        jobs_tx,
-        permits,
-        ctx.clone(),
-        Local::new_uncounted(stats.clone()),
-    )));
-    for _ in 0..cfg.workers {
-        tasks.push(ctx.spawn(ordered_worker(
-            op.clone(),
-            jobs_rx.clone(),
-            done_tx.clone(),
-            cfg.name.clone(),
+    let worker = |role, index| Worker {
+        stage: &cfg.name,
+        role,
+        width: cfg.workers,
+        index,
+    };
+    tasks.push(ctx.spawn_worker(
+        worker("dispatcher", 0),
+        dispatcher(
+            Reader::new(rx, ctx.stop.clone()),
+            jobs_tx,
+            permits,
             ctx.clone(),
-            Local::new(stats.clone()),
-        )));
+            Local::new_uncounted(stats.clone()),
+        ),
+    ));
+    for index in 0..cfg.workers {
+        tasks.push(ctx.spawn_worker(
+            worker("worker", index),
+            ordered_worker(
+                op.clone(),
+                jobs_rx.clone(),
+                done_tx.clone(),
+                cfg.name.clone(),
+                ctx.clone(),
+                Local::new(stats.clone()),
+            ),
+        ));
     }
     drop(done_tx);
-    tasks.push(ctx.spawn(collector(
-        done_rx,
-        Writer::for_node(tx, cfg, ctx.stop.clone()),
-        cfg.name.clone(),
-        ctx.clone(),
-        Local::new_uncounted(stats.clone()),
-    )));
+    tasks.push(ctx.spawn_worker(
+        worker("collector", 0),
+        collector(
+            done_rx,
+            Writer::for_node(tx, cfg, ctx.stop.clone()),
+            cfg.name.clone(),
+            ctx.clone(),
+            Local::new_uncounted(stats.clone()),
+        ),
+    ));
     tasks
 }

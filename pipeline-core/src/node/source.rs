@@ -98,10 +98,13 @@ where
     // never wait for threads that others hold (see `pool`).
     let share = Share::new(1);
     share.take();
+    // The producer's thread reports in the source's span.
+    let carry = crate::trace::Carry::current();
     let res = crate::run::blocking_pool::unblock(move || {
         let cancel = em.stop.cancel().clone();
-        let r =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cancel.enter(|| f(&mut em))));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            carry.enter(|| cancel.enter(|| f(&mut em)))
+        }));
         if r.is_ok() {
             let _ = smol::block_on(em.writer.flush(&mut em.stats));
         }

@@ -16,6 +16,7 @@ use crate::executor::{block_on, spawn, LiveTasks};
 use crate::node::sink::SinkFn;
 use crate::node::sink_read::End;
 use crate::stats::{Kind, Local, StageStats, Stats};
+use crate::trace::Worker;
 
 pub(crate) mod blocking_pool;
 pub(crate) mod ctx;
@@ -151,7 +152,8 @@ impl<O: Send + 'static> Run<O> {
         // calling thread, it would make one thread more than the executor
         // has cores for: on a busy pipeline three threads then take turns
         // on two cores, and a run can take several times as long.
-        block_on(spawn(self.run_async()))
+        // Every task of the run reports to this thread's subscriber.
+        block_on(spawn(crate::trace::with_current(self.run_async())))
     }
 
     /// Follows the signal of the run whose stage calls this, if any.
@@ -174,7 +176,13 @@ impl<O: Send + 'static> Run<O> {
         self.graph.stats.add(stats.clone());
         let (ctx, tasks) = self.graph.start(self.input)?;
         let dropped = CancelOnDrop(Some(ctx.stop.clone()));
-        let fut = (self.sink)(ctx.stop.clone(), Local::new(stats));
+        let sink = Worker {
+            stage: &self.name,
+            role: "sink",
+            width: 1,
+            index: 0,
+        };
+        let fut = crate::trace::instrument(sink, (self.sink)(ctx.stop.clone(), Local::new(stats)));
         let out = WithCancel {
             cancel: ctx.cancel().clone(),
             fut: Box::pin(AssertUnwindSafe(fut).catch_unwind()),
@@ -200,6 +208,7 @@ impl<O: Send + 'static> Run<O> {
         tasks.join().await;
         dropped.disarm();
         ctx.stop.forget_closers();
+        crate::trace::publish(&self.graph.stats);
         match out {
             // The sink had what it asked for: the run has succeeded.
             Some((out, End::Satisfied)) => Ok(out),
