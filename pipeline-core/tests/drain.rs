@@ -278,6 +278,23 @@ fn a_drain_after_the_run_ended_does_nothing() {
 }
 
 #[test]
+fn a_run_drained_before_it_starts_makes_nothing() {
+    let (res, live) = watchdog("drain before the start", || {
+        let p = Pipeline::new();
+        let (live, drain) = (p.live_tasks(), p.drain_handle());
+        drain.drain(LONG);
+        let res = p
+            .from_iter("gen", 0u64..)
+            .map("id", |n| n)
+            .collect::<Vec<_>>()
+            .run();
+        (res, live.get())
+    });
+    assert_eq!(res.expect("no error"), Vec::<u64>::new());
+    assert_eq!(live, 0);
+}
+
+#[test]
 fn a_cancel_after_a_drain_cancels_the_run() {
     let (res, live) = watchdog("drain, then cancel", || {
         let p = Pipeline::new();

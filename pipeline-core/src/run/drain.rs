@@ -110,7 +110,9 @@ impl DrainState {
 ///
 /// A drain after the run has ended, or after it was cancelled, does
 /// nothing; a cancel after a drain cancels the run as usual
-/// ([`Error::Cancelled`](crate::Error::Cancelled)).
+/// ([`Error::Cancelled`](crate::Error::Cancelled)). A run drained before
+/// it starts starts drained: its sources make nothing, and it ends at
+/// once with the sink's value for no items.
 ///
 /// ```
 /// use std::time::Duration;
