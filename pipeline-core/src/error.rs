@@ -53,9 +53,10 @@ pub enum Error {
         /// The time the drain gave the items in flight.
         within: Duration,
         /// How many items the run dropped unfinished: items waiting in a
-        /// link or in a batch not yet sent, and calls of a stage function
-        /// abandoned at the cancel (a result made and then not sent counts
-        /// as one, so a `flat_map` may count several for one input).
+        /// link, in a batch not yet sent or in an ordered stage's reorder
+        /// window, and calls of a stage function abandoned at the cancel
+        /// (a result made and then not sent counts as one, so a
+        /// `flat_map` may count several for one input).
         dropped: u64,
     },
     /// The pipeline was declared with an invalid setting (a width, buffer,

@@ -154,6 +154,9 @@ async fn collector<U: Send + 'static>(
             next += 1;
         }
     }
+    // Closed: every worker is gone. Results still in the window (behind
+    // one a worker dropped at a cancel) go with the run.
+    ctx.stop.lose(waiting.len());
     let _ = output.flush(&mut stats).await;
 }
 
