@@ -44,6 +44,21 @@ pub enum Error {
         /// How long after the run's start the deadline was.
         after: Duration,
     },
+    /// The run was drained ([`Drain::drain`](crate::Drain::drain)) and
+    /// the items in flight had not all reached the sink within the time
+    /// the drain gave them: the run was cancelled, as by its
+    /// [`Cancel`](crate::Cancel), and those items were dropped. A drain
+    /// that ends in time is no error: the run returns the sink's value.
+    DrainTimeout {
+        /// The time the drain gave the items in flight.
+        within: Duration,
+        /// How many items the run dropped unfinished: items waiting in a
+        /// link, in a batch not yet sent or in an ordered stage's reorder
+        /// window, and calls of a stage function abandoned at the cancel
+        /// (a result made and then not sent counts as one, so a
+        /// `flat_map` may count several for one input).
+        dropped: u64,
+    },
     /// The pipeline was declared with an invalid setting (a width, buffer,
     /// window or batch of 0, more workers than can run at once, stages of
     /// two different pipelines joined), or a flow built and never read by
@@ -63,6 +78,11 @@ impl std::fmt::Display for Error {
             Error::Panic { stage, message } => write!(f, "stage `{stage}` panicked: {message}"),
             Error::Cancelled => f.write_str("pipeline cancelled"),
             Error::Timeout { after } => write!(f, "the run's deadline passed after {after:?}"),
+            Error::DrainTimeout { within, dropped } => write!(
+                f,
+                "the drain did not end within {within:?}: the run was cancelled and \
+                 {dropped} item(s) in flight were dropped"
+            ),
             Error::Config { stage, message } => write!(f, "stage `{stage}`: {message}"),
         }
     }
@@ -95,7 +115,7 @@ impl Error {
             Error::Stage { stage, .. }
             | Error::Panic { stage, .. }
             | Error::Config { stage, .. } => Some(stage),
-            Error::Cancelled | Error::Timeout { .. } => None,
+            Error::Cancelled | Error::Timeout { .. } | Error::DrainTimeout { .. } => None,
         }
     }
 

@@ -67,6 +67,12 @@
 //! its arguments and settings, and its [`Declared::build`] declares step 1
 //! afresh for every run.
 //!
+//! With the `tracing` feature, each task spawned at step 2 runs in a span
+//! of its stage, errors and panics are events where the run's stop
+//! records them, and step 7 reports each stage's counters as an event
+//! (`trace.rs`; the section "Traces" below, present in the docs built with
+//! the feature, and the README).
+//!
 //! # A tour
 //!
 //! ```
@@ -149,6 +155,15 @@
 //! [`Error::Timeout`] unless it had already failed or ended. Its timer is
 //! a task of the run (`run/deadline.rs`), stopped when the run ends.
 //!
+//! A [`Drain`] ([`Run::drain_handle`], [`Pipeline::drain_handle`]) stops
+//! a run gracefully: its sources stop at their next packet (they look at
+//! the run's sources' signal once a packet, and one waiting for its input
+//! is interrupted), the items in flight reach the sink, and the run ends
+//! with the sink's value; if they have not within the drain's time, the
+//! same task cancels the run, which ends with [`Error::DrainTimeout`]
+//! counting the items it dropped (`run/drain.rs`; links, writers, readers
+//! and abandoned calls count what they drop once the run has stopped).
+//!
 //! An item can have a time limit and more than one try.
 //! [`StageConfig::item_timeout`] limits each call of an async or blocking
 //! stage function: an item past it is the stage's [`ItemTimeout`] error,
@@ -211,6 +226,7 @@
 //! item per packet): a packet goes when full or when the stage would wait
 //! for input.
 
+#![cfg_attr(feature = "tracing", doc = include_str!("../../docs/tracing.md"))]
 #![warn(missing_docs)]
 
 mod build;
@@ -228,6 +244,7 @@ mod stop;
 mod sync;
 #[cfg(feature = "tokio")]
 mod tokio_ctx;
+mod trace;
 
 pub use build::{
     AttemptError, ErrorPolicy, Flow, Pipeline, Retry, Retrying, StageConfig, DEFAULT_BATCH,
@@ -240,5 +257,5 @@ pub use executor::{block_on, live_tasks_total, spawn, threads, LiveTasks};
 pub use link::item::Item;
 pub use node::{AsyncEmitter, Cancelled, Emitter};
 pub use run::blocking_pool::unblock;
-pub use run::{Errors, Run, RunIter, RunStream};
+pub use run::{Drain, Errors, Run, RunIter, RunStream};
 pub use stats::{Kind, StageSnapshot, StageStats, Stats};

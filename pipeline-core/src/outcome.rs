@@ -6,7 +6,8 @@
 //! not the cancellations it caused in other stages; a run whose sink had
 //! what it asked for (`Finished`) reports no error raised after that; a
 //! run cancelled from outside reports [`Error::Cancelled`], one whose
-//! deadline passed [`Error::Timeout`].
+//! deadline passed [`Error::Timeout`], one whose drain did not end in time
+//! [`Error::DrainTimeout`].
 //!
 //! A signal closed with no reason recorded was closed from outside (a
 //! [`Cancel::cancel`] on a clone of it, or the signal it follows): the run
@@ -43,7 +44,11 @@ impl ErrorPolicy {
     pub(crate) fn raise(self, stage: Arc<str>, err: impl Into<BoxError>) -> Raised {
         let err = Error::stage(stage, err);
         match self {
-            ErrorPolicy::Continue => Raised::Travels(err),
+            ErrorPolicy::Continue => {
+                // Under fail-fast the run's stop reports it as it fails.
+                crate::trace::stage_error(&err);
+                Raised::Travels(err)
+            }
             _ => Raised::Fails(err),
         }
     }
@@ -59,17 +64,23 @@ pub(crate) enum Reason {
     Cancelled,
     /// The run's deadline passed, this long after its start.
     TimedOut(Duration),
+    /// The run was drained and its items in flight did not reach the sink
+    /// within this time.
+    DrainExpired(Duration),
     /// A stage failed or panicked: the run's first error.
     Failed(Error),
 }
 
 impl Reason {
-    /// The run's error for this reason, if it is an error.
-    pub(crate) fn into_result(self) -> Result<(), Error> {
+    /// The run's error for this reason, if it is an error; `dropped` is
+    /// how many items the run let go of unfinished (reported for a drain
+    /// that ran out of time).
+    pub(crate) fn into_result(self, dropped: u64) -> Result<(), Error> {
         match self {
             Reason::Failed(e) => Err(e),
             Reason::Cancelled => Err(Error::Cancelled),
             Reason::TimedOut(after) => Err(Error::Timeout { after }),
+            Reason::DrainExpired(within) => Err(Error::DrainTimeout { within, dropped }),
             Reason::Finished => Ok(()),
         }
     }
@@ -166,18 +177,22 @@ mod tests {
 
     #[test]
     fn each_reason_makes_its_result() {
-        assert!(Reason::Finished.into_result().is_ok());
+        assert!(Reason::Finished.into_result(0).is_ok());
         assert!(matches!(
-            Reason::Cancelled.into_result(),
+            Reason::Cancelled.into_result(0),
             Err(Error::Cancelled)
         ));
         let after = Duration::from_millis(5);
         assert!(matches!(
-            Reason::TimedOut(after).into_result(),
+            Reason::TimedOut(after).into_result(0),
             Err(Error::Timeout { after: a }) if a == after
         ));
         assert!(matches!(
-            Reason::Failed(config("x")).into_result(),
+            Reason::DrainExpired(after).into_result(3),
+            Err(Error::DrainTimeout { within, dropped: 3 }) if within == after
+        ));
+        assert!(matches!(
+            Reason::Failed(config("x")).into_result(0),
             Err(Error::Config { .. })
         ));
     }

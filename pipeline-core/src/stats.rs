@@ -178,7 +178,8 @@ impl Local {
         }
     }
 
-    fn publish(&mut self) {
+    /// Adds the counters to the stage's shared ones now.
+    pub(crate) fn publish(&mut self) {
         let s = &self.stats;
         s.items_in
             .fetch_add(std::mem::take(&mut self.items_in), Ordering::Relaxed);

@@ -1,7 +1,8 @@
 //! How a run stops: its close-to-cancel signal ([`Cancel`], the article's
 //! `done`), the first reason it stopped ([`Record`], see
-//! [`crate::outcome`]), and the closers of its links ([`Closers`], see
-//! [`crate::link::closers`]), held together as the run's [`Stop`].
+//! [`crate::outcome`]), the closers of its links ([`Closers`], see
+//! [`crate::link::closers`]) and its drain ([`DrainState`], see
+//! [`crate::run::drain`]), held together as the run's [`Stop`].
 //!
 //! The run's own reasons (a stage's error or panic, the sink satisfied,
 //! the deadline) are recorded first, then the signal is closed; a close
@@ -17,6 +18,7 @@ use crate::cancel::{Cancel, Listener};
 use crate::error::{panic_message, Error};
 use crate::link::closers::{Closer, Closers};
 use crate::outcome::{Reason, Record};
+use crate::run::drain::DrainState;
 
 /// A run's signal, the first reason it stopped, and its links' closers.
 /// Cloning is cheap; every clone stops the same run.
@@ -30,6 +32,7 @@ pub(crate) struct Stop {
 struct Shared {
     record: Record,
     closers: Closers,
+    drain: Arc<DrainState>,
 }
 
 /// The signal holds the run's shared part weakly: once the run and its
@@ -49,6 +52,7 @@ impl Stop {
         let run = Arc::new(Shared {
             record: Record::default(),
             closers: Closers::new(),
+            drain: Arc::new(DrainState::new(&cancel)),
         });
         let listener: Weak<Shared> = Arc::downgrade(&run);
         cancel.listen(listener);
@@ -71,6 +75,9 @@ impl Stop {
     /// Records `err` as the run's error if no other reason was recorded
     /// first, then closes the signal. Returns whether `err` won.
     pub(crate) fn fail(&self, err: Error) -> bool {
+        if let Error::Stage { .. } = err {
+            crate::trace::stage_error(&err);
+        }
         self.close_with(Reason::Failed(err))
     }
 
@@ -78,10 +85,9 @@ impl Stop {
     /// (or source, iterator or sink) panicked with `payload`: a panic is
     /// an error, and the first error wins. Returns whether it won.
     pub(crate) fn fail_panicked(&self, stage: Arc<str>, payload: &(dyn Any + Send)) -> bool {
-        self.fail(Error::Panic {
-            stage,
-            message: panic_message(payload),
-        })
+        let message = panic_message(payload);
+        crate::trace::stage_panic(&stage, &message);
+        self.fail(Error::Panic { stage, message })
     }
 
     /// Closes the signal because the run has what it needs; not an error.
@@ -93,6 +99,34 @@ impl Stop {
     /// start; loses to any reason recorded first.
     pub(crate) fn time_out(&self, after: Duration) {
         self.close_with(Reason::TimedOut(after));
+    }
+
+    /// Closes the signal because the run was drained and its items in
+    /// flight did not reach the sink `within` the drain's time; loses to
+    /// any reason recorded first.
+    pub(crate) fn drain_expired(&self, within: Duration) {
+        self.close_with(Reason::DrainExpired(within));
+    }
+
+    /// The run's drain: the sources' signal, and the count of items let
+    /// go of unfinished.
+    #[inline(always)]
+    pub(crate) fn drain(&self) -> &Arc<DrainState> {
+        &self.run.drain
+    }
+
+    /// Whether the run's sources should stop producing (a drain, or the
+    /// signal closed). One atomic load.
+    #[inline(always)]
+    pub(crate) fn draining(&self) -> bool {
+        self.run.drain.sources().is_cancelled()
+    }
+
+    /// Counts `n` items let go of unfinished (see
+    /// [`Error::DrainTimeout`]); for the paths a run takes once stopped.
+    #[cold]
+    pub(crate) fn lose(&self, n: usize) {
+        self.run.drain.lose(n);
     }
 
     /// Why the run stopped, if it has stopped early.
@@ -107,7 +141,8 @@ impl Stop {
     /// The run's error for the reason it stopped, if that reason is an
     /// error.
     pub(crate) fn outcome(&self) -> Result<(), Error> {
-        self.reason().map_or(Ok(()), Reason::into_result)
+        let dropped = self.run.drain.lost();
+        self.reason().map_or(Ok(()), |r| r.into_result(dropped))
     }
 
     /// Runs `closer` when the signal closes (at once if it has): how a

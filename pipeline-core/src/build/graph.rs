@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::executor::LiveTasks;
 use crate::run::ctx::RunCtx;
 use crate::run::deadline::Deadline;
-use crate::run::Errors;
+use crate::run::{Drain, Errors};
 use crate::stats::Stats;
 use crate::stop::Stop;
 
@@ -22,6 +22,9 @@ pub(crate) struct Plan {
     pub(crate) policy: ErrorPolicy,
     /// When the run must end at the latest, if ever.
     pub(crate) deadline: Deadline,
+    /// Whether a [`Drain`](crate::Drain) handle was taken: then the run's
+    /// watch task keeps the drain's time.
+    pub(crate) drainable: bool,
     pub(crate) spawns: Vec<Spawn>,
     pub(crate) config_errors: Vec<Error>,
     pub(crate) bound: usize,
@@ -44,6 +47,16 @@ pub(crate) struct Graph {
 impl Graph {
     pub(crate) fn plan(&self) -> MutexGuard<'_, Plan> {
         self.plan.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A drain handle of the run; the run's watch task keeps its time.
+    /// Taken after the run started, a drain still stops the sources, but
+    /// no time limit is kept.
+    pub(crate) fn drain_handle(&self) -> Drain {
+        self.plan().drainable = true;
+        Drain {
+            state: self.stop.drain().clone(),
+        }
     }
 
     /// Records one node, which reads the nodes `inputs` of this graph: its

@@ -24,9 +24,10 @@ use crate::link::{link, LinkTx, Writer};
 use crate::node::emitter::{make_emitter, AsyncEmitter, Emitter};
 use crate::node::source::{async_source, blocking_source, iter_source, stream_source};
 use crate::run::ctx::RunCtx;
-use crate::run::Errors;
+use crate::run::{Drain, Errors};
 use crate::stats::{Kind, Local, StageStats, Stats};
 use crate::stop::Stop;
+use crate::trace::Worker;
 use crate::Item;
 
 /// Where a pipeline is declared: makes its sources and holds what every
@@ -130,6 +131,14 @@ impl Pipeline {
         self.graph.stop.cancel().clone()
     }
 
+    /// A handle that drains the run gracefully (see [`Drain`]); here for
+    /// a run whose sink starts it at once ([`Flow::stream`],
+    /// [`Flow::iter`]), or for a stage or sink function that drains its
+    /// own run. Take it before the run starts.
+    pub fn drain_handle(&self) -> Drain {
+        self.graph.drain_handle()
+    }
+
     /// The run's live-task counter.
     pub fn live_tasks(&self) -> LiveTasks {
         self.graph.live.clone()
@@ -182,11 +191,14 @@ impl Pipeline {
     {
         self.source(cfg, move |tx, cfg, stats, ctx| {
             let w = Writer::for_node(tx, &cfg, ctx.stop.clone());
-            ctx.spawn(guard_panics(
-                cfg.name,
-                ctx.stop.clone(),
-                iter_source(iter, w, stats),
-            ))
+            ctx.spawn_worker(
+                source_worker(&cfg),
+                guard_panics(
+                    cfg.name.clone(),
+                    ctx.stop.clone(),
+                    iter_source(iter, w, stats),
+                ),
+            )
         })
     }
 
@@ -205,11 +217,14 @@ impl Pipeline {
     {
         self.source(cfg, move |tx, cfg, stats, ctx| {
             let w = Writer::for_node(tx, &cfg, ctx.stop.clone());
-            ctx.spawn(guard_panics(
-                cfg.name,
-                ctx.stop.clone(),
-                stream_source(stream, w, stats, ctx.cancel().clone()),
-            ))
+            ctx.spawn_worker(
+                source_worker(&cfg),
+                guard_panics(
+                    cfg.name.clone(),
+                    ctx.stop.clone(),
+                    stream_source(stream, w, stats, ctx.stop.drain().sources().clone()),
+                ),
+            )
         })
     }
 
@@ -254,7 +269,7 @@ impl Pipeline {
         };
         self.source(cfg, move |tx, cfg, stats, ctx| {
             let em = make_emitter(tx, cfg.name.clone(), &cfg, stats, ctx);
-            ctx.spawn(blocking_source(producer, em))
+            ctx.spawn_worker(source_worker(&cfg), blocking_source(producer, em))
         })
     }
 
@@ -279,10 +294,8 @@ impl Pipeline {
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.source(unbatched(&cfg.into()), move |tx, cfg, stats, ctx| {
-            let em = AsyncEmitter {
-                inner: make_emitter(tx, cfg.name.clone(), &cfg, stats, ctx),
-            };
-            ctx.spawn(async_source(producer, em))
+            let em = AsyncEmitter::new(make_emitter(tx, cfg.name.clone(), &cfg, stats, ctx));
+            ctx.spawn_worker(source_worker(&cfg), async_source(producer, em))
         })
     }
 
@@ -344,6 +357,16 @@ impl Pipeline {
             batch: cfg.packet_cap(),
             node,
         }
+    }
+}
+
+/// The one task of the source of `cfg`, for its span.
+fn source_worker(cfg: &StageConfig) -> Worker<'_> {
+    Worker {
+        stage: &cfg.name,
+        role: "source",
+        width: 1,
+        index: 0,
     }
 }
 

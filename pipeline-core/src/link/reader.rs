@@ -21,6 +21,15 @@ enum Pending<T> {
 }
 
 impl<T> Pending<T> {
+    /// How many messages are left.
+    fn len(&self) -> usize {
+        match self {
+            Pending::Whole(v) => v.len(),
+            Pending::Items(it) => it.len(),
+            Pending::Many(it) => it.len(),
+        }
+    }
+
     #[inline(always)]
     fn next(&mut self) -> Option<Msg<T>> {
         match self {
@@ -62,6 +71,29 @@ pub(crate) struct Reader<T> {
     /// The permits of the packet being read, on a counted link. After
     /// `rx`, so that it is dropped after it (see [`Held`]).
     held: Held,
+}
+
+/// Counts what the reader drops unread with the run's lost items: the
+/// rest of its packet and, once the run is cancelled, what is left in the
+/// channel (closed first, so that no packet arrives after the count; a
+/// writer that finds it closed counts its own).
+impl<T> Drop for Reader<T> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Unwinding: the run fails with the panic, and counts nothing.
+            return;
+        }
+        let mut lost = self.pending.len();
+        if self.stop.cancel().is_cancelled() {
+            self.rx.close();
+            while let Ok(p) = self.rx.try_recv() {
+                lost += p.len();
+            }
+        }
+        if lost > 0 {
+            self.stop.lose(lost);
+        }
+    }
 }
 
 /// What [`Reader::try_next`] found.
@@ -333,63 +365,4 @@ impl<T> Reader<T> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::link::channel::channel;
-    use crate::stats::tests::local;
-
-    #[test]
-    fn a_cancel_wakes_a_blocked_reader_which_reads_as_not_exhausted() {
-        let stop = Stop::new();
-        let (tx, rx) = channel::<u32>(1, &stop);
-        let waiter = std::thread::spawn({
-            let stop = stop.clone();
-            move || {
-                let mut r = Reader::new(LinkRx { rx, permits: None }, stop);
-                let got = smol::block_on(r.wait(&mut local(), Clear::no_output()));
-                (got.is_none(), r.exhausted())
-            }
-        });
-        stop.cancel().cancel();
-        assert_eq!(waiter.join().unwrap(), (true, false));
-        drop(tx);
-    }
-
-    #[test]
-    fn a_refilled_batch_stays_whole_in_its_allocation() {
-        let stop = Stop::new();
-        let (tx, rx) = channel::<u32>(4, &stop);
-        let mut r = Reader::new(LinkRx { rx, permits: None }, stop);
-        let mut stats = local();
-        let batch = vec![1, 2, 3];
-        let at = batch.as_ptr();
-        tx.try_send(Packet::Items(batch)).unwrap();
-        tx.try_send(Packet::One(4)).unwrap();
-        tx.try_send(Packet::Items(vec![5, 6])).unwrap();
-        drop(tx);
-        // Waiting: the batch is not split, and it is the allocation sent.
-        assert!(matches!(
-            smol::block_on(r.refill(&mut stats, Clear::no_output())),
-            Refill::Batch
-        ));
-        let pending = r.pending_items().expect("the batch is pending");
-        assert_eq!(pending.as_slice(), [1, 2, 3]);
-        assert_eq!(pending.as_slice().as_ptr(), at);
-        pending.next();
-        // Not waiting: the rest of the batch first, then a one-item packet
-        // comes back as its item, and a batch stays whole.
-        assert!(matches!(r.try_refill(&mut stats), Refill::Item(Ok(2))));
-        assert!(matches!(r.try_refill(&mut stats), Refill::Item(Ok(3))));
-        assert!(matches!(r.try_refill(&mut stats), Refill::Item(Ok(4))));
-        assert!(matches!(r.try_refill(&mut stats), Refill::Batch));
-        assert_eq!(
-            r.pending_items().map(|p| p.as_slice().to_vec()),
-            Some(vec![5, 6])
-        );
-        r.pending_items()
-            .expect("the batch is pending")
-            .for_each(drop);
-        assert!(matches!(r.try_refill(&mut stats), Refill::Closed));
-        assert!(r.exhausted());
-    }
-}
+mod tests;

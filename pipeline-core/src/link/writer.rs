@@ -236,6 +236,20 @@ impl<T> Writer<T> {
         }
     }
 
+    /// Whether the run's sources should stop producing (a drain, or the
+    /// signal closed): what a source asks once a packet. One atomic load.
+    #[inline]
+    pub(crate) fn draining(&self) -> bool {
+        self.stop.draining()
+    }
+
+    /// Counts `n` messages its node drops unsent once the run stopped
+    /// (see [`Stop::lose`]).
+    #[cold]
+    pub(crate) fn lose(&self, n: usize) {
+        self.stop.lose(n);
+    }
+
     /// Whether a partial batch waits to be sent.
     #[inline]
     pub(crate) fn has_partial(&self) -> bool {
@@ -305,10 +319,17 @@ impl<T> Writer<T> {
 }
 
 impl<T> Drop for Writer<T> {
-    /// Gives back the permits of what it took and will never send.
+    /// Gives back the permits of what it took and will never send, and
+    /// counts what it drops unsent (nothing, after a flush) with the run's
+    /// lost items.
     fn drop(&mut self) {
         let unsent = self.partial_len();
         self.room.release(unsent);
+        let stalled = self.stalled.as_ref().map_or(0, Packet::len);
+        let lost = unsent + stalled + usize::from(self.waiting.is_some());
+        if lost > 0 {
+            self.stop.lose(lost);
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use crate::build::{StageConfig, PREALLOCATED_ITEMS};
 use crate::link::{LinkRx, LinkTx, Packet, Pushed, Reader, Taken, Writer};
 use crate::run::ctx::RunCtx;
 use crate::stats::{Local, StageStats};
+use crate::trace::Worker;
 
 /// Spawns one forwarder per input. Its output is packed and counted by the
 /// merge's own settings, as any stage's output is.
@@ -20,14 +21,25 @@ pub(crate) fn spawn_merge<T: Send + 'static>(
     stats: &Arc<StageStats>,
     ctx: &RunCtx,
 ) -> Vec<Task<()>> {
+    let width = inputs.len();
     inputs
         .into_iter()
-        .map(|rx| {
-            ctx.spawn(forward(
-                Reader::new(rx, ctx.stop.clone()),
-                Writer::for_node(tx.clone(), cfg, ctx.stop.clone()),
-                Local::new(stats.clone()),
-            ))
+        .enumerate()
+        .map(|(index, rx)| {
+            let worker = Worker {
+                stage: &cfg.name,
+                role: "forwarder",
+                width,
+                index,
+            };
+            ctx.spawn_worker(
+                worker,
+                forward(
+                    Reader::new(rx, ctx.stop.clone()),
+                    Writer::for_node(tx.clone(), cfg, ctx.stop.clone()),
+                    Local::new(stats.clone()),
+                ),
+            )
         })
         .collect()
     // `tx` drops here: the output closes when the last forwarder ends.
@@ -93,14 +105,17 @@ async fn forward_items<T>(p: Packet<T>, output: &mut Writer<T>, stats: &mut Loca
                     }
                 };
                 if !settled(pushed, output, stats).await {
+                    output.lose(items.len());
                     return false;
                 }
             }
             return true;
         }
     };
-    for m in msgs {
+    let mut msgs = msgs.into_iter();
+    while let Some(m) = msgs.next() {
         if output.send(m, stats).await.is_err() {
+            output.lose(msgs.len());
             return false;
         }
     }

@@ -20,6 +20,7 @@ use crate::node::op::{Op, Out};
 use crate::node::step::{apply, emit, Step};
 use crate::run::ctx::RunCtx;
 use crate::stats::{Local, StageStats};
+use crate::trace::Worker;
 use smol::Task;
 
 struct Job<T> {
@@ -50,12 +51,16 @@ async fn dispatcher<T>(
     // Its output is the jobs channel, not a link: it holds no room.
     while let Some(msg) = input.next(&mut stats, Clear::no_output()).await {
         let Some(permit) = or_cancel(permits.acquire_arc(), ctx.cancel()).await else {
+            ctx.stop.lose(1);
             return;
         };
         let job = Job { seq, msg, permit };
         match or_cancel(jobs.send(job), ctx.cancel()).await {
             Some(Ok(())) => {}
-            _ => return,
+            _ => {
+                ctx.stop.lose(1);
+                return;
+            }
         }
         seq += 1;
     }
@@ -71,10 +76,10 @@ async fn ordered_worker<T, U: Send + 'static, O: Op<T, U>>(
 ) {
     loop {
         if ctx.cancel().is_cancelled() {
-            return;
+            break;
         }
         let Some(job) = recv_timed(&jobs, ctx.cancel(), &mut stats).await else {
-            return;
+            break;
         };
         let done_item = match job.msg {
             Err(e) => Done::Forward(Err(e)),
@@ -87,13 +92,13 @@ async fn ordered_worker<T, U: Send + 'static, O: Op<T, U>>(
                 Step::Fail(e) => {
                     stats.errors += 1;
                     ctx.stop.fail(e);
-                    return;
+                    break;
                 }
                 Step::Stop => {
                     stats.errors += 1;
-                    return;
+                    break;
                 }
-                Step::Cancelled => return,
+                Step::Cancelled => break,
             },
         };
         let fin = Finished {
@@ -104,9 +109,12 @@ async fn ordered_worker<T, U: Send + 'static, O: Op<T, U>>(
         // Unbounded, but never holds more than `width + window` results:
         // each carries one of the permits.
         if done.try_send(fin).is_err() {
-            return;
+            ctx.stop.lose(1);
+            break;
         }
     }
+    // What the workers left in the jobs channel goes with the run.
+    lose_rest(&jobs, &ctx);
 }
 
 async fn collector<U: Send + 'static>(
@@ -124,12 +132,12 @@ async fn collector<U: Send + 'static>(
             Err(async_channel::TryRecvError::Closed) => break,
             Err(async_channel::TryRecvError::Empty) => {
                 if output.flush(&mut stats).await.is_err() {
-                    return;
+                    return lose_window(&done, waiting.len(), &ctx);
                 }
                 match or_cancel(done.recv(), ctx.cancel()).await {
                     Some(Ok(f)) => f,
                     Some(Err(_)) => break,
-                    None => return,
+                    None => return lose_window(&done, waiting.len(), &ctx),
                 }
             }
         };
@@ -141,12 +149,35 @@ async fn collector<U: Send + 'static>(
             };
             drop(permit);
             if !ok {
-                return;
+                return lose_window(&done, waiting.len(), &ctx);
             }
             next += 1;
         }
     }
+    // Closed: every worker is gone. Results still in the window (behind
+    // one a worker dropped at a cancel) go with the run.
+    ctx.stop.lose(waiting.len());
     let _ = output.flush(&mut stats).await;
+}
+
+/// Closes a channel of the stage's own once the run stopped, and counts
+/// what is left in it with the run's lost items.
+#[cold]
+fn lose_rest<X>(rx: &Receiver<X>, ctx: &RunCtx) {
+    rx.close();
+    let mut lost = 0;
+    while rx.try_recv().is_ok() {
+        lost += 1;
+    }
+    ctx.stop.lose(lost);
+}
+
+/// The collector stopped with `waiting` results in its window: counts
+/// them, and the results still on their way, with the run's lost items.
+#[cold]
+fn lose_window<U>(done: &Receiver<Finished<U>>, waiting: usize, ctx: &RunCtx) {
+    ctx.stop.lose(waiting);
+    lose_rest(done, ctx);
 }
 
 /// Spawns an ordered stage: dispatcher, `cfg.workers` workers, collector.
@@ -170,30 +201,45 @@ where
     // Items in are counted by the dispatcher, items out by the collector;
     // only the workers' time counts as busy.
     let mut tasks = Vec::with_capacity(cfg.workers + 2);
-    tasks.push(ctx.spawn(dispatcher(
-        Reader::new(rx, ctx.stop.clone()),
-        jobs_tx,
-        permits,
-        ctx.clone(),
-        Local::new_uncounted(stats.clone()),
-    )));
-    for _ in 0..cfg.workers {
-        tasks.push(ctx.spawn(ordered_worker(
-            op.clone(),
-            jobs_rx.clone(),
-            done_tx.clone(),
-            cfg.name.clone(),
+    let worker = |role, index| Worker {
+        stage: &cfg.name,
+        role,
+        width: cfg.workers,
+        index,
+    };
+    tasks.push(ctx.spawn_worker(
+        worker("dispatcher", 0),
+        dispatcher(
+            Reader::new(rx, ctx.stop.clone()),
+            jobs_tx,
+            permits,
             ctx.clone(),
-            Local::new(stats.clone()),
-        )));
+            Local::new_uncounted(stats.clone()),
+        ),
+    ));
+    for index in 0..cfg.workers {
+        tasks.push(ctx.spawn_worker(
+            worker("worker", index),
+            ordered_worker(
+                op.clone(),
+                jobs_rx.clone(),
+                done_tx.clone(),
+                cfg.name.clone(),
+                ctx.clone(),
+                Local::new(stats.clone()),
+            ),
+        ));
     }
     drop(done_tx);
-    tasks.push(ctx.spawn(collector(
-        done_rx,
-        Writer::for_node(tx, cfg, ctx.stop.clone()),
-        cfg.name.clone(),
-        ctx.clone(),
-        Local::new_uncounted(stats.clone()),
-    )));
+    tasks.push(ctx.spawn_worker(
+        worker("collector", 0),
+        collector(
+            done_rx,
+            Writer::for_node(tx, cfg, ctx.stop.clone()),
+            cfg.name.clone(),
+            ctx.clone(),
+            Local::new_uncounted(stats.clone()),
+        ),
+    ));
     tasks
 }

@@ -162,9 +162,10 @@ impl<T: Send + 'static> Flow<T> {
         self.graph.stats.add(stats.clone());
         let stop = self.graph.stop.clone();
         let reader = Reader::new(self.rx, stop.clone());
+        let (stats, table) = (Local::new(stats), self.graph.stats.clone());
         match self.graph.start(self.node) {
-            Ok((_, tasks)) => RunStream::new(reader, Local::new(stats), stop, tasks, None),
-            Err(e) => RunStream::new(reader, Local::new(stats), stop, Spawned::default(), Some(e)),
+            Ok((_, tasks)) => RunStream::new(reader, stats, table, stop, tasks, None),
+            Err(e) => RunStream::new(reader, stats, table, stop, Spawned::default(), Some(e)),
         }
     }
 

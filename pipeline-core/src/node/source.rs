@@ -14,13 +14,17 @@ use crate::run::pool::Share;
 use crate::stats::Local;
 
 /// The task of a source over an iterator: fills and sends batches
-/// without waiting while there is room.
+/// without waiting while there is room. Stops taking items at a drain,
+/// before the next batch; a batch waiting for room still goes.
 pub(crate) async fn iter_source<I>(iter: I, mut w: Writer<I::Item>, mut stats: Local)
 where
     I: IntoIterator,
 {
     let mut iter = iter.into_iter();
     loop {
+        if w.draining() {
+            break;
+        }
         // The per-item (or per-batch) path is plain code; only a full
         // channel awaits.
         let (more, pushed) = w.fill(&mut iter, &mut stats);
@@ -41,17 +45,23 @@ where
 }
 
 /// The task of a source over an async stream; a partial batch goes
-/// before the stream makes it wait.
+/// before the stream makes it wait. `sources` is the run's sources'
+/// signal (a drain or a cancel): the source stops before its next packet
+/// once it closes, and at once if it is waiting for the stream then.
 pub(crate) async fn stream_source<S>(
     stream: S,
     mut w: Writer<S::Item>,
     mut stats: Local,
-    cancel: Cancel,
+    sources: Cancel,
 ) where
     S: Stream,
 {
     let mut stream = std::pin::pin!(stream);
     loop {
+        // Once a packet: a partial batch is in flight, and goes first.
+        if !w.has_partial() && sources.is_cancelled() {
+            break;
+        }
         // Flush a partial batch before the stream makes us wait.
         let next = match futures::poll!(stream.next()) {
             std::task::Poll::Ready(n) => n,
@@ -59,9 +69,9 @@ pub(crate) async fn stream_source<S>(
                 if w.flush(&mut stats).await.is_err() {
                     return;
                 }
-                match crate::cancel::or_cancel(stream.next(), &cancel).await {
+                match crate::cancel::or_cancel(stream.next(), &sources).await {
                     Some(n) => n,
-                    None => return,
+                    None => break,
                 }
             }
         };
@@ -88,10 +98,13 @@ where
     // never wait for threads that others hold (see `pool`).
     let share = Share::new(1);
     share.take();
+    // The producer's thread reports in the source's span.
+    let carry = crate::trace::Carry::current();
     let res = crate::run::blocking_pool::unblock(move || {
         let cancel = em.stop.cancel().clone();
-        let r =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cancel.enter(|| f(&mut em))));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            carry.enter(|| cancel.enter(|| f(&mut em)))
+        }));
         if r.is_ok() {
             let _ = smol::block_on(em.writer.flush(&mut em.stats));
         }
@@ -113,19 +126,37 @@ where
     }
 }
 
-/// The task of an async producer, dropped at the cancel wherever it
-/// waits; its panic is the run's error.
+/// The task of an async producer, dropped at a drain or a cancel
+/// wherever it waits, except inside a [`AsyncEmitter::send`] that waits
+/// for room (its item was made and goes first); its panic is the run's
+/// error.
 pub(crate) async fn async_source<T, F, Fut>(f: F, em: AsyncEmitter<T>)
 where
     F: FnOnce(AsyncEmitter<T>) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
     use futures::FutureExt;
+    use std::future::Future;
+    use std::task::Poll;
     let stop = em.inner.stop.clone();
     let name = em.inner.name.clone();
-    // An async producer is dropped at the cancel, wherever it is waiting.
-    let run = std::panic::AssertUnwindSafe(f(em)).catch_unwind();
-    if let Some(Err(p)) = crate::cancel::or_cancel(run, stop.cancel()).await {
+    let sending = em.sending.clone();
+    let sources = stop.drain().sources().clone();
+    let mut run = std::pin::pin!(std::panic::AssertUnwindSafe(f(em)).catch_unwind());
+    let mut stopping = std::pin::pin!(sources.cancelled());
+    let ran = std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = run.as_mut().poll(cx) {
+            return Poll::Ready(Some(r));
+        }
+        // `cancelled` is polled until it is ready, never after.
+        let stopped = sources.is_cancelled() || stopping.as_mut().poll(cx).is_ready();
+        if stopped && !sending.load(std::sync::atomic::Ordering::Acquire) {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await;
+    if let Some(Err(p)) = ran {
         stop.fail_panicked(name, &*p);
     }
 }

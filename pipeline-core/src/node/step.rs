@@ -76,7 +76,11 @@ pub(crate) async fn apply<T, U, O: Op<T, U>>(
             };
             match result {
                 Some(r) => r,
-                None => return Step::Cancelled,
+                None => {
+                    // The item goes with the call.
+                    ctx.stop.lose(1);
+                    return Step::Cancelled;
+                }
             }
         }
     };

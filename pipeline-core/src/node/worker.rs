@@ -13,6 +13,7 @@ use crate::node::op::{Op, Out};
 use crate::node::step::{apply, emit};
 use crate::run::ctx::RunCtx;
 use crate::stats::{Local, StageStats};
+use crate::trace::Worker;
 
 mod fast;
 
@@ -156,6 +157,16 @@ async fn shared_worker<T, U: Send + 'static, O: Op<T, U>>(
     let _ = output.flush(&mut stats).await;
 }
 
+/// Which worker of the stage of `cfg` the one at `index` is, for its span.
+fn worker_of(cfg: &StageConfig, index: usize) -> Worker<'_> {
+    Worker {
+        stage: &cfg.name,
+        role: "worker",
+        width: cfg.workers,
+        index,
+    }
+}
+
 /// Spawns the `cfg.workers` workers of an unordered stage.
 pub(crate) fn spawn_unordered<T, U, O>(
     op: O,
@@ -175,28 +186,34 @@ where
     if cfg.workers > 1 && !O::INLINE {
         let input = Arc::new(async_lock::Mutex::new(Reader::new(rx, ctx.stop.clone())));
         return (0..cfg.workers)
-            .map(|_| {
-                ctx.spawn(shared_worker(
-                    op.clone(),
-                    input.clone(),
-                    writer(),
-                    cfg.name.clone(),
-                    ctx.clone(),
-                    Local::new(stats.clone()),
-                ))
+            .map(|index| {
+                ctx.spawn_worker(
+                    worker_of(cfg, index),
+                    shared_worker(
+                        op.clone(),
+                        input.clone(),
+                        writer(),
+                        cfg.name.clone(),
+                        ctx.clone(),
+                        Local::new(stats.clone()),
+                    ),
+                )
             })
             .collect();
     }
     (0..cfg.workers)
-        .map(|_| {
-            ctx.spawn(worker(
-                op.clone(),
-                Reader::new(rx.clone(), ctx.stop.clone()),
-                writer(),
-                cfg.name.clone(),
-                ctx.clone(),
-                Local::new(stats.clone()),
-            ))
+        .map(|index| {
+            ctx.spawn_worker(
+                worker_of(cfg, index),
+                worker(
+                    op.clone(),
+                    Reader::new(rx.clone(), ctx.stop.clone()),
+                    writer(),
+                    cfg.name.clone(),
+                    ctx.clone(),
+                    Local::new(stats.clone()),
+                ),
+            )
         })
         .collect()
     // `tx` and `rx` drop here: the output closes when the last worker ends.

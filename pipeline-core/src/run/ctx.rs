@@ -7,6 +7,7 @@ use crate::build::ErrorPolicy;
 use crate::cancel::{Cancel, WithCancel};
 use crate::executor::{spawn_counted, LiveTasks};
 use crate::stop::Stop;
+use crate::trace::Worker;
 
 /// What a run hands every task it spawns.
 #[derive(Clone)]
@@ -36,5 +37,15 @@ impl RunCtx {
                 fut: Box::pin(fut),
             },
         )
+    }
+
+    /// Spawns one task of a stage, as [`spawn`](Self::spawn) does, in the
+    /// span of `worker` with the `tracing` feature (see [`crate::trace`]).
+    pub(crate) fn spawn_worker(
+        &self,
+        worker: Worker<'_>,
+        fut: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Task<()> {
+        self.spawn(crate::trace::instrument(worker, fut))
     }
 }

@@ -1,7 +1,9 @@
-//! A run's deadline: a timer task, spawned with the run's other tasks,
-//! that cancels the run through its signal when the deadline passes (the
-//! run then ends with [`Error::Timeout`](crate::Error::Timeout)), and that
-//! is stopped when the run ends first.
+//! A run's deadline and its drain's time limit: a watch task, spawned
+//! with the run's other tasks, that cancels the run through its signal
+//! when the deadline passes (the run then ends with
+//! [`Error::Timeout`](crate::Error::Timeout)) or when a drain's time runs
+//! out ([`Error::DrainTimeout`](crate::Error::DrainTimeout)), and that is
+//! stopped when the run ends first.
 
 use std::time::{Duration, Instant};
 
@@ -41,43 +43,71 @@ impl Deadline {
     }
 }
 
-/// The timer task of a run that has a deadline. Dropping it cancels the
-/// task (its timer is dropped soon after, on the executor);
-/// [`stop`](Self::stop) also waits until it is.
+/// The watch task of a run that has a deadline or can be drained.
+/// Dropping it cancels the task (its timers are dropped soon after, on
+/// the executor); [`stop`](Self::stop) also waits until it is.
 #[must_use = "dropping the watch cancels the deadline"]
 #[derive(Default)]
 pub(crate) struct Watch(Option<Task<()>>);
 
+/// Which limit passed.
+enum Passed {
+    Deadline(Duration),
+    Drain(Duration),
+}
+
 impl Watch {
-    /// Spawns the timer task of a run starting now, if it has a deadline:
-    /// it cancels the run when the deadline passes, and ends at once when
-    /// the run is cancelled (or fails, or finishes early) before that.
-    pub(crate) fn start(ctx: &RunCtx, deadline: Deadline) -> Self {
-        let Some((at, after)) = deadline.resolve(Instant::now()) else {
+    /// Spawns the watch task of a run starting now, if it has a deadline
+    /// or can be drained (`drainable`): it cancels the run when the
+    /// deadline passes, or when a drain's time runs out, and ends at once
+    /// when the run is cancelled (or fails, or finishes early) before that.
+    pub(crate) fn start(ctx: &RunCtx, deadline: Deadline, drainable: bool) -> Self {
+        let deadline = deadline.resolve(Instant::now());
+        if deadline.is_none() && !drainable {
             return Watch(None);
-        };
+        }
         let stop = ctx.stop.clone();
         Watch(Some(ctx.spawn(async move {
-            let passed = smol::future::or(
-                async {
-                    Timer::at(at).await;
-                    true
-                },
-                async {
-                    stop.cancel().cancelled().await;
-                    false
-                },
-            )
-            .await;
-            if passed {
-                // Loses to any reason recorded first: the first error wins.
-                stop.time_out(after);
+            let timer = async {
+                let (at, after) = deadline?;
+                Timer::at(at).await;
+                Some(Passed::Deadline(after))
+            };
+            let drained = async {
+                if !drainable {
+                    return std::future::pending().await;
+                }
+                stop.drain().sources().cancelled().await;
+                // Closed with the run's signal, or by a drain.
+                let within = stop
+                    .drain()
+                    .within()
+                    .filter(|_| !stop.cancel().is_cancelled())?;
+                Timer::after(within).await;
+                Some(Passed::Drain(within))
+            };
+            let cancelled = async {
+                stop.cancel().cancelled().await;
+                None
+            };
+            let timer = async {
+                match timer.await {
+                    None => std::future::pending().await,
+                    passed => passed,
+                }
+            };
+            // Each limit loses to any reason recorded first: the first
+            // error wins.
+            match smol::future::or(smol::future::or(timer, drained), cancelled).await {
+                Some(Passed::Deadline(after)) => stop.time_out(after),
+                Some(Passed::Drain(within)) => stop.drain_expired(within),
+                None => {}
             }
         })))
     }
 
-    /// The run has ended: cancels the timer task and waits until it (and
-    /// its timer) is dropped, so the run leaves no task behind.
+    /// The run has ended: cancels the watch task and waits until it (and
+    /// its timers) is dropped, so the run leaves no task behind.
     pub(crate) async fn stop(self) {
         if let Some(task) = self.0 {
             task.cancel().await;

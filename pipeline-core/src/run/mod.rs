@@ -16,10 +16,12 @@ use crate::executor::{block_on, spawn, LiveTasks};
 use crate::node::sink::SinkFn;
 use crate::node::sink_read::End;
 use crate::stats::{Kind, Local, StageStats, Stats};
+use crate::trace::Worker;
 
 pub(crate) mod blocking_pool;
 pub(crate) mod ctx;
 pub(crate) mod deadline;
+pub(crate) mod drain;
 pub(crate) mod errors;
 pub(crate) mod iter;
 pub(crate) mod join;
@@ -27,6 +29,7 @@ pub(crate) mod pool;
 pub(crate) mod start;
 pub(crate) mod stream;
 
+pub use drain::Drain;
 pub use errors::Errors;
 pub use iter::RunIter;
 pub use stream::RunStream;
@@ -135,7 +138,9 @@ impl<O: Send + 'static> Run<O> {
     /// # Errors
     /// The run's first error ([`Error::Stage`], [`Error::Panic`]),
     /// [`Error::Cancelled`] if cancelled from outside, [`Error::Timeout`] if
-    /// its [`deadline`](Self::deadline) passed, [`Error::Config`] if a
+    /// its [`deadline`](Self::deadline) passed, [`Error::DrainTimeout`] if
+    /// it was drained ([`drain_handle`](Self::drain_handle)) and the items
+    /// in flight did not reach the sink in time, [`Error::Config`] if a
     /// setting is invalid (then nothing ran). Every task of the run has ended
     /// when this returns, whatever it returns.
     pub fn run(self) -> Result<O, Error> {
@@ -147,7 +152,8 @@ impl<O: Send + 'static> Run<O> {
         // calling thread, it would make one thread more than the executor
         // has cores for: on a busy pipeline three threads then take turns
         // on two cores, and a run can take several times as long.
-        block_on(spawn(self.run_async()))
+        // Every task of the run reports to this thread's subscriber.
+        block_on(spawn(crate::trace::with_current(self.run_async())))
     }
 
     /// Follows the signal of the run whose stage calls this, if any.
@@ -170,7 +176,13 @@ impl<O: Send + 'static> Run<O> {
         self.graph.stats.add(stats.clone());
         let (ctx, tasks) = self.graph.start(self.input)?;
         let dropped = CancelOnDrop(Some(ctx.stop.clone()));
-        let fut = (self.sink)(ctx.stop.clone(), Local::new(stats));
+        let sink = Worker {
+            stage: &self.name,
+            role: "sink",
+            width: 1,
+            index: 0,
+        };
+        let fut = crate::trace::instrument(sink, (self.sink)(ctx.stop.clone(), Local::new(stats)));
         let out = WithCancel {
             cancel: ctx.cancel().clone(),
             fut: Box::pin(AssertUnwindSafe(fut).catch_unwind()),
@@ -196,6 +208,7 @@ impl<O: Send + 'static> Run<O> {
         tasks.join().await;
         dropped.disarm();
         ctx.stop.forget_closers();
+        crate::trace::publish(&self.graph.stats);
         match out {
             // The sink had what it asked for: the run has succeeded.
             Some((out, End::Satisfied)) => Ok(out),
@@ -226,6 +239,13 @@ impl<O: Send + 'static> Run<O> {
     /// The run's close-to-cancel signal.
     pub fn cancel_signal(&self) -> Cancel {
         self.graph.stop.cancel().clone()
+    }
+
+    /// A handle that drains this run gracefully: its sources stop, the
+    /// items in flight reach the sink within the time given, or the run
+    /// is cancelled and ends with [`Error::DrainTimeout`]; see [`Drain`].
+    pub fn drain_handle(&self) -> Drain {
+        self.graph.drain_handle()
     }
 
     /// Errors that reach this run's sink as items under

@@ -11,13 +11,13 @@ use crate::run::join::Spawned;
 
 impl Graph {
     /// Spawns every task, once, for the sink that reads node `sink_input`,
-    /// and the deadline's timer if the run has one.
+    /// and the watch task if the run has a deadline or can be drained.
     ///
     /// # Errors
     /// A setting is invalid, the pipeline ran before, or a node's output
     /// reaches no sink (no stage, merge or this sink reads it).
     pub(crate) fn start(&self, sink_input: usize) -> Result<(RunCtx, Spawned), Error> {
-        let (spawns, policy, deadline) = {
+        let (spawns, policy, (deadline, drainable)) = {
             let mut plan = self.plan();
             if plan.started {
                 return Err(Error::Config {
@@ -38,7 +38,11 @@ impl Graph {
                     message: UNREAD.into(),
                 });
             }
-            (std::mem::take(&mut plan.spawns), plan.policy, plan.deadline)
+            (
+                std::mem::take(&mut plan.spawns),
+                plan.policy,
+                (plan.deadline, plan.drainable),
+            )
         };
         let ctx = RunCtx {
             stop: self.stop.clone(),
@@ -46,7 +50,7 @@ impl Graph {
             policy,
         };
         let tasks: Vec<Task<()>> = spawns.into_iter().flat_map(|s| s(&ctx)).collect();
-        let watch = Watch::start(&ctx, deadline);
+        let watch = Watch::start(&ctx, deadline, drainable);
         Ok((ctx, Spawned { tasks, watch }))
     }
 }

@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::link::{Clear, Reader};
 use crate::node::sink_read::Budget;
 use crate::run::join::{take, Spawned, Tasks};
-use crate::stats::Local;
+use crate::stats::{Local, Stats};
 use crate::stop::Stop;
 
 /// The output of a run as an async [`Stream`] of `Result<T, Error>`.
@@ -46,9 +46,13 @@ pub struct RunStream<T> {
 }
 
 impl<T: Send + 'static> RunStream<T> {
+    /// The stream of a run whose last link `reader` reads, counting in
+    /// `stats` (its row of the run's `table`); `startup` is the error that
+    /// kept the run from starting, if any.
     pub(crate) fn new(
         reader: Reader<T>,
         stats: Local,
+        table: Stats,
         stop: Stop,
         tasks: Spawned,
         startup: Option<Error>,
@@ -57,6 +61,7 @@ impl<T: Send + 'static> RunStream<T> {
         struct State<T> {
             reader: Reader<T>,
             stats: Local,
+            table: Stats,
             stop: Stop,
             tasks: Tasks,
             done: bool,
@@ -64,6 +69,7 @@ impl<T: Send + 'static> RunStream<T> {
         let state = State {
             reader,
             stats,
+            table,
             stop: stop.clone(),
             tasks: tasks.clone(),
             done: false,
@@ -87,6 +93,9 @@ impl<T: Send + 'static> RunStream<T> {
                 let tasks = take(&s.tasks);
                 tasks.join().await;
                 s.stop.forget_closers();
+                // The sink's own counts too, before the stats are reported.
+                s.stats.publish();
+                crate::trace::publish(&s.table);
                 match s.stop.outcome() {
                     Err(e) => Some((Err(e), s)),
                     Ok(()) => None,

@@ -29,6 +29,7 @@ impl<T> Writer<T> {
         full: impl FnOnce(&mut Self, Packet<T>) -> Pushed,
     ) -> Pushed {
         if self.stop.cancel().is_cancelled() {
+            self.stop.lose(p.len());
             return Pushed::Stopped;
         }
         match self.tx.try_send(p) {
@@ -36,7 +37,10 @@ impl<T> Writer<T> {
                 stats.tick();
                 Pushed::Done
             }
-            Err(TrySendError::Closed(_)) => Pushed::Stopped,
+            Err(TrySendError::Closed(p)) => {
+                self.stop.lose(p.len());
+                Pushed::Stopped
+            }
             Err(TrySendError::Full(p)) => full(self, p),
         }
     }
@@ -83,8 +87,17 @@ impl<T> Writer<T> {
                 smol::future::yield_now().await;
                 let sent = match self.tx.try_send(p) {
                     Ok(()) => true,
-                    Err(TrySendError::Closed(_)) => false,
-                    Err(TrySendError::Full(p)) => self.tx.send(p).await.is_ok(),
+                    Err(TrySendError::Closed(p)) => {
+                        self.stop.lose(p.len());
+                        false
+                    }
+                    Err(TrySendError::Full(p)) => match self.tx.send(p).await {
+                        Ok(()) => true,
+                        Err(async_channel::SendError(p)) => {
+                            self.stop.lose(p.len());
+                            false
+                        }
+                    },
                 };
                 stats.wait_out += t0.elapsed();
                 if !sent || self.stop.cancel().is_cancelled() {
@@ -104,6 +117,7 @@ impl<T> Writer<T> {
                 .await;
             stats.wait_out += t0.elapsed();
             if !got {
+                self.stop.lose(1);
                 return Err(Stopped);
             }
             match self.put(m, stats) {
