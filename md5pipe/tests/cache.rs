@@ -473,3 +473,18 @@ fn a_cache_that_cannot_be_written_beside_is_an_error_before_anything_is_read() {
         "md5pipe: no/such/dir/c: cannot write beside it: No such file or directory\n"
     );
 }
+
+#[test]
+fn a_cache_inside_the_tree_digests_neither_itself_nor_its_temporary_file() {
+    let dir = open_tempdir();
+    small_tree(dir.path());
+    settle(dir.path());
+    let cold = md5pipe_in(dir.path(), &["t"]);
+    assert!(cold.status.success(), "{cold:?}");
+    for run in 0..3 {
+        let out = md5pipe_in(dir.path(), &["--cache", "t/.cache", "t"]);
+        assert!(out.status.success(), "run {run}: {out:?}");
+        assert_eq!(show(&out.stdout), show(&cold.stdout), "run {run}");
+    }
+    assert!(dir.path().join("t/.cache").is_file());
+}
