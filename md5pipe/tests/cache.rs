@@ -488,3 +488,19 @@ fn a_cache_inside_the_tree_digests_neither_itself_nor_its_temporary_file() {
     }
     assert!(dir.path().join("t/.cache").is_file());
 }
+
+#[test]
+fn a_cache_at_the_path_of_the_output_is_refused_and_the_output_kept() {
+    let dir = open_tempdir();
+    small_tree(dir.path());
+    let out_path = dir.path().join("out");
+    let out = md5pipe()
+        .args(["--cache", "out", "t"])
+        .current_dir(dir.path())
+        .stdout(File::create(&out_path).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(show(&out.stderr).contains("standard output"), "{out:?}");
+    assert_eq!(fs::read(&out_path).unwrap(), b"", "the output was replaced");
+}
