@@ -504,3 +504,18 @@ fn a_cache_at_the_path_of_the_output_is_refused_and_the_output_kept() {
     assert!(show(&out.stderr).contains("standard output"), "{out:?}");
     assert_eq!(fs::read(&out_path).unwrap(), b"", "the output was replaced");
 }
+
+#[test]
+fn a_dangling_symlink_as_cache_creates_its_target() {
+    let dir = open_tempdir();
+    small_tree(dir.path());
+    std::os::unix::fs::symlink("kept", dir.path().join("link")).unwrap();
+    let out = md5pipe_in(dir.path(), &["--cache", "link", "t"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(show(&out.stdout), show(&oracle(dir.path())));
+    assert!(dir.path().join("kept").is_file());
+    assert!(fs::symlink_metadata(dir.path().join("link"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}

@@ -171,13 +171,9 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Shared>, Recorder), Error> {
         path: path.to_path_buf(),
         reason,
     };
-    // A symlink is followed, and its target replaced.
-    let target = match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            std::fs::canonicalize(path).map_err(|err| failed(io_reason(&err)))?
-        }
-        _ => path.to_path_buf(),
-    };
+    // A symlink is followed, and its target replaced (created, when the
+    // link dangles, as `> LINK` would create it).
+    let target = resolve_links(path).map_err(|err| failed(io_reason(&err)))?;
     let Found {
         reader: old,
         mode,
@@ -228,6 +224,30 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Shared>, Recorder), Error> {
         complete: false,
     };
     Ok((shared, recorder))
+}
+
+/// `path` with its symlinks followed, the last of them possibly dangling:
+/// the file a cache at `path` is read from and written to.
+fn resolve_links(path: &Path) -> io::Result<PathBuf> {
+    let mut path = path.to_path_buf();
+    // As many links as the kernel follows before ELOOP.
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {}
+            _ => return Ok(path),
+        }
+        match std::fs::canonicalize(&path) {
+            Ok(target) => return Ok(target),
+            Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
+            Err(_) => {}
+        }
+        let link = std::fs::read_link(&path)?;
+        path = match path.parent() {
+            Some(dir) => dir.join(link),
+            None => link,
+        };
+    }
+    Err(io::Error::from_raw_os_error(libc::ELOOP))
 }
 
 impl Recorder {
