@@ -388,6 +388,9 @@ fn run() -> i32 {
             usage_error("--cache keeps MD5 digests only: leave out -a");
         }
     }
+    if args.cache.as_deref().is_some_and(is_stdout) {
+        usage_error("--cache: FILE is the standard output, which the cache would replace");
+    }
     let mut options = Options::default()
         .cache(args.cache.map(PathBuf::from))
         .engine(engine)
@@ -482,4 +485,13 @@ fn run() -> i32 {
         }
     };
     status
+}
+
+/// Whether `path` names the file standard output is open on (so that
+/// writing a cache there would replace the output).
+fn is_stdout(path: &std::ffi::OsStr) -> bool {
+    let Ok(out) = rustix::fs::fstat(std::io::stdout()) else {
+        return false;
+    };
+    rustix::fs::stat(path).is_ok_and(|st| st.st_dev == out.st_dev && st.st_ino == out.st_ino)
 }

@@ -473,3 +473,49 @@ fn a_cache_that_cannot_be_written_beside_is_an_error_before_anything_is_read() {
         "md5pipe: no/such/dir/c: cannot write beside it: No such file or directory\n"
     );
 }
+
+#[test]
+fn a_cache_inside_the_tree_digests_neither_itself_nor_its_temporary_file() {
+    let dir = open_tempdir();
+    small_tree(dir.path());
+    settle(dir.path());
+    let cold = md5pipe_in(dir.path(), &["t"]);
+    assert!(cold.status.success(), "{cold:?}");
+    for run in 0..3 {
+        let out = md5pipe_in(dir.path(), &["--cache", "t/.cache", "t"]);
+        assert!(out.status.success(), "run {run}: {out:?}");
+        assert_eq!(show(&out.stdout), show(&cold.stdout), "run {run}");
+    }
+    assert!(dir.path().join("t/.cache").is_file());
+}
+
+#[test]
+fn a_cache_at_the_path_of_the_output_is_refused_and_the_output_kept() {
+    let dir = open_tempdir();
+    small_tree(dir.path());
+    let out_path = dir.path().join("out");
+    let out = md5pipe()
+        .args(["--cache", "out", "t"])
+        .current_dir(dir.path())
+        .stdout(File::create(&out_path).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(show(&out.stderr).contains("standard output"), "{out:?}");
+    assert_eq!(fs::read(&out_path).unwrap(), b"", "the output was replaced");
+}
+
+#[test]
+fn a_dangling_symlink_as_cache_creates_its_target() {
+    let dir = open_tempdir();
+    small_tree(dir.path());
+    std::os::unix::fs::symlink("kept", dir.path().join("link")).unwrap();
+    let out = md5pipe_in(dir.path(), &["--cache", "link", "t"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(show(&out.stdout), show(&oracle(dir.path())));
+    assert!(dir.path().join("kept").is_file());
+    assert!(fs::symlink_metadata(dir.path().join("link"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}

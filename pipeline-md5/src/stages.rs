@@ -93,7 +93,9 @@ pub(crate) fn walk_roots<T>(job: &Job, em: &mut Emitter<T>, mut found: impl Foun
             let sent = match item {
                 Ok(mut entry) => {
                     if let Some(cache) = cache.as_mut() {
-                        cache.entry(&mut entry);
+                        if !cache.entry(&mut entry) {
+                            continue;
+                        }
                     }
                     job.progress.found(entry.size);
                     found.file(entry, em)

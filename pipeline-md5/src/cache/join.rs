@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,6 +32,10 @@ pub(crate) struct Shared {
     unchanged: AtomicU64,
     dropped: AtomicU64,
     warning: Mutex<Option<String>>,
+    /// The device and inode of the old cache and of the new one being
+    /// written: files of the cache itself, never digested when the cache
+    /// lies inside the tree.
+    own: Vec<(u64, u64)>,
 }
 
 /// The old cache as the walk reads it: the reader (`None` at its end or
@@ -85,9 +89,14 @@ impl Walking<'_> {
     /// Looks `entry` up: if the old cache has a record for its path with
     /// its key, the entry's digest is known. Its key is queued for the
     /// consumer either way. Entries must come in bytewise path order (one
-    /// out of order is only not found).
-    pub(crate) fn entry(&mut self, entry: &mut Entry) {
-        let Some(key) = entry.key else { return };
+    /// out of order is only not found). Returns `false` for the cache's
+    /// own files (the old cache, the new one being written), which the
+    /// walk leaves out.
+    pub(crate) fn entry(&mut self, entry: &mut Entry) -> bool {
+        let Some(key) = entry.key else { return true };
+        if self.shared.own.contains(&(key.dev, key.ino)) {
+            return false;
+        }
         while let Some(head) = self.head() {
             match head.path.as_slice().cmp(&entry.display) {
                 std::cmp::Ordering::Less => {
@@ -114,6 +123,7 @@ impl Walking<'_> {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         pending.push_back((entry.display.clone(), key));
+        true
     }
 
     /// Counts the old records left as dropped: the walk has ended.
@@ -161,13 +171,9 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Shared>, Recorder), Error> {
         path: path.to_path_buf(),
         reason,
     };
-    // A symlink is followed, and its target replaced.
-    let target = match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            std::fs::canonicalize(path).map_err(|err| failed(io_reason(&err)))?
-        }
-        _ => path.to_path_buf(),
-    };
+    // A symlink is followed, and its target replaced (created, when the
+    // link dangles, as `> LINK` would create it).
+    let target = resolve_links(path).map_err(|err| failed(io_reason(&err)))?;
     let Found {
         reader: old,
         mode,
@@ -178,12 +184,19 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Shared>, Recorder), Error> {
         _ => Path::new("."),
     };
     let name = target.file_name().unwrap_or(OsStr::new("cache"));
+    let mut own: Vec<(u64, u64)> = std::fs::metadata(&target)
+        .ok()
+        .map(|meta| (meta.dev(), meta.ino()))
+        .into_iter()
+        .collect();
     let temp = temp_beside(dir, name)
         .and_then(|temp| {
             if let Some(mode) = mode {
                 let perms = std::fs::Permissions::from_mode(mode & 0o7777);
                 temp.as_file().set_permissions(perms)?;
             }
+            let meta = temp.as_file().metadata()?;
+            own.push((meta.dev(), meta.ino()));
             Ok(temp)
         })
         .and_then(Writer::new)
@@ -197,6 +210,7 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Shared>, Recorder), Error> {
         unchanged: AtomicU64::new(0),
         dropped: AtomicU64::new(0),
         warning: Mutex::new(warning),
+        own,
     });
     let recorder = Recorder {
         shared: shared.clone(),
@@ -210,6 +224,30 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Shared>, Recorder), Error> {
         complete: false,
     };
     Ok((shared, recorder))
+}
+
+/// `path` with its symlinks followed, the last of them possibly dangling:
+/// the file a cache at `path` is read from and written to.
+fn resolve_links(path: &Path) -> io::Result<PathBuf> {
+    let mut path = path.to_path_buf();
+    // As many links as the kernel follows before ELOOP.
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {}
+            _ => return Ok(path),
+        }
+        match std::fs::canonicalize(&path) {
+            Ok(target) => return Ok(target),
+            Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
+            Err(_) => {}
+        }
+        let link = std::fs::read_link(&path)?;
+        path = match path.parent() {
+            Some(dir) => dir.join(link),
+            None => link,
+        };
+    }
+    Err(io::Error::from_raw_os_error(libc::ELOOP))
 }
 
 impl Recorder {
