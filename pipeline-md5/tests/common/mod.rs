@@ -1,6 +1,6 @@
 //! Helpers for the library's integration tests: building trees, and GNU
-//! md5sum (the oracle). md5pipe's tests have these too, beside the ones
-//! that run the binary.
+//! md5sum (the oracle). md5pipe's tests use them too (its `tests/common`
+//! includes this file), beside the ones that run the binary.
 
 #![allow(dead_code)]
 
