@@ -119,14 +119,10 @@ pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
         let lines = if n == 1 { "line is" } else { "lines are" };
         bar.warn(format!("WARNING: {n} {lines} improperly formatted in {name}").as_bytes());
     }
-    if let Err(WriteFailed::Other(reason)) = wrote.and_then(|()| out.flush()) {
-        bar.warn(format!("write error: {reason}").as_bytes());
-        failed = true;
-    }
-    let closed = out.is_closed();
     final_status(
         interrupts,
-        closed,
+        &mut out,
+        wrote,
         failed,
         cmd.common
             .stats

@@ -165,14 +165,10 @@ pub fn run_check(cmd: &CheckCommand, interrupts: &Interrupts) -> i32 {
     run.cancel_signal().cancel();
     let stats = run.stats();
     drop(run);
-    if let Err(WriteFailed::Other(reason)) = out.flush() {
-        bar.warn(format!("write error: {reason}").as_bytes());
-        state.failed = true;
-    }
-    let closed = out.is_closed();
     final_status(
         interrupts,
-        closed,
+        &mut out,
+        Ok(()),
         state.failed,
         cmd.common
             .stats

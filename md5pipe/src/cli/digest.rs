@@ -89,14 +89,10 @@ pub fn run_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
     failed |= super::cache::keep(&mut run, cmd.common.stats, &bar);
     let stats = run.stats();
     drop(run);
-    if let Err(WriteFailed::Other(reason)) = out.flush() {
-        bar.warn(format!("write error: {reason}").as_bytes());
-        failed = true;
-    }
-    let closed = out.is_closed();
     final_status(
         interrupts,
-        closed,
+        &mut out,
+        Ok(()),
         failed,
         cmd.common
             .stats

@@ -66,15 +66,23 @@ impl Common {
     }
 }
 
-/// The status to exit with once a run has ended: a signal wins, then a
-/// closed stdout, then what the run found.
+/// The status to exit with once a run has ended, after the output is
+/// flushed (unless `wrote` already failed; a write error other than a
+/// reader gone fails the run): a signal wins, then a closed stdout, then
+/// what the run found.
 fn final_status(
     interrupts: &Interrupts,
-    closed: bool,
-    failed: bool,
+    out: &mut output::Lines,
+    wrote: Result<(), output::WriteFailed>,
+    mut failed: bool,
     stats: Option<(&Stats, String)>,
     bar: &mut bar::Bar,
 ) -> i32 {
+    if let Err(output::WriteFailed::Other(reason)) = wrote.and_then(|()| out.flush()) {
+        bar.warn(format!("write error: {reason}").as_bytes());
+        failed = true;
+    }
+    let closed = out.is_closed();
     bar.finish();
     if let Some((stats, engine)) = stats {
         let engine = format!("{engine}\n");

@@ -88,14 +88,10 @@ pub fn run_tree_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
             }
         }
     }
-    if let Err(WriteFailed::Other(reason)) = out.flush() {
-        bar.warn(format!("write error: {reason}").as_bytes());
-        failed = true;
-    }
-    let closed = out.is_closed();
     final_status(
         interrupts,
-        closed,
+        &mut out,
+        Ok(()),
         failed,
         stats
             .as_ref()
