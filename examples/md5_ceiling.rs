@@ -3,7 +3,7 @@
 //! md5pipe cannot digest a tree faster than cores x this figure, since MD5
 //! cannot be split inside one file.
 //!
-//!     cargo run --release --example md5_ceiling [-- --threads N] [--seconds S] [--engine NAME]
+//!     cargo run --release --example md5_ceiling [-- --threads N] [--seconds S] [--engine NAME] [--streams N,N,...]
 //!
 //! Digests a 64 MiB buffer in chunks of md5pipe's read size
 //! (`pipeline_md5::digest::DEFAULT_CHUNK`), repeatedly for about `S` seconds
@@ -23,7 +23,8 @@
 //! chunk through the engine's lanes (`engine::digest_chunked`, the feeding
 //! loop of a digester). With `all`, the md5-many crate's `update_many`
 //! runs the same streams for comparison. The last column is the rate over
-//! md-5's single stream in this run. Every row's digests are checked
+//! md-5's single stream in this run. `--streams N,N,...` measures those
+//! numbers of streams instead of one and one per lane. Every row's digests are checked
 //! against md-5's before it is timed.
 
 use std::hint::black_box;
@@ -122,7 +123,7 @@ fn rate<S>(
 }
 
 fn usage() -> ! {
-    eprintln!("usage: md5_ceiling [--threads N] [--seconds S] [--engine scalar|avx2|avx2-dual|avx512|all]");
+    eprintln!("usage: md5_ceiling [--threads N] [--seconds S] [--engine scalar|avx2|avx2-dual|avx512|all] [--streams N,N,...]");
     std::process::exit(2);
 }
 
@@ -130,6 +131,7 @@ fn main() {
     let mut threads = 1usize;
     let mut seconds = 1f64;
     let mut engines: Option<(Vec<Engine>, bool)> = None;
+    let mut counts: Option<Vec<usize>> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let value = args.next().unwrap_or_else(|| usage());
@@ -137,6 +139,13 @@ fn main() {
         match (arg.as_str(), number) {
             ("--threads", Some(n)) if n >= 1.0 && n.fract() == 0.0 => threads = n as usize,
             ("--seconds", Some(s)) if s > 0.0 => seconds = s,
+            ("--streams", _) => {
+                let parsed: Result<Vec<usize>, _> = value.split(',').map(str::parse).collect();
+                match parsed {
+                    Ok(list) if !list.is_empty() && !list.contains(&0) => counts = Some(list),
+                    _ => usage(),
+                }
+            }
             ("--engine", _) if value == "all" => engines = Some((Engine::available(), true)),
             ("--engine", _) => match Engine::from_name(&value) {
                 Ok(engine) => engines = Some((vec![engine], false)),
@@ -183,7 +192,8 @@ fn main() {
     };
     row("md-5", 1, md5);
     for engine in engines {
-        for streams in [1, engine.lanes()] {
+        let wanted = counts.clone().unwrap_or_else(|| vec![1, engine.lanes()]);
+        for streams in wanted {
             let name = engine.name();
             check(
                 &name,
@@ -200,7 +210,7 @@ fn main() {
                 },
             );
             row(&name, streams, rate);
-            if engine.lanes() == 1 {
+            if engine.lanes() == 1 && counts.is_none() {
                 break;
             }
         }

@@ -29,10 +29,10 @@
 //!   the end drains too, taking its share (the pool and its own streams
 //!   split over the calls in work), so the tail runs on every digester;
 //!   so does a call of one of the last groups (the walk's last files split
-//!   among the digesters) with at least half as many files as lanes, which
-//!   never hands its files on. (Fewer streams, as the 2 and 2 of four
-//!   large files, share one call's lanes instead: two streams on each of
-//!   two cores take as long as four on one, at twice the CPU.)
+//!   among the digesters), which never hands its files on: the last few
+//!   large files of a tree (the 2 and 2 of four) run on every core, each
+//!   core stepping its few streams side by side on a scalar kernel (two
+//!   streams on one core at about twice one stream's speed).
 //!   So once every call has returned, every stream is finished: every
 //!   file listed ends as a line or an error.
 //! - A call whose group starts more than `lag` files after the first
@@ -291,10 +291,8 @@ impl Relay {
             carry_min: CARRY_READS.saturating_mul(Lanes::read_size(job.engine, job.chunk) as u64),
             adopt_below: lanes / 2,
             carries: lanes > 1,
-            // The last groups run on every digester at once, when they
-            // have files enough to fill a narrow pass; fewer go on in one
-            // call's lanes, for the same time at less CPU.
-            drain: (last && files_len >= lanes / 2) || self.ended.load(Ordering::Acquire),
+            // The last groups run on every digester at once.
+            drain: last || self.ended.load(Ordering::Acquire),
             catch_up: false,
             back: Vec::new(),
             failed: None,

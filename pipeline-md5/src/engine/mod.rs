@@ -18,10 +18,12 @@
 //! On one core of an AMD EPYC (portable build, BENCHMARKS.md) `avx2` ran
 //! 4.7–5.5x and `avx2-dual` 6.1–8.0x md-5's single stream, with every lane
 //! busy. Masked lanes cost as much as busy ones, so each pass runs on the
-//! narrowest kernel that holds the lanes it compresses: a lone stream on
-//! a one-lane kernel of plain `u32` words (as fast as md-5), and up to 8
-//! streams of `avx2-dual` (or of `avx512`, on a CPU with AVX2) on the
-//! single 8-lane AVX2 chain.
+//! narrowest kernel that holds the lanes it compresses: one to five
+//! streams on a scalar kernel that steps them side by side in plain `u32`
+//! registers (one stream as fast as md-5, two at about twice its speed,
+//! since one stream's chain of dependent steps leaves most of a core's
+//! integer units idle), and up to 8 streams of `avx2-dual` (or of
+//! `avx512`, on a CPU with AVX2) on the single 8-lane AVX2 chain.
 //!
 //! [`Engine::detect`] picks the fastest engine the CPU has, unless the
 //! environment variable `MD5PIPE_ENGINE` names one ([`Engine::from_name`]).
@@ -248,16 +250,18 @@ impl Engine {
     }
 
     /// The kernel for a pass over `taken` lanes (at least 1), and how many
-    /// lanes it is fed: one lane runs on the one-lane kernel, and up to
-    /// eight lanes of `avx2-dual` or `avx512` on the single `avx2` chain
-    /// (for `avx512`, where the CPU has AVX2, as every AVX-512 CPU does),
-    /// since masked lanes cost as much as busy ones: on an AMD EPYC with
-    /// both, an 8-lane AVX2 pass took half the time of a 16-lane AVX-512
-    /// one (BENCHMARKS.md). `None` for md-5's own path.
+    /// lanes it is fed: up to five lanes run on the scalar kernel that
+    /// steps that many streams side by side, and up to eight lanes of
+    /// `avx2-dual` or `avx512` on the single `avx2` chain (for `avx512`,
+    /// where the CPU has AVX2, as every AVX-512 CPU does), since masked
+    /// lanes cost as much as busy ones: on an AMD EPYC with both, an
+    /// 8-lane AVX2 pass took half the time of a 16-lane AVX-512 one, and
+    /// five streams stepped side by side in plain registers outran an
+    /// 8-lane AVX2 pass (BENCHMARKS.md). `None` for md-5's own path.
     fn kernel_for(self, taken: usize) -> Option<(Kernel, usize)> {
         let wide = self.kernel()?;
-        if taken <= 1 {
-            return Some((single::compress, 1));
+        if taken <= single::MAX_LANES {
+            return Some((single::kernel(taken.max(1)), taken.max(1)));
         }
         #[cfg(target_arch = "x86_64")]
         if self.kind == Kind::Avx2Dual && taken <= avx2::LANES {
