@@ -17,18 +17,21 @@
 //! directories on the current branch, and every error names its path.
 //!
 //! Directories are listed through descriptors, and without `-L` everything
-//! below a root is opened relative to the root's descriptor through no
-//! symbolic link (see [`Entry::open`]): an entry swapped for a symlink
-//! between the listing and the open is reported (`Too many levels of
-//! symbolic links`), never followed out of the tree.
+//! below a root is opened through no symbolic link (see [`Entry::open`]):
+//! a file by its name in its directory's descriptor, kept open while the
+//! directory's files wait to be read (up to a share of the process's
+//! descriptor limit), else relative to the root's descriptor. An entry
+//! swapped for a symlink between the listing and the open is reported
+//! (`Too many levels of symbolic links`), never followed out of the tree.
 
 use std::ffi::OsStr;
 use std::fs;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use rustix::fs::{fstat, openat, Mode, OFlags, CWD};
 
@@ -236,19 +239,22 @@ pub struct Walk {
     follow_links: bool,
     started: bool,
     anchor: Option<Arc<OwnedFd>>,
+    /// Where a path below the root starts in the paths the walk joins.
+    skip: usize,
     stack: Vec<Frame>,
     filter: Arc<Filter>,
     stat_files: bool,
 }
 
-/// One directory on the current branch: its identity, its path (as given
-/// and relative to the root) and its unvisited entries.
+/// One directory on the current branch: its identity, its path (as given)
+/// and its unvisited entries.
 #[derive(Debug)]
 struct Frame {
     id: (u64, u64),
     path: PathBuf,
-    rel: PathBuf,
     listing: Listing,
+    /// Its descriptor, if it is held for its files to be opened in it.
+    dir: Option<Arc<HeldDir>>,
     /// Its `.gitignore`, with `--ignore-vcs`.
     rules: Option<Gitignore>,
 }
@@ -258,8 +264,14 @@ struct Frame {
 pub(crate) enum Source {
     /// Its path, following symlinks (a root, or any file with `-L`).
     Path,
-    /// Relative to the root's descriptor, through no symlink.
-    Beneath { root: Arc<OwnedFd>, rel: PathBuf },
+    /// Through no symlink: by its name in its directory's descriptor if
+    /// `dir` holds one, else relative to the root's descriptor; its path
+    /// below the root is the entry's `path` from byte `skip` on.
+    Beneath {
+        root: Arc<OwnedFd>,
+        dir: Option<Arc<HeldDir>>,
+        skip: usize,
+    },
     /// Standard input (a root of `-`).
     Stdin,
 }
@@ -268,9 +280,14 @@ impl PartialEq for Source {
     fn eq(&self, other: &Source) -> bool {
         match (self, other) {
             (Source::Path, Source::Path) | (Source::Stdin, Source::Stdin) => true,
-            (Source::Beneath { root: a, rel: x }, Source::Beneath { root: b, rel: y }) => {
-                Arc::ptr_eq(a, b) && x == y
-            }
+            (
+                Source::Beneath {
+                    root: a, skip: x, ..
+                },
+                Source::Beneath {
+                    root: b, skip: y, ..
+                },
+            ) => Arc::ptr_eq(a, b) && x == y,
             _ => false,
         }
     }
@@ -309,7 +326,17 @@ impl Entry {
         let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
         let fd = match &self.source {
             Source::Path => openat(CWD, &self.path, flags, Mode::empty())?,
-            Source::Beneath { root, rel } => open_beneath(root.as_fd(), rel, flags)?,
+            Source::Beneath { dir: Some(dir), .. } => {
+                // The walk names every entry by a last component: no
+                // symlink is on the way, and NOFOLLOW refuses one there.
+                let name = self.path.file_name().unwrap_or_default();
+                let flags = flags | OFlags::NOFOLLOW;
+                openat(dir.0.as_fd(), name, flags, Mode::empty())?
+            }
+            Source::Beneath { root, skip, .. } => {
+                let rel = rel_of(&self.path, *skip);
+                open_beneath(root.as_fd(), rel, flags)?
+            }
             Source::Stdin if crate::stdio::is_closed(0) => {
                 return Err(io::Error::from_raw_os_error(libc::EBADF));
             }
@@ -322,6 +349,58 @@ impl Entry {
         };
         Ok(fs::File::from(fd))
     }
+}
+
+/// `path` from byte `skip` on (its part below the root), without the
+/// separators that join it to the root.
+fn rel_of(path: &Path, skip: usize) -> &Path {
+    let bytes = path.as_os_str().as_bytes();
+    let rel = bytes.get(skip..).unwrap_or_default();
+    let start = rel.iter().position(|&b| b != b'/').unwrap_or(rel.len());
+    Path::new(OsStr::from_bytes(&rel[start..]))
+}
+
+/// A directory's descriptor, kept open while the files listed from it wait
+/// to be opened by name in it (cheaper than a lookup of their whole path
+/// from the root). At most [`held_limit`] are open at once; a directory
+/// listed beyond that is closed at once and its files are opened from the
+/// root.
+#[derive(Debug)]
+pub(crate) struct HeldDir(OwnedFd);
+
+/// How many directory descriptors are held now.
+static HELD: AtomicUsize = AtomicUsize::new(0);
+
+impl HeldDir {
+    /// Holds `fd` if fewer than [`held_limit`] are held, else gives it back.
+    fn hold(fd: OwnedFd) -> Result<Arc<HeldDir>, OwnedFd> {
+        let limit = held_limit();
+        let taken = HELD.fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+            (held < limit).then_some(held + 1)
+        });
+        match taken {
+            Ok(_) => Ok(Arc::new(HeldDir(fd))),
+            Err(_) => Err(fd),
+        }
+    }
+}
+
+impl Drop for HeldDir {
+    fn drop(&mut self) {
+        HELD.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A quarter of the soft limit on open descriptors past the first 64, at
+/// most 1024 (240 under the usual limit of 1024; none under 64 or less):
+/// the rest stays for the files being read, the output and the caller.
+fn held_limit() -> usize {
+    static LIMIT: OnceLock<usize> = OnceLock::new();
+    *LIMIT.get_or_init(|| {
+        let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+        let quarter = soft.map_or(1024, |n| n.saturating_sub(64) / 4);
+        usize::try_from(quarter).unwrap_or(1024).min(1024)
+    })
 }
 
 /// Opens a directory to list: by path (following symlinks) for a root or
@@ -348,6 +427,7 @@ impl Walk {
             follow_links,
             started: false,
             anchor: None,
+            skip: 0,
             stack: Vec::new(),
             filter: Arc::default(),
             stat_files: false,
@@ -436,12 +516,14 @@ impl Walk {
         match listed {
             Ok((id, anchor, listing)) => {
                 self.anchor = anchor;
+                let root = self.root.as_os_str().as_bytes();
+                self.skip = root.len() + usize::from(!root.ends_with(b"/"));
                 let rules = self.rules(&self.root, Path::new(""));
                 self.stack.push(Frame {
                     id,
                     path: self.root.clone(),
-                    rel: PathBuf::new(),
                     listing,
+                    dir: None,
                     rules,
                 });
                 None
@@ -455,16 +537,25 @@ impl Walk {
         crate::pause::before_open(display);
         let beneath = self.anchor.as_deref().map(|root| (root, rel));
         let fd = open_dir(path, beneath)?;
+        let id = dir_id(&fd)?;
+        let listing = Listing::read(
+            fd.as_fd(),
+            self.follow_links,
+            self.listing_stats_dirs(),
+            self.stat_files,
+        )?;
+        // Below the root without -L, files are opened in the directory's
+        // descriptor while it can be held; with -L, by their path.
+        let dir = self
+            .anchor
+            .is_some()
+            .then(|| HeldDir::hold(fd).ok())
+            .flatten();
         Ok(Frame {
-            id: dir_id(&fd)?,
+            id,
             path: path.to_path_buf(),
-            rel: rel.to_path_buf(),
-            listing: Listing::read(
-                fd.as_fd(),
-                self.follow_links,
-                self.listing_stats_dirs(),
-                self.stat_files,
-            )?,
+            listing,
+            dir,
             rules: self.rules(path, rel),
         })
     }
@@ -492,11 +583,9 @@ impl Iterator for Walk {
                 }
                 continue;
             };
-            let name = OsStr::from_bytes(name);
-            let path = top.path.join(name);
-            let rel = top.rel.join(name);
+            let path = join(&top.path, name);
             let is_dir = matches!(kind, Kind::Dir { .. });
-            if self.skips(&rel, is_dir) {
+            if self.skips(rel_of(&path, self.skip), is_dir) {
                 continue;
             }
             let display = clean(path.as_os_str().as_bytes());
@@ -505,7 +594,8 @@ impl Iterator for Walk {
                     let source = match &self.anchor {
                         Some(root) => Source::Beneath {
                             root: root.clone(),
-                            rel,
+                            dir: self.stack.last().and_then(|top| top.dir.clone()),
+                            skip: self.skip,
                         },
                         None => Source::Path,
                     };
@@ -534,7 +624,7 @@ impl Iterator for Walk {
                     ancestor,
                 }));
             }
-            match self.enter(&path, &rel, &display) {
+            match self.enter(&path, rel_of(&path, self.skip), &display) {
                 Ok(frame) if self.stack.iter().any(|f| f.id == frame.id) => {
                     // Swapped since it was listed, for a directory on the branch.
                     let ancestor = self.stack.iter().find(|f| f.id == frame.id)?.path.clone();
@@ -548,6 +638,18 @@ impl Iterator for Walk {
             }
         }
     }
+}
+
+/// `dir` joined with `name` as [`Path::join`] joins them, in one allocation.
+fn join(dir: &Path, name: &[u8]) -> PathBuf {
+    let dir = dir.as_os_str().as_bytes();
+    let mut joined = Vec::with_capacity(dir.len() + 1 + name.len());
+    joined.extend_from_slice(dir);
+    if !dir.is_empty() && !dir.ends_with(b"/") {
+        joined.push(b'/');
+    }
+    joined.extend_from_slice(name);
+    PathBuf::from(std::ffi::OsString::from_vec(joined))
 }
 
 fn io_error(path: Vec<u8>, source: io::Error) -> WalkError {
