@@ -329,7 +329,9 @@ impl Entry {
             Source::Beneath { dir: Some(dir), .. } => {
                 // The walk names every entry by a last component: no
                 // symlink is on the way, and NOFOLLOW refuses one there.
-                let name = self.path.file_name().unwrap_or_default();
+                let path = self.path.as_os_str().as_bytes();
+                let name = path.rsplit(|&b| b == b'/').next().unwrap_or_default();
+                let name = OsStr::from_bytes(name);
                 let flags = flags | OFlags::NOFOLLOW;
                 openat(dir.0.as_fd(), name, flags, Mode::empty())?
             }

@@ -12,7 +12,7 @@ pub(super) const LANES: usize = 8;
 
 /// Eight lanes of `u32` in a 256-bit register.
 #[derive(Clone, Copy)]
-struct V8(__m256i);
+pub(super) struct V8(pub(super) __m256i);
 
 // Every method is an `unsafe fn` whose contract (the trait's) is that the
 // CPU has AVX2; the intrinsics need nothing else: loads and stores go
@@ -86,7 +86,7 @@ impl Vector<LANES> for V8 {
 /// AVX2, and each pointer valid for 32 bytes: the caller passes pointers
 /// into `&[u8; 64]` blocks, at offset 0 or 32.
 #[inline(always)]
-unsafe fn transpose(rows: [*const u8; LANES]) -> [V8; 8] {
+pub(super) unsafe fn transpose(rows: [*const u8; LANES]) -> [V8; 8] {
     let r = rows.map(|row| _mm256_loadu_si256(row.cast()));
     // Pairs of lanes: (r0[0], r1[0], r0[1], r1[1] | r0[4], r1[4], r0[5], r1[5]), ...
     let t0 = _mm256_unpacklo_epi32(r[0], r[1]);

@@ -6,6 +6,7 @@
 
 use std::arch::x86_64::*;
 
+use super::avx2;
 use super::kernel::{self, truth, Vector};
 
 /// How many streams one call compresses side by side.
@@ -16,9 +17,10 @@ pub(super) const LANES: usize = 16;
 struct V16(__m512i);
 
 // Every method is an `unsafe fn` whose contract (the trait's) is that the
-// CPU has AVX-512F; the intrinsics need nothing else: loads and stores go
-// through references to `[u32; 16]`, which are valid for 64 bytes, and the
-// unaligned forms (`loadu`, `storeu`) need no alignment.
+// CPU has AVX-512F and AVX2 (the transposition of `words` is AVX2's); the
+// intrinsics need nothing else: loads and stores go through references to
+// `[u32; 16]`, which are valid for 64 bytes, or 32 bytes into a 64-byte
+// block, and the unaligned forms (`loadu`, `storeu`) need no alignment.
 impl Vector<LANES> for V16 {
     #[inline(always)]
     unsafe fn load(src: &[u32; LANES]) -> Self {
@@ -56,17 +58,39 @@ impl Vector<LANES> for V16 {
     unsafe fn rotl<const R: i32, const RR: i32>(self) -> Self {
         V16(_mm512_rol_epi32::<R>(self.0))
     }
+    /// Two 8-lane transposes in AVX2 registers (lanes 0-7 and 8-15), each
+    /// word's halves joined in one register: no trip through memory.
+    #[inline(always)]
+    unsafe fn words(blocks: &[&[u8; 64]; LANES]) -> [Self; 16] {
+        let half = |first: usize, at: usize| {
+            let rows: [*const u8; 8] = std::array::from_fn(|i| blocks[first + i][at..].as_ptr());
+            // SAFETY: each row points into a 64-byte block at offset 0 or
+            // 32, valid for the 32 bytes `transpose` reads; AVX2 is enabled
+            // with AVX-512F in `compress`, the only caller.
+            unsafe { avx2::transpose(rows) }
+        };
+        let (low, high) = (half(0, 0), half(8, 0));
+        let (low2, high2) = (half(0, 32), half(8, 32));
+        std::array::from_fn(|k| {
+            let (lo, hi) = if k < 8 {
+                (low[k].0, high[k].0)
+            } else {
+                (low2[k - 8].0, high2[k - 8].0)
+            };
+            V16(_mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi))
+        })
+    }
 }
 
 /// [`kernel::compress`] over sixteen lanes, compiled for AVX-512F.
 ///
 /// # Safety
 ///
-/// The CPU must have AVX-512F (`is_x86_feature_detected!("avx512f")`); the
+/// The CPU must have AVX-512F and AVX2 (`is_x86_feature_detected!`); the
 /// engine holds this function only after that check.
-#[target_feature(enable = "avx512f")]
+#[target_feature(enable = "avx512f,avx2")]
 pub(super) unsafe fn compress(states: &mut [[u32; 4]], inputs: &[Option<&[u8]>], blocks: usize) {
-    // SAFETY: this function runs only where AVX-512F is available (its own
-    // contract), which is all `V16`'s methods require.
+    // SAFETY: this function runs only where AVX-512F and AVX2 are available
+    // (its own contract), which is all `V16`'s methods require.
     unsafe { kernel::compress::<V16, LANES>(states, inputs, blocks) }
 }

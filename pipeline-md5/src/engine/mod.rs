@@ -11,9 +11,10 @@
 //! | [`Engine`] | lanes | where |
 //! |---|---:|---|
 //! | `scalar` | 1 | everywhere: md-5, one stream at a time |
+//! | `portable` | 4 | everywhere: four streams side by side in plain registers |
 //! | `avx2` | 8 | x86-64 CPUs with AVX2 |
 //! | `avx2-dual` | 16 | the same, two 8-lane chains interleaved |
-//! | `avx512` | 16 | x86-64 CPUs with AVX-512F |
+//! | `avx512` | 16 | x86-64 CPUs with AVX-512F (and AVX2, as all of them have) |
 //!
 //! On one core of an AMD EPYC (portable build, BENCHMARKS.md) `avx2` ran
 //! 4.7–5.5x and `avx2-dual` 6.1–8.0x md-5's single stream, with every lane
@@ -29,7 +30,7 @@
 //! environment variable `MD5PIPE_ENGINE` names one ([`Engine::from_name`]).
 //! An engine value exists only for a kernel the CPU can run, so a binary
 //! built for any x86-64 CPU runs on every one of them (and builds, with the
-//! scalar engine alone, elsewhere).
+//! scalar and portable engines alone, elsewhere).
 //!
 //! # The life of a lane
 //!
@@ -96,18 +97,24 @@ mod tests;
 
 pub use multi::{digest_chunked, LaneStatus, MultiMd5, Suspended};
 
+/// The lanes of the `portable` engine: as many streams as one core steps
+/// side by side in general-purpose registers with a gain (BENCHMARKS.md).
+const PORTABLE_LANES: usize = 4;
+
 /// The environment variable that forces an engine in [`Engine::detect`].
 pub const ENGINE_VAR: &str = "MD5PIPE_ENGINE";
 
 /// The names [`Engine::from_name`] knows, besides `auto`.
-pub const ENGINE_NAMES: [&str; 4] = ["scalar", "avx2", "avx2-dual", "avx512"];
+pub const ENGINE_NAMES: [&str; 5] = ["scalar", "portable", "avx2", "avx2-dual", "avx512"];
 
 /// Why an engine could not be had.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EngineError {
     /// The name is none of [`ENGINE_NAMES`] or `auto`.
-    #[error("unknown MD5 engine '{0}' (expected auto, scalar, avx2, avx2-dual or avx512)")]
+    #[error(
+        "unknown MD5 engine '{0}' (expected auto, scalar, portable, avx2, avx2-dual or avx512)"
+    )]
     Unknown(String),
     /// This CPU lacks the instructions the named engine needs.
     #[error("this CPU cannot run the {0} MD5 engine")]
@@ -122,6 +129,8 @@ type Kernel = unsafe fn(&mut [[u32; 4]], &[Option<&[u8]>], usize);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Scalar,
+    /// Four streams stepped side by side in plain registers.
+    Portable,
     Avx2,
     /// Two interleaved AVX2 chains of 8 lanes.
     Avx2Dual,
@@ -154,11 +163,12 @@ impl Engine {
     ///
     /// [`EngineError::Unknown`] for another name; [`EngineError::Unsupported`]
     /// if this CPU lacks the engine's instructions (AVX2 or AVX-512F; off
-    /// x86-64, every engine but scalar).
+    /// x86-64, every engine but scalar and portable).
     pub fn from_name(name: &str) -> Result<Engine, EngineError> {
         let kind = match name {
             "auto" => return Ok(Engine::best()),
             "scalar" => Kind::Scalar,
+            "portable" => Kind::Portable,
             "avx2" => Kind::Avx2,
             "avx2-dual" => Kind::Avx2Dual,
             "avx512" => Kind::Avx512,
@@ -172,9 +182,10 @@ impl Engine {
     }
 
     /// The fastest engine this CPU runs: avx512, else avx2-dual, else
-    /// scalar (BENCHMARKS.md: avx2-dual outruns avx2 on the same CPU).
+    /// portable (BENCHMARKS.md: avx2-dual outruns avx2 on the same CPU, and
+    /// portable outruns md-5's one stream on any CPU).
     pub fn best() -> Engine {
-        [Kind::Avx512, Kind::Avx2Dual, Kind::Avx2]
+        [Kind::Avx512, Kind::Avx2Dual, Kind::Avx2, Kind::Portable]
             .into_iter()
             .find(|&kind| supported(kind))
             .map_or(Engine::scalar(), |kind| Engine { kind })
@@ -205,6 +216,7 @@ impl Engine {
     pub fn id(self) -> &'static str {
         match self.kind {
             Kind::Scalar => "scalar",
+            Kind::Portable => "portable",
             Kind::Avx2 => "avx2",
             Kind::Avx2Dual => "avx2-dual",
             Kind::Avx512 => "avx512",
@@ -222,6 +234,7 @@ impl Engine {
     pub fn lanes(self) -> usize {
         match self.kind {
             Kind::Scalar => 1,
+            Kind::Portable => PORTABLE_LANES,
             Kind::Avx2 => 8,
             Kind::Avx2Dual => 16,
             #[cfg(test)]
@@ -234,6 +247,7 @@ impl Engine {
     fn kernel(self) -> Option<Kernel> {
         match self.kind {
             Kind::Scalar => None,
+            Kind::Portable => Some(single::kernel(PORTABLE_LANES)),
             #[cfg(target_arch = "x86_64")]
             Kind::Avx2 => Some(avx2::compress),
             #[cfg(target_arch = "x86_64")]
@@ -295,11 +309,14 @@ impl std::fmt::Display for Engine {
 /// Whether this CPU runs `kind`'s kernel.
 fn supported(kind: Kind) -> bool {
     match kind {
-        Kind::Scalar => true,
+        Kind::Scalar | Kind::Portable => true,
         #[cfg(target_arch = "x86_64")]
         Kind::Avx2 | Kind::Avx2Dual => std::arch::is_x86_feature_detected!("avx2"),
         #[cfg(target_arch = "x86_64")]
-        Kind::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+        Kind::Avx512 => {
+            std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx2")
+        }
         #[cfg(not(target_arch = "x86_64"))]
         Kind::Avx2 | Kind::Avx2Dual | Kind::Avx512 => false,
         #[cfg(test)]

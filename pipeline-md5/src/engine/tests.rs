@@ -194,7 +194,13 @@ fn engines_by_name() {
     if let Ok(avx2) = avx2 {
         assert_eq!((avx2.name().as_str(), avx2.lanes()), ("avx2 x8", 8));
     }
+    let portable = Engine::from_name("portable").expect("portable runs everywhere");
+    assert_eq!(
+        (portable.name().as_str(), portable.lanes()),
+        ("portable x4", 4)
+    );
     assert_eq!(Engine::available()[0], Engine::scalar());
+    assert_eq!(Engine::available()[1], portable);
     assert_eq!(Engine::available().last(), Some(&Engine::best()));
 }
 
