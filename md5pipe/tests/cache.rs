@@ -663,3 +663,50 @@ fn records_below_an_unreadable_directory_are_kept_and_below_a_vanished_one_dropp
     let s = cache_stats(&out.stderr);
     assert_eq!((s.read, s.kept, s.dropped), (0, 5, 2), "{s:?}");
 }
+
+/// The device, inode and modification time of `path`.
+fn identity(path: &Path) -> (u64, u64, SystemTime) {
+    let meta = fs::metadata(path).unwrap();
+    (meta.dev(), meta.ino(), meta.modified().unwrap())
+}
+
+/// An update that would write the same records leaves the cache file as
+/// it was; one that differs part way writes the old records before the
+/// difference too, so that the next run reads only what changed.
+#[test]
+fn an_unchanged_tree_leaves_its_cache_untouched_and_a_change_rewrites_it_whole() {
+    let dir = open_tempdir();
+    let root = dir.path();
+    let cache = root.join("c");
+    small_tree(root);
+    settle(root);
+    cached(root, &[]);
+    let before = identity(&cache);
+    let s = cached(root, &[]);
+    assert_eq!((s.read, s.unchanged, s.kept), (0, 7, 7), "{s:?}");
+    assert_eq!(identity(&cache), before, "rewritten");
+
+    fs::write(root.join("t/m"), "middle, changed\n").unwrap();
+    settle(root);
+    let s = cached(root, &[]);
+    assert_eq!((s.read, s.unchanged, s.kept), (1, 6, 7), "{s:?}");
+    assert_ne!(identity(&cache), before, "not rewritten");
+    let s = cached(root, &[]);
+    assert_eq!((s.read, s.unchanged, s.kept), (0, 7, 7), "{s:?}");
+
+    fs::remove_file(root.join("t/d/g")).unwrap();
+    let before = identity(&cache);
+    let s = cached(root, &[]);
+    assert_eq!(
+        (s.read, s.unchanged, s.kept, s.dropped),
+        (0, 6, 6, 1),
+        "{s:?}"
+    );
+    assert_ne!(identity(&cache), before, "not rewritten");
+    let s = cached(root, &[]);
+    assert_eq!(
+        (s.read, s.unchanged, s.kept, s.dropped),
+        (0, 6, 6, 0),
+        "{s:?}"
+    );
+}

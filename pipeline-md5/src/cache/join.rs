@@ -48,8 +48,9 @@ pub(crate) struct Shared {
 /// What the walk hands the consumer, in path order.
 #[derive(Debug)]
 enum Pending {
-    /// The key of a file walked, for the consumer to write with its digest.
-    Key(Vec<u8>, Key),
+    /// The key of a file walked, for the consumer to write with its
+    /// digest, and whether that digest is the old record's.
+    Key(Vec<u8>, Key, bool),
     /// An old record at or below a path the walk could not read, kept as
     /// it was.
     Kept(Record),
@@ -58,7 +59,7 @@ enum Pending {
 impl Pending {
     fn path(&self) -> &[u8] {
         match self {
-            Pending::Key(path, _) => path,
+            Pending::Key(path, ..) => path,
             Pending::Kept(record) => &record.path,
         }
     }
@@ -165,7 +166,8 @@ impl Walking<'_> {
             .pending
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        pending.push_back(Pending::Key(entry.display.clone(), key));
+        let hit = entry.known.is_some();
+        pending.push_back(Pending::Key(entry.display.clone(), key, hit));
         true
     }
 
@@ -240,6 +242,13 @@ pub(crate) struct Recorder {
     start: SystemTime,
     /// The last path handed out.
     last: Option<Vec<u8>>,
+    /// The old cache, opened again, while the new one is the same so far
+    /// (see [`Recorder::differs`]).
+    same_as: Option<File>,
+    /// While the new cache is the same as the old one so far, the path of
+    /// its last record: the records up to it are not written, unless a
+    /// difference comes.
+    same_to: Option<Vec<u8>>,
     kept: u64,
     recent: u64,
     complete: bool,
@@ -267,7 +276,16 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Shared>, Recorder), Error> {
         reader: old,
         mode,
         warning,
+        id,
     } = open_old(&target).map_err(failed)?;
+    // A second reader of the old cache, for the records to copy once the
+    // new one differs from it: the same file (another run may have put
+    // its cache in place meanwhile).
+    let same_as = id.and_then(|id| {
+        File::open(&target)
+            .ok()
+            .filter(|f| f.metadata().is_ok_and(|m| (m.dev(), m.ino()) == id))
+    });
     let dir = match target.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -311,6 +329,8 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Shared>, Recorder), Error> {
         failed: None,
         start,
         last: None,
+        same_as,
+        same_to: None,
         kept: 0,
         recent: 0,
         complete: false,
@@ -372,15 +392,16 @@ impl Recorder {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
             let mut kept = Vec::new();
+            let mut unsent = false;
             let key = loop {
                 match pending.front() {
-                    Some(p) if p.path() < path => {
-                        if let Some(Pending::Kept(record)) = pending.pop_front() {
-                            kept.push(record);
-                        }
-                    }
-                    Some(Pending::Key(p, key)) if p.as_slice() == path => {
-                        let key = *key;
+                    Some(p) if p.path() < path => match pending.pop_front() {
+                        Some(Pending::Kept(record)) => kept.push(record),
+                        // Walked, not handed out: it failed.
+                        _ => unsent = true,
+                    },
+                    Some(Pending::Key(p, key, hit)) if p.as_slice() == path => {
+                        let key = (*key, *hit);
                         pending.pop_front();
                         break Some(key);
                     }
@@ -388,14 +409,18 @@ impl Recorder {
                 }
             };
             drop(pending);
+            if unsent || self.shared.dropped.load(Ordering::Relaxed) > 0 {
+                self.differs();
+            }
             for record in &kept {
-                self.push(record);
+                self.push_same(record);
             }
             key
         };
-        let Some(key) = key else { return };
+        let Some((key, hit)) = key else { return };
         if !key.settled(self.start) || key.size != digest.size {
             self.recent += 1;
+            self.differs();
             return;
         }
         // The cache keeps MD5s only (`--cache` refuses other algorithms).
@@ -407,7 +432,49 @@ impl Recorder {
             key,
             digest: md5,
         };
-        self.push(&record);
+        if hit {
+            self.push_same(&record);
+        } else {
+            self.differs();
+            self.push(&record);
+        }
+    }
+
+    /// Adds `record`, the same as the old cache's record for its path:
+    /// not written while the new cache is the same as the old one so far.
+    fn push_same(&mut self, record: &Record) {
+        if self.same_as.is_none() {
+            return self.push(record);
+        }
+        let to = self.same_to.get_or_insert_with(Vec::new);
+        to.clear();
+        to.extend_from_slice(&record.path);
+        self.kept += 1;
+    }
+
+    /// The new cache differs from the old one: the old records up to the
+    /// last one added are written to it, and from now on every record is.
+    fn differs(&mut self) {
+        let Some(old) = self.same_as.take() else {
+            return;
+        };
+        let Some(to) = self.same_to.take() else {
+            return;
+        };
+        self.kept = 0;
+        let Ok(Start::Cache(reader)) = Reader::start(old) else {
+            return;
+        };
+        for record in reader {
+            let Ok(record) = record else { break };
+            if record.path > to {
+                break;
+            }
+            self.push(&record);
+            if self.writer.is_none() {
+                break;
+            }
+        }
     }
 
     fn push(&mut self, record: &Record) {
@@ -455,8 +522,10 @@ impl Recorder {
                 .drain(..)
                 .collect();
             for pending in kept {
-                if let Pending::Kept(record) = pending {
-                    self.push(&record);
+                match pending {
+                    Pending::Kept(record) => self.push_same(&record),
+                    // Walked, not handed out: it failed.
+                    Pending::Key(..) => self.differs(),
                 }
             }
             // The walk has ended: what it did not reach was not found.
@@ -467,28 +536,43 @@ impl Recorder {
                 }
                 .drain();
             }
-        } else {
-            self.carry_old_tail();
+            if self.shared.dropped.load(Ordering::Relaxed) > 0 {
+                self.differs();
+            }
         }
-        if let Some(err) = self.failed.take() {
-            return Err(failed(format!("cannot write: {}", os_reason(&err))));
-        }
-        let writer = self.writer.take().expect("checked above");
-        let temp = writer
-            .finish()
-            .map_err(|err| failed(format!("cannot write: {}", os_reason(&err))))?;
-        temp.persist(&self.path)
-            .map_err(|err| failed(format!("cannot replace it: {}", os_reason(&err))))?;
         let warning = self
             .shared
             .warning
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        if warning.is_some() {
+            // The old cache is damaged: the new one is whole.
+            self.differs();
+        }
+        let rewritten = self.same_as.is_none();
+        if !rewritten {
+            // The same records as the old cache (a run stopped early
+            // would add the old ones after its last): left as it is.
+            self.writer = None;
+        } else if !self.complete {
+            self.carry_old_tail();
+        }
+        if let Some(err) = self.failed.take() {
+            return Err(failed(format!("cannot write: {}", os_reason(&err))));
+        }
+        if let Some(writer) = self.writer.take().filter(|_| rewritten) {
+            let temp = writer
+                .finish()
+                .map_err(|err| failed(format!("cannot write: {}", os_reason(&err))))?;
+            temp.persist(&self.path)
+                .map_err(|err| failed(format!("cannot replace it: {}", os_reason(&err))))?;
+        }
         Ok(Summary {
             path: self.path.clone(),
             unchanged: self.shared.unchanged.load(Ordering::Relaxed),
             kept: self.kept,
+            rewritten,
             recent: self.recent,
             dropped: self.shared.dropped.load(Ordering::Relaxed),
             complete: self.complete,

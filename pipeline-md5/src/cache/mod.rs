@@ -24,8 +24,13 @@
 //!    there is not known to have changed, and the next run that can read
 //!    it checks each record's key as usual.
 //! 3. At the end the new cache replaces the old one (a `rename`, so a
-//!    reader sees one or the other whole). If the run stopped early (a
-//!    signal, a closed output, `--fail-fast`), the old records after the
+//!    reader sees one or the other whole), unless it would hold the same
+//!    records: as long as every file's digest came from its old record,
+//!    with no old record passed over, nothing is written; the first
+//!    difference copies the old records so far into the new cache, and the
+//!    run goes on writing it. An unchanged tree leaves its cache
+//!    untouched. If the run stopped early (a signal, a closed output,
+//!    `--fail-fast`), the old records after the
 //!    last path handed out are copied in first: the cache then holds
 //!    everything learnt so far and the next run goes on from there. A
 //!    process killed outright leaves the old cache as it was, and nothing
@@ -184,8 +189,11 @@ pub struct Summary {
     pub path: PathBuf,
     /// Files whose digest came from the cache (not read).
     pub unchanged: u64,
-    /// Records written to the new cache.
+    /// Records the cache holds now.
     pub kept: u64,
+    /// The cache was written anew; `false` when it would have held the
+    /// same records, and was left as it was.
+    pub rewritten: bool,
     /// Files digested but not kept: changed too recently to trust their
     /// times ([`Key::settled`]), or changed while they were read.
     pub recent: u64,
@@ -217,6 +225,8 @@ struct Found {
     mode: Option<u32>,
     /// Why it is not used whole.
     warning: Option<String>,
+    /// The device and inode of the old cache, when it is read.
+    id: Option<(u64, u64)>,
 }
 
 impl Found {
@@ -225,6 +235,7 @@ impl Found {
             reader,
             mode,
             warning,
+            id: None,
         }
     }
 }
@@ -251,7 +262,10 @@ fn open_old(path: &Path) -> Result<Found, String> {
         return Ok(Found::new(None, mode, None));
     }
     match Reader::start(file).map_err(|err| io_reason(&err))? {
-        Start::Cache(reader) => Ok(Found::new(Some(reader), mode, None)),
+        Start::Cache(reader) => Ok(Found {
+            id: Some((meta.dev(), meta.ino())),
+            ..Found::new(Some(reader), mode, None)
+        }),
         Start::Foreign => Err("not an md5pipe cache; left as it is".into()),
         Start::Version(v) => Err(format!(
             "a cache of format {v}, which this md5pipe does not read; left as it is"
