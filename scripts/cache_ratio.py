@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """A full md5pipe run against an update with --cache on an unchanged tree,
-side by side: each round runs both once, in turn, so that they see the
-same phases of a shared machine; the ratio is taken within a round.
+and md5sum over the same files, side by side: each round runs each once,
+in turn, so that they see the same phases of a shared machine; the ratios
+are taken within a round.
 
 Usage:
-    python3 scripts/cache_ratio.py TREE [--rounds N]
+    python3 scripts/cache_ratio.py TREE [--rounds N] [--baseline BIN]
 
     python3 scripts/gen_tree.py --root /tmp/md5data small
     python3 scripts/cache_ratio.py /tmp/md5data/small
@@ -12,19 +13,23 @@ Usage:
 Commands (stdout to /dev/null; $MD5PIPE, default target/release/md5pipe):
     full:    md5pipe TREE
     update:  md5pipe --cache CACHE TREE     (CACHE in a temporary directory)
+    md5sum:  md5sum FILE...                 (every regular file, sorted)
+    base:    BIN --cache CACHE2 TREE        (with --baseline BIN: another
+             build's update, e.g. one from before a change)
 
 First, untimed: one full run (it also warms the page cache), one update
 that writes the cache, and one with --stats that must report no file read
 (files changed less than a second or so before are not yet kept: the
-script says so and stops). Then ROUNDS rounds of (full, update). Each
-update rewrites the cache, as it does in use.
+script says so and stops). Then ROUNDS rounds of (full, update, md5sum
+[, base]).
 
 Printed: a markdown table with each command's median wall time, median
 CPU time (user + sys) and peak RSS (the largest over its runs, through GNU
 time when /usr/bin/time is installed, else as wait4 reports it, with the
-~10 MiB of the Python parent it was forked from counted), then the median
-over rounds of full / update (the target: at least 10) with its range,
-and whether both printed the same bytes. Run it on trees of different
+~10 MiB of the Python parent it was forked from counted), then the medians
+over rounds of full / update (the target: at least 10), md5sum / update
+(and base / update) with their ranges, and whether md5pipe's runs printed
+the same bytes. Run it on trees of different
 sizes (gen_tree.py --scale) to see the update's peak RSS stay flat.
 Standard library only.
 """
@@ -73,6 +78,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("tree")
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--baseline", help="another md5pipe build whose update is timed too")
     a = ap.parse_args()
     if a.rounds < 1:
         sys.exit("cache_ratio: --rounds must be at least 1")
@@ -87,8 +93,18 @@ def main():
         cache = os.path.join(work, "tree.cache")
         full = [md5pipe, tree]
         update = [md5pipe, "--cache", cache, tree]
-        run(full)
-        run(update)
+        files = sorted(
+            os.path.join(d, f).encode()
+            for d, _, names in os.walk(tree)
+            for f in names
+            if os.path.isfile(os.path.join(d, f)) and not os.path.islink(os.path.join(d, f))
+        )
+        md5sum = ["md5sum", "--"] + [os.fsdecode(f) for f in files]
+        commands = {"full": full, "update": update, "md5sum": md5sum}
+        if a.baseline:
+            commands["base"] = [a.baseline, "--cache", os.path.join(work, "base.cache"), tree]
+        for cmd in commands.values():
+            run(cmd)
         stats = subprocess.run(
             update + ["--stats"],
             stdout=subprocess.DEVNULL,
@@ -103,25 +119,42 @@ def main():
             sys.exit(f"cache_ratio: the update still reads files ({line!r}); "
                      "files changed in the last seconds are not kept yet: run it again")
         same = digest_of(full) == digest_of(update)
-        times = {"full": [], "update": []}
+        if a.baseline:
+            run(commands["base"])
+        times = {name: [] for name in commands}
         for r in range(a.rounds):
-            times["full"].append(run(full))
-            times["update"].append(run(update))
+            for name, cmd in commands.items():
+                times[name].append(run(cmd))
             print(f"cache_ratio: round {r + 1}/{a.rounds}", file=sys.stderr)
         files = re.search(r"cache: (\d+) files", line).group(1)
         print(f"| {os.path.basename(tree)} ({files} files) | wall (median) | CPU (user+sys) | peak RSS |")
         print("|---|---:|---:|---:|")
-        for name, label in [("full", "md5pipe"), ("update", "md5pipe --cache (unchanged)")]:
+        labels = [
+            ("full", "md5pipe"),
+            ("update", "md5pipe --cache (unchanged)"),
+            ("md5sum", "md5sum"),
+            ("base", f"{a.baseline} --cache (unchanged)"),
+        ]
+        for name, label in labels:
+            if name not in times:
+                continue
             ts = times[name]
             wall = statistics.median(t[0] for t in ts)
             cpu = statistics.median(t[1] for t in ts)
             rss = max(t[2] for t in ts)
             print(f"| {label} | {wall:.3f} s | {cpu:.3f} s | {rss / 1024:.1f} MiB |")
-        ratios = [f[0] / u[0] for f, u in zip(times["full"], times["update"])]
+        print()
+        for name in ["full", "md5sum", "base"]:
+            if name not in times:
+                continue
+            ratios = [o[0] / u[0] for o, u in zip(times[name], times["update"])]
+            print(
+                f"{name} / update: {statistics.median(ratios):.2f}x "
+                f"(rounds {min(ratios):.2f}-{max(ratios):.2f})"
+            )
         print(
-            f"\nfull / update: {statistics.median(ratios):.1f}x "
-            f"(rounds {min(ratios):.1f}-{max(ratios):.1f}), {a.rounds} rounds; "
-            f"same output: {'yes' if same else 'NO'}; cache {os.path.getsize(cache)} bytes"
+            f"{a.rounds} rounds; same output: {'yes' if same else 'NO'}; "
+            f"cache {os.path.getsize(cache)} bytes"
         )
         if not same:
             sys.exit(1)

@@ -102,7 +102,7 @@ struct Args {
     zero: bool,
 
     /// Print a JSON object per line instead (JSON Lines), in the same
-    /// order: {"path","size","digest","error"} per file; a file or
+    /// order: {"path","size","algorithm","digest","error"} per file; a file or
     /// directory that cannot be read is an object with "error" set (not a
     /// message on stderr; the exit status is still 1). A path that is not
     /// UTF-8 is given as "path_bytes", its bytes in base64.

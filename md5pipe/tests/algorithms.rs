@@ -290,3 +290,94 @@ fn check_mode_takes_the_algorithm_from_the_tag_or_the_length() {
     assert_eq!(out.status.code(), Some(1), "read as SHA-256: {out:?}");
     assert_eq!(show(&out.stdout).matches(": FAILED\n").count(), n);
 }
+
+/// `lines` with an improperly formatted line after the first and after
+/// the last.
+fn with_junk(lines: &[u8]) -> Vec<u8> {
+    let first = lines.iter().position(|&b| b == b'\n').unwrap() + 1;
+    [&lines[..first], b"junk\n", &lines[first..], b"more junk\n"].concat()
+}
+
+/// What `tool` (or md5pipe, for `None`) prints for `-c -w ARGS LIST` in
+/// `root`: status, stdout and stderr with the program's name as md5pipe's.
+fn check_w(tool: Option<&str>, args: &[&str], list: &Path, root: &Path) -> (Option<i32>, String) {
+    let mut cmd = match tool {
+        Some(tool) => Command::new(tool),
+        None => md5pipe(),
+    };
+    cmd.env("LC_ALL", "C.UTF-8")
+        .args(args)
+        .args(["-c", "-w"])
+        .arg(list);
+    let out = run_in(cmd, root);
+    let err = show(&out.stderr);
+    let err = match tool {
+        Some(tool) => err.replace(&format!("{tool}:"), "md5pipe:"),
+        None => err,
+    };
+    (out.status.code(), format!("{}--\n{err}", show(&out.stdout)))
+}
+
+/// `-w` names the algorithm as the tool md5pipe stands in for does:
+/// `-a sha256` as sha256sum (`improperly formatted SHA256 checksum
+/// line`), a list read without `-a` as cksum's auto-detection (the last
+/// properly formatted line's algorithm), BLAKE3 by its tag.
+#[test]
+fn warnings_name_the_algorithm_as_its_tool_does() {
+    let dir = tree();
+    let root = dir.path();
+    let files = regular_files(root);
+    let lists = open_tempdir();
+    for algorithm in ["md5", "sha1", "sha256", "sha512"] {
+        let tool = format!("{algorithm}sum");
+        let plain = lists.path().join(algorithm);
+        fs::write(&plain, with_junk(&tool_of(&tool, root, &[], &files))).unwrap();
+        let want = check_w(Some(&tool), &[], &plain, root);
+        assert!(want.1.contains("improperly formatted"), "{want:?}");
+        assert_eq!(check_w(None, &["-a", algorithm], &plain, root), want);
+        assert_eq!(check_w(None, &[], &plain, root), want, "{algorithm}");
+
+        let tagged = lists.path().join(format!("{algorithm}.tag"));
+        let cksum = tool_of("cksum", root, &["-a", algorithm], &files);
+        fs::write(&tagged, with_junk(&cksum)).unwrap();
+        let want = check_w(Some("cksum"), &[], &tagged, root);
+        assert!(want.1.contains("improperly formatted"), "{want:?}");
+        assert_eq!(check_w(None, &[], &tagged, root), want, "{algorithm}");
+        let want = check_w(Some("cksum"), &["-a", algorithm], &tagged, root);
+        assert_eq!(check_w(None, &["-a", algorithm], &tagged, root), want);
+    }
+    // A junk line before any other: md5sum's word, as cksum says its
+    // default's (CRC); after lines of another algorithm, theirs.
+    let mixed = lists.path().join("mixed");
+    let sha1 = tool_of("sha1sum", root, &[], &files);
+    fs::write(&mixed, [&b"junk\n"[..], &sha1, b"junk\n"].concat()).unwrap();
+    let (_, got) = check_w(None, &[], &mixed, root);
+    let mixed = show(mixed.as_os_str().as_bytes());
+    assert!(
+        got.contains(&format!(
+            "{mixed}: 1: improperly formatted MD5 checksum line\n"
+        )),
+        "{got}"
+    );
+    let last = files.len() + 2;
+    assert!(
+        got.contains(&format!(
+            "{mixed}: {last}: improperly formatted SHA1 checksum line\n"
+        )),
+        "{got}"
+    );
+
+    // b3sum has no -w: BLAKE3 is named by the tag md5pipe --tag writes.
+    if Command::new("b3sum").arg("--version").output().is_err() {
+        eprintln!("b3sum is not installed (it has no -w to compare with anyway)");
+    }
+    let b3 = lists.path().join("b3");
+    fs::write(&b3, with_junk(&ours(root, &["-a", "blake3", "."]))).unwrap();
+    let (status, got) = check_w(None, &["-a", "blake3"], &b3, root);
+    assert_eq!(status, Some(0), "{got}");
+    let b3 = show(b3.as_os_str().as_bytes());
+    for line in [2, files.len() + 2] {
+        let want = format!("md5pipe: {b3}: {line}: improperly formatted BLAKE3 checksum line\n");
+        assert!(got.contains(&want), "{got}");
+    }
+}

@@ -389,45 +389,7 @@ fn an_interrupted_run_leaves_a_cache_the_next_run_goes_on_from() {
     // Stopped by SIGTERM while it waits to open t/z (changed, so read):
     // the files before it may or may not have been handed out by then,
     // and t/z itself if the signal is handled only after it goes on.
-    let fifo_dir = tempfile::tempdir().unwrap();
-    let handshake = fifo_dir.path().join("pause");
-    fifo(&handshake);
-    let child = md5pipe()
-        .args(["--cache", "c", "t"])
-        .current_dir(dir.path())
-        .env("MD5PIPE_TEST_PAUSE_BEFORE_OPEN", "t/z")
-        .env("MD5PIPE_TEST_PAUSE_FIFO", &handshake)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A watchdog: should md5pipe end without pausing, it opens the FIFO
-    // for writing so that the open below returns instead of waiting.
-    let pid = child.id();
-    let watched = handshake.clone();
-    let here = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let told = here.clone();
-    let watchdog = std::thread::spawn(move || {
-        while !told.load(std::sync::atomic::Ordering::SeqCst) {
-            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            if stat.is_empty() || stat.contains(") Z ") {
-                let _ = File::options().read(true).write(true).open(&watched);
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    });
-    File::open(&handshake)
-        .unwrap()
-        .read_to_end(&mut Vec::new())
-        .unwrap();
-    here.store(true, std::sync::atomic::Ordering::SeqCst);
-    watchdog.join().unwrap();
-    let mut child = child;
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "md5pipe ended without pausing at t/z"
-    );
+    let (child, _fifo_dir, handshake) = paused_at(dir.path(), &["--cache", "c", "t"], &[], "t/z");
     assert!(catches(child.id(), libc::SIGTERM));
     signal(&child, libc::SIGTERM);
     // "Go on", without waiting for a reader: md5pipe may have ended
@@ -518,4 +480,233 @@ fn a_dangling_symlink_as_cache_creates_its_target() {
         .unwrap()
         .file_type()
         .is_symlink());
+}
+
+/// An md5pipe run of `args` in `dir`, with `env` set, paused just before
+/// it opens `at` (see pipeline-md5/src/pause.rs): returned once it waits
+/// there, with the handshake FIFO to tell it to go on ([`go_on`]) and the
+/// directory holding it.
+fn paused_at(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    at: &str,
+) -> (std::process::Child, tempfile::TempDir, std::path::PathBuf) {
+    let fifo_dir = tempfile::tempdir().unwrap();
+    let handshake = fifo_dir.path().join("pause");
+    fifo(&handshake);
+    let child = md5pipe()
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .env("MD5PIPE_TEST_PAUSE_BEFORE_OPEN", at)
+        .env("MD5PIPE_TEST_PAUSE_FIFO", &handshake)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A watchdog: should md5pipe end without pausing, it opens the FIFO
+    // for writing so that the open below returns instead of waiting.
+    let pid = child.id();
+    let watched = handshake.clone();
+    let here = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let told = here.clone();
+    let watchdog = std::thread::spawn(move || {
+        while !told.load(std::sync::atomic::Ordering::SeqCst) {
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            if stat.is_empty() || stat.contains(") Z ") {
+                let _ = File::options().read(true).write(true).open(&watched);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    File::open(&handshake)
+        .unwrap()
+        .read_to_end(&mut Vec::new())
+        .unwrap();
+    here.store(true, std::sync::atomic::Ordering::SeqCst);
+    watchdog.join().unwrap();
+    let mut child = child;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "md5pipe ended without pausing at {at}"
+    );
+    (child, fifo_dir, handshake)
+}
+
+/// The names in `dir` that start with `.NAME.` and end with `.tmp`: a
+/// cache `NAME`'s temporary files.
+fn temp_files(dir: &Path, name: &str) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&format!(".{name}.")) && n.ends_with(".tmp"))
+        .collect()
+}
+
+#[test]
+fn a_run_killed_outright_leaves_no_temporary_file() {
+    let dir = open_tempdir();
+    small_tree(dir.path());
+    settle(dir.path());
+    cached(dir.path(), &[]);
+    fs::write(dir.path().join("t/m"), "middle, changed\n").unwrap();
+    let (mut child, _fifo_dir, _handshake) =
+        paused_at(dir.path(), &["--cache", "c", "t"], &[], "t/m");
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), None, "killed: {out:?}");
+    assert_eq!(temp_files(dir.path(), "c"), Vec::<String>::new());
+    // The old cache is as it was, and serves the next run.
+    let s = cached(dir.path(), &[]);
+    assert_eq!((s.read, s.unchanged), (1, 6), "{s:?}");
+}
+
+/// Two runs at once, with their cache inside the tree they walk: one
+/// waits to list `t/d` (after its new cache was made, before the other
+/// has put its own in place), the other runs whole meanwhile. Neither
+/// digests the other's new cache, named or not, nor the cache the other
+/// put in place.
+#[test]
+fn two_runs_at_once_with_the_cache_inside_the_tree_print_what_md5sum_prints() {
+    for named in [false, true] {
+        let dir = open_tempdir();
+        small_tree(dir.path());
+        let want = show(&oracle(dir.path()));
+        settle(dir.path());
+        for round in 0..2 {
+            let args = ["--cache", "t/d/c", "t"];
+            let env: &[(&str, &str)] = if named {
+                &[("MD5PIPE_TEST_NAMED_TEMP", "1")]
+            } else {
+                &[]
+            };
+            let (first, _fifo_dir, handshake) = paused_at(dir.path(), &args, env, "t/d");
+            let mut second = md5pipe();
+            second.args(args).envs(env.iter().copied());
+            let second = run_in(second, dir.path());
+            assert!(
+                second.status.success(),
+                "named {named} round {round}: {second:?}"
+            );
+            assert_eq!(show(&second.stdout), want, "named {named} round {round}");
+            let go = go_on(&handshake);
+            let first = first.wait_with_output().unwrap();
+            drop(go);
+            assert!(
+                first.status.success(),
+                "named {named} round {round}: {first:?}"
+            );
+            assert_eq!(show(&first.stdout), want, "named {named} round {round}");
+            assert_eq!(
+                temp_files(&dir.path().join("t/d"), "c"),
+                Vec::<String>::new()
+            );
+        }
+    }
+}
+
+/// `md5pipe --cache c --stats ARGS` in `dir` as `nobody`.
+fn cached_as_nobody(dir: &Path, args: &[&str]) -> Output {
+    let mut cmd = as_nobody(std::ffi::OsStr::new(env!("CARGO_BIN_EXE_md5pipe")));
+    cmd.args(["--cache", "c", "--stats"]).args(args);
+    run_in(cmd, dir)
+}
+
+/// A directory or a root that cannot be read keeps its old records: once
+/// readable again, the next run prints what a cold run prints and reads
+/// nothing that did not change. A directory that vanished drops them.
+#[test]
+fn records_below_an_unreadable_directory_are_kept_and_below_a_vanished_one_dropped() {
+    use std::os::unix::fs::PermissionsExt;
+    if !is_root() {
+        eprintln!("skipped: needs root to switch to nobody");
+        return;
+    }
+    let dir = open_tempdir();
+    let root = dir.path();
+    small_tree(root);
+    fs::set_permissions(root, fs::Permissions::from_mode(0o777)).unwrap();
+    settle(root);
+    let want = show(&oracle(root));
+    let chmod = |rel: &str, mode: u32| {
+        fs::set_permissions(root.join(rel), fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let out = cached_as_nobody(root, &["t"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(show(&out.stdout), want);
+    assert_eq!(cache_stats(&out.stderr).kept, 7, "{out:?}");
+    for (shut, reason) in [
+        ("t/d", "md5pipe: t/d: Permission denied\n"),
+        ("t/d/e", "md5pipe: t/d/e: Permission denied\n"),
+        ("t", "md5pipe: t: Permission denied\n"),
+    ] {
+        chmod(shut, 0o000);
+        let out = cached_as_nobody(root, &["t"]);
+        chmod(shut, 0o755);
+        assert_eq!(out.status.code(), Some(1), "{shut}: {out:?}");
+        assert!(show(&out.stderr).starts_with(reason), "{shut}: {out:?}");
+        let s = cache_stats(&out.stderr);
+        assert_eq!((s.kept, s.dropped), (7, 0), "{shut}: {s:?}");
+        let out = cached_as_nobody(root, &["t"]);
+        assert!(out.status.success(), "{shut}: {out:?}");
+        assert_eq!(show(&out.stdout), want, "{shut}");
+        let s = cache_stats(&out.stderr);
+        assert_eq!((s.read, s.unchanged, s.kept), (0, 7, 7), "{shut}: {s:?}");
+    }
+    // Gone: its records are dropped.
+    fs::remove_dir_all(root.join("t/d")).unwrap();
+    let out = cached_as_nobody(root, &["t"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(show(&out.stdout), show(&oracle(root)));
+    let s = cache_stats(&out.stderr);
+    assert_eq!((s.read, s.kept, s.dropped), (0, 5, 2), "{s:?}");
+}
+
+/// The device, inode and modification time of `path`.
+fn identity(path: &Path) -> (u64, u64, SystemTime) {
+    let meta = fs::metadata(path).unwrap();
+    (meta.dev(), meta.ino(), meta.modified().unwrap())
+}
+
+/// An update that would write the same records leaves the cache file as
+/// it was; one that differs part way writes the old records before the
+/// difference too, so that the next run reads only what changed.
+#[test]
+fn an_unchanged_tree_leaves_its_cache_untouched_and_a_change_rewrites_it_whole() {
+    let dir = open_tempdir();
+    let root = dir.path();
+    let cache = root.join("c");
+    small_tree(root);
+    settle(root);
+    cached(root, &[]);
+    let before = identity(&cache);
+    let s = cached(root, &[]);
+    assert_eq!((s.read, s.unchanged, s.kept), (0, 7, 7), "{s:?}");
+    assert_eq!(identity(&cache), before, "rewritten");
+
+    fs::write(root.join("t/m"), "middle, changed\n").unwrap();
+    settle(root);
+    let s = cached(root, &[]);
+    assert_eq!((s.read, s.unchanged, s.kept), (1, 6, 7), "{s:?}");
+    assert_ne!(identity(&cache), before, "not rewritten");
+    let s = cached(root, &[]);
+    assert_eq!((s.read, s.unchanged, s.kept), (0, 7, 7), "{s:?}");
+
+    fs::remove_file(root.join("t/d/g")).unwrap();
+    let before = identity(&cache);
+    let s = cached(root, &[]);
+    assert_eq!(
+        (s.read, s.unchanged, s.kept, s.dropped),
+        (0, 6, 6, 1),
+        "{s:?}"
+    );
+    assert_ne!(identity(&cache), before, "not rewritten");
+    let s = cached(root, &[]);
+    assert_eq!(
+        (s.read, s.unchanged, s.kept, s.dropped),
+        (0, 6, 6, 0),
+        "{s:?}"
+    );
 }

@@ -2,7 +2,9 @@
 //! md5sum and the file system on random trees; names that are not UTF-8
 //! come back byte for byte from `path_bytes` (decoded by coreutils'
 //! `base64 -d`); unreadable files and directories are objects with an
-//! `error`, in their place, and the exit status is 1.
+//! `error`, in their place, and the exit status is 1; every object names
+//! its algorithm, whose digests agree with sha1sum, sha256sum and
+//! sha512sum.
 
 mod common;
 
@@ -18,12 +20,13 @@ use common::*;
 use serde_json::Value;
 
 /// What one JSON line says, checked for shape: exactly one of `path` and
-/// `path_bytes` (the bytes decoded), and `size` and `digest` set exactly
-/// when `error` is not.
+/// `path_bytes` (the bytes decoded), an `algorithm` always, and `size`
+/// and `digest` set exactly when `error` is not.
 #[derive(Debug, PartialEq)]
 struct Record {
     path: Vec<u8>,
     size: Option<u64>,
+    algorithm: String,
     digest: Option<String>,
     error: Option<String>,
 }
@@ -58,7 +61,8 @@ fn records(stdout: &[u8]) -> Vec<Record> {
             let object = value.as_object().expect("each line is an object");
             for key in object.keys() {
                 assert!(
-                    ["path", "path_bytes", "size", "digest", "error"].contains(&key.as_str()),
+                    ["path", "path_bytes", "size", "algorithm", "digest", "error"]
+                        .contains(&key.as_str()),
                     "unknown key {key}: {line}"
                 );
             }
@@ -77,6 +81,10 @@ fn records(stdout: &[u8]) -> Vec<Record> {
             let record = Record {
                 path,
                 size: object["size"].as_u64(),
+                algorithm: object["algorithm"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("an algorithm on every line: {line}"))
+                    .to_owned(),
                 digest: object["digest"].as_str().map(str::to_owned),
                 error: object["error"].as_str().map(str::to_owned),
             };
@@ -169,6 +177,7 @@ fn every_line_parses_and_agrees_with_md5sum_on_random_trees() {
             let size = fs::metadata(root.join(raw(name))).unwrap().len();
             assert_eq!(record.size, Some(size), "case {case}: {}", show(name));
             assert_eq!(record.error, None);
+            assert_eq!(record.algorithm, "md5", "case {case}");
         }
         // The same order as the normal output (unescaped with -z).
         let mut plain = md5pipe();
@@ -242,12 +251,14 @@ fn unreadable_files_are_error_objects_in_their_place() {
     let fine = |path: &[u8], body: &[u8]| Record {
         path: path.to_vec(),
         size: Some(body.len() as u64),
+        algorithm: "md5".into(),
         digest: Some(md5(body)),
         error: None,
     };
     let failed = |path: &[u8]| Record {
         path: path.to_vec(),
         size: None,
+        algorithm: "md5".into(),
         digest: None,
         error: Some("Permission denied".into()),
     };
@@ -289,5 +300,55 @@ fn json_with_line_format_options_is_a_usage_error() {
         assert_eq!(out.status.code(), Some(2), "{other}: {out:?}");
         assert!(show(&out.stderr).contains("--json"), "{other}: {out:?}");
         assert!(out.stdout.is_empty());
+    }
+}
+
+/// `-a` digests are what coreutils' tools print, and every object, an
+/// error's too, names the algorithm as `-a` does.
+#[test]
+fn each_object_names_its_algorithm() {
+    let dir = tricky_tree();
+    let root = dir.path();
+    let files = regular_files(root);
+    for algorithm in ["md5", "sha1", "sha256", "sha512", "blake3"] {
+        let mut cmd = md5pipe();
+        cmd.args(["--json", "-a", algorithm, ".", "gone"]);
+        let out = run_in(cmd, root);
+        assert_eq!(out.status.code(), Some(1), "{algorithm}: {out:?}");
+        let got = records(&out.stdout);
+        assert_eq!(got.len(), files.len() + 1, "{algorithm}");
+        assert!(got.iter().all(|r| r.algorithm == algorithm), "{got:?}");
+        let last = got.last().unwrap();
+        assert_eq!(last.path, b"gone");
+        assert_eq!(last.error.as_deref(), Some("No such file or directory"));
+        let want: Vec<Option<String>> = match algorithm {
+            "blake3" => files
+                .iter()
+                .map(|f| {
+                    Some(
+                        blake3::hash(&fs::read(root.join(raw(f))).unwrap())
+                            .to_hex()
+                            .to_string(),
+                    )
+                })
+                .collect(),
+            _ => {
+                let mut sum = Command::new(format!("{algorithm}sum"));
+                sum.arg("-z")
+                    .arg("--")
+                    .args(files.iter().map(|f| OsStr::from_bytes(f)));
+                let out = run_in(sum, root);
+                out.stdout
+                    .split(|&b| b == 0)
+                    .filter(|l| !l.is_empty())
+                    .map(|l| Some(show(&l[..l.iter().position(|&b| b == b' ').unwrap()])))
+                    .collect()
+            }
+        };
+        let digests: Vec<Option<String>> = got[..files.len()]
+            .iter()
+            .map(|r| r.digest.clone())
+            .collect();
+        assert_eq!(digests, want, "{algorithm}");
     }
 }

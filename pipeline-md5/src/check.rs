@@ -93,6 +93,9 @@ pub enum CheckItem {
         list: usize,
         /// 1-based line number.
         line: u64,
+        /// The algorithm a warning about it names
+        /// ([`Parser::warning_algorithm`](crate::checklist::Parser::warning_algorithm)).
+        algorithm: Algorithm,
     },
     /// The list could not be opened or read; if read part way, the items
     /// of the lines read come before this.
@@ -308,7 +311,11 @@ impl Reader<'_> {
                     Job::Pass(verified(list, line, parsed, result))
                 }
                 Line::Parsed(parsed) => Job::Verify { list, line, parsed },
-                Line::Improper => Job::Pass(CheckItem::Improper { list, line }),
+                Line::Improper => Job::Pass(CheckItem::Improper {
+                    list,
+                    line,
+                    algorithm: self.parser.warning_algorithm(),
+                }),
                 _ => continue,
             };
             self.push(job)?;

@@ -65,6 +65,8 @@ pub struct Parser {
     raw: bool,
     /// The algorithm of untagged lines of its digest's length.
     untagged: Option<Algorithm>,
+    /// The algorithm of the last properly formatted line.
+    last: Option<Algorithm>,
 }
 
 const MIN_DIGEST_LINE_LENGTH: usize = 32 + 2;
@@ -101,6 +103,16 @@ impl Parser {
         self
     }
 
+    /// The algorithm `-w`'s warning names for an improperly formatted line
+    /// read now (`improperly formatted SHA256 checksum line`): the one
+    /// [`untagged`](Self::untagged) names, as `sha256sum` and `cksum -a
+    /// sha256` name theirs; else that of the last properly formatted line
+    /// of the run, tagged or not, as `cksum`'s auto-detection names the
+    /// last tag it read; MD5, md5sum's word, before any.
+    pub fn warning_algorithm(&self) -> Algorithm {
+        self.untagged.or(self.last).unwrap_or(Algorithm::Md5)
+    }
+
     /// The algorithm of an untagged digest of `digits` hex digits.
     fn untagged_of(&self, digits: usize) -> Option<Algorithm> {
         if let Some(a) = self.untagged.filter(|a| 2 * a.digest_len() == digits) {
@@ -133,7 +145,10 @@ impl Parser {
             return Line::Skipped;
         }
         match self.split_3(line) {
-            Some(parsed) if !(list_is_stdin && parsed.path == b"-") => Line::Parsed(parsed),
+            Some(parsed) if !(list_is_stdin && parsed.path == b"-") => {
+                self.last = Some(parsed.expected.algorithm());
+                Line::Parsed(parsed)
+            }
             _ => Line::Improper,
         }
     }
@@ -280,12 +295,16 @@ pub fn format_check_result(path: &[u8], status: CheckStatus) -> Vec<u8> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Warning<'a> {
-    /// `-w`: `LIST: N: improperly formatted MD5 checksum line`.
+    /// `-w`: `LIST: N: improperly formatted MD5 checksum line`, with the
+    /// algorithm's [tag](Algorithm::tag) for `MD5` (`SHA256`, as
+    /// `sha256sum` words it).
     ImproperLine {
         /// The list's name.
         list: &'a [u8],
         /// The 1-based line number, counting comments and empty lines.
         line: u64,
+        /// The algorithm named ([`Parser::warning_algorithm`]).
+        algorithm: Algorithm,
     },
     /// `LIST: no properly formatted checksum lines found`.
     NoProperLines {
@@ -312,8 +331,13 @@ impl Warning<'_> {
             format!("WARNING: {n} {}", if n == 1 { one } else { many }).into_bytes()
         };
         match *self {
-            Warning::ImproperLine { list, line } => {
-                let tail = format!(": {line}: improperly formatted MD5 checksum line");
+            Warning::ImproperLine {
+                list,
+                line,
+                algorithm,
+            } => {
+                let tag = algorithm.tag();
+                let tail = format!(": {line}: improperly formatted {tag} checksum line");
                 [&quote(list)[..], tail.as_bytes()].concat()
             }
             Warning::NoProperLines { list } => [
@@ -565,6 +589,7 @@ mod tests {
                         warnings.push(Warning::ImproperLine {
                             list: name,
                             line: n as u64 + 1,
+                            algorithm: Algorithm::Md5,
                         });
                     }
                     continue;
@@ -784,8 +809,20 @@ mod tests {
             "WARNING: 2 lines are improperly formatted"
         );
         assert_eq!(
-            text(Warning::ImproperLine { list, line: 7 }),
+            text(Warning::ImproperLine {
+                list,
+                line: 7,
+                algorithm: Algorithm::Md5
+            }),
             "sums.md5: 7: improperly formatted MD5 checksum line"
+        );
+        assert_eq!(
+            text(Warning::ImproperLine {
+                list,
+                line: 2,
+                algorithm: Algorithm::Sha512
+            }),
+            "sums.md5: 2: improperly formatted SHA512 checksum line"
         );
         assert_eq!(
             text(Warning::NoProperLines { list }),

@@ -100,6 +100,7 @@ pub(crate) fn walk_roots<T>(job: &Job, em: &mut Emitter<T>, mut found: impl Foun
                     job.progress.found(entry.size);
                     found.file(entry, em)
                 }
+                Err(err) if cache.as_mut().is_some_and(|cache| !cache.failed(&err)) => continue,
                 Err(err) => match &job.walk_errors {
                     WalkErrors::InPlace => found.failed(Error::Walk(err), em),
                     WalkErrors::Stash(slot) => {

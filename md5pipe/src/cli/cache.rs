@@ -30,13 +30,18 @@ pub(super) fn keep(run: &mut Digests, stats: bool, bar: &Bar) -> bool {
         let read = done.files_found.saturating_sub(summary.unchanged);
         let line = format!(
             "cache: {} files, {} unchanged (not read), {read} read ({} bytes); \
-                 {} kept, {} too recent to keep, {} dropped{}\n",
+                 {} kept, {} too recent to keep, {} dropped{}{}\n",
             done.files_found,
             summary.unchanged,
             done.bytes_done,
             summary.kept,
             summary.recent,
             summary.dropped,
+            if summary.rewritten {
+                ""
+            } else {
+                "; the same as before, not rewritten"
+            },
             if summary.complete {
                 ""
             } else {

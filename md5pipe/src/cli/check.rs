@@ -81,11 +81,20 @@ impl State<'_> {
                 let quiet = cmd.quiet && status == CheckStatus::Ok;
                 (!cmd.status_only && !quiet).then(|| format_check_result(&path, status))
             }
-            CheckItem::Improper { list, line } => {
+            CheckItem::Improper {
+                list,
+                line,
+                algorithm,
+            } => {
                 self.counts.improper += 1;
                 if cmd.warn && !cmd.status_only {
                     let list = self.lists[list].name();
-                    bar.warn(&Warning::ImproperLine { list, line }.to_bytes());
+                    let warning = Warning::ImproperLine {
+                        list,
+                        line,
+                        algorithm,
+                    };
+                    bar.warn(&warning.to_bytes());
                 }
                 None
             }

@@ -67,7 +67,9 @@ pub fn run_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
             Err(err) => {
                 failed = true;
                 if cmd.json {
-                    match bar.suspend(|| out.line(&json::error_line(&err))) {
+                    match bar
+                        .suspend(|| out.line(&json::error_line(&err, cmd.common.options.algorithm)))
+                    {
                         Ok(()) => {}
                         Err(WriteFailed::Closed) => break,
                         Err(WriteFailed::Other(reason)) => {

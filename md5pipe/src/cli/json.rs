@@ -4,14 +4,14 @@
 //! A digested file:
 //!
 //! ```text
-//! {"path":"docs/a.txt","size":6,"digest":"b1946ac92492d2347c6235b4d2611184","error":null}
+//! {"path":"docs/a.txt","size":6,"algorithm":"md5","digest":"b1946ac92492d2347c6235b4d2611184","error":null}
 //! ```
 //!
 //! A file or directory that could not be read (also listed on stdout, not
 //! on stderr, and the exit status is 1):
 //!
 //! ```text
-//! {"path":"locked","size":null,"digest":null,"error":"Permission denied"}
+//! {"path":"locked","size":null,"algorithm":"md5","digest":null,"error":"Permission denied"}
 //! ```
 //!
 //! - `path` is the path exactly as the normal output names it (unescaped),
@@ -20,12 +20,15 @@
 //!   `=` padding) instead, so every name round-trips losslessly. An error
 //!   about no file (the runtime's own) has neither.
 //! - `size`: the bytes digested (the file's size unless it changed while
-//!   it was read); `digest`: the lowercase hex digest; `error`: the reason,
-//!   worded as md5sum words it. `size` and `digest` are `null` exactly
-//!   when `error` is not.
+//!   it was read); `algorithm`: the digest's algorithm, as `-a` names it
+//!   (`md5`, `sha1`, `sha256`, `sha512`, `blake3`), on every line, errors
+//!   included (the run's); `digest`: the lowercase hex digest; `error`: the
+//!   reason, worded as md5sum words it. `size` and `digest` are `null`
+//!   exactly when `error` is not.
 
 use std::os::unix::ffi::OsStrExt;
 
+use pipeline_md5::algorithm::Algorithm;
 use pipeline_md5::{Error, FileDigest};
 use serde::Serialize;
 
@@ -39,13 +42,15 @@ struct Record<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     path_bytes: Option<String>,
     size: Option<u64>,
+    algorithm: &'static str,
     digest: Option<String>,
     error: Option<String>,
 }
 
 impl<'a> Record<'a> {
-    /// A record naming `path` (raw bytes), as `path` or `path_bytes`.
-    fn named(path: Option<&'a [u8]>) -> Record<'a> {
+    /// A record naming `path` (raw bytes), as `path` or `path_bytes`,
+    /// about a digest of `algorithm`.
+    fn named(path: Option<&'a [u8]>, algorithm: Algorithm) -> Record<'a> {
         let text = path.map(std::str::from_utf8);
         Record {
             path: text.and_then(Result::ok),
@@ -54,6 +59,7 @@ impl<'a> Record<'a> {
                 _ => None,
             },
             size: None,
+            algorithm: algorithm.name(),
             digest: None,
             error: None,
         }
@@ -70,15 +76,17 @@ impl<'a> Record<'a> {
 
 /// The JSON line for a digested file.
 pub(crate) fn digest_line(digest: &FileDigest) -> Vec<u8> {
-    let mut record = Record::named(Some(digest.path.as_os_str().as_bytes()));
+    let algorithm = digest.sum.algorithm();
+    let mut record = Record::named(Some(digest.path.as_os_str().as_bytes()), algorithm);
     record.size = Some(digest.size);
     record.digest = Some(digest.hex());
     record.line()
 }
 
-/// The JSON line for an error: its path (if it is about one) and reason.
-pub(crate) fn error_line(err: &Error) -> Vec<u8> {
-    let mut record = Record::named(err.path());
+/// The JSON line for an error in a run of `algorithm`: its path (if it
+/// is about one) and reason.
+pub(crate) fn error_line(err: &Error, algorithm: Algorithm) -> Vec<u8> {
+    let mut record = Record::named(err.path(), algorithm);
     record.error = Some(err.reason());
     record.line()
 }
@@ -136,7 +144,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(digest_line(&utf8)).unwrap(),
             "{\"path\":\"dir/\u{e9}t\u{e9} \\\"q\\\"\\n\",\"size\":7,\
-             \"digest\":\"abababababababababababababababab\",\"error\":null}\n"
+             \"algorithm\":\"md5\",\"digest\":\"abababababababababababababababab\",\"error\":null}\n"
         );
         let raw = FileDigest {
             path: std::ffi::OsStr::from_bytes(b"a\xff").into(),
@@ -146,7 +154,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(digest_line(&raw)).unwrap(),
             "{\"path_bytes\":\"Yf8=\",\"size\":0,\
-             \"digest\":\"00000000000000000000000000000000\",\"error\":null}\n"
+             \"algorithm\":\"md5\",\"digest\":\"00000000000000000000000000000000\",\"error\":null}\n"
         );
     }
 }

@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,11 +16,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use super::file::{Reader, Start, Writer};
-use super::{open_old, os_reason, temp_beside, Found, Key, Record, Summary};
+use super::temp::{is_temp_name, Temp};
+use super::{open_old, os_reason, Found, Key, Record, Summary};
 use crate::algorithm::Hash;
 use crate::digest::Sum;
 use crate::error::Error;
-use crate::walk::{io_reason, Entry};
+use crate::walk::{clean, io_reason, Entry, WalkError};
 use crate::FileDigest;
 
 /// What the walk and the consumer of a run share: the old cache, read by
@@ -28,7 +30,7 @@ use crate::FileDigest;
 #[derive(Debug)]
 pub(crate) struct Shared {
     old: Mutex<Old>,
-    pending: Mutex<VecDeque<(Vec<u8>, Key)>>,
+    pending: Mutex<VecDeque<Pending>>,
     unchanged: AtomicU64,
     dropped: AtomicU64,
     warning: Mutex<Option<String>>,
@@ -36,6 +38,31 @@ pub(crate) struct Shared {
     /// written: files of the cache itself, never digested when the cache
     /// lies inside the tree.
     own: Vec<(u64, u64)>,
+    /// The device and inode of the cache's directory, and the cache's
+    /// name: the walk also leaves out that name and the temporary names
+    /// beside it (another run's new cache, for the moment it has one).
+    own_dir: Option<(u64, u64)>,
+    own_name: Vec<u8>,
+}
+
+/// What the walk hands the consumer, in path order.
+#[derive(Debug)]
+enum Pending {
+    /// The key of a file walked, for the consumer to write with its
+    /// digest, and whether that digest is the old record's.
+    Key(Vec<u8>, Key, bool),
+    /// An old record at or below a path the walk could not read, kept as
+    /// it was.
+    Kept(Record),
+}
+
+impl Pending {
+    fn path(&self) -> &[u8] {
+        match self {
+            Pending::Key(path, ..) => path,
+            Pending::Kept(record) => &record.path,
+        }
+    }
 }
 
 /// The old cache as the walk reads it: the reader (`None` at its end or
@@ -50,6 +77,22 @@ impl Shared {
     fn warn(&self, text: String) {
         let mut warning = self.warning.lock().unwrap_or_else(|p| p.into_inner());
         warning.get_or_insert(text);
+    }
+
+    /// Whether `display` (a path the walk found) names the cache or a
+    /// temporary name beside it (see [`super::temp`]): only a name that
+    /// matches is looked at further, with a `stat` of its directory.
+    fn is_own_path(&self, display: &[u8]) -> bool {
+        let (dir, name) = match display.iter().rposition(|&b| b == b'/') {
+            Some(0) => (&b"/"[..], &display[1..]),
+            Some(at) => (&display[..at], &display[at + 1..]),
+            None => (&b"."[..], display),
+        };
+        if name != self.own_name.as_slice() && !is_temp_name(name, &self.own_name) {
+            return false;
+        }
+        let dir = std::fs::metadata(OsStr::from_bytes(dir)).ok();
+        dir.is_some_and(|m| Some((m.dev(), m.ino())) == self.own_dir)
     }
 
     /// The walk's side of the join, held for the walk's length.
@@ -94,7 +137,8 @@ impl Walking<'_> {
     /// walk leaves out.
     pub(crate) fn entry(&mut self, entry: &mut Entry) -> bool {
         let Some(key) = entry.key else { return true };
-        if self.shared.own.contains(&(key.dev, key.ino)) {
+        if self.shared.own.contains(&(key.dev, key.ino)) || self.shared.is_own_path(&entry.display)
+        {
             return false;
         }
         while let Some(head) = self.head() {
@@ -122,7 +166,54 @@ impl Walking<'_> {
             .pending
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        pending.push_back((entry.display.clone(), key));
+        let hit = entry.known.is_some();
+        pending.push_back(Pending::Key(entry.display.clone(), key, hit));
+        true
+    }
+
+    /// Takes note of a walk error: returns `false` for one about the
+    /// cache's own names (another run's new cache vanishing between the
+    /// listing and the `stat`), which the walk leaves out. The old
+    /// records at and below a path that could not be read (a directory,
+    /// a root, a file that could not be stat'ed) are kept as they were;
+    /// those of a path that vanished are dropped with the others the walk
+    /// passes. Errors must come in their place in the walk's order.
+    pub(crate) fn failed(&mut self, err: &WalkError) -> bool {
+        if self.shared.is_own_path(err.path()) {
+            return false;
+        }
+        let vanished = err.io_error().is_none_or(|source| {
+            matches!(
+                source.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            )
+        });
+        if vanished {
+            return true;
+        }
+        let path = clean(err.path());
+        let prefix = match path.as_slice() {
+            b"." => Vec::new(),
+            p if p.ends_with(b"/") => p.to_vec(),
+            p => [p, b"/"].concat(),
+        };
+        while let Some(head) = self.head() {
+            let at = head.path.as_slice();
+            if at == path.as_slice() || at.starts_with(&prefix) {
+                let record = self.old.head.take().expect("the head was just read");
+                let mut pending = self
+                    .shared
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                pending.push_back(Pending::Kept(record));
+            } else if at < prefix.as_slice() {
+                self.old.head = None;
+                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            } else {
+                break;
+            }
+        }
         true
     }
 
@@ -143,7 +234,7 @@ pub(crate) struct Recorder {
     /// The cache to replace.
     path: PathBuf,
     /// The new cache, until kept or failed.
-    writer: Option<Writer<tempfile::NamedTempFile>>,
+    writer: Option<Writer<Temp>>,
     /// The first error writing it.
     failed: Option<io::Error>,
     /// When the run started: keys later than this (less the margins) are
@@ -151,6 +242,13 @@ pub(crate) struct Recorder {
     start: SystemTime,
     /// The last path handed out.
     last: Option<Vec<u8>>,
+    /// The old cache, opened again, while the new one is the same so far
+    /// (see [`Recorder::differs`]).
+    same_as: Option<File>,
+    /// While the new cache is the same as the old one so far, the path of
+    /// its last record: the records up to it are not written, unless a
+    /// difference comes.
+    same_to: Option<Vec<u8>>,
     kept: u64,
     recent: u64,
     complete: bool,
@@ -178,7 +276,16 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Shared>, Recorder), Error> {
         reader: old,
         mode,
         warning,
+        id,
     } = open_old(&target).map_err(failed)?;
+    // A second reader of the old cache, for the records to copy once the
+    // new one differs from it: the same file (another run may have put
+    // its cache in place meanwhile).
+    let same_as = id.and_then(|id| {
+        File::open(&target)
+            .ok()
+            .filter(|f| f.metadata().is_ok_and(|m| (m.dev(), m.ino()) == id))
+    });
     let dir = match target.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -189,7 +296,8 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Shared>, Recorder), Error> {
         .map(|meta| (meta.dev(), meta.ino()))
         .into_iter()
         .collect();
-    let temp = temp_beside(dir, name)
+    let own_dir = std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()));
+    let temp = Temp::beside(dir, name, unnamed_temp())
         .and_then(|temp| {
             if let Some(mode) = mode {
                 let perms = std::fs::Permissions::from_mode(mode & 0o7777);
@@ -211,6 +319,8 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Shared>, Recorder), Error> {
         dropped: AtomicU64::new(0),
         warning: Mutex::new(warning),
         own,
+        own_dir,
+        own_name: name.as_bytes().to_vec(),
     });
     let recorder = Recorder {
         shared: shared.clone(),
@@ -219,11 +329,19 @@ pub(crate) fn open(path: &Path) -> Result<(Arc<Shared>, Recorder), Error> {
         failed: None,
         start,
         last: None,
+        same_as,
+        same_to: None,
         kept: 0,
         recent: 0,
         complete: false,
     };
     Ok((shared, recorder))
+}
+
+/// Whether the new cache may be an unnamed file: unless
+/// `MD5PIPE_TEST_NAMED_TEMP` is set, for the tests of the named one.
+fn unnamed_temp() -> bool {
+    std::env::var_os("MD5PIPE_TEST_NAMED_TEMP").is_none()
 }
 
 /// `path` with its symlinks followed, the last of them possibly dangling:
@@ -273,23 +391,36 @@ impl Recorder {
                 .pending
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            loop {
+            let mut kept = Vec::new();
+            let mut unsent = false;
+            let key = loop {
                 match pending.front() {
-                    Some((p, _)) if p.as_slice() < path => {
-                        pending.pop_front();
-                    }
-                    Some((p, key)) if p.as_slice() == path => {
-                        let key = *key;
+                    Some(p) if p.path() < path => match pending.pop_front() {
+                        Some(Pending::Kept(record)) => kept.push(record),
+                        // Walked, not handed out: it failed.
+                        _ => unsent = true,
+                    },
+                    Some(Pending::Key(p, key, hit)) if p.as_slice() == path => {
+                        let key = (*key, *hit);
                         pending.pop_front();
                         break Some(key);
                     }
                     _ => break None,
                 }
+            };
+            drop(pending);
+            if unsent || self.shared.dropped.load(Ordering::Relaxed) > 0 {
+                self.differs();
             }
+            for record in &kept {
+                self.push_same(record);
+            }
+            key
         };
-        let Some(key) = key else { return };
+        let Some((key, hit)) = key else { return };
         if !key.settled(self.start) || key.size != digest.size {
             self.recent += 1;
+            self.differs();
             return;
         }
         // The cache keeps MD5s only (`--cache` refuses other algorithms).
@@ -301,7 +432,49 @@ impl Recorder {
             key,
             digest: md5,
         };
-        self.push(&record);
+        if hit {
+            self.push_same(&record);
+        } else {
+            self.differs();
+            self.push(&record);
+        }
+    }
+
+    /// Adds `record`, the same as the old cache's record for its path:
+    /// not written while the new cache is the same as the old one so far.
+    fn push_same(&mut self, record: &Record) {
+        if self.same_as.is_none() {
+            return self.push(record);
+        }
+        let to = self.same_to.get_or_insert_with(Vec::new);
+        to.clear();
+        to.extend_from_slice(&record.path);
+        self.kept += 1;
+    }
+
+    /// The new cache differs from the old one: the old records up to the
+    /// last one added are written to it, and from now on every record is.
+    fn differs(&mut self) {
+        let Some(old) = self.same_as.take() else {
+            return;
+        };
+        let Some(to) = self.same_to.take() else {
+            return;
+        };
+        self.kept = 0;
+        let Ok(Start::Cache(reader)) = Reader::start(old) else {
+            return;
+        };
+        for record in reader {
+            let Ok(record) = record else { break };
+            if record.path > to {
+                break;
+            }
+            self.push(&record);
+            if self.writer.is_none() {
+                break;
+            }
+        }
     }
 
     fn push(&mut self, record: &Record) {
@@ -339,6 +512,22 @@ impl Recorder {
             return Err(failed("already kept".into()));
         }
         if self.complete {
+            // The old records kept below the last paths the walk could
+            // not read.
+            let kept: Vec<Pending> = self
+                .shared
+                .pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .drain(..)
+                .collect();
+            for pending in kept {
+                match pending {
+                    Pending::Kept(record) => self.push_same(&record),
+                    // Walked, not handed out: it failed.
+                    Pending::Key(..) => self.differs(),
+                }
+            }
             // The walk has ended: what it did not reach was not found.
             if let Ok(old) = self.shared.old.try_lock() {
                 Walking {
@@ -347,28 +536,43 @@ impl Recorder {
                 }
                 .drain();
             }
-        } else {
-            self.carry_old_tail();
+            if self.shared.dropped.load(Ordering::Relaxed) > 0 {
+                self.differs();
+            }
         }
-        if let Some(err) = self.failed.take() {
-            return Err(failed(format!("cannot write: {}", os_reason(&err))));
-        }
-        let writer = self.writer.take().expect("checked above");
-        let temp = writer
-            .finish()
-            .map_err(|err| failed(format!("cannot write: {}", os_reason(&err))))?;
-        temp.persist(&self.path)
-            .map_err(|err| failed(format!("cannot replace it: {}", os_reason(&err.error))))?;
         let warning = self
             .shared
             .warning
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        if warning.is_some() {
+            // The old cache is damaged: the new one is whole.
+            self.differs();
+        }
+        let rewritten = self.same_as.is_none();
+        if !rewritten {
+            // The same records as the old cache (a run stopped early
+            // would add the old ones after its last): left as it is.
+            self.writer = None;
+        } else if !self.complete {
+            self.carry_old_tail();
+        }
+        if let Some(err) = self.failed.take() {
+            return Err(failed(format!("cannot write: {}", os_reason(&err))));
+        }
+        if let Some(writer) = self.writer.take().filter(|_| rewritten) {
+            let temp = writer
+                .finish()
+                .map_err(|err| failed(format!("cannot write: {}", os_reason(&err))))?;
+            temp.persist(&self.path)
+                .map_err(|err| failed(format!("cannot replace it: {}", os_reason(&err))))?;
+        }
         Ok(Summary {
             path: self.path.clone(),
             unchanged: self.shared.unchanged.load(Ordering::Relaxed),
             kept: self.kept,
+            rewritten,
             recent: self.recent,
             dropped: self.shared.dropped.load(Ordering::Relaxed),
             complete: self.complete,

@@ -15,16 +15,30 @@
 //!    digest is the record's: the file is not opened. Otherwise it is
 //!    read as without a cache.
 //! 2. Each digest the run hands out, in order, is written to a new cache
-//!    with the key its walk took: a temporary file beside the cache.
-//!    Files that were not found are dropped; files that failed are left
-//!    out.
+//!    with the key its walk took: a file without a name in the cache's
+//!    directory (`O_TMPFILE`; a named `.NAME.PID.N.tmp` beside the cache
+//!    where the file system makes no unnamed files, see [`temp`]). Files
+//!    that were not found are dropped; files that failed are left out.
+//!    A directory that could not be read (or a root, or a file that could
+//!    not be stat'ed) keeps the old records at and below it: what is
+//!    there is not known to have changed, and the next run that can read
+//!    it checks each record's key as usual.
 //! 3. At the end the new cache replaces the old one (a `rename`, so a
-//!    reader sees one or the other whole). If the run stopped early (a
-//!    signal, a closed output, `--fail-fast`), the old records after the
+//!    reader sees one or the other whole), unless it would hold the same
+//!    records: as long as every file's digest came from its old record,
+//!    with no old record passed over, nothing is written; the first
+//!    difference copies the old records so far into the new cache, and the
+//!    run goes on writing it. An unchanged tree leaves its cache
+//!    untouched. If the run stopped early (a signal, a closed output,
+//!    `--fail-fast`), the old records after the
 //!    last path handed out are copied in first: the cache then holds
 //!    everything learnt so far and the next run goes on from there. A
-//!    process killed outright leaves the old cache as it was (and a
-//!    temporary file, `.NAME.*.tmp`, beside it).
+//!    process killed outright leaves the old cache as it was, and nothing
+//!    else (but for the named file where unnamed ones are refused).
+//!
+//! A cache inside the tree walked is left out of the walk, and so are
+//! names `.NAME.*.tmp` beside it: this run's new cache and another run's
+//! at the moment it is put in place.
 //!
 //! # What it trusts
 //!
@@ -67,8 +81,8 @@
 
 mod file;
 mod join;
+mod temp;
 
-use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -175,8 +189,11 @@ pub struct Summary {
     pub path: PathBuf,
     /// Files whose digest came from the cache (not read).
     pub unchanged: u64,
-    /// Records written to the new cache.
+    /// Records the cache holds now.
     pub kept: u64,
+    /// The cache was written anew; `false` when it would have held the
+    /// same records, and was left as it was.
+    pub rewritten: bool,
     /// Files digested but not kept: changed too recently to trust their
     /// times ([`Key::settled`]), or changed while they were read.
     pub recent: u64,
@@ -188,35 +205,6 @@ pub struct Summary {
     /// Why the old cache was used only in part, or not at all (damage,
     /// another algorithm), worded for a warning.
     pub warning: Option<String>,
-}
-
-/// A new file `DIR/.NAME.PID.N.tmp`, readable by its owner only, removed
-/// when dropped unless persisted.
-fn temp_beside(dir: &Path, name: &OsStr) -> io::Result<tempfile::NamedTempFile> {
-    let pid = std::process::id();
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    for n in 0..1000u32 {
-        let mut file_name = std::ffi::OsString::from(".");
-        file_name.push(name);
-        file_name.push(format!(".{pid}.{}.tmp", seed.wrapping_add(n)));
-        let path = dir.join(file_name);
-        let created = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path);
-        match created {
-            Ok(file) => {
-                let path = tempfile::TempPath::try_from_path(path)?;
-                return Ok(tempfile::NamedTempFile::from_parts(file, path));
-            }
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(err) => return Err(err),
-        }
-    }
-    Err(io::Error::from_raw_os_error(libc::EEXIST))
 }
 
 /// The reason for `err` as md5sum words it, without the path some
@@ -237,6 +225,8 @@ struct Found {
     mode: Option<u32>,
     /// Why it is not used whole.
     warning: Option<String>,
+    /// The device and inode of the old cache, when it is read.
+    id: Option<(u64, u64)>,
 }
 
 impl Found {
@@ -245,6 +235,7 @@ impl Found {
             reader,
             mode,
             warning,
+            id: None,
         }
     }
 }
@@ -271,7 +262,10 @@ fn open_old(path: &Path) -> Result<Found, String> {
         return Ok(Found::new(None, mode, None));
     }
     match Reader::start(file).map_err(|err| io_reason(&err))? {
-        Start::Cache(reader) => Ok(Found::new(Some(reader), mode, None)),
+        Start::Cache(reader) => Ok(Found {
+            id: Some((meta.dev(), meta.ino())),
+            ..Found::new(Some(reader), mode, None)
+        }),
         Start::Foreign => Err("not an md5pipe cache; left as it is".into()),
         Start::Version(v) => Err(format!(
             "a cache of format {v}, which this md5pipe does not read; left as it is"
