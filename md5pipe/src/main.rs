@@ -330,6 +330,7 @@ fn one_malloc_arena() {
 #[no_mangle]
 pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     pipeline_md5::stdio::probe();
+    pipeline_md5::walk::grow_descriptor_table();
     if std::env::var_os("RUST_MIN_STACK").is_none() {
         // Threads of the runtime and the blocking pool run shallow stacks;
         // 1 MiB instead of 2 leaves room under `ulimit -v`. No thread runs

@@ -181,6 +181,50 @@ fn directories_held_for_their_files_stay_under_the_descriptor_limit() {
 }
 
 #[test]
+fn the_descriptor_table_is_grown_before_threads_start() {
+    // A table shared by threads grows only after an RCU grace period (the
+    // opening thread stalls for milliseconds), so md5pipe grows it first,
+    // for the directories the walk may hold: /proc shows its size while
+    // md5pipe waits for standard input.
+    let soft = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+            line.split_whitespace().nth(3)?.parse::<u64>().ok()
+        })
+        .unwrap_or(0);
+    if soft < 1024 {
+        eprintln!("skipped: the descriptor limit here is {soft}, under 1024");
+        return;
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_md5pipe"))
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let fd_size = || -> Option<u64> {
+        let text = fs::read_to_string(&status).ok()?;
+        let line = text.lines().find(|l| l.starts_with("FDSize:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut size = None;
+    while Instant::now() < deadline {
+        size = fd_size();
+        if size.is_some_and(|n| n > 256) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    // 240 directories and 256 more under a limit of 1024 or more.
+    assert!(size.is_some_and(|n| n >= 496), "FDSize {size:?}");
+}
+
+#[test]
 fn out_of_memory_is_a_clear_error_not_an_abort() {
     let dir = small_tree(20);
     let low = smallest_loading_limit_kib();

@@ -405,6 +405,40 @@ fn held_limit() -> usize {
     })
 }
 
+/// Grows this process's descriptor table to hold the directories a walk may
+/// hold ([`held_limit`]) beside the files being read. Call it while the
+/// process has one thread: a table shared by threads grows only after an
+/// RCU grace period, which stalls the thread whose open needed the room
+/// (20–40 ms each time on the development VM, several times a run), while
+/// a single thread's table grows at once. It never shrinks, so later opens
+/// find the room. Nothing is opened: the lowest open descriptor of 0–2 is
+/// duplicated to a high number and closed again (with all three closed,
+/// nothing is done).
+pub fn grow_descriptor_table() {
+    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+    let want = u64::try_from(held_limit().saturating_add(256)).unwrap_or(u64::MAX);
+    let top = soft.map_or(want, |soft| want.min(soft.saturating_sub(1)));
+    let Ok(top) = i32::try_from(top) else {
+        return;
+    };
+    if top < 64 {
+        return;
+    }
+    for fd in 0..3 {
+        if crate::stdio::is_closed(fd) {
+            continue;
+        }
+        // SAFETY: `fd` is 0, 1 or 2 and was open when `stdio::probe` ran;
+        // it is only borrowed for this call (if it was closed since, the
+        // duplication fails with EBADF and nothing happens).
+        let open = unsafe { BorrowedFd::borrow_raw(fd) };
+        // The duplicate is closed as it drops.
+        if rustix::io::fcntl_dupfd_cloexec(open, top).is_ok() {
+            return;
+        }
+    }
+}
+
 /// Opens a directory to list: by path (following symlinks) for a root or
 /// with `-L`, else below the root through no symlink.
 fn open_dir(path: &Path, beneath: Option<(&OwnedFd, &Path)>) -> io::Result<OwnedFd> {

@@ -16,6 +16,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -38,6 +39,9 @@ static STATE: Mutex<State> = Mutex::new(State {
     threads: 0,
 });
 static WORK: Condvar = Condvar::new();
+/// The queue's length, as last set under the lock: what a thread that
+/// looks for work before it sleeps reads without taking the lock.
+static QUEUED: AtomicUsize = AtomicUsize::new(0);
 
 fn state() -> MutexGuard<'static, State> {
     STATE.lock().unwrap_or_else(|p| p.into_inner())
@@ -87,6 +91,7 @@ fn submit(job: Job) -> io::Result<()> {
     let mut s = state();
     if s.idle > s.queue.len() || s.threads >= crate::run::pool::limit() {
         s.queue.push_back(job);
+        QUEUED.store(s.queue.len(), Ordering::Release);
         WORK.notify_one();
         return Ok(());
     }
@@ -104,17 +109,25 @@ fn submit(job: Job) -> io::Result<()> {
         .map_err(|err| io::Error::new(err.kind(), format!("cannot start a thread: {err}")))?;
     s.threads += 1;
     s.queue.push_back(job);
+    QUEUED.store(s.queue.len(), Ordering::Release);
     Ok(())
 }
 
 /// A thread of the pool: runs queued jobs until it has waited [`IDLE`]
-/// for one, or the pool is over its limit.
+/// for one, or the pool is over its limit. With nothing queued it looks
+/// again for a short while before it sleeps, as the executor's threads do
+/// ([`spin_until`](crate::executor::spin_until)): a stage's next blocking
+/// call usually follows its last within microseconds, and a sleeping
+/// thread takes far longer to wake (on a virtual machine, tens of
+/// microseconds to a core left idle meanwhile). While it looks it counts
+/// as idle, so work for it starts no new thread.
 fn work() {
     #[cfg(feature = "tokio")]
     crate::tokio_ctx::enter_for_good();
     let mut s = state();
     loop {
         if let Some(job) = s.queue.pop_front() {
+            QUEUED.store(s.queue.len(), Ordering::Release);
             drop(s);
             job();
             s = state();
@@ -124,6 +137,13 @@ fn work() {
             break;
         }
         s.idle += 1;
+        drop(s);
+        let found = crate::executor::spin_until(|| QUEUED.load(Ordering::Acquire) > 0);
+        s = state();
+        if found && !s.queue.is_empty() {
+            s.idle -= 1;
+            continue;
+        }
         let (guard, waited) = WORK
             .wait_timeout(s, IDLE)
             .unwrap_or_else(|p| p.into_inner());
