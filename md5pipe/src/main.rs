@@ -59,8 +59,9 @@ Exit status: 0 all good; 1 some file could not be read or did not verify;
 the reader of stdout went away (as for a process ended by SIGPIPE).
 
 MD5 runs on the fastest engine this CPU has (several files at once in the
-lanes of AVX2 or AVX-512F registers; --stats names it). MD5PIPE_ENGINE=NAME
-forces one: scalar, avx2, avx2-dual or avx512 (auto: the default).";
+lanes of AVX2 or AVX-512F registers, or side by side in plain registers;
+--stats names it). MD5PIPE_ENGINE=NAME forces one: scalar, portable, avx2,
+avx2-dual or avx512 (auto: the default).";
 
 /// Compute and check MD5 (or SHA, BLAKE3) digests of whole trees, in parallel.
 #[derive(Debug, Parser)]
