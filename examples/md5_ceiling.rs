@@ -123,7 +123,7 @@ fn rate<S>(
 }
 
 fn usage() -> ! {
-    eprintln!("usage: md5_ceiling [--threads N] [--seconds S] [--engine scalar|avx2|avx2-dual|avx512|all] [--streams N,N,...]");
+    eprintln!("usage: md5_ceiling [--threads N] [--seconds S] [--engine scalar|portable|avx2|avx2-dual|avx512|all] [--streams N,N,...]");
     std::process::exit(2);
 }
 
