@@ -123,15 +123,24 @@ fn the_files_of_the_roots_listed_so_far_are_printed_while_the_list_waits() {
     // A list that pauses (a pipe whose writer has more to say later): the
     // files of the roots read so far are digested and printed at once in
     // every design, not held back until more of the list or its end comes.
+    // Two files large enough to be handed from lane to lane between
+    // groups, and small ones after them.
     let dir = open_tempdir();
-    for name in [&b"d/a"[..], b"d/b", b"d/c"] {
+    let large = |len: usize, step: u32| -> Vec<u8> {
+        (0..len as u32)
+            .map(|i| (i.wrapping_mul(step) >> 3) as u8)
+            .collect()
+    };
+    file(dir.path(), b"d/a", &large(8 << 20, 13));
+    file(dir.path(), b"d/b", &large(6 << 20, 29));
+    for name in [&b"d/c"[..], b"d/e", b"d/f"] {
         file(dir.path(), name, name);
     }
-    let expected = md5sum_of(
-        dir.path(),
-        &[],
-        &[b"d/a".to_vec(), b"d/b".to_vec(), b"d/c".to_vec()],
-    );
+    let names: Vec<Vec<u8>> = ["d/a", "d/b", "d/c", "d/e", "d/f"]
+        .iter()
+        .map(|n| n.as_bytes().to_vec())
+        .collect();
+    let expected = md5sum_of(dir.path(), &[], &names);
     for mode in ["bounded", "parallel", "serial"] {
         let mut child = md5pipe()
             .args(["--mode", mode, "--files-from", "-"])
@@ -158,7 +167,7 @@ fn the_files_of_the_roots_listed_so_far_are_printed_while_the_list_waits() {
         });
         let mut lines = BufReader::new(child.stdout.take().unwrap());
         let mut got = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..names.len() {
             if lines.read_until(b'\n', &mut got).unwrap() == 0 {
                 break;
             }

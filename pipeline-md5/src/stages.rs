@@ -55,6 +55,13 @@ pub(crate) trait Found<T> {
     fn end(&mut self, em: &mut Emitter<T>) -> Result<(), Cancelled> {
         self.flush(em)
     }
+
+    /// Called before the walk waits for more roots: what is held back
+    /// goes on, to be finished meanwhile. [`flush`](Self::flush) unless
+    /// said otherwise.
+    fn waits(&mut self, em: &mut Emitter<T>) -> Result<(), Cancelled> {
+        self.flush(em)
+    }
 }
 
 impl<T, F> Found<T> for F
@@ -83,7 +90,7 @@ pub(crate) fn walk_roots<T>(job: &Job, em: &mut Emitter<T>, mut found: impl Foun
             // digested and printed while the list is slow to come.
             None => listed.as_mut().and_then(|listed| {
                 listed.next_root(&mut || {
-                    let _ = found.flush(em);
+                    let _ = found.waits(em);
                 })
             }),
         };
