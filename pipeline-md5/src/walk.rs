@@ -405,9 +405,10 @@ fn held_limit() -> usize {
     })
 }
 
-/// Grows this process's descriptor table to hold the directories a walk may
-/// hold ([`held_limit`]) beside the files being read. Call it while the
-/// process has one thread: a table shared by threads grows only after an
+/// Grows this process's descriptor table to hold the directories a walk
+/// may hold (a quarter of the descriptor limit past 64, at most 1024)
+/// beside the files being read. Call it while the process has one
+/// thread: a table shared by threads grows only after an
 /// RCU grace period, which stalls the thread whose open needed the room
 /// (20–40 ms each time on the development VM, several times a run), while
 /// a single thread's table grows at once. It never shrinks, so later opens

@@ -17,7 +17,7 @@
 //! 2. Each digest the run hands out, in order, is written to a new cache
 //!    with the key its walk took: a file without a name in the cache's
 //!    directory (`O_TMPFILE`; a named `.NAME.PID.N.tmp` beside the cache
-//!    where the file system makes no unnamed files, see [`temp`]). Files
+//!    where the file system makes no unnamed files, see `cache::temp`). Files
 //!    that were not found are dropped; files that failed are left out.
 //!    A directory that could not be read (or a root, or a file that could
 //!    not be stat'ed) keeps the old records at and below it: what is
