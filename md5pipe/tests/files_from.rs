@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -116,6 +116,68 @@ fn an_endless_list_is_read_as_the_run_goes() {
         show(&out.stdout),
         "0cc175b9c0f1b6a831c399e269772661  a\n".repeat(3)
     );
+}
+
+#[test]
+fn the_files_of_the_roots_listed_so_far_are_printed_while_the_list_waits() {
+    // A list that pauses (a pipe whose writer has more to say later): the
+    // files of the roots read so far are digested and printed at once in
+    // every design, not held back until more of the list or its end comes.
+    // Two files large enough to be handed from lane to lane between
+    // groups, and small ones after them.
+    let dir = open_tempdir();
+    let large = |len: usize, step: u32| -> Vec<u8> {
+        (0..len as u32)
+            .map(|i| (i.wrapping_mul(step) >> 3) as u8)
+            .collect()
+    };
+    file(dir.path(), b"d/a", &large(8 << 20, 13));
+    file(dir.path(), b"d/b", &large(6 << 20, 29));
+    for name in [&b"d/c"[..], b"d/e", b"d/f"] {
+        file(dir.path(), name, name);
+    }
+    let names: Vec<Vec<u8>> = ["d/a", "d/b", "d/c", "d/e", "d/f"]
+        .iter()
+        .map(|n| n.as_bytes().to_vec())
+        .collect();
+    let expected = md5sum_of(dir.path(), &[], &names);
+    for mode in ["bounded", "parallel", "serial"] {
+        let mut child = md5pipe()
+            .args(["--mode", mode, "--files-from", "-"])
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"d\n").unwrap();
+        // A watchdog: a run that holds the lines back is killed, so its
+        // output ends short instead of the test waiting for ever.
+        let pid = child.id();
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            if stopped
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .is_err()
+            {
+                // SAFETY: kill has no memory preconditions; `pid` is our child, not yet waited for.
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            }
+        });
+        let mut lines = BufReader::new(child.stdout.take().unwrap());
+        let mut got = Vec::new();
+        for _ in 0..names.len() {
+            if lines.read_until(b'\n', &mut got).unwrap() == 0 {
+                break;
+            }
+        }
+        let _ = stop.send(());
+        watchdog.join().unwrap();
+        drop(stdin);
+        child.wait().unwrap();
+        assert_eq!(show(&got), show(&expected), "--mode {mode}");
+    }
 }
 
 #[test]

@@ -99,6 +99,11 @@ impl Found<Work> for Grouper {
         self.finish(em)?;
         em.emit(Work::End)
     }
+
+    fn waits(&mut self, em: &mut Emitter<Work>) -> Result<(), Cancelled> {
+        self.flush(em)?;
+        em.emit(Work::Wait { next: self.next })
+    }
 }
 
 #[cfg(test)]
@@ -137,7 +142,9 @@ mod tests {
                     Some(names)
                 }
                 Work::End => None,
-                Work::Failed { .. } => unreachable!("no walk error here"),
+                Work::Failed { .. } | Work::Wait { .. } => {
+                    unreachable!("no walk error or wait here")
+                }
             })
             .collect::<Vec<_>>()
             .run()
@@ -189,11 +196,38 @@ mod tests {
                     format!("{first}+{}{}", files.len(), if last { " last" } else { "" })
                 }
                 Work::Failed { seq, .. } => format!("error {seq}"),
+                Work::Wait { next } => format!("wait {next}"),
                 Work::End => "end".into(),
             })
             .collect::<Vec<_>>()
             .run()
             .unwrap();
         assert_eq!(numbers, ["0+1", "error 1", "2+1 last", "end"]);
+    }
+
+    #[test]
+    fn before_the_walk_waits_its_held_files_go_on_and_a_wait_follows() {
+        let numbers = Pipeline::new()
+            .from_blocking("walk", |em: &mut Emitter<Work>| {
+                let mut grouper = Grouper::new(4, 2, true);
+                grouper.file(entry("a"), em).unwrap();
+                grouper.file(entry("b"), em).unwrap();
+                grouper.waits(em).unwrap();
+                grouper.waits(em).unwrap();
+                grouper.file(entry("c"), em).unwrap();
+                grouper.end(em).unwrap();
+            })
+            .map("numbers", |w: Work| match w {
+                Work::Files { first, files, last } => {
+                    format!("{first}+{}{}", files.len(), if last { " last" } else { "" })
+                }
+                Work::Failed { seq, .. } => format!("error {seq}"),
+                Work::Wait { next } => format!("wait {next}"),
+                Work::End => "end".into(),
+            })
+            .collect::<Vec<_>>()
+            .run()
+            .unwrap();
+        assert_eq!(numbers, ["0+2", "wait 2", "wait 2", "2+1 last", "end"]);
     }
 }

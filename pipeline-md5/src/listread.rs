@@ -112,6 +112,22 @@ impl CancellableFd {
         }
     }
 
+    /// Whether a read now would wait for input: a pipe or a terminal
+    /// with nothing in it yet (never a regular file).
+    pub(crate) fn would_wait(&self) -> bool {
+        if !self.poll {
+            return false;
+        }
+        let mut fds = libc::pollfd {
+            fd: self.fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: `fds` is one valid pollfd that outlives the call.
+        let ready = unsafe { libc::poll(&mut fds, 1, 0) };
+        ready == 0
+    }
+
     /// Waits up to [`POLL_EVERY`] for input (or its end); whether it came.
     fn wait_readable(&self) -> Result<bool, ReadFailed> {
         let mut fds = libc::pollfd {
@@ -222,6 +238,11 @@ impl Lines {
         self.start = self.end;
         self.scanned = self.end;
         Next::Line(&self.buf[line])
+    }
+
+    /// Whether [`fill`](Self::fill) would wait for input now.
+    pub(crate) fn would_wait(&self) -> bool {
+        !self.eof && !self.stuck && self.src.would_wait()
     }
 
     /// Reads more of the list (waiting for it if need be).

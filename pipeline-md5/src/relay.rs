@@ -41,6 +41,11 @@
 //!   meanwhile, or, with the pool empty, waits for the calls that hold the
 //!   late file. So the outcomes waiting in the `order` stage stay below
 //!   `lag` plus the groups in work, however long a file takes.
+//! - When the walk is about to wait for more roots (a `--files-from`
+//!   list that comes slowly), it sends the files it holds back and a
+//!   [`Work::Wait`]: that call drains the pool as [`Work::End`]'s does,
+//!   and the pool takes no stream until a group from after the wait
+//!   comes, so everything walked so far is printed while the walk waits.
 //! - A cancel, or an error that fails the run, empties the pool: its
 //!   files are closed at once.
 
@@ -71,6 +76,12 @@ pub(crate) enum Work {
     },
     /// A walk error (continue policy), numbered in its place.
     Failed { seq: u64, err: Error },
+    /// The walk waits for more roots (a `--files-from` list that comes
+    /// slowly); `next` is the number its next file will have. Its call
+    /// drains the pool, as [`Work::End`]'s does, and no stream enters the
+    /// pool until a group from `next` on comes: what was walked so far is
+    /// finished while the walk waits.
+    Wait { next: u64 },
     /// The walk has ended: no work follows.
     End,
 }
@@ -113,6 +124,9 @@ struct Shared {
     active: usize,
     /// [`Work::End`]'s call has started.
     ended: bool,
+    /// A [`Work::Wait`]'s call has started and no group after it yet:
+    /// the number of the next file the walk will find.
+    waiting: Option<u64>,
 }
 
 /// A call in work, counted in [`Shared::active`] until dropped.
@@ -144,13 +158,20 @@ impl Relay {
     }
 
     /// Counts a call in; `end`: the call of [`Work::End`], which records
-    /// the walk's end.
-    fn enter(&self, end: bool) -> Active<'_> {
+    /// the walk's end; `waits`: a [`Work::Wait`]'s, which records that the
+    /// walk waits; `first`: a group's first file, which ends such a wait
+    /// if the group came after it.
+    fn enter(&self, end: bool, waits: Option<u64>, first: Option<u64>) -> Active<'_> {
         let mut shared = self.lock();
         shared.active += 1;
         if end {
             shared.ended = true;
             self.ended.store(true, Ordering::Release);
+        }
+        if waits.is_some() {
+            shared.waiting = waits;
+        } else if first.is_some_and(|first| shared.waiting.is_some_and(|next| first >= next)) {
+            shared.waiting = None;
         }
         Active(self)
     }
@@ -190,11 +211,11 @@ impl Relay {
         Some(stream)
     }
 
-    /// Puts `streams` in the pool, unless the walk's end is recorded: then
-    /// they are given back, for the caller to finish.
+    /// Puts `streams` in the pool, unless the walk's end is recorded or
+    /// the walk waits: then they are given back, for the caller to finish.
     fn put(&self, streams: Vec<Carried<Tag>>) -> Result<(), Vec<Carried<Tag>>> {
         let mut shared = self.lock();
-        if shared.ended {
+        if shared.ended || shared.waiting.is_some() {
             return Err(streams);
         }
         shared.pool.extend(streams);
@@ -271,12 +292,13 @@ impl Relay {
         job: &Job,
         cancel: Option<&Cancel>,
     ) -> Result<Vec<Numbered>, Error> {
-        let (first, files, last, end) = match work {
+        let (first, files, last, end, waits) = match work {
             Work::Failed { seq, err } => return Ok(vec![(seq, Some(Err(err)))]),
-            Work::Files { first, files, last } => (first, files, last, false),
-            Work::End => (0, Vec::new(), true, true),
+            Work::Files { first, files, last } => (first, files, last, false, None),
+            Work::Wait { next } => (0, Vec::new(), true, false, Some(next)),
+            Work::End => (0, Vec::new(), true, true, None),
         };
-        let _active = self.enter(end);
+        let _active = self.enter(end, waits, (waits.is_none() && !end).then_some(first));
         let lanes = job.engine.lanes();
         let files_len = files.len();
         let newest = first + files_len as u64;

@@ -53,10 +53,15 @@ impl Listed {
     }
 }
 
-impl Iterator for Listed {
-    type Item = Result<PathBuf, WalkError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl Listed {
+    /// The next root, as [`Iterator::next`] gives it; `before_wait` is
+    /// called each time no whole name is buffered and reading more would
+    /// wait (a pipe whose writer is slow), so that what the walk holds
+    /// back can go on meanwhile.
+    pub(crate) fn next_root(
+        &mut self,
+        before_wait: &mut dyn FnMut(),
+    ) -> Option<Result<PathBuf, WalkError>> {
         if let Some(source) = self.failed.take() {
             self.lines = None;
             let path = self.name.clone();
@@ -75,18 +80,31 @@ impl Iterator for Listed {
                     self.lines = None;
                     return None;
                 }
-                Next::NeedInput => match lines.fill() {
-                    Ok(()) => {}
-                    Err(ReadFailed::Cancelled) => {
-                        self.lines = None;
-                        return None;
+                Next::NeedInput => {
+                    if lines.would_wait() {
+                        before_wait();
                     }
-                    Err(ReadFailed::Io(err)) => {
-                        self.failed = Some(err);
-                        return self.next();
+                    match lines.fill() {
+                        Ok(()) => {}
+                        Err(ReadFailed::Cancelled) => {
+                            self.lines = None;
+                            return None;
+                        }
+                        Err(ReadFailed::Io(err)) => {
+                            self.failed = Some(err);
+                            return self.next_root(before_wait);
+                        }
                     }
-                },
+                }
             }
         }
+    }
+}
+
+impl Iterator for Listed {
+    type Item = Result<PathBuf, WalkError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_root(&mut || {})
     }
 }

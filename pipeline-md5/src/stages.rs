@@ -55,6 +55,13 @@ pub(crate) trait Found<T> {
     fn end(&mut self, em: &mut Emitter<T>) -> Result<(), Cancelled> {
         self.flush(em)
     }
+
+    /// Called before the walk waits for more roots: what is held back
+    /// goes on, to be finished meanwhile. [`flush`](Self::flush) unless
+    /// said otherwise.
+    fn waits(&mut self, em: &mut Emitter<T>) -> Result<(), Cancelled> {
+        self.flush(em)
+    }
 }
 
 impl<T, F> Found<T> for F
@@ -69,13 +76,25 @@ where
 /// Walks the job's roots in order and hands each regular file to `found`.
 /// Stops when an emit or an error report says the run is cancelled.
 pub(crate) fn walk_roots<T>(job: &Job, em: &mut Emitter<T>, mut found: impl Found<T>) {
-    let given = job.roots.iter().cloned().map(Ok);
-    let listed = job
+    let mut given = job.roots.iter().cloned().map(Ok);
+    let mut listed = job
         .files_from
         .as_ref()
         .map(|from| crate::roots::Listed::new(from, em.cancel_signal().clone()));
     let mut cache = job.cache.as_ref().map(|shared| shared.walking());
-    for root in given.chain(listed.into_iter().flatten()) {
+    loop {
+        let next = match given.next() {
+            Some(root) => Some(root),
+            // Before the walk waits for more of the list, what it holds
+            // back goes on: the files of the roots listed so far are
+            // digested and printed while the list is slow to come.
+            None => listed.as_mut().and_then(|listed| {
+                listed.next_root(&mut || {
+                    let _ = found.waits(em);
+                })
+            }),
+        };
+        let Some(root) = next else { break };
         let walk = root.map(|root| {
             Walk::new(root, job.follow_links)
                 .filter(job.filter.clone())

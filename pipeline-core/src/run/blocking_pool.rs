@@ -138,12 +138,17 @@ fn work() {
         }
         s.idle += 1;
         drop(s);
-        let found = crate::executor::spin_until(|| QUEUED.load(Ordering::Acquire) > 0);
+        crate::executor::spin_until(|| QUEUED.load(Ordering::Acquire) > 0);
+        after_spin_for_tests();
         s = state();
-        if found && !s.queue.is_empty() {
+        // Whether or not the look found it: work queued after the look
+        // ended and before the lock was taken woke no sleeper, so it is
+        // taken now, not left waiting for `IDLE`.
+        if !s.queue.is_empty() {
             s.idle -= 1;
             continue;
         }
+        slept_with_work_for_tests(&s);
         let (guard, waited) = WORK
             .wait_timeout(s, IDLE)
             .unwrap_or_else(|p| p.into_inner());
@@ -155,6 +160,39 @@ fn work() {
     }
     s.threads -= 1;
 }
+
+/// Runs the hook a test set, once, where a thread has stopped looking
+/// for work and has not yet taken the lock to sleep.
+#[cfg(test)]
+fn after_spin_for_tests() {
+    let hook = AFTER_SPIN.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(hook) = hook {
+        hook();
+    }
+}
+
+#[cfg(not(test))]
+#[inline(always)]
+fn after_spin_for_tests() {}
+
+/// Counts a thread about to sleep while work waits in the queue.
+#[cfg(test)]
+fn slept_with_work_for_tests(s: &State) {
+    if !s.queue.is_empty() {
+        SLEPT_WITH_WORK.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(not(test))]
+#[inline(always)]
+fn slept_with_work_for_tests(_: &State) {}
+
+#[cfg(test)]
+type Hook = Box<dyn FnOnce() + Send>;
+#[cfg(test)]
+static AFTER_SPIN: Mutex<Option<Hook>> = Mutex::new(None);
+#[cfg(test)]
+static SLEPT_WITH_WORK: AtomicUsize = AtomicUsize::new(0);
 
 #[cfg(test)]
 static FAIL_SPAWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -206,6 +244,24 @@ mod tests {
         let got = smol::block_on(futures::future::join_all(calls));
         let got: Vec<i32> = got.into_iter().map(Result::unwrap).collect();
         assert_eq!(got, (0..8).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn work_queued_as_a_thread_stops_looking_for_it_is_taken_before_it_sleeps() {
+        let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        // A thread of the pool, idle after a call, looks for work, finds
+        // none and stops looking; a call comes just then, before it takes
+        // the lock to sleep (its wake-up finds no sleeper). The thread
+        // must take that work, not sleep beside it until its idle time
+        // runs out.
+        smol::block_on(unblock(|| ())).unwrap();
+        let before = SLEPT_WITH_WORK.load(SeqCst);
+        let (done, is_done) = mpsc::channel::<()>();
+        *AFTER_SPIN.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(move || {
+            submit(Box::new(move || done.send(()).unwrap())).unwrap();
+        }));
+        is_done.recv().unwrap();
+        assert_eq!(SLEPT_WITH_WORK.load(SeqCst), before);
     }
 
     #[test]
