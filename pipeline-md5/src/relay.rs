@@ -317,6 +317,7 @@ impl Relay {
             drain: last || self.ended.load(Ordering::Acquire),
             catch_up: false,
             back: Vec::new(),
+            waiting: None,
             failed: None,
         };
         let cancelled = || cancel.is_some_and(Cancel::is_cancelled);

@@ -10,7 +10,7 @@ use super::{Relay, Tag};
 use crate::bounded::Job;
 use crate::digest::{DigestError, Sum};
 use crate::error::Error;
-use crate::lanes::{Carried, Feed, Start};
+use crate::lanes::{Carried, Feed, Opened, Start};
 use crate::relay::Numbered;
 use crate::stages::{finish, open_entry};
 use crate::walk::Entry;
@@ -41,6 +41,10 @@ pub(super) struct Digesting<'a> {
     pub(super) catch_up: bool,
     /// Streams the pool refused.
     pub(super) back: Vec<Carried<Tag>>,
+    /// An own file whose open found no descriptor free while the call's
+    /// lanes held files: it is opened again once a lane is done with one
+    /// (and reported only if it still cannot be opened with no file held).
+    pub(super) waiting: Option<Tag>,
     pub(super) out: Vec<Numbered>,
     pub(super) failed: Option<Error>,
 }
@@ -60,11 +64,19 @@ impl Feed for Digesting<'_> {
                 return Some(Start::Resume(stream));
             }
         }
-        if let Some(entry) = self.files.next() {
-            let seq = self.next;
+        let own = self.waiting.take().or_else(|| {
+            let entry = self.files.next()?;
             self.next += 1;
+            Some((self.next - 1, entry))
+        });
+        if let Some((seq, entry)) = own {
             let job = self.job;
             let opened = open_entry(&entry, job.chunk, job.algorithm, self.cancel, &job.progress);
+            if held > 0 && out_of_descriptors(&opened) {
+                // The lanes' files hold the descriptors: wait for one.
+                self.waiting = Some((seq, entry));
+                return None;
+            }
             return Some(Start::File((seq, entry), opened));
         }
         if self.drain {
@@ -88,7 +100,9 @@ impl Feed for Digesting<'_> {
     }
 
     fn settle(&mut self, open: &[(&Tag, u64)]) -> bool {
-        if self.drain || self.catch_up || !self.carries {
+        // A file waiting for a descriptor waits for these streams to end
+        // (handed on, they would keep theirs).
+        if self.drain || self.catch_up || !self.carries || self.waiting.is_some() {
             return false;
         }
         if self.relay.ended.load(Ordering::Acquire) {
@@ -111,4 +125,13 @@ impl Feed for Digesting<'_> {
     fn cancelled(&mut self, _open: Vec<Tag>) {
         self.failed = Some(Error::Cancelled);
     }
+}
+
+/// Whether an open failed for want of a descriptor (the process's limit,
+/// or the system's).
+fn out_of_descriptors(opened: &Opened) -> bool {
+    let Opened::Done(Err(DigestError::Open(err))) = opened else {
+        return false;
+    };
+    matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
