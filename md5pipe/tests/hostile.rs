@@ -449,12 +449,9 @@ fn a_signal_ends_a_run_blocked_on_a_full_stdout_pipe_with_whole_lines() {
     }
 }
 
-#[test]
-fn a_digester_waits_for_a_descriptor_its_own_lanes_hold() {
-    // One digester of sixteen lanes under `ulimit -n 20`: its lanes hold
-    // more files than the limit leaves, so some opens fail with EMFILE
-    // while its other lanes hold files. Those files wait for a lane to be
-    // done with one and are digested; none is reported.
+/// Whether this CPU runs the avx2-dual engine (16 lanes); prints a note
+/// when it does not.
+fn has_avx2_dual() -> bool {
     let probe = md5pipe()
         .env("MD5PIPE_ENGINE", "avx2-dual")
         .arg("-")
@@ -462,12 +459,17 @@ fn a_digester_waits_for_a_descriptor_its_own_lanes_hold() {
         .unwrap();
     if !probe.status.success() {
         eprintln!("skipped: this CPU has no avx2-dual engine");
-        return;
     }
+    probe.status.success()
+}
+
+/// `dirs` directories `dNN` of ten files `fN` of 256 KiB of xorshift bytes
+/// from `seed`, each read in several reads (so it stays open in its lane
+/// while others are read), and their names.
+fn files_of_256_kib(dirs: usize, mut seed: u32) -> (tempfile::TempDir, Vec<Vec<u8>>) {
     let dir = open_tempdir();
     let mut names = Vec::new();
-    let mut seed = 0x2545_f491_u32;
-    for d in 0..4 {
+    for d in 0..dirs {
         for f in 0..10 {
             let body: Vec<u8> = (0..256 * 1024)
                 .map(|_| {
@@ -477,11 +479,24 @@ fn a_digester_waits_for_a_descriptor_its_own_lanes_hold() {
                     seed as u8
                 })
                 .collect();
-            let name = format!("d{d}/f{f}").into_bytes();
+            let name = format!("d{d:02}/f{f}").into_bytes();
             file(dir.path(), &name, &body);
             names.push(name);
         }
     }
+    (dir, names)
+}
+
+#[test]
+fn a_digester_waits_for_a_descriptor_its_own_lanes_hold() {
+    // One digester of sixteen lanes under `ulimit -n 20`: its lanes hold
+    // more files than the limit leaves, so some opens fail with EMFILE
+    // while its other lanes hold files. Those files wait for a lane to be
+    // done with one and are digested; none is reported.
+    if !has_avx2_dual() {
+        return;
+    }
+    let (dir, names) = files_of_256_kib(4, 0x2545_f491);
     let expected = md5sum_of(dir.path(), &[], &names);
     for limit in [16, 20, 24] {
         let script = format!(r#"ulimit -n {limit}; MD5PIPE_ENGINE=avx2-dual exec "$0" "$@""#);
@@ -504,33 +519,10 @@ fn more_lanes_than_descriptors_wait_for_a_free_descriptor_not_fail() {
     // allows; serial and parallel runs digest every file, and so should
     // the bounded one: a file that cannot be opened while other files
     // hold descriptors can wait for one of them to close.
-    let probe = md5pipe()
-        .env("MD5PIPE_ENGINE", "avx2-dual")
-        .arg("-")
-        .output()
-        .unwrap();
-    if !probe.status.success() {
-        eprintln!("skipped: this CPU has no avx2-dual engine");
+    if !has_avx2_dual() {
         return;
     }
-    let dir = open_tempdir();
-    let mut names = Vec::new();
-    let mut seed = 0x9e37_79b9_u32;
-    for d in 0..20 {
-        for f in 0..10 {
-            let body: Vec<u8> = (0..256 * 1024)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 17;
-                    seed ^= seed << 5;
-                    seed as u8
-                })
-                .collect();
-            let name = format!("d{d:02}/f{f}").into_bytes();
-            file(dir.path(), &name, &body);
-            names.push(name);
-        }
-    }
+    let (dir, names) = files_of_256_kib(20, 0x9e37_79b9);
     let expected = md5sum_of(dir.path(), &[], &names);
     let script = r#"ulimit -n 64; MD5PIPE_ENGINE=avx2-dual exec "$0" "$@""#;
     let out = shell(dir.path(), script, &["-j", "8", "--mode", "bounded", "."]);

@@ -541,12 +541,7 @@ impl Walk {
         crate::pause::before_open(&display);
         let listed = open_dir(&self.root, None).and_then(|fd| {
             let id = dir_id(&fd)?;
-            let listing = Listing::read(
-                fd.as_fd(),
-                self.follow_links,
-                self.listing_stats_dirs(),
-                self.stat_files,
-            )?;
+            let listing = self.list(&fd)?;
             let anchor = (!self.follow_links).then(|| Arc::new(fd));
             Ok((id, anchor, listing))
         });
@@ -569,18 +564,23 @@ impl Walk {
         }
     }
 
+    /// Lists the directory open as `fd`, as this walk lists directories.
+    fn list(&self, fd: &OwnedFd) -> io::Result<Listing> {
+        Listing::read(
+            fd.as_fd(),
+            self.follow_links,
+            self.listing_stats_dirs(),
+            self.stat_files,
+        )
+    }
+
     /// Opens and lists the directory `path` (`rel` below the root).
     fn enter(&self, path: &Path, rel: &Path, display: &[u8]) -> io::Result<Frame> {
         crate::pause::before_open(display);
         let beneath = self.anchor.as_deref().map(|root| (root, rel));
         let fd = open_dir(path, beneath)?;
         let id = dir_id(&fd)?;
-        let listing = Listing::read(
-            fd.as_fd(),
-            self.follow_links,
-            self.listing_stats_dirs(),
-            self.stat_files,
-        )?;
+        let listing = self.list(&fd)?;
         // Below the root without -L, files are opened in the directory's
         // descriptor while it can be held; with -L, by their path.
         let dir = self
