@@ -44,7 +44,7 @@ const SPIN: Duration = Duration::from_micros(50);
 /// yielding the CPU between tries so that a spinning thread does not keep
 /// a runnable one off the core.
 #[inline]
-fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
+pub(crate) fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     let mut tries = 0u32;
     loop {

@@ -16,6 +16,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -38,6 +39,9 @@ static STATE: Mutex<State> = Mutex::new(State {
     threads: 0,
 });
 static WORK: Condvar = Condvar::new();
+/// The queue's length, as last set under the lock: what a thread that
+/// looks for work before it sleeps reads without taking the lock.
+static QUEUED: AtomicUsize = AtomicUsize::new(0);
 
 fn state() -> MutexGuard<'static, State> {
     STATE.lock().unwrap_or_else(|p| p.into_inner())
@@ -87,6 +91,7 @@ fn submit(job: Job) -> io::Result<()> {
     let mut s = state();
     if s.idle > s.queue.len() || s.threads >= crate::run::pool::limit() {
         s.queue.push_back(job);
+        QUEUED.store(s.queue.len(), Ordering::Release);
         WORK.notify_one();
         return Ok(());
     }
@@ -104,17 +109,25 @@ fn submit(job: Job) -> io::Result<()> {
         .map_err(|err| io::Error::new(err.kind(), format!("cannot start a thread: {err}")))?;
     s.threads += 1;
     s.queue.push_back(job);
+    QUEUED.store(s.queue.len(), Ordering::Release);
     Ok(())
 }
 
 /// A thread of the pool: runs queued jobs until it has waited [`IDLE`]
-/// for one, or the pool is over its limit.
+/// for one, or the pool is over its limit. With nothing queued it looks
+/// again for a short while before it sleeps, as the executor's threads do
+/// ([`spin_until`](crate::executor::spin_until)): a stage's next blocking
+/// call usually follows its last within microseconds, and a sleeping
+/// thread takes far longer to wake (on a virtual machine, tens of
+/// microseconds to a core left idle meanwhile). While it looks it counts
+/// as idle, so work for it starts no new thread.
 fn work() {
     #[cfg(feature = "tokio")]
     crate::tokio_ctx::enter_for_good();
     let mut s = state();
     loop {
         if let Some(job) = s.queue.pop_front() {
+            QUEUED.store(s.queue.len(), Ordering::Release);
             drop(s);
             job();
             s = state();
@@ -124,6 +137,18 @@ fn work() {
             break;
         }
         s.idle += 1;
+        drop(s);
+        crate::executor::spin_until(|| QUEUED.load(Ordering::Acquire) > 0);
+        after_spin_for_tests();
+        s = state();
+        // Whether or not the look found it: work queued after the look
+        // ended and before the lock was taken woke no sleeper, so it is
+        // taken now, not left waiting for `IDLE`.
+        if !s.queue.is_empty() {
+            s.idle -= 1;
+            continue;
+        }
+        slept_with_work_for_tests(&s);
         let (guard, waited) = WORK
             .wait_timeout(s, IDLE)
             .unwrap_or_else(|p| p.into_inner());
@@ -135,6 +160,39 @@ fn work() {
     }
     s.threads -= 1;
 }
+
+/// Runs the hook a test set, once, where a thread has stopped looking
+/// for work and has not yet taken the lock to sleep.
+#[cfg(test)]
+fn after_spin_for_tests() {
+    let hook = AFTER_SPIN.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(hook) = hook {
+        hook();
+    }
+}
+
+#[cfg(not(test))]
+#[inline(always)]
+fn after_spin_for_tests() {}
+
+/// Counts a thread about to sleep while work waits in the queue.
+#[cfg(test)]
+fn slept_with_work_for_tests(s: &State) {
+    if !s.queue.is_empty() {
+        SLEPT_WITH_WORK.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(not(test))]
+#[inline(always)]
+fn slept_with_work_for_tests(_: &State) {}
+
+#[cfg(test)]
+type Hook = Box<dyn FnOnce() + Send>;
+#[cfg(test)]
+static AFTER_SPIN: Mutex<Option<Hook>> = Mutex::new(None);
+#[cfg(test)]
+static SLEPT_WITH_WORK: AtomicUsize = AtomicUsize::new(0);
 
 #[cfg(test)]
 static FAIL_SPAWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -186,6 +244,24 @@ mod tests {
         let got = smol::block_on(futures::future::join_all(calls));
         let got: Vec<i32> = got.into_iter().map(Result::unwrap).collect();
         assert_eq!(got, (0..8).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn work_queued_as_a_thread_stops_looking_for_it_is_taken_before_it_sleeps() {
+        let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        // A thread of the pool, idle after a call, looks for work, finds
+        // none and stops looking; a call comes just then, before it takes
+        // the lock to sleep (its wake-up finds no sleeper). The thread
+        // must take that work, not sleep beside it until its idle time
+        // runs out.
+        smol::block_on(unblock(|| ())).unwrap();
+        let before = SLEPT_WITH_WORK.load(SeqCst);
+        let (done, is_done) = mpsc::channel::<()>();
+        *AFTER_SPIN.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(move || {
+            submit(Box::new(move || done.send(()).unwrap())).unwrap();
+        }));
+        is_done.recv().unwrap();
+        assert_eq!(SLEPT_WITH_WORK.load(SeqCst), before);
     }
 
     #[test]
