@@ -7,8 +7,9 @@
 //! pipeline of batches waits a few times per packet, so the clock is the
 //! CPU's time-stamp counter where quanta finds it reliable (about 10 ns a
 //! read here, against 27 ns for `Instant::now`), else the OS's monotonic
-//! clock; waits add up in its raw ticks, scaled to nanoseconds when
-//! published.
+//! clock ([`Since`]). Its calibration (about 0.6 ms) runs on a thread of
+//! its own, started with the executor, so that no run waits for it;
+//! until it is done, waits are timed with `Instant`.
 //!
 //! A measurement build with `RUSTFLAGS="--cfg pipeline_stats_off"` keeps
 //! only the counts, published when a worker ends: it reads no clock when a
@@ -17,22 +18,57 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Once, OnceLock};
 use std::time::{Duration, Instant};
 
 mod table;
 
-/// The clock that times waits, calibrated on first use (well under a
-/// millisecond): [`executor`](crate::executor) starts it with its threads,
-/// so no run pays for it mid-way.
-pub(crate) fn clock() -> &'static quanta::Clock {
-    static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
-    CLOCK.get_or_init(quanta::Clock::new)
+/// The time-stamp counter's clock, once calibrated.
+static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
+
+/// Starts the calibration of the time-stamp counter's clock on a thread
+/// of its own, once per process: [`executor`](crate::executor) calls it
+/// as it starts its threads. Nothing waits for it (see [`Since`]); if the
+/// system refuses the thread, waits go on being timed with `Instant`.
+pub(crate) fn calibrate_clock() {
+    static STARTED: Once = Once::new();
+    STARTED.call_once(|| {
+        let _ = std::thread::Builder::new()
+            .name("pipeline-clock".into())
+            .spawn(|| CLOCK.get_or_init(quanta::Clock::new));
+    });
 }
 
-/// Raw ticks of [`clock`] in nanoseconds.
-fn nanos(ticks: u64) -> u64 {
-    clock().delta_as_nanos(0, ticks)
+/// A point in time to measure from: the time-stamp counter's raw ticks
+/// once its clock is calibrated, else an [`Instant`]. Each reads the
+/// same clock at both ends, so a measure started before the calibration
+/// ended is still right.
+#[derive(Clone, Copy)]
+pub(crate) enum Since {
+    /// Raw ticks of the calibrated clock.
+    Ticks(&'static quanta::Clock, u64),
+    /// The OS's monotonic clock.
+    Os(Instant),
+}
+
+impl Since {
+    /// Now.
+    #[inline]
+    pub(crate) fn now() -> Self {
+        match CLOCK.get() {
+            Some(clock) => Since::Ticks(clock, clock.raw()),
+            None => Since::Os(Instant::now()),
+        }
+    }
+
+    /// Nanoseconds since this point.
+    #[inline]
+    pub(crate) fn nanos(self) -> u64 {
+        match self {
+            Since::Ticks(clock, start) => clock.delta_as_nanos(start, clock.raw()),
+            Since::Os(start) => u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX),
+        }
+    }
 }
 
 /// What kind of node a stage is.
@@ -127,9 +163,9 @@ pub(crate) struct Local {
     pub(crate) items_in: u64,
     pub(crate) items_out: u64,
     pub(crate) errors: u64,
-    /// Time waiting for input, in raw ticks of [`clock`].
+    /// Time waiting for input, in nanoseconds.
     pub(crate) wait_in: u64,
-    /// Time waiting to send, in raw ticks of [`clock`].
+    /// Time waiting to send, in nanoseconds.
     pub(crate) wait_out: u64,
     unflushed: u32,
 }
@@ -187,8 +223,8 @@ impl Local {
             .fetch_add(std::mem::take(&mut self.items_out), Ordering::Relaxed);
         s.errors
             .fetch_add(std::mem::take(&mut self.errors), Ordering::Relaxed);
-        let wait_in = nanos(std::mem::take(&mut self.wait_in));
-        let wait_out = nanos(std::mem::take(&mut self.wait_out));
+        let wait_in = std::mem::take(&mut self.wait_in);
+        let wait_out = std::mem::take(&mut self.wait_out);
         if let Some(started) = self.started {
             let now = Instant::now();
             let busy = ((now - started).as_nanos() as u64).saturating_sub(wait_in + wait_out);
@@ -201,13 +237,13 @@ impl Local {
     }
 }
 
-/// Times a wait for the stats: reads [`clock`] when a worker is about to
-/// block and when it resumes. Reads nothing in a `pipeline_stats_off`
-/// build (then every wait counts as zero).
+/// Times a wait for the stats: reads the clock ([`Since`]) when a worker
+/// is about to block and when it resumes. Reads nothing in a
+/// `pipeline_stats_off` build (then every wait counts as zero).
 #[derive(Clone, Copy)]
 pub(crate) struct Stopwatch {
     #[cfg(not(pipeline_stats_off))]
-    start: u64,
+    start: Since,
 }
 
 impl Stopwatch {
@@ -215,16 +251,16 @@ impl Stopwatch {
     pub(crate) fn start() -> Self {
         Stopwatch {
             #[cfg(not(pipeline_stats_off))]
-            start: clock().raw(),
+            start: Since::now(),
         }
     }
 
-    /// The ticks since [`start`](Self::start), for [`Local::wait_in`] or
-    /// [`Local::wait_out`].
+    /// The nanoseconds since [`start`](Self::start), for
+    /// [`Local::wait_in`] or [`Local::wait_out`].
     #[inline]
     pub(crate) fn elapsed(self) -> u64 {
         #[cfg(not(pipeline_stats_off))]
-        return clock().raw().saturating_sub(self.start);
+        return self.start.nanos();
         #[cfg(pipeline_stats_off)]
         return 0;
     }
@@ -342,18 +378,39 @@ pub(crate) mod tests {
         Local::new(StageStats::new("test".into(), Kind::Stage, 1))
     }
 
-    #[test]
-    #[cfg(not(pipeline_stats_off))]
-    fn a_stopwatch_measures_in_nanoseconds_what_the_os_clock_sees() {
+    /// What a [`Since`] measures across a nap of 5 ms, and the time
+    /// around it by the OS's clock.
+    fn measure(start: impl FnOnce() -> Since) -> (Duration, Duration, Duration) {
         let nap = Duration::from_millis(5);
         let outer = Instant::now();
-        let watch = Stopwatch::start();
+        let since = start();
         std::thread::sleep(nap);
-        let inner = Duration::from_nanos(nanos(watch.elapsed()));
-        let outer = outer.elapsed();
-        // The sleep lasts at least `nap`; the watch ran inside `outer`.
-        // Slack for the scaling of the tick counter to nanoseconds.
-        assert!(inner >= nap.mul_f64(0.99), "{inner:?} < {nap:?}");
-        assert!(inner <= outer.mul_f64(1.01), "{inner:?} > {outer:?}");
+        let inner = Duration::from_nanos(since.nanos());
+        (nap, inner, outer.elapsed())
+    }
+
+    #[test]
+    fn the_clock_measures_in_nanoseconds_what_the_os_clock_sees_before_and_after_calibration() {
+        let os = measure(|| Since::Os(Instant::now()));
+        let clock = CLOCK.get_or_init(quanta::Clock::new);
+        let ticks = measure(Since::now);
+        assert!(matches!(Since::now(), Since::Ticks(..)));
+        let tsc = measure(|| Since::Ticks(clock, clock.raw()));
+        for (nap, inner, outer) in [os, ticks, tsc] {
+            // The sleep lasts at least `nap`; the measure ran inside
+            // `outer`. Slack for the scaling of the tick counter.
+            assert!(inner >= nap.mul_f64(0.99), "{inner:?} < {nap:?}");
+            assert!(inner <= outer.mul_f64(1.01), "{inner:?} > {outer:?}");
+        }
+    }
+
+    #[test]
+    fn the_clock_calibrates_on_a_thread_of_its_own() {
+        calibrate_clock();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while CLOCK.get().is_none() {
+            assert!(Instant::now() < deadline, "no calibration after 10 s");
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }

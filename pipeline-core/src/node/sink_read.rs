@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::link::reader::Poll as Got;
 use crate::link::{Clear, Msg, Reader};
 use crate::outcome::Reason;
-use crate::stats::{clock, Local};
+use crate::stats::{Local, Since};
 
 /// Items a sink hands on before its future yields, at most.
 const BUDGET_ITEMS: u32 = 4096;
@@ -26,14 +26,14 @@ const CLOCK_EVERY: u32 = 64;
 /// the future last yielded, and says when it should yield.
 pub(crate) struct Budget {
     left: u32,
-    since: u64,
+    since: Since,
 }
 
 impl Budget {
     pub(crate) fn new() -> Self {
         Budget {
             left: BUDGET_ITEMS,
-            since: clock().raw(),
+            since: Since::now(),
         }
     }
 
@@ -63,7 +63,7 @@ impl Budget {
         if before / CLOCK_EVERY == self.left / CLOCK_EVERY {
             return false;
         }
-        clock().delta_as_nanos(self.since, clock().raw()) >= BUDGET_TIME.as_nanos() as u64
+        self.since.nanos() >= BUDGET_TIME.as_nanos() as u64
     }
 }
 
@@ -106,7 +106,7 @@ impl Pace {
         let len = items.len();
         // Short batches, and slow functions, look before every call.
         let timed = len >= STRIDE;
-        let start = if timed { clock().raw() } else { 0 };
+        let start = timed.then(Since::now);
         loop {
             if items.len() == 0 {
                 break;
@@ -141,9 +141,8 @@ impl Pace {
                 acc = f(acc, Ok(t));
             }
         }
-        if timed {
-            let took = clock().delta_as_nanos(start, clock().raw());
-            self.quick = took < len as u64 * QUICK_NS;
+        if let Some(start) = start {
+            self.quick = start.nanos() < len as u64 * QUICK_NS;
         }
         ControlFlow::Continue(acc)
     }
