@@ -3,9 +3,14 @@
 //! open at once, reads each hungry lane's next chunk straight into the
 //! lane, and compresses all lanes together.
 //!
-//! - A small file takes one `read` of its whole body and the `read` that
-//!   finds its end; a large one is read a chunk at a time, its lane taking
-//!   its next chunk while the other lanes go on.
+//! - A small file takes one `read`: it asks for one byte more than the
+//!   file's size, and a read that comes back short of what it asked for,
+//!   having brought the bytes read to the size `fstat` gave, is at the end
+//!   of the file, so no read is made to find that end. A large one is read
+//!   a chunk at a time, its lane taking its next chunk while the other
+//!   lanes go on, and its last chunk ends it the same way. A file that
+//!   grew since its `fstat` fills its reads and is read on to a `read` of
+//!   0 bytes; one that shrank is read to that `read` too.
 //! - When one file is left (the last of a group, or a group of one), the
 //!   engine runs it on its one-lane kernel: no masked lanes are computed.
 //! - A read error ends that file only: its lane is dropped and takes the
@@ -158,10 +163,10 @@ impl Lanes {
                         }
                         LaneStatus::Idle if !dry => match feed.next(count) {
                             Some(Start::File(tag, Opened::Lane(file, size))) => {
-                                // The whole file in one read (and the read
-                                // that finds its end), if it fits.
+                                // The whole file in one read, if it fits,
+                                // and a byte more, to see its end there.
                                 let whole = usize::try_from(size).unwrap_or(usize::MAX);
-                                let read = self.read.min(whole.max(READ_MIN));
+                                let read = self.read.min(whole.saturating_add(1).max(READ_MIN));
                                 md5.start(lane);
                                 *slot = Some(Held {
                                     tag,
@@ -196,7 +201,13 @@ impl Lanes {
                                 Ok(0) => md5.finish(lane),
                                 Ok(n) => {
                                     on_bytes(n as u64);
+                                    // Short of what it asked for, and at the
+                                    // size `fstat` gave: the end of the file.
+                                    let at_end = n < read && n as u64 == held.left;
                                     held.left = held.left.saturating_sub(n as u64);
+                                    if at_end {
+                                        md5.finish(lane);
+                                    }
                                     // Let the other lanes be fed first.
                                     break;
                                 }
@@ -420,6 +431,59 @@ mod tests {
                     }
                     other => panic!("{engine}: file {i}: {other:?}"),
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_whose_size_changed_since_its_fstat_is_read_to_its_real_end() {
+        // A read short of what it asked for at the size `fstat` gave ends
+        // the file without a read of 0 bytes; a file that grew or shrank
+        // since (here: a size that is wrong by a byte, by half, by double,
+        // or 0) must still be read to its real end.
+        let sizes = [0, 1, 5, 4095, 4096, 4097, 65_535, 65_536, 65_537, 200_000];
+        let (dir, bodies) = files(&sizes);
+        let claims: [fn(u64) -> u64; 6] = [
+            |n| n,
+            |n| n.saturating_sub(1),
+            |n| n + 1,
+            |n| n / 2,
+            |n| n * 2,
+            |_| 0,
+        ];
+        for engine in Engine::available() {
+            for (c, claim) in claims.iter().enumerate() {
+                let mut lanes = Lanes::new(engine, 64 * 1024);
+                let mut got: Vec<Option<Sum>> = vec![None; sizes.len()];
+                let opener = |i: usize| {
+                    let file = File::open(dir.path().join(i.to_string())).unwrap();
+                    Opened::Lane(file, claim(sizes[i] as u64))
+                };
+                let mut read = 0u64;
+                lanes.digest(
+                    sizes.len(),
+                    opener,
+                    &|| false,
+                    &mut |n| read += n,
+                    |i, r| {
+                        got[i] = Some(r.unwrap());
+                        true
+                    },
+                );
+                for (i, body) in bodies.iter().enumerate() {
+                    let sum = got[i].take().unwrap();
+                    assert_eq!(
+                        sum.hash.to_md5(),
+                        Some(<[u8; 16]>::from(Md5::digest(body))),
+                        "{engine}: claim {c}, file {i}"
+                    );
+                    assert_eq!(sum.size, body.len() as u64, "{engine}: claim {c}, file {i}");
+                }
+                assert_eq!(
+                    read,
+                    sizes.iter().sum::<usize>() as u64,
+                    "{engine}: claim {c}"
+                );
             }
         }
     }
