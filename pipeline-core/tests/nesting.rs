@@ -248,3 +248,50 @@ fn dropping_a_run_future_cancels_the_run_and_its_tasks_end() {
         }
     });
 }
+
+#[test]
+fn each_worker_of_a_blocking_stage_calls_its_function_on_one_thread_of_its_own() {
+    // Two blocking stages of one worker each, in a row: each worker runs
+    // on a thread of the blocking pool of its own for the whole run, so
+    // every call of a stage is on one thread, the two stages' threads
+    // differ, and neither is one of the executor's. (Handed to the pool
+    // call by call, the calls would go to whichever pool thread was
+    // free.)
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    use std::thread::ThreadId;
+
+    let threads = Arc::new(Mutex::new([HashSet::new(), HashSet::new()]));
+    let names = Arc::new(Mutex::new(HashSet::new()));
+    let note = |stage: usize| {
+        let (threads, names) = (threads.clone(), names.clone());
+        move |n: u64| {
+            let me = std::thread::current();
+            threads.lock().unwrap()[stage].insert(me.id());
+            names
+                .lock()
+                .unwrap()
+                .insert(me.name().unwrap_or("").to_string());
+            n
+        }
+    };
+    let sum = Pipeline::new()
+        .from_iter("gen", 0..2000u64)
+        .map(StageConfig::new("a").blocking(), note(0))
+        .map(StageConfig::new("b").blocking(), note(1))
+        .fold(0u64, |s, n| s + n)
+        .run()
+        .unwrap();
+    assert_eq!(sum, (0..2000).sum::<u64>());
+    let threads = threads.lock().unwrap();
+    let [a, b]: &[HashSet<ThreadId>; 2] = &threads;
+    assert_eq!(a.len(), 1, "stage a ran on {} threads", a.len());
+    assert_eq!(b.len(), 1, "stage b ran on {} threads", b.len());
+    assert!(a.is_disjoint(b), "both stages ran on one thread");
+    let names = names.lock().unwrap();
+    assert_eq!(
+        *names,
+        HashSet::from(["pipeline-blocking".to_string()]),
+        "{names:?}"
+    );
+}

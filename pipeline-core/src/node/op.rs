@@ -50,6 +50,12 @@ pub(crate) trait Op<T, U>: Bulk<T, U> + Send + Sync + 'static {
     fn call_inline(&self, item: T) -> Result<OpResult<U>, T> {
         Err(item)
     }
+    /// Calls a blocking function on this thread, which is a worker's own
+    /// ([`own_thread`](crate::node::own_thread)), if it may run here;
+    /// otherwise hands the item back for [`call`](Self::call).
+    fn call_here(&self, item: T) -> Result<OpResult<U>, T> {
+        Err(item)
+    }
 }
 
 /// Mapping a batch of items in one loop, for functions that map every
@@ -152,6 +158,16 @@ impl<T: Send + 'static, U: Send + 'static, S: SyncOp<T, U>> Op<T, U> for Blockin
     type Fut = Pin<Box<dyn Future<Output = OpResult<U>> + Send>>;
     const DROP_AT_CANCEL: bool = false;
     const BLOCKING: bool = true;
+    /// With no item timeout, the call runs here, with the run's signal
+    /// current already (on a worker's own thread,
+    /// [`own_thread`](crate::node::own_thread)).
+    fn call_here(&self, item: T) -> Result<OpResult<U>, T> {
+        if self.limit.is_none() {
+            Ok(self.op.call(item))
+        } else {
+            Err(item)
+        }
+    }
     fn call(&self, item: T) -> Self::Fut {
         self.share.take();
         let op = self.op.clone();

@@ -49,12 +49,27 @@ pub(crate) async fn apply<T, U, O: Op<T, U>>(
     item: T,
     name: &Arc<str>,
     ctx: &RunCtx,
-    partial: Option<(&mut Writer<U>, &mut Local)>,
+    mut partial: Option<(&mut Writer<U>, &mut Local)>,
 ) -> Step<U> {
-    let item = match call_inline(op, item) {
+    let mut item = match call_inline(op, item) {
         Ok(called) => return step(called, name, ctx),
         Err(item) => item,
     };
+    // A blocking call on the worker's own thread runs here, and the
+    // thread does nothing else meanwhile: a partial adaptive batch goes
+    // first (a failed send, a cancel, shows at the next one).
+    if O::BLOCKING && crate::node::own_thread::here() {
+        if let Some((w, stats)) = partial.as_mut() {
+            if w.is_adaptive() && w.holds() {
+                let _ = w.flush(stats).await;
+            }
+        }
+        match std::panic::catch_unwind(AssertUnwindSafe(|| op.call_here(item))) {
+            Ok(Ok(result)) => return step(Ok(result), name, ctx),
+            Ok(Err(back)) => item = back,
+            Err(payload) => return step(Err(payload), name, ctx),
+        }
+    }
     let mut call = std::pin::pin!(AssertUnwindSafe(async { op.call(item).await }).catch_unwind());
     // Most calls finish at once; only one that would wait races the signal.
     let result = match futures::poll!(call.as_mut()) {

@@ -10,6 +10,7 @@ use smol::Task;
 use crate::build::StageConfig;
 use crate::link::{LinkRx, LinkTx, Poll, Reader, Refill, Writer};
 use crate::node::op::{Op, Out};
+use crate::node::own_thread;
 use crate::node::step::{apply, emit};
 use crate::run::ctx::RunCtx;
 use crate::stats::{Local, StageStats};
@@ -167,6 +168,23 @@ fn worker_of(cfg: &StageConfig, index: usize) -> Worker<'_> {
     }
 }
 
+/// Spawns the worker at `index` of the stage of `cfg`: as a task, or on
+/// a thread of its own (`own`, see [`own_thread`]).
+fn spawn_one(
+    own: bool,
+    cfg: &StageConfig,
+    index: usize,
+    ctx: &RunCtx,
+    fut: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Task<()> {
+    if own {
+        let fut = crate::trace::instrument(worker_of(cfg, index), fut);
+        ctx.spawn(own_thread::run(cfg.name.clone(), ctx.clone(), fut))
+    } else {
+        ctx.spawn_worker(worker_of(cfg, index), fut)
+    }
+}
+
 /// Spawns the `cfg.workers` workers of an unordered stage.
 pub(crate) fn spawn_unordered<T, U, O>(
     op: O,
@@ -183,12 +201,18 @@ where
 {
     let op = Arc::new(op);
     let writer = || Writer::for_node(tx.clone(), cfg, ctx.stop.clone());
+    // A blocking stage's workers run on threads of their own, unless each
+    // call must be left behind at its item timeout.
+    let own = O::BLOCKING && cfg.item_timeout.is_none();
     if cfg.workers > 1 && !O::INLINE {
         let input = Arc::new(async_lock::Mutex::new(Reader::new(rx, ctx.stop.clone())));
         return (0..cfg.workers)
             .map(|index| {
-                ctx.spawn_worker(
-                    worker_of(cfg, index),
+                spawn_one(
+                    own,
+                    cfg,
+                    index,
+                    ctx,
                     shared_worker(
                         op.clone(),
                         input.clone(),
@@ -203,8 +227,11 @@ where
     }
     (0..cfg.workers)
         .map(|index| {
-            ctx.spawn_worker(
-                worker_of(cfg, index),
+            spawn_one(
+                own,
+                cfg,
+                index,
+                ctx,
                 worker(
                     op.clone(),
                     Reader::new(rx.clone(), ctx.stop.clone()),
