@@ -12,7 +12,13 @@
 //! small tree. On a thread of its own, a worker sleeps only when its
 //! input is empty or its output full, as an inline stage's worker does.
 //!
-//! What stays as it was: the stage's width is the number of such threads
+//! A stage's first workers run so, as many as the executor has threads
+//! (cores): a wider stage's calls wait on I/O more than they use a core,
+//! and its other workers hand their calls to the pool, whose threads
+//! start only when calls wait for one, so a wide stage with little to do
+//! starts few threads.
+//!
+//! What stays as it was: each such worker's thread is one of the stage's
 //! (the pool grows by one for each, as for a blocking source); the run's
 //! signal is [`Cancel::current`](crate::Cancel::current) in the function;
 //! a panic is the run's error naming the stage; a partial adaptive batch

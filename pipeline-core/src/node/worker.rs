@@ -201,15 +201,20 @@ where
 {
     let op = Arc::new(op);
     let writer = || Writer::for_node(tx.clone(), cfg, ctx.stop.clone());
-    // A blocking stage's workers run on threads of their own, unless each
-    // call must be left behind at its item timeout.
-    let own = O::BLOCKING && cfg.item_timeout.is_none();
+    // A blocking stage's first workers, one per executor thread (core),
+    // run on threads of their own, unless each call must be left behind at
+    // its item timeout. Wider stages (calls that wait on I/O more than
+    // they use a core) hand their other workers' calls to the pool, whose
+    // threads start only when calls wait for one.
+    let own = |index: usize| {
+        O::BLOCKING && cfg.item_timeout.is_none() && index < crate::executor::threads()
+    };
     if cfg.workers > 1 && !O::INLINE {
         let input = Arc::new(async_lock::Mutex::new(Reader::new(rx, ctx.stop.clone())));
         return (0..cfg.workers)
             .map(|index| {
                 spawn_one(
-                    own,
+                    own(index),
                     cfg,
                     index,
                     ctx,
@@ -228,7 +233,7 @@ where
     (0..cfg.workers)
         .map(|index| {
             spawn_one(
-                own,
+                own(index),
                 cfg,
                 index,
                 ctx,
