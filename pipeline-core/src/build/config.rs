@@ -137,7 +137,12 @@ pub struct StageConfig {
     ///   for when a thread is free. Use `blocking` or an async function
     ///   for calls that wait.
     /// - **blocking** ([`blocking`](Self::blocking)): `n` calls at once,
-    ///   each on its own thread of the blocking pool. While the stage
+    ///   each on its own thread of the blocking pool. In an unordered
+    ///   stage without an item timeout, the first
+    ///   `min(n, `[`threads()`](crate::threads)`)` workers keep their
+    ///   thread for the whole run and call the function there, so a
+    ///   CPU-bound stage goes from call to call without waking another
+    ///   thread; the other workers take a thread for each call. While the stage
     ///   runs the pool grows by `n` threads on top of its own limit (500,
     ///   or `BLOCKING_MAX_THREADS`), so the stage never waits for threads
     ///   that other stages or other code use. At most
