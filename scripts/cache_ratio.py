@@ -43,30 +43,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
-GNU_TIME = "/usr/bin/time"
-
+from timing import timed
 
 def run(cmd, out=subprocess.DEVNULL):
     """Wall seconds, CPU seconds (user + sys) and peak RSS in KiB."""
-    rss_file = None
-    if os.access(GNU_TIME, os.X_OK):
-        fd, rss_file = tempfile.mkstemp(prefix="cache_ratio.")
-        os.close(fd)
-        cmd = [GNU_TIME, "-q", "-f", "%M", "-o", rss_file, "--"] + cmd
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=out, stdin=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if status != 0:
-        sys.exit(f"cache_ratio: failed ({status}): {' '.join(cmd)}")
-    rss = usage.ru_maxrss
-    if rss_file is not None:
-        with open(rss_file) as f:
-            rss = int(f.read().split()[-1])
-        os.unlink(rss_file)
-    return wall, usage.ru_utime + usage.ru_stime, rss
+    return timed(cmd, "cache_ratio", out=out, rss=True)
 
 
 def digest_of(cmd):

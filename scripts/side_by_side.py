@@ -29,20 +29,15 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import time
+
+from timing import timed
 
 
 def run(cmd):
     """Wall seconds and CPU seconds (the command's user + sys)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    if status != 0:
-        sys.exit(f"side_by_side: failed ({status}): {cmd}")
-    return wall, usage.ru_utime + usage.ru_stime
+    wall, cpu, _ = timed(cmd, "side_by_side")
+    return wall, cpu
 
 
 def main():
