@@ -207,8 +207,11 @@ fn block_on_here<T>(fut: impl Future<Output = T>) -> T {
 ///
 /// Every task a run spawns — source, workers, merge forwarders, reorder
 /// collectors — holds a guard on this counter from the moment it is spawned
-/// until its future is dropped. After a run has ended, however it ended, the
-/// count is zero: a non-zero count is a leak.
+/// until its future is dropped, and so does every blocking call, blocking
+/// producer and blocking worker's thread until it returns (the thread
+/// cannot be stopped, so it outlives its task if the run's future is
+/// dropped). After a run has ended, however it ended, the count is zero: a
+/// non-zero count is a leak.
 ///
 /// ```
 /// use pipeline_core::Pipeline;

@@ -234,6 +234,114 @@ fn blocking_stage_work_has_ended_when_the_run_returns() {
     assert_eq!(live.get(), 0);
 }
 
+/// A blocking call of a run whose future is dropped: it starts, waits
+/// for the run's signal, then lingers until the test has looked (or for
+/// half a second) before it returns.
+struct Lingering {
+    in_progress: AtomicUsize,
+    looked: Mutex<bool>,
+    now: std::sync::Condvar,
+}
+
+impl Lingering {
+    fn call(&self) {
+        self.in_progress.fetch_add(1, SeqCst);
+        Cancel::current().expect("a run's signal").wait_blocking();
+        let looked = self.looked.lock().unwrap();
+        let _ = self
+            .now
+            .wait_timeout_while(looked, Duration::from_millis(500), |l| !*l)
+            .unwrap();
+        self.in_progress.fetch_sub(1, SeqCst);
+    }
+}
+
+#[test]
+fn blocking_calls_of_a_dropped_run_count_as_live_until_they_return() {
+    // The run's future is dropped while its blocking calls are running:
+    // its tasks go, but a call's thread cannot be stopped, so the run's
+    // live count must count each call until it returns. Once the count
+    // reaches 0, no call may still be in progress. (A call that outlived
+    // its count would still be lingering when the test looks: it waits
+    // for that look.) Every way a call reaches the blocking pool: a wide
+    // stage's workers beyond one per executor thread, a stage with an item
+    // timeout, a blocking flat_map's iterator, a blocking source.
+    let wide = pipeline_core::threads() + 3;
+    for kind in ["wide", "item_timeout", "flat_map", "source"] {
+        let l = Arc::new(Lingering {
+            in_progress: AtomicUsize::new(0),
+            looked: Mutex::new(false),
+            now: std::sync::Condvar::new(),
+        });
+        let p = Pipeline::new();
+        let live = p.live_tasks();
+        let gen = || p.from_iter("gen", 0u64..);
+        let c = l.clone();
+        let (flow, calls) = match kind {
+            "wide" => (
+                gen().map(StageConfig::new("b").blocking().workers(wide), move |n| {
+                    c.call();
+                    n
+                }),
+                wide,
+            ),
+            "item_timeout" => (
+                gen().map(
+                    StageConfig::new("b").blocking().item_timeout(GUARD),
+                    move |n| {
+                        c.call();
+                        n
+                    },
+                ),
+                1,
+            ),
+            "flat_map" => (
+                gen().flat_map(StageConfig::new("b").blocking().workers(wide), move |n| {
+                    let c = c.clone();
+                    (0..2u64).map(move |k| {
+                        if k == 1 {
+                            c.call();
+                        }
+                        n + k
+                    })
+                }),
+                wide,
+            ),
+            _ => (
+                p.from_blocking("src", move |em: &mut pipeline_core::Emitter<u64>| {
+                    let _ = em.emit(0);
+                    c.call();
+                }),
+                1,
+            ),
+        };
+        let run = flow.for_each(|_| {}).run_async();
+        let started = l.clone();
+        smol::block_on(async move {
+            let all_started = async move {
+                while started.in_progress.load(SeqCst) < calls {
+                    smol::Timer::after(Duration::from_millis(1)).await;
+                }
+            };
+            let run = async move {
+                let _ = run.await;
+                panic!("{kind}: the run ended by itself");
+            };
+            smol::future::or(run, all_started).await;
+        });
+        // The run's future is dropped: its signal closes, its calls return.
+        let deadline = std::time::Instant::now() + GUARD;
+        while live.get() > 0 {
+            assert!(std::time::Instant::now() < deadline, "{kind}: tasks hung");
+            std::thread::yield_now();
+        }
+        let still = l.in_progress.load(SeqCst);
+        *l.looked.lock().unwrap() = true;
+        l.now.notify_all();
+        assert_eq!(still, 0, "{kind}: calls still running with no live task");
+    }
+}
+
 // 5. First error wins -----------------------------------------------------
 
 #[test]

@@ -130,6 +130,7 @@ impl<T: Send + 'static> Flow<T> {
             chunk: cfg.packet_cap().min(cfg.buffer).min(PREALLOCATED_ITEMS),
             name: cfg.name.clone(),
             limit: cfg.item_timeout,
+            live: self.graph.live.clone(),
         }
     }
 

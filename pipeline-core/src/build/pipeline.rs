@@ -269,7 +269,10 @@ impl Pipeline {
         };
         self.source(cfg, move |tx, cfg, stats, ctx| {
             let em = make_emitter(tx, cfg.name.clone(), &cfg, stats, ctx);
-            ctx.spawn_worker(source_worker(&cfg), blocking_source(producer, em))
+            ctx.spawn_worker(
+                source_worker(&cfg),
+                blocking_source(producer, em, ctx.live.guard()),
+            )
         })
     }
 

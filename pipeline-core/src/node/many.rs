@@ -13,6 +13,7 @@ use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::cancel::Cancel;
+use crate::executor::LiveTasks;
 use crate::link::Writer;
 use crate::stats::Local;
 
@@ -75,16 +76,20 @@ pub(crate) struct Chunks<U> {
     /// The most items made in one go.
     chunk: usize,
     cancel: Cancel,
+    /// The run's live count, which counts each chunk being made until it
+    /// is made (see [`Blocking`](crate::node::op::Blocking)).
+    live: LiveTasks,
     /// The items of the last chunk not sent yet.
     ready: std::vec::IntoIter<U>,
 }
 
 impl<U: Send + 'static> Chunks<U> {
-    pub(crate) fn new(iter: Items<U>, chunk: usize, cancel: Cancel) -> Self {
+    pub(crate) fn new(iter: Items<U>, chunk: usize, cancel: Cancel, live: LiveTasks) -> Self {
         Chunks {
             iter: Some(iter),
             chunk: chunk.max(1),
             cancel,
+            live,
             ready: Vec::new().into_iter(),
         }
     }
@@ -103,7 +108,9 @@ impl<U: Send + 'static> Chunks<U> {
                 return Err(Stop::Stopped);
             }
             let (chunk, cancel) = (self.chunk, self.cancel.clone());
+            let live = self.live.guard();
             let (it, made) = crate::run::blocking_pool::unblock(move || {
+                let _live = live;
                 let made = catch_unwind(AssertUnwindSafe(|| {
                     cancel.enter(|| it.by_ref().take(chunk).collect::<Vec<U>>())
                 }));

@@ -13,6 +13,7 @@ use futures::future::{ready, Ready};
 
 use crate::build::PREALLOCATED_ITEMS;
 use crate::error::BoxError;
+use crate::executor::LiveTasks;
 use crate::node::many::{Chunks, Many};
 use crate::node::timed::unblock_within;
 use crate::run::pool::Share;
@@ -152,6 +153,10 @@ pub(crate) struct Blocking<S> {
     pub(crate) name: Arc<str>,
     /// The stage's item timeout, if it has one (see [`unblock_within`]).
     pub(crate) limit: Option<Duration>,
+    /// The run's live count: a call handed to the pool counts in it until
+    /// it returns, even if the task that awaited it is dropped first (the
+    /// run's future dropped), as a worker on a thread of its own does.
+    pub(crate) live: LiveTasks,
 }
 
 impl<T: Send + 'static, U: Send + 'static, S: SyncOp<T, U>> Op<T, U> for Blocking<S> {
@@ -175,11 +180,17 @@ impl<T: Send + 'static, U: Send + 'static, S: SyncOp<T, U>> Op<T, U> for Blockin
         let chunk = self.chunk;
         let name = self.name.clone();
         let limit = self.limit;
+        let live = self.live.clone();
+        let guard = live.guard();
         Box::pin(async move {
             let c = stop.cancel().clone();
+            let call = move || {
+                let _live = guard;
+                op.call(item)
+            };
             let called = match limit {
-                None => crate::run::blocking_pool::unblock(move || c.enter(|| op.call(item))).await,
-                Some(limit) => unblock_within(limit, &c, move || op.call(item))
+                None => crate::run::blocking_pool::unblock(move || c.enter(call)).await,
+                Some(limit) => unblock_within(limit, &c, call)
                     .await
                     .map(|r| r.unwrap_or_else(|late| Err(Box::new(late) as BoxError))),
             };
@@ -188,6 +199,7 @@ impl<T: Send + 'static, U: Send + 'static, S: SyncOp<T, U>> Op<T, U> for Blockin
                     it,
                     chunk,
                     stop.cancel().clone(),
+                    live,
                 )))),
                 Ok(other) => other,
                 // No thread for the call: the system is out of threads or

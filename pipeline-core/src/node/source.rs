@@ -8,6 +8,7 @@ use futures::{Stream, StreamExt};
 
 use crate::cancel::Cancel;
 use crate::error::Error;
+use crate::executor::LiveGuard;
 use crate::link::{Pushed, Writer};
 use crate::node::emitter::{AsyncEmitter, Emitter};
 use crate::run::pool::Share;
@@ -85,8 +86,10 @@ pub(crate) async fn stream_source<S>(
 }
 
 /// The task of a blocking producer: runs it on the blocking pool, with a
-/// thread of its own, and makes its panic the run's error.
-pub(crate) async fn blocking_source<T, F>(f: F, mut em: Emitter<T>)
+/// thread of its own, and makes its panic the run's error. The producer's
+/// thread holds `live` (the run's live count) until the producer returns,
+/// even if this task is dropped first (the run's future dropped).
+pub(crate) async fn blocking_source<T, F>(f: F, mut em: Emitter<T>, live: LiveGuard)
 where
     T: Send + 'static,
     F: FnOnce(&mut Emitter<T>) + Send + 'static,
@@ -101,6 +104,7 @@ where
     // The producer's thread reports in the source's span.
     let carry = crate::trace::Carry::current();
     let res = crate::run::blocking_pool::unblock(move || {
+        let _live = live;
         let cancel = em.stop.cancel().clone();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             carry.enter(|| cancel.enter(|| f(&mut em)))
