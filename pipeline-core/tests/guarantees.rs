@@ -333,7 +333,7 @@ fn blocking_calls_of_a_dropped_run_count_as_live_until_they_return() {
         let deadline = std::time::Instant::now() + GUARD;
         while live.get() > 0 {
             assert!(std::time::Instant::now() < deadline, "{kind}: tasks hung");
-            std::thread::yield_now();
+            std::thread::sleep(Duration::from_micros(200));
         }
         let still = l.in_progress.load(SeqCst);
         *l.looked.lock().unwrap() = true;
@@ -779,11 +779,18 @@ fn workers_sharing_a_counted_output_never_wait_on_room_an_idle_sibling_holds() {
     );
 }
 
-/// CPU work that takes a while and that the compiler cannot skip.
+/// CPU work for a millisecond, which the compiler cannot skip: long
+/// enough that a stage waiting for it is scheduled while it runs, even
+/// when other tests keep the executor's threads busy for a while.
 fn churn(seed: u64) -> u64 {
-    (0..200_000u64).fold(seed, |a, x| {
-        a.wrapping_mul(6364136223846793005).wrapping_add(x)
-    })
+    let start = std::time::Instant::now();
+    let mut a = seed;
+    while start.elapsed() < Duration::from_millis(1) {
+        a = (0..1_000u64).fold(a, |a, x| {
+            a.wrapping_mul(6364136223846793005).wrapping_add(x)
+        });
+    }
+    a
 }
 
 #[test]
@@ -792,15 +799,24 @@ fn stats_put_the_wait_on_the_stage_that_waits() {
     // A source that works hard for every item, a map and a sink that do
     // nothing: the map and the sink wait for input longer than they are
     // busy, and the source, never held back, is busy longer than it
-    // waits to send.
+    // waits to send. The source works on a thread of its own, so the map
+    // and the sink run beside it even when other tests keep the
+    // executor's threads busy (on one executor thread, the map would
+    // first run when every item was already there and never wait).
     let p = Pipeline::new();
     let stats = p.stats();
-    p.from_iter("gen", (0..64u64).map(churn))
-        .map("id", |n| n)
-        .for_each(|_| {})
-        .name("out")
-        .run()
-        .unwrap();
+    p.from_blocking("gen", |em| {
+        for n in 0..64u64 {
+            if em.emit(churn(n)).is_err() {
+                return;
+            }
+        }
+    })
+    .map("id", |n| n)
+    .for_each(|_| {})
+    .name("out")
+    .run()
+    .unwrap();
     let s = stats.snapshot();
     let (gen, id, out) = (&s[0], &s[1], &s[2]);
     assert!(gen.busy > gen.wait_out, "{gen:?}");
