@@ -22,6 +22,7 @@ use pipeline::{pipeline, Cancel, Cancelled, Declared, Emitter, LiveTasks, RunIte
 use crate::algorithm::{Algorithm, Hash};
 use crate::checkfile::{digest_listed, digest_stdin};
 use crate::checklist::{Line, ParsedLine, Parser};
+use crate::descriptors::LaneFile;
 use crate::digest::{DigestError, Sum};
 use crate::engine::Engine;
 use crate::error::Error;
@@ -203,14 +204,16 @@ fn open_listed(
     if algorithm != Algorithm::Md5 {
         return Opened::Done(digest_listed(path, algorithm, chunk, cancel, progress));
     }
-    let opened = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .and_then(|file| {
-            let meta = file.metadata()?;
-            Ok((file, meta))
-        });
+    let opened = LaneFile::open(|| {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+    })
+    .and_then(|file| {
+        let meta = file.metadata()?;
+        Ok((file, meta))
+    });
     match opened {
         Err(err) => Opened::Done(Err(DigestError::Open(err))),
         Ok((file, meta)) if meta.is_file() => Opened::Lane(file, meta.len()),

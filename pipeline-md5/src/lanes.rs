@@ -29,6 +29,7 @@ use std::fs::File;
 use std::io::{self, Read};
 
 use crate::algorithm::Hash;
+use crate::descriptors::{out_of_descriptors, when_freed, LaneFile};
 use crate::digest::{DigestError, Sum};
 use crate::engine::{Engine, LaneStatus, MultiMd5, Suspended};
 
@@ -36,7 +37,7 @@ use crate::engine::{Engine, LaneStatus, MultiMd5, Suspended};
 pub(crate) enum Opened {
     /// A regular file, open for reading, and its size by `fstat`: a lane
     /// reads it, in reads no larger than the file needs.
-    Lane(File, u64),
+    Lane(LaneFile, u64),
     /// The file's outcome is known already (it could not be opened, it is
     /// not a regular file, or the caller digested it by other means).
     Done(Result<Sum, DigestError>),
@@ -119,8 +120,10 @@ impl Lanes {
         let mut feed = Counted {
             count,
             next: 0,
+            waiting: None,
             open,
             done,
+            cancelled,
         };
         self.run(&mut feed, cancelled, on_bytes);
     }
@@ -305,7 +308,7 @@ pub(crate) enum Start<T> {
 /// of its reads, and the bytes left to read by its size.
 pub(crate) struct Held<T> {
     pub(crate) tag: T,
-    file: File,
+    file: LaneFile,
     read: usize,
     left: u64,
 }
@@ -318,26 +321,46 @@ pub(crate) struct Carried<T> {
 }
 
 /// The feed of [`Lanes::digest`]: files `0..count` by index.
-struct Counted<O, D> {
+struct Counted<'a, O, D> {
     count: usize,
     next: usize,
+    /// A file whose open found no descriptor free while the lanes held
+    /// files: it is opened again once a lane is done with one.
+    waiting: Option<usize>,
     open: O,
     done: D,
+    cancelled: &'a dyn Fn() -> bool,
 }
 
-impl<O, D> Feed for Counted<O, D>
+impl<O, D> Feed for Counted<'_, O, D>
 where
     O: FnMut(usize) -> Opened,
     D: FnMut(usize, Result<Sum, DigestError>) -> bool,
 {
     type Tag = usize;
 
-    fn next(&mut self, _held: usize) -> Option<Start<usize>> {
-        (self.next < self.count).then(|| {
-            let i = self.next;
-            self.next += 1;
-            Start::File(i, (self.open)(i))
-        })
+    fn next(&mut self, held: usize) -> Option<Start<usize>> {
+        let i = self.waiting.take().or_else(|| {
+            (self.next < self.count).then(|| {
+                self.next += 1;
+                self.next - 1
+            })
+        })?;
+        let mut opened = (self.open)(i);
+        if out_of_descriptors(&opened) {
+            if held > 0 {
+                // These lanes' files hold the descriptors: wait for one.
+                self.waiting = Some(i);
+                return None;
+            }
+            let open = &mut self.open;
+            let again = when_freed(self.cancelled, || {
+                let opened = open(i);
+                (!out_of_descriptors(&opened)).then_some(opened)
+            });
+            opened = again.unwrap_or(opened);
+        }
+        Some(Start::File(i, opened))
     }
 
     fn done(&mut self, i: usize, result: Result<Sum, DigestError>) -> bool {
@@ -345,7 +368,7 @@ where
     }
 
     fn cancelled(&mut self, open: Vec<usize>) {
-        let first = open.into_iter().min();
+        let first = open.into_iter().chain(self.waiting).min();
         if let Some(i) = first.or((self.next < self.count).then_some(self.next)) {
             (self.done)(i, Err(DigestError::Cancelled));
         }
@@ -394,7 +417,7 @@ mod tests {
     }
 
     fn open(dir: &std::path::Path, i: usize) -> Opened {
-        let file = File::open(dir.join(i.to_string())).unwrap();
+        let file = LaneFile::open(|| File::open(dir.join(i.to_string()))).unwrap();
         let size = file.metadata().unwrap().len();
         Opened::Lane(file, size)
     }
@@ -408,7 +431,7 @@ mod tests {
             let mut got: Vec<Option<Result<Sum, DigestError>>> = vec![None; sizes.len()];
             // File 3 is a directory when read: EISDIR part way through the group.
             let opener = |i: usize| match i {
-                3 => Opened::Lane(File::open(dir.path()).unwrap(), 4096),
+                3 => Opened::Lane(LaneFile::open(|| File::open(dir.path())).unwrap(), 4096),
                 _ => open(dir.path(), i),
             };
             lanes.digest(sizes.len(), opener, &|| false, &mut |_| {}, |i, r| {
@@ -456,8 +479,8 @@ mod tests {
                 let mut lanes = Lanes::new(engine, 64 * 1024);
                 let mut got: Vec<Option<Sum>> = vec![None; sizes.len()];
                 let opener = |i: usize| {
-                    let file = File::open(dir.path().join(i.to_string())).unwrap();
-                    Opened::Lane(file, claim(sizes[i] as u64))
+                    let file = LaneFile::open(|| File::open(dir.path().join(i.to_string())));
+                    Opened::Lane(file.unwrap(), claim(sizes[i] as u64))
                 };
                 let mut read = 0u64;
                 lanes.digest(

@@ -103,6 +103,7 @@ pub mod walk;
 mod beneath;
 mod bounded;
 mod checkfile;
+mod descriptors;
 mod error;
 mod group;
 mod lanes;

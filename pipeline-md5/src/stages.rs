@@ -12,6 +12,7 @@ use pipeline::{Cancel, Cancelled, Emitter};
 
 use crate::algorithm::Algorithm;
 use crate::bounded::Job;
+use crate::descriptors::LaneFile;
 use crate::digest::{DigestError, Digester, Sum};
 use crate::error::Error;
 use crate::lanes::Opened;
@@ -158,7 +159,7 @@ pub(crate) fn open_entry(
         return Opened::Done(digest_walked(entry, chunk, algorithm, cancel, progress));
     }
     crate::pause::before_open(&entry.display);
-    let opened = entry.open().and_then(|file| {
+    let opened = LaneFile::open(|| entry.open()).and_then(|file| {
         let meta = file.metadata()?;
         Ok((file, meta))
     });

@@ -8,9 +8,10 @@ use pipeline::Cancel;
 
 use super::{Relay, Tag};
 use crate::bounded::Job;
+use crate::descriptors::{out_of_descriptors, when_freed};
 use crate::digest::{DigestError, Sum};
 use crate::error::Error;
-use crate::lanes::{Carried, Feed, Opened, Start};
+use crate::lanes::{Carried, Feed, Start};
 use crate::relay::Numbered;
 use crate::stages::{finish, open_entry};
 use crate::walk::Entry;
@@ -43,7 +44,7 @@ pub(super) struct Digesting<'a> {
     pub(super) back: Vec<Carried<Tag>>,
     /// An own file whose open found no descriptor free while the call's
     /// lanes held files: it is opened again once a lane is done with one
-    /// (and reported only if it still cannot be opened with no file held).
+    /// (see [`crate::descriptors`]).
     pub(super) waiting: Option<Tag>,
     pub(super) out: Vec<Numbered>,
     pub(super) failed: Option<Error>,
@@ -71,11 +72,34 @@ impl Feed for Digesting<'_> {
         });
         if let Some((seq, entry)) = own {
             let job = self.job;
-            let opened = open_entry(&entry, job.chunk, job.algorithm, self.cancel, &job.progress);
-            if held > 0 && out_of_descriptors(&opened) {
-                // The lanes' files hold the descriptors: wait for one.
-                self.waiting = Some((seq, entry));
-                return None;
+            let open = || open_entry(&entry, job.chunk, job.algorithm, self.cancel, &job.progress);
+            let mut opened = open();
+            if out_of_descriptors(&opened) {
+                if held > 0 {
+                    // The lanes' files hold the descriptors: wait for one.
+                    self.waiting = Some((seq, entry));
+                    return None;
+                }
+                // Other calls' lanes hold them: take a stream of theirs
+                // from the pool, or wait for one of their files to close.
+                let relay = self.relay;
+                let cancel = self.cancel;
+                let cancelled = || cancel.is_some_and(Cancel::is_cancelled);
+                let again = when_freed(&cancelled, || match relay.adopt() {
+                    Some(stream) => Some(Err(stream)),
+                    None => {
+                        let opened = open();
+                        (!out_of_descriptors(&opened)).then_some(Ok(opened))
+                    }
+                });
+                match again {
+                    Some(Err(stream)) => {
+                        self.waiting = Some((seq, entry));
+                        return Some(Start::Resume(stream));
+                    }
+                    Some(Ok(again)) => opened = again,
+                    None => {}
+                }
             }
             return Some(Start::File((seq, entry), opened));
         }
@@ -125,13 +149,4 @@ impl Feed for Digesting<'_> {
     fn cancelled(&mut self, _open: Vec<Tag>) {
         self.failed = Some(Error::Cancelled);
     }
-}
-
-/// Whether an open failed for want of a descriptor (the process's limit,
-/// or the system's).
-fn out_of_descriptors(opened: &Opened) -> bool {
-    let Opened::Done(Err(DigestError::Open(err))) = opened else {
-        return false;
-    };
-    matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
