@@ -515,8 +515,11 @@ fn more_lanes_than_descriptors_wait_for_a_free_descriptor_not_fail() {
     // limit allows: a file that cannot be opened while other files hold
     // descriptors waits for one of them to close, whether the lanes that
     // hold them are its digester's or another's, in digest and in check
-    // mode. (Before, a digester whose own lanes held no file reported
-    // the file: "Too many open files", exit 1.)
+    // mode; so does a file of the parallel mode (a task per file), and a
+    // directory the walk opens. (Before, a digester whose own lanes held
+    // no file, and each task of the parallel mode, reported the file:
+    // "Too many open files", exit 1; the parallel mode's walk reported
+    // directories so.)
     if !has_avx2_dual() {
         return;
     }
@@ -532,10 +535,12 @@ fn more_lanes_than_descriptors_wait_for_a_free_descriptor_not_fail() {
         .collect();
     for limit in [64, 24, 16] {
         let script = format!(r#"ulimit -n {limit}; MD5PIPE_ENGINE=avx2-dual exec "$0" "$@""#);
-        let out = shell(dir.path(), &script, &["-j", "8", "--mode", "bounded", "."]);
-        assert_eq!(show(&out.stderr), "", "digest, ulimit -n {limit}");
-        assert_eq!(out.status.code(), Some(0), "digest, ulimit -n {limit}");
-        assert_eq!(show(&out.stdout), show(&expected), "ulimit -n {limit}");
+        for mode in ["bounded", "parallel"] {
+            let out = shell(dir.path(), &script, &["-j", "8", "--mode", mode, "."]);
+            assert_eq!(show(&out.stderr), "", "{mode}, ulimit -n {limit}");
+            assert_eq!(out.status.code(), Some(0), "{mode}, ulimit -n {limit}");
+            assert_eq!(show(&out.stdout), show(&expected), "{mode}, ulimit -n {limit}");
+        }
         let out = shell(dir.path(), &script, &["-j", "8", "-c", list]);
         assert_eq!(show(&out.stderr), "", "check, ulimit -n {limit}");
         assert_eq!(out.status.code(), Some(0), "check, ulimit -n {limit}");

@@ -1,5 +1,6 @@
-//! The files lanes hold open, counted over the whole process, and waiting
-//! for one of them to close when an open finds no descriptor free.
+//! The files lanes hold open (and files a call digests whole), counted
+//! over the whole process, and waiting for one of them to close when an
+//! open finds no descriptor free.
 //!
 //! Under a low descriptor limit (`ulimit -n`), the digesters' lanes
 //! together may want more files open than the limit allows. An open that
@@ -7,9 +8,10 @@
 //! file's fault: the lane's file will be read to its end and closed, and
 //! the open then succeeds. A call whose own lanes hold files simply waits
 //! for one of them (see `relay::feed`); a call whose lanes hold none waits
-//! here for a lane file of another call to close. Only when no lane file
-//! is open anywhere is the failure the file's outcome, as md5sum would
-//! report it.
+//! here for a lane file of another call to close, as does a call that
+//! digests one file at a time (the serial and parallel modes, whose files
+//! are counted the same way). Only when no such file is open anywhere is
+//! the failure the file's outcome, as md5sum would report it.
 
 use std::cell::Cell;
 use std::fs::File;
@@ -125,10 +127,18 @@ fn closed() -> MutexGuard<'static, u64> {
 /// Whether `opened` failed for want of a descriptor (the process's
 /// limit, or the system's).
 pub(crate) fn out_of_descriptors(opened: &Opened) -> bool {
-    let Opened::Done(Err(DigestError::Open(err))) = opened else {
-        return false;
-    };
-    matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+    matches!(opened, Opened::Done(Err(err)) if err.out_of_descriptors())
+}
+
+impl DigestError {
+    /// Whether the file could not be opened for want of a descriptor (the
+    /// process's limit, or the system's).
+    pub(crate) fn out_of_descriptors(&self) -> bool {
+        let DigestError::Open(err) = self else {
+            return false;
+        };
+        matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+    }
 }
 
 /// For a caller whose own lanes hold no file: calls `attempt` until it

@@ -17,6 +17,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::algorithm::{Algorithm, Hash};
+use crate::descriptors::LaneFile;
 use crate::walk::{clone_io, io_reason, Entry};
 
 /// The chunk size `md5pipe` reads with unless told otherwise: 64 KiB.
@@ -161,12 +162,12 @@ impl Digester {
         cancelled: &dyn Fn() -> bool,
         on_bytes: &mut dyn FnMut(u64),
     ) -> Result<Sum, DigestError> {
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
             .open(path)
             .map_err(DigestError::Open)?;
-        self.digest_regular(file, cancelled, on_bytes)
+        self.digest_regular(&mut file, cancelled, on_bytes)
     }
 
     /// The MD5 of a file the walk found, opened with [`Entry::open`] (so
@@ -184,17 +185,20 @@ impl Digester {
         on_bytes: &mut dyn FnMut(u64),
     ) -> Result<Sum, DigestError> {
         crate::pause::before_open(&entry.display);
-        let file = entry.open().map_err(DigestError::Open)?;
         if entry.is_stdin() {
+            let file = entry.open().map_err(DigestError::Open)?;
             let mut waiting = Waiting { file, cancelled };
             return self.digest_reader(&mut waiting, cancelled, on_bytes);
         }
-        self.digest_regular(file, cancelled, on_bytes)
+        // Counted while open, as the lanes' files are: an open that finds
+        // no descriptor free may wait for it to close.
+        let mut file = LaneFile::open(|| entry.open()).map_err(DigestError::Open)?;
+        self.digest_regular(&mut file, cancelled, on_bytes)
     }
 
     fn digest_regular(
         &mut self,
-        mut file: File,
+        file: &mut File,
         cancelled: &dyn Fn() -> bool,
         on_bytes: &mut dyn FnMut(u64),
     ) -> Result<Sum, DigestError> {
@@ -202,7 +206,7 @@ impl Digester {
         if !file_type.is_file() {
             return Err(DigestError::NotRegular { file_type });
         }
-        self.digest_reader(&mut file, cancelled, on_bytes)
+        self.digest_reader(file, cancelled, on_bytes)
     }
 
     /// The MD5 of everything `reader` yields, read in chunks. `cancelled()`

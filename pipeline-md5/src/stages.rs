@@ -12,7 +12,7 @@ use pipeline::{Cancel, Cancelled, Emitter};
 
 use crate::algorithm::Algorithm;
 use crate::bounded::Job;
-use crate::descriptors::LaneFile;
+use crate::descriptors::{when_freed, LaneFile};
 use crate::digest::{DigestError, Digester, Sum};
 use crate::error::Error;
 use crate::lanes::Opened;
@@ -248,7 +248,18 @@ pub(crate) fn digest_entry(
     cancel: Option<&Cancel>,
     progress: &Progress,
 ) -> Result<Option<FileDigest>, Error> {
-    let result = digest_walked(entry, chunk, algorithm, cancel, progress);
+    let digest = || digest_walked(entry, chunk, algorithm, cancel, progress);
+    let mut result = digest();
+    if matches!(&result, Err(err) if err.out_of_descriptors()) {
+        // Other files being digested hold the descriptors: wait for one
+        // of them to close (this call holds none).
+        let cancelled = || cancel.is_some_and(Cancel::is_cancelled);
+        let again = when_freed(&cancelled, || {
+            let again = digest();
+            (!matches!(&again, Err(err) if err.out_of_descriptors())).then_some(again)
+        });
+        result = again.unwrap_or(result);
+    }
     progress.file_done();
     finish(entry, result)
 }

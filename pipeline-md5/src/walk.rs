@@ -32,7 +32,9 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
+use pipeline::Cancel;
 use rustix::fs::{fstat, openat, Mode, OFlags, CWD};
 
 use crate::beneath::open_beneath;
@@ -442,13 +444,34 @@ pub fn grow_descriptor_table() {
 
 /// Opens a directory to list: by path (following symlinks) for a root or
 /// with `-L`, else below the root through no symlink.
+///
+/// An open that finds no descriptor free while files being digested hold
+/// them waits for one of them to close, for at most [`DIR_WAIT_MAX`]:
+/// not longer, for the files that hold them may be streams waiting for
+/// digesters that wait for this walk.
 fn open_dir(path: &Path, beneath: Option<(&OwnedFd, &Path)>) -> io::Result<OwnedFd> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    match beneath {
+    let open = || match beneath {
         Some((root, rel)) => open_beneath(root.as_fd(), rel, flags),
         None => Ok(openat(CWD, path, flags, Mode::empty())?),
+    };
+    let no_descriptor = |r: &io::Result<OwnedFd>| matches!(r, Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)));
+    let opened = open();
+    if !no_descriptor(&opened) {
+        return opened;
     }
+    let cancel = Cancel::current();
+    let until = Instant::now() + DIR_WAIT_MAX;
+    let give_up = || cancel.as_ref().is_some_and(Cancel::is_cancelled) || Instant::now() >= until;
+    crate::descriptors::when_freed(&give_up, || {
+        let again = open();
+        (!no_descriptor(&again)).then_some(again)
+    })
+    .unwrap_or(opened)
 }
+
+/// The longest a directory's open waits for a descriptor (see [`open_dir`]).
+const DIR_WAIT_MAX: Duration = Duration::from_secs(2);
 
 fn dir_id(fd: &OwnedFd) -> io::Result<(u64, u64)> {
     let st = fstat(fd)?;
