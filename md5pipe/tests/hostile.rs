@@ -539,11 +539,60 @@ fn more_lanes_than_descriptors_wait_for_a_free_descriptor_not_fail() {
             let out = shell(dir.path(), &script, &["-j", "8", "--mode", mode, "."]);
             assert_eq!(show(&out.stderr), "", "{mode}, ulimit -n {limit}");
             assert_eq!(out.status.code(), Some(0), "{mode}, ulimit -n {limit}");
-            assert_eq!(show(&out.stdout), show(&expected), "{mode}, ulimit -n {limit}");
+            assert_eq!(
+                show(&out.stdout),
+                show(&expected),
+                "{mode}, ulimit -n {limit}"
+            );
         }
         let out = shell(dir.path(), &script, &["-j", "8", "-c", list]);
         assert_eq!(show(&out.stderr), "", "check, ulimit -n {limit}");
         assert_eq!(out.status.code(), Some(0), "check, ulimit -n {limit}");
         assert_eq!(show(&out.stdout), checked, "check, ulimit -n {limit}");
+    }
+}
+
+#[test]
+fn files_of_two_roots_wait_for_descriptors_held_for_long() {
+    // Two roots of twelve 4 MiB files, so each root's descriptor is held
+    // beside the files, and files stay open long enough for many waiters
+    // to be woken by the same close. A waiter woken with others must not
+    // take another's open in progress for a free descriptor and give up:
+    // under `ulimit -n 12`, eight digesters (scalar, one lane each) reported
+    // some of these files before, in most runs.
+    let dir = open_tempdir();
+    let mut names = Vec::new();
+    let mut seed = 0x2545_f491u32;
+    for root in ["a", "b"] {
+        for f in 0..12 {
+            let body: Vec<u8> = (0..4 << 20)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    seed as u8
+                })
+                .collect();
+            let name = format!("{root}/f{f:02}").into_bytes();
+            file(dir.path(), &name, &body);
+            names.push(name);
+        }
+    }
+    let expected = md5sum_of(dir.path(), &[], &names);
+    for (limit, modes) in [
+        (12, &["bounded", "serial"][..]),
+        (16, &["bounded", "parallel", "serial"]),
+    ] {
+        for mode in modes {
+            let script = format!(r#"ulimit -n {limit}; MD5PIPE_ENGINE=scalar exec "$0" "$@""#);
+            let out = shell(dir.path(), &script, &["-j", "8", "--mode", mode, "a", "b"]);
+            assert_eq!(show(&out.stderr), "", "{mode}, ulimit -n {limit}");
+            assert_eq!(out.status.code(), Some(0), "{mode}, ulimit -n {limit}");
+            assert_eq!(
+                show(&out.stdout),
+                show(&expected),
+                "{mode}, ulimit -n {limit}"
+            );
+        }
     }
 }

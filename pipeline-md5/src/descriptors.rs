@@ -110,11 +110,19 @@ impl Drop for LaneFile {
     }
 }
 
-/// Lane files open now or being opened, in the whole process, but for
-/// the waiters' attempts.
+/// Lane files open now or being opened, in the whole process, once no
+/// waiter's attempt is in progress: a waiter's open that succeeds holds a
+/// descriptor a moment before it counts as held, so the count is read
+/// only when none is under way (each is one `open` call, and a waiter
+/// makes one each time it is woken).
 pub(crate) fn lane_files_open() -> u64 {
-    let open = OPEN.load(SeqCst);
-    (open & (TRYING - 1)) - (open >> 32)
+    loop {
+        let open = OPEN.load(SeqCst);
+        if open >> 32 == 0 {
+            return open;
+        }
+        std::thread::yield_now();
+    }
 }
 
 fn closed() -> MutexGuard<'static, u64> {
