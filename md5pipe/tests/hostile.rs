@@ -87,6 +87,58 @@ fn dash_reads_standard_input_and_a_closed_one_is_an_error() {
 }
 
 #[test]
+fn a_closed_stdin_is_an_error_in_every_mode_that_reads_it() {
+    // Closed at start, descriptor 0 is the first one md5pipe opens (its
+    // signal watcher's socket): reading a list or a manifest from it
+    // waited forever and swallowed the signals meant to end the run.
+    let dir = small_tree(1);
+    fs::write(
+        dir.path().join("dash.md5"),
+        "0cc175b9c0f1b6a831c399e269772661  -\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("m.md5"),
+        md5sum_of(dir.path(), &[], &[b"f00000".to_vec()]),
+    )
+    .unwrap();
+    // A short guard of its own: a hang is status 137 here, not a stalled
+    // suite.
+    let closed = r#"exec timeout -s KILL 30 "$0" "$@" <&-"#;
+    for list in [&["-c"][..], &["-c", "-"]] {
+        let out = shell(dir.path(), closed, list);
+        assert_eq!(out.status.code(), Some(1), "{list:?}: {out:?}");
+        assert_eq!(show(&out.stdout), "", "{list:?}");
+        assert_eq!(
+            show(&out.stderr),
+            "md5pipe: 'standard input': read error\n",
+            "{list:?}"
+        );
+    }
+    // `-` in a list is standard input: as md5sum, it fails to open.
+    let out = shell(dir.path(), closed, &["-c", "dash.md5"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(show(&out.stdout), "-: FAILED open or read\n");
+    assert_eq!(
+        show(&out.stderr),
+        "md5pipe: -: Bad file descriptor\n\
+         md5pipe: WARNING: 1 listed file could not be read\n"
+    );
+    for args in [
+        &["--files-from", "-"][..],
+        &["--files-from", "-", "-0"],
+        &["--json", "--files-from", "-"],
+        &["--diff", "-", "."],
+    ] {
+        let out = shell(dir.path(), closed, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {out:?}");
+        // --json reports the list's error as an object on stdout.
+        let said = show(&out.stderr) + &show(&out.stdout);
+        assert!(said.contains("Bad file descriptor"), "{args:?}: {out:?}");
+    }
+}
+
+#[test]
 fn settings_past_their_limits_are_usage_errors_naming_the_limit() {
     let dir = small_tree(2);
     let max = usize::MAX.to_string();
