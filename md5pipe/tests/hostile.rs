@@ -594,3 +594,93 @@ fn more_lanes_than_descriptors_wait_for_a_free_descriptor_not_fail() {
         assert_eq!(show(&out.stdout), checked, "check, ulimit -n {limit}");
     }
 }
+
+/// 5000 small files in 20 directories, their md5sum lines, and a list
+/// of them to check (in a directory of its own).
+fn five_thousand_small_files() -> (tempfile::TempDir, tempfile::TempDir, Vec<Vec<u8>>, Vec<u8>) {
+    let dir = open_tempdir();
+    let mut names = Vec::new();
+    for d in 0..20 {
+        for f in 0..250 {
+            let name = format!("d{d:02}/file_with_a_rather_long_name_{f:03}");
+            file(dir.path(), name.as_bytes(), format!("{d} {f}\n").as_bytes());
+            names.push(name.into_bytes());
+        }
+    }
+    let expected = md5sum_of(dir.path(), &[], &names);
+    let lists = open_tempdir();
+    std::fs::write(lists.path().join("list.md5"), &expected).unwrap();
+    (dir, lists, names, expected)
+}
+
+#[test]
+fn small_files_waiting_for_a_descriptor_are_never_dropped() {
+    // Under `ulimit -n 32` a lane's open fails with EMFILE while the
+    // digester's other lanes hold files, so the file waits for one of
+    // them. When those lanes all finished in the same round, the digester
+    // ended its group with the file still waiting: it and the rest of the
+    // group were never digested. In digest mode the output stopped there
+    // with status 0 and no message (5 runs of 6 lost files); in check
+    // mode they were reported as "cancelled". Every file must be printed
+    // or reported (itself or its directory), and a report means status 1.
+    let (dir, lists, names, expected) = five_thousand_small_files();
+    let list = lists.path().join("list.md5");
+    let list = list.to_str().expect("a temporary path in UTF-8");
+    let expected = show(&expected);
+    let script = r#"ulimit -n 32; exec "$0" "$@""#;
+    for round in 0..3 {
+        for j in ["1", "8"] {
+            let out = shell(dir.path(), script, &["-j", j, "."]);
+            let said = format!("digest, -j {j}, round {round}");
+            let (stdout, stderr) = (show(&out.stdout), show(&out.stderr));
+            assert!(!stderr.contains("cancelled"), "{said}: {stderr}");
+            assert_eq!(
+                out.status.code(),
+                Some(if stderr.is_empty() { 0 } else { 1 }),
+                "{said}"
+            );
+            let mut printed = stdout.lines();
+            for (line, name) in expected.lines().zip(&names) {
+                let name = show(name);
+                let dir_of = name.split('/').next().unwrap_or_default();
+                let reported = stderr.contains(&format!("md5pipe: {name}: "))
+                    || stderr.contains(&format!("md5pipe: {dir_of}: "));
+                if !reported {
+                    assert_eq!(printed.next(), Some(line), "{said}: {name} lost");
+                }
+            }
+            assert_eq!(printed.next(), None, "{said}");
+            let out = shell(dir.path(), script, &["-j", j, "-c", list]);
+            let said = format!("check, -j {j}, round {round}");
+            let (stdout, stderr) = (show(&out.stdout), show(&out.stderr));
+            assert!(!stderr.contains("cancelled"), "{said}: {stderr}");
+            assert_eq!(
+                out.status.code(),
+                Some(if stderr.is_empty() { 0 } else { 1 }),
+                "{said}"
+            );
+            assert_eq!(stdout.lines().count(), names.len(), "{said}");
+        }
+    }
+}
+
+#[test]
+#[ignore = "the walk reports a directory it cannot open for want of a descriptor held by the lanes; it should wait for one as file opens do"]
+fn directories_opened_while_lanes_hold_the_descriptors_wait_for_one() {
+    // The same runs in bounded mode print every file with no error, as
+    // --mode parallel and serial already do at this limit: now a
+    // directory whose open fails with EMFILE while the digesters' lanes
+    // hold files is reported ("md5pipe: d18: Too many open files", exit 1)
+    // and its 250 files are not read.
+    let (dir, _lists, _names, expected) = five_thousand_small_files();
+    let script = r#"ulimit -n 32; exec "$0" "$@""#;
+    for round in 0..3 {
+        for j in ["1", "8", "1024"] {
+            let out = shell(dir.path(), script, &["-j", j, "."]);
+            let said = format!("-j {j}, round {round}");
+            assert_eq!(show(&out.stderr), "", "{said}");
+            assert_eq!(out.status.code(), Some(0), "{said}");
+            assert_eq!(show(&out.stdout), show(&expected), "{said}");
+        }
+    }
+}

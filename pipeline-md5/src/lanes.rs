@@ -163,6 +163,11 @@ impl Lanes {
                             if !feed.done(held.tag, Ok(sum_of(md5, lane))) {
                                 return;
                             }
+                            // Its file is closed: a feed that had nothing
+                            // (a file waiting for a descriptor) may have
+                            // one now. Ask again, or the round could end
+                            // with no lane open and that file never read.
+                            dry = false;
                         }
                         LaneStatus::Idle if !dry => match feed.next(count) {
                             Some(Start::File(tag, Opened::Lane(file, size))) => {
@@ -221,6 +226,7 @@ impl Lanes {
                                     if !feed.done(held.tag, Err(DigestError::Read(err))) {
                                         return;
                                     }
+                                    dry = false;
                                 }
                             }
                         }
