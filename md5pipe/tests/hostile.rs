@@ -87,6 +87,58 @@ fn dash_reads_standard_input_and_a_closed_one_is_an_error() {
 }
 
 #[test]
+fn a_closed_stdin_is_an_error_in_every_mode_that_reads_it() {
+    // Closed at start, descriptor 0 is the first one md5pipe opens (its
+    // signal watcher's socket): reading a list or a manifest from it
+    // waited forever and swallowed the signals meant to end the run.
+    let dir = small_tree(1);
+    fs::write(
+        dir.path().join("dash.md5"),
+        "0cc175b9c0f1b6a831c399e269772661  -\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("m.md5"),
+        md5sum_of(dir.path(), &[], &[b"f00000".to_vec()]),
+    )
+    .unwrap();
+    // A short guard of its own: a hang is status 137 here, not a stalled
+    // suite.
+    let closed = r#"exec timeout -s KILL 30 "$0" "$@" <&-"#;
+    for list in [&["-c"][..], &["-c", "-"]] {
+        let out = shell(dir.path(), closed, list);
+        assert_eq!(out.status.code(), Some(1), "{list:?}: {out:?}");
+        assert_eq!(show(&out.stdout), "", "{list:?}");
+        assert_eq!(
+            show(&out.stderr),
+            "md5pipe: 'standard input': read error\n",
+            "{list:?}"
+        );
+    }
+    // `-` in a list is standard input: as md5sum, it fails to open.
+    let out = shell(dir.path(), closed, &["-c", "dash.md5"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(show(&out.stdout), "-: FAILED open or read\n");
+    assert_eq!(
+        show(&out.stderr),
+        "md5pipe: -: Bad file descriptor\n\
+         md5pipe: WARNING: 1 listed file could not be read\n"
+    );
+    for args in [
+        &["--files-from", "-"][..],
+        &["--files-from", "-", "-0"],
+        &["--json", "--files-from", "-"],
+        &["--diff", "-", "."],
+    ] {
+        let out = shell(dir.path(), closed, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {out:?}");
+        // --json reports the list's error as an object on stdout.
+        let said = show(&out.stderr) + &show(&out.stdout);
+        assert!(said.contains("Bad file descriptor"), "{args:?}: {out:?}");
+    }
+}
+
+#[test]
 fn settings_past_their_limits_are_usage_errors_naming_the_limit() {
     let dir = small_tree(2);
     let max = usize::MAX.to_string();
@@ -593,6 +645,95 @@ fn files_of_two_roots_wait_for_descriptors_held_for_long() {
                 show(&expected),
                 "{mode}, ulimit -n {limit}"
             );
+        }
+    }
+}
+
+/// 5000 small files in 20 directories, their md5sum lines, and a list
+/// of them to check (in a directory of its own).
+fn five_thousand_small_files() -> (tempfile::TempDir, tempfile::TempDir, Vec<Vec<u8>>, Vec<u8>) {
+    let dir = open_tempdir();
+    let mut names = Vec::new();
+    for d in 0..20 {
+        for f in 0..250 {
+            let name = format!("d{d:02}/file_with_a_rather_long_name_{f:03}");
+            file(dir.path(), name.as_bytes(), format!("{d} {f}\n").as_bytes());
+            names.push(name.into_bytes());
+        }
+    }
+    let expected = md5sum_of(dir.path(), &[], &names);
+    let lists = open_tempdir();
+    std::fs::write(lists.path().join("list.md5"), &expected).unwrap();
+    (dir, lists, names, expected)
+}
+
+#[test]
+fn small_files_waiting_for_a_descriptor_are_never_dropped() {
+    // Under `ulimit -n 32` a lane's open fails with EMFILE while the
+    // digester's other lanes hold files, so the file waits for one of
+    // them. When those lanes all finished in the same round, the digester
+    // ended its group with the file still waiting: it and the rest of the
+    // group were never digested. In digest mode the output stopped there
+    // with status 0 and no message (5 runs of 6 lost files); in check
+    // mode they were reported as "cancelled". Every file must be printed
+    // or reported (itself or its directory), and a report means status 1.
+    let (dir, lists, names, expected) = five_thousand_small_files();
+    let list = lists.path().join("list.md5");
+    let list = list.to_str().expect("a temporary path in UTF-8");
+    let expected = show(&expected);
+    let script = r#"ulimit -n 32; exec "$0" "$@""#;
+    for round in 0..3 {
+        for j in ["1", "8"] {
+            let out = shell(dir.path(), script, &["-j", j, "."]);
+            let said = format!("digest, -j {j}, round {round}");
+            let (stdout, stderr) = (show(&out.stdout), show(&out.stderr));
+            assert!(!stderr.contains("cancelled"), "{said}: {stderr}");
+            assert_eq!(
+                out.status.code(),
+                Some(if stderr.is_empty() { 0 } else { 1 }),
+                "{said}"
+            );
+            let mut printed = stdout.lines();
+            for (line, name) in expected.lines().zip(&names) {
+                let name = show(name);
+                let dir_of = name.split('/').next().unwrap_or_default();
+                let reported = stderr.contains(&format!("md5pipe: {name}: "))
+                    || stderr.contains(&format!("md5pipe: {dir_of}: "));
+                if !reported {
+                    assert_eq!(printed.next(), Some(line), "{said}: {name} lost");
+                }
+            }
+            assert_eq!(printed.next(), None, "{said}");
+            let out = shell(dir.path(), script, &["-j", j, "-c", list]);
+            let said = format!("check, -j {j}, round {round}");
+            let (stdout, stderr) = (show(&out.stdout), show(&out.stderr));
+            assert!(!stderr.contains("cancelled"), "{said}: {stderr}");
+            assert_eq!(
+                out.status.code(),
+                Some(if stderr.is_empty() { 0 } else { 1 }),
+                "{said}"
+            );
+            assert_eq!(stdout.lines().count(), names.len(), "{said}");
+        }
+    }
+}
+
+#[test]
+fn directories_opened_while_lanes_hold_the_descriptors_wait_for_one() {
+    // The same runs in bounded mode print every file with no error, as
+    // --mode parallel and serial do at this limit: a directory whose open
+    // fails with EMFILE while the digesters' lanes hold files waits for
+    // one of them to close. (Before, it was reported, "md5pipe: d18: Too
+    // many open files", exit 1, and its 250 files were not read.)
+    let (dir, _lists, _names, expected) = five_thousand_small_files();
+    let script = r#"ulimit -n 32; exec "$0" "$@""#;
+    for round in 0..3 {
+        for j in ["1", "8", "1024"] {
+            let out = shell(dir.path(), script, &["-j", j, "."]);
+            let said = format!("-j {j}, round {round}");
+            assert_eq!(show(&out.stderr), "", "{said}");
+            assert_eq!(out.status.code(), Some(0), "{said}");
+            assert_eq!(show(&out.stdout), show(&expected), "{said}");
         }
     }
 }

@@ -47,6 +47,11 @@ pub(crate) struct CancellableFd {
     fd: RawFd,
     /// Whether reads must wait for `poll`: anything but a regular file.
     poll: bool,
+    /// Standard input was closed when the process started
+    /// ([`crate::stdio::is_closed`]): descriptor 0 may now be anything
+    /// md5pipe opened since (its signal watcher's socket), so it is never
+    /// read and every read fails with `EBADF`, as md5sum's does.
+    closed: bool,
     cancel: Cancel,
 }
 
@@ -54,10 +59,12 @@ impl CancellableFd {
     /// Standard input, as it is.
     pub(crate) fn stdin(cancel: Cancel) -> CancellableFd {
         let fd = libc::STDIN_FILENO;
+        let closed = crate::stdio::is_closed(fd);
         CancellableFd {
             _file: None,
             fd,
-            poll: !fd_is_regular(fd),
+            poll: !closed && !fd_is_regular(fd),
+            closed,
             cancel,
         }
     }
@@ -78,6 +85,7 @@ impl CancellableFd {
             fd: file.as_raw_fd(),
             _file: Some(file),
             poll,
+            closed: false,
             cancel,
         })
     }
@@ -94,11 +102,15 @@ impl CancellableFd {
             if self.cancel.is_cancelled() {
                 return Err(ReadFailed::Cancelled);
             }
+            if self.closed {
+                return Err(ReadFailed::Io(io::Error::from_raw_os_error(libc::EBADF)));
+            }
             if self.poll && !self.wait_readable()? {
                 continue;
             }
             // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the
-            // whole call; `fd` is open (owned by `_file`, or stdin).
+            // whole call; `fd` is open (owned by `_file`, or stdin that was
+            // open at start).
             let n = unsafe { libc::read(self.fd, buf.as_mut_ptr().cast(), buf.len()) };
             if n >= 0 {
                 return Ok(n as usize);
