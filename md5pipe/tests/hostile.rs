@@ -737,3 +737,54 @@ fn directories_opened_while_lanes_hold_the_descriptors_wait_for_one() {
         }
     }
 }
+
+#[test]
+fn a_run_stopped_from_inside_with_nothing_asking_is_a_failure_not_a_short_output() {
+    // A run whose signal closes while no signal came and stdout is open
+    // (what a bug that ends a run early looks like, made here by the test
+    // hook: the pause's byte `c` cancels the run just before an open)
+    // must not end with status 0 and part of the files: it says so and
+    // exits 1, in digest, audit and tree-digest modes.
+    let dir = small_tree(40);
+    let lists = open_tempdir();
+    let names: Vec<Vec<u8>> = (0..40).map(|i| format!("f{i:05}").into_bytes()).collect();
+    let list = lists.path().join("list.md5");
+    std::fs::write(&list, md5sum_of(dir.path(), &[], &names)).unwrap();
+    let list = list.to_str().expect("a temporary path in UTF-8");
+    // (Check mode opens its files without the pause hook.)
+    let modes: [&[&str]; 3] = [
+        &["-j", "1", "."],
+        &["-j", "1", "--diff", list, "."],
+        &["-j", "1", "--tree-digest", "."],
+    ];
+    for args in modes {
+        let fifo_dir = open_tempdir();
+        let handshake = fifo_dir.path().join("pause");
+        fifo(&handshake);
+        let child = md5pipe()
+            .args(args)
+            .current_dir(dir.path())
+            .env("MD5PIPE_TEST_PAUSE_BEFORE_OPEN", "f00020")
+            .env("MD5PIPE_TEST_PAUSE_FIFO", &handshake)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // "I am here", then "cancel and go on".
+        fs::File::open(&handshake)
+            .unwrap()
+            .read_to_end(&mut Vec::new())
+            .unwrap();
+        let mut go = fs::File::create(&handshake).unwrap();
+        std::io::Write::write_all(&mut go, b"c").unwrap();
+        let out = child.wait_with_output().unwrap();
+        drop(go);
+        let stderr = show(&out.stderr);
+        assert!(
+            stderr.contains("md5pipe: the run stopped before every file was read"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(!stderr.contains("missing"), "{args:?}: {stderr}");
+    }
+}

@@ -7,6 +7,9 @@
 //! for writing (which waits until the test opens it for reading: "I am
 //! here"), closes it, then opens it for reading and reads one byte (which
 //! waits until the test has opened it for writing and written: "go on").
+//! The byte `c` goes on after cancelling the run from inside (the run's
+//! current signal), as nothing outside asks: the way a bug that stopped a
+//! run would, for tests of what the binary then says.
 //!
 //! This ships in release builds, on purpose: the races it makes
 //! deterministic are those of the real binary, which integration tests run
@@ -54,10 +57,16 @@ pub(crate) fn before_open(display: &[u8]) {
         // open for writing pass and close before this open, which would
         // then wait for a writer for ever. The test keeps its end open
         // with the byte in it until md5pipe has ended.
+        let mut byte = [0u8; 1];
         loop {
-            match fifo.read(&mut [0u8; 1]) {
+            match fifo.read(&mut byte) {
                 Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
                 _ => break,
+            }
+        }
+        if byte == *b"c" {
+            if let Some(cancel) = pipeline::Cancel::current() {
+                cancel.cancel();
             }
         }
     }

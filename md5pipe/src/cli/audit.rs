@@ -3,6 +3,7 @@
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 
 use pipeline::Cancel;
 
@@ -58,6 +59,7 @@ pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
     let mut bar = Bar::start(run.progress(), cmd.common.progress);
     let mut failed = false;
     let mut wrote: Result<(), WriteFailed> = Ok(());
+    let out_closed = out.closed_flag();
     let zero = cmd.zero;
     let mut emit = |wrote: &mut Result<(), WriteFailed>, mark: Mark, path: &[u8]| {
         if wrote.is_ok() {
@@ -66,6 +68,7 @@ pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
     };
     let mut join = Join::new(manifest.by_ref());
     let mut broken = None;
+    let mut stopped = false;
     for item in &mut run {
         let fed = match item {
             Ok(digest) => join.file(
@@ -73,7 +76,10 @@ pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
                 digest.sum.to_md5().as_ref(),
                 &mut |m, p| emit(&mut wrote, m, p),
             ),
-            Err(err) if err.is_cancelled() => break,
+            Err(err) if err.is_cancelled() => {
+                stopped = true;
+                break;
+            }
             Err(err) => {
                 failed = true;
                 bar.warn(&message(&err));
@@ -94,9 +100,13 @@ pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
     run.cancel_signal().cancel();
     failed |= super::cache::keep(&mut run, cmd.common.stats, &bar);
     let interrupted = interrupts.exit_status().is_some();
+    // Stopped with nothing asking: the files not reached are not missing.
+    let unasked =
+        stopped && super::stopped_unasked(interrupts, out_closed.load(Ordering::SeqCst), &bar);
+    failed |= unasked;
     let counts = match broken {
         Some(err) => Err(err),
-        None if interrupted || wrote.is_err() => Ok(Counts::default()),
+        None if interrupted || unasked || wrote.is_err() => Ok(Counts::default()),
         None => join.finish(&mut |m, p| emit(&mut wrote, m, p)),
     };
     let stats = run.stats();
@@ -108,7 +118,7 @@ pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
             bar.warn(format!("{name}: {reason}").as_bytes());
             failed = true;
         }
-        Ok(counts) if !interrupted && wrote.is_ok() => {
+        Ok(counts) if !interrupted && !unasked && wrote.is_ok() => {
             failed |= !counts.agree();
             bar.warn(summary(&counts).as_bytes());
         }

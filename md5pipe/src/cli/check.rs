@@ -151,7 +151,10 @@ pub fn run_check(cmd: &CheckCommand, interrupts: &Interrupts) -> i32 {
     for item in &mut run {
         let item = match item {
             Ok(item) => item,
-            Err(err) if err.is_cancelled() => break,
+            Err(err) if err.is_cancelled() => {
+                state.failed |= super::stopped_unasked(interrupts, out.is_closed(), &bar);
+                break;
+            }
             Err(err) => {
                 bar.warn(err.to_string().as_bytes());
                 state.failed = true;

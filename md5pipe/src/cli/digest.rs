@@ -63,7 +63,10 @@ pub fn run_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
                     break;
                 }
             },
-            Err(err) if err.is_cancelled() => break,
+            Err(err) if err.is_cancelled() => {
+                failed |= super::stopped_unasked(interrupts, out.is_closed(), &bar);
+                break;
+            }
             Err(err) => {
                 failed = true;
                 if cmd.json {

@@ -100,6 +100,18 @@ fn final_status(
     }
 }
 
+/// For a run that ended by its cancel: when no signal came and stdout is
+/// still open, nothing asked it to stop, and the files it had not reached
+/// were neither digested nor reported. Says so and returns `true` (the run
+/// failed), so that such a stop can never end with status 0.
+fn stopped_unasked(interrupts: &Interrupts, out_closed: bool, bar: &bar::Bar) -> bool {
+    if interrupts.exit_status().is_some() || out_closed {
+        return false;
+    }
+    bar.warn(b"the run stopped before every file was read");
+    true
+}
+
 /// The algorithm and engine a digest run with `options` runs, as
 /// `--stats` names them (`md5: avx2-dual x16`): MD5 in the bounded design
 /// on blocking reads runs [`Options::engine`](pipeline_md5::Options::engine)

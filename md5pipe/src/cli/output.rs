@@ -191,6 +191,12 @@ impl Lines {
         self.closed.load(Ordering::SeqCst)
     }
 
+    /// A flag that reads as [`is_closed`](Self::is_closed) does, for code
+    /// that cannot borrow these lines while it holds the flag.
+    pub(crate) fn closed_flag(&self) -> Arc<AtomicBool> {
+        self.closed.clone()
+    }
+
     /// Cancels `run` as soon as the reader of stdout goes away, even while
     /// nothing is being written (a pipe's reader closing shows as an error
     /// condition on its write end). A thread waits for it; on anything but

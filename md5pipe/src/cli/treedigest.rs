@@ -57,6 +57,7 @@ pub fn run_tree_digest(cmd: &DigestCommand, interrupts: &Interrupts) -> i32 {
                 }
                 Err(err) if err.is_cancelled() => {
                     complete = false;
+                    failed |= super::stopped_unasked(interrupts, out.is_closed(), &bar);
                     break;
                 }
                 Err(err) => {
