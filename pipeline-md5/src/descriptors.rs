@@ -100,13 +100,15 @@ impl Drop for LaneFile {
     fn drop(&mut self) {
         // Closed first: a waiter told of the close finds the descriptor free.
         drop(self.0.take());
-        OPEN.fetch_sub(ONE, SeqCst);
         // A waiter counts itself before it tries its open (both SeqCst):
         // either it is seen here, or its open comes after this close.
         if WAITERS.load(SeqCst) > 0 {
             *closed() += 1;
             CLOSED_NOW.notify_all();
         }
+        // Uncounted last: a waiter that finds no file counted finds this
+        // close recorded (see `when_freed`).
+        OPEN.fetch_sub(ONE, SeqCst);
     }
 }
 
@@ -116,14 +118,21 @@ impl Drop for LaneFile {
 /// only when none is under way (each is one `open` call, and a waiter
 /// makes one each time it is woken).
 pub(crate) fn lane_files_open() -> u64 {
-    loop {
-        let open = OPEN.load(SeqCst);
+    let mut open = OPEN.load(SeqCst);
+    // An open does not last long; one that does (a hung network file
+    // system) counts as holding a file: the caller waits and asks again.
+    for _ in 0..SETTLE_TRIES {
         if open >> 32 == 0 {
             return open;
         }
         std::thread::yield_now();
+        open = OPEN.load(SeqCst);
     }
+    open & (TRYING - 1)
 }
+
+/// How often [`lane_files_open`] looks again for waiters' opens to end.
+const SETTLE_TRIES: u32 = 100;
 
 fn closed() -> MutexGuard<'static, u64> {
     // The counter stays valid whatever a panicking holder did.
@@ -171,13 +180,18 @@ pub(crate) fn when_freed<R>(
         if got.is_some() {
             return got;
         }
+        if lane_files_open() == 0 {
+            // A file closed since `seen` is recorded before it is
+            // uncounted: if one was, its descriptor may be free now.
+            if *closed() != seen {
+                continue;
+            }
+            return None;
+        }
         let guard = closed();
         if *guard != seen {
             // A file closed during the attempt: try again at once.
             continue;
-        }
-        if lane_files_open() == 0 {
-            return None;
         }
         // Woken by a close, by WAIT_MAX, or spuriously: try again.
         let _ = CLOSED_NOW.wait_timeout(guard, WAIT_MAX);

@@ -365,7 +365,12 @@ where
                 let opened = open(i);
                 (!out_of_descriptors(&opened)).then_some(opened)
             });
-            opened = again.unwrap_or(opened);
+            opened = match again {
+                Some(again) => again,
+                // Cancelled while it waited: not the file's failure.
+                None if (self.cancelled)() => Opened::Done(Err(DigestError::Cancelled)),
+                None => opened,
+            };
         }
         Some(Start::File(i, opened))
     }

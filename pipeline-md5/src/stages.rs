@@ -258,7 +258,12 @@ pub(crate) fn digest_entry(
             let again = digest();
             (!matches!(&again, Err(err) if err.out_of_descriptors())).then_some(again)
         });
-        result = again.unwrap_or(result);
+        result = match again {
+            Some(again) => again,
+            // Cancelled while it waited: not the file's failure.
+            None if cancelled() => Err(DigestError::Cancelled),
+            None => result,
+        };
     }
     progress.file_done();
     finish(entry, result)
