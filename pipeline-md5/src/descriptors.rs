@@ -151,11 +151,14 @@ impl DigestError {
     /// Whether the file could not be opened for want of a descriptor (the
     /// process's limit, or the system's).
     pub(crate) fn out_of_descriptors(&self) -> bool {
-        let DigestError::Open(err) = self else {
-            return false;
-        };
-        matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+        matches!(self, DigestError::Open(err) if no_descriptor(err))
     }
+}
+
+/// Whether `err` says no descriptor was free (the process's limit, or the
+/// system's).
+pub(crate) fn no_descriptor(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
 /// For a caller whose own lanes hold no file: calls `attempt` until it

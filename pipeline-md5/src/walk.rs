@@ -455,7 +455,8 @@ fn open_dir(path: &Path, beneath: Option<(&OwnedFd, &Path)>) -> io::Result<Owned
         Some((root, rel)) => open_beneath(root.as_fd(), rel, flags),
         None => Ok(openat(CWD, path, flags, Mode::empty())?),
     };
-    let no_descriptor = |r: &io::Result<OwnedFd>| matches!(r, Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)));
+    let no_descriptor =
+        |r: &io::Result<OwnedFd>| r.as_ref().is_err_and(crate::descriptors::no_descriptor);
     let opened = open();
     if !no_descriptor(&opened) {
         return opened;
