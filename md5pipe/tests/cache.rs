@@ -13,7 +13,6 @@
 mod common;
 
 use std::fs::{self, File};
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Output, Stdio};
@@ -521,10 +520,7 @@ fn paused_at(
             std::thread::sleep(Duration::from_millis(5));
         }
     });
-    File::open(&handshake)
-        .unwrap()
-        .read_to_end(&mut Vec::new())
-        .unwrap();
+    wait_for_pause(&handshake);
     here.store(true, std::sync::atomic::Ordering::SeqCst);
     watchdog.join().unwrap();
     let mut child = child;

@@ -393,10 +393,7 @@ fn an_inherited_ignored_sigint_stays_ignored() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    fs::File::open(&handshake)
-        .unwrap()
-        .read_to_end(&mut Vec::new())
-        .unwrap();
+    wait_for_pause(&handshake);
     let sigint = 1u64 << (libc::SIGINT - 1);
     assert_ne!(
         ignored_signals(child.id()) & sigint,
@@ -770,12 +767,8 @@ fn a_run_stopped_from_inside_with_nothing_asking_is_a_failure_not_a_short_output
             .spawn()
             .unwrap();
         // "I am here", then "cancel and go on".
-        fs::File::open(&handshake)
-            .unwrap()
-            .read_to_end(&mut Vec::new())
-            .unwrap();
-        let mut go = fs::File::create(&handshake).unwrap();
-        std::io::Write::write_all(&mut go, b"c").unwrap();
+        wait_for_pause(&handshake);
+        let go = cancel_and_go_on(&handshake);
         let out = child.wait_with_output().unwrap();
         drop(go);
         let stderr = show(&out.stderr);

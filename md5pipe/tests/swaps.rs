@@ -6,8 +6,7 @@
 
 mod common;
 
-use std::fs::{self, File};
-use std::io::Read;
+use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::{Output, Stdio};
@@ -57,10 +56,7 @@ fn paused(
         .spawn()
         .unwrap();
     // "I am here": md5pipe opens the FIFO for writing and closes it.
-    File::open(&handshake)
-        .unwrap()
-        .read_to_end(&mut Vec::new())
-        .unwrap();
+    wait_for_pause(&handshake);
     change();
     // "Go on": md5pipe reads a byte from the FIFO.
     let go = go_on(&handshake);

@@ -52,10 +52,7 @@ fn the_bar_is_cleared_before_a_line_goes_to_the_terminal() {
         .stderr(Stdio::from(slave))
         .spawn()
         .unwrap();
-    File::open(&handshake)
-        .unwrap()
-        .read_to_end(&mut Vec::new())
-        .unwrap();
+    wait_for_pause(&handshake);
     // Read the terminal until the bar shows.
     let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
     std::thread::spawn(move || {

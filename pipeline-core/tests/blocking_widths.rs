@@ -24,6 +24,14 @@ fn widths() -> Vec<usize> {
     vec![1, threads(), threads() + 3]
 }
 
+/// Asserts that `r` is the panic of stage `name` (a stage of width `w`).
+fn panicked_in<T: std::fmt::Debug>(r: Result<T, Error>, name: &str, w: usize) {
+    match r {
+        Err(Error::Panic { stage, .. }) => assert_eq!(&*stage, name),
+        other => panic!("width {w}: {other:?}"),
+    }
+}
+
 #[test]
 fn cancel_while_waiting_for_input() {
     for w in widths() {
@@ -95,10 +103,7 @@ fn panic_in_blocking_function() {
                 })
                 .collect::<Vec<_>>()
                 .run();
-            match r {
-                Err(Error::Panic { stage, .. }) => assert_eq!(&*stage, "boom"),
-                other => panic!("width {w}: {other:?}"),
-            }
+            panicked_in(r, "boom", w);
             assert_eq!(live.get(), 0);
         }
     }
@@ -116,10 +121,7 @@ fn flat_map_panic_in_iterator_on_own_thread() {
             })
             .collect::<Vec<_>>()
             .run();
-        match r {
-            Err(Error::Panic { stage, .. }) => assert_eq!(&*stage, "fm"),
-            other => panic!("width {w}: {other:?}"),
-        }
+        panicked_in(r, "fm", w);
         assert_eq!(live.get(), 0);
     }
 }

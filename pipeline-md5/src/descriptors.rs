@@ -201,6 +201,19 @@ pub(crate) fn when_freed<R>(
     }
 }
 
+/// [`when_freed`] for a caller that tries the same open again: `open()`
+/// until its outcome no longer says `no_descriptor`.
+pub(crate) fn reopened<T>(
+    cancelled: &dyn Fn() -> bool,
+    no_descriptor: impl Fn(&T) -> bool,
+    mut open: impl FnMut() -> T,
+) -> Option<T> {
+    when_freed(cancelled, || {
+        let again = open();
+        (!no_descriptor(&again)).then_some(again)
+    })
+}
+
 /// Counts a caller in [`WAITERS`] while it lives.
 struct Waiting;
 

@@ -29,7 +29,7 @@ use std::fs::File;
 use std::io::{self, Read};
 
 use crate::algorithm::Hash;
-use crate::descriptors::{out_of_descriptors, when_freed, LaneFile};
+use crate::descriptors::{out_of_descriptors, reopened, LaneFile};
 use crate::digest::{DigestError, Sum};
 use crate::engine::{Engine, LaneStatus, MultiMd5, Suspended};
 
@@ -361,10 +361,7 @@ where
                 return None;
             }
             let open = &mut self.open;
-            let again = when_freed(self.cancelled, || {
-                let opened = open(i);
-                (!out_of_descriptors(&opened)).then_some(opened)
-            });
+            let again = reopened(self.cancelled, out_of_descriptors, || open(i));
             opened = match again {
                 Some(again) => again,
                 // Cancelled while it waited: not the file's failure.

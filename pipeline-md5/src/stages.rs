@@ -12,7 +12,7 @@ use pipeline::{Cancel, Cancelled, Emitter};
 
 use crate::algorithm::Algorithm;
 use crate::bounded::Job;
-use crate::descriptors::{when_freed, LaneFile};
+use crate::descriptors::{reopened, LaneFile};
 use crate::digest::{DigestError, Digester, Sum};
 use crate::error::Error;
 use crate::lanes::Opened;
@@ -249,15 +249,14 @@ pub(crate) fn digest_entry(
     progress: &Progress,
 ) -> Result<Option<FileDigest>, Error> {
     let digest = || digest_walked(entry, chunk, algorithm, cancel, progress);
+    let no_descriptor =
+        |r: &Result<Sum, DigestError>| r.as_ref().is_err_and(DigestError::out_of_descriptors);
     let mut result = digest();
-    if matches!(&result, Err(err) if err.out_of_descriptors()) {
+    if no_descriptor(&result) {
         // Other files being digested hold the descriptors: wait for one
         // of them to close (this call holds none).
         let cancelled = || cancel.is_some_and(Cancel::is_cancelled);
-        let again = when_freed(&cancelled, || {
-            let again = digest();
-            (!matches!(&again, Err(err) if err.out_of_descriptors())).then_some(again)
-        });
+        let again = reopened(&cancelled, no_descriptor, digest);
         result = match again {
             Some(again) => again,
             // Cancelled while it waited: not the file's failure.

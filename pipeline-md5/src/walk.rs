@@ -464,11 +464,7 @@ fn open_dir(path: &Path, beneath: Option<(&OwnedFd, &Path)>) -> io::Result<Owned
     let cancel = Cancel::current();
     let until = Instant::now() + DIR_WAIT_MAX;
     let give_up = || cancel.as_ref().is_some_and(Cancel::is_cancelled) || Instant::now() >= until;
-    crate::descriptors::when_freed(&give_up, || {
-        let again = open();
-        (!no_descriptor(&again)).then_some(again)
-    })
-    .unwrap_or(opened)
+    crate::descriptors::reopened(&give_up, no_descriptor, open).unwrap_or(opened)
 }
 
 /// The longest a directory's open waits for a descriptor (see [`open_dir`]).

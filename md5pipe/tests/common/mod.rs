@@ -114,8 +114,28 @@ pub fn catches(pid: u32, sig: libc::c_int) -> bool {
 /// returned end open until the child has been waited for: closed early,
 /// the byte would be lost if md5pipe had not opened the FIFO yet.
 pub fn go_on(handshake: &Path) -> fs::File {
+    answer(handshake, b"g")
+}
+
+/// As [`go_on`], after md5pipe cancels its run from inside (the byte `c`):
+/// a run stopped with nothing outside asking.
+pub fn cancel_and_go_on(handshake: &Path) -> fs::File {
+    answer(handshake, b"c")
+}
+
+fn answer(handshake: &Path, byte: &[u8; 1]) -> fs::File {
     use std::io::Write;
     let mut go = fs::File::create(handshake).expect("open the handshake FIFO");
-    go.write_all(b"g").expect("write to the handshake FIFO");
+    go.write_all(byte).expect("write to the handshake FIFO");
     go
+}
+
+/// Waits for "I am here" from an md5pipe set to pause at
+/// `MD5PIPE_TEST_PAUSE_FIFO`: it opens the FIFO for writing and closes it.
+pub fn wait_for_pause(handshake: &Path) {
+    use std::io::Read;
+    fs::File::open(handshake)
+        .expect("open the handshake FIFO")
+        .read_to_end(&mut Vec::new())
+        .expect("read the handshake FIFO");
 }
