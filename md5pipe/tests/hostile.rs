@@ -602,6 +602,52 @@ fn more_lanes_than_descriptors_wait_for_a_free_descriptor_not_fail() {
 }
 
 #[test]
+fn check_lists_of_other_algorithms_wait_for_a_free_descriptor_not_fail() {
+    // A line of a check list that is not MD5 is digested outside the
+    // lanes. Its file was not counted as open, so under a low `ulimit -n`
+    // another line's open that found no descriptor free saw no file to
+    // wait for and reported its file (`ulimit -n 12`, eight verifiers:
+    // "Too many open files" for about half of 200 files in 3 runs of 3).
+    // A sha256sum list, and one that mixes md5sum lines with `cksum -a
+    // sha256` tagged lines, must verify every file.
+    let (dir, names) = files_of_256_kib(20, 0x1b87_3593);
+    let md5 = md5sum_of(dir.path(), &[], &names);
+    let mut sha256 = Command::new("sha256sum");
+    sha256.arg("--").args(names.iter().map(|n| show(n)));
+    let sha256 = sha256.current_dir(dir.path()).output().unwrap();
+    assert!(sha256.status.success(), "sha256sum: {sha256:?}");
+    let mixed: String = show(&md5)
+        .lines()
+        .zip(show(&sha256.stdout).lines())
+        .enumerate()
+        .map(|(i, (md5, sha))| match i % 2 {
+            0 => format!("{md5}\n"),
+            _ => {
+                let (hex, name) = sha.split_once("  ").expect("a sha256sum line");
+                format!("SHA256 ({name}) = {hex}\n")
+            }
+        })
+        .collect();
+    let lists = open_tempdir();
+    let checked: String = names
+        .iter()
+        .map(|name| format!("{}: OK\n", show(name)))
+        .collect();
+    for (name, text) in [("sha256", sha256.stdout), ("mixed", mixed.into_bytes())] {
+        let list = lists.path().join(name);
+        fs::write(&list, text).unwrap();
+        let list = list.to_str().expect("a temporary path in UTF-8");
+        for limit in [16, 12] {
+            let script = format!(r#"ulimit -n {limit}; exec "$0" "$@""#);
+            let out = shell(dir.path(), &script, &["-j", "8", "-c", list]);
+            assert_eq!(show(&out.stderr), "", "{name}, ulimit -n {limit}");
+            assert_eq!(out.status.code(), Some(0), "{name}, ulimit -n {limit}");
+            assert_eq!(show(&out.stdout), checked, "{name}, ulimit -n {limit}");
+        }
+    }
+}
+
+#[test]
 fn files_of_two_roots_wait_for_descriptors_held_for_long() {
     // Two roots of twelve 4 MiB files, so each root's descriptor is held
     // beside the files, and files stay open long enough for many waiters

@@ -217,7 +217,12 @@ fn open_listed(
     match opened {
         Err(err) => Opened::Done(Err(DigestError::Open(err))),
         Ok((file, meta)) if meta.is_file() => Opened::Lane(file, meta.len()),
-        Ok(_) => Opened::Done(digest_listed(path, algorithm, chunk, cancel, progress)),
+        Ok((file, _)) => {
+            // Closed before `digest_listed` opens it again: one descriptor
+            // a file, as for every other file.
+            drop(file);
+            Opened::Done(digest_listed(path, algorithm, chunk, cancel, progress))
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use std::path::Path;
 use pipeline::Cancel;
 
 use crate::algorithm::Algorithm;
+use crate::descriptors::LaneFile;
 use crate::digest::{DigestError, Digester, Sum};
 use crate::listread::CancellableFd;
 use crate::progress::Progress;
@@ -56,16 +57,20 @@ pub(crate) fn digest_listed(
 ) -> Result<Sum, DigestError> {
     let cancelled = || cancel.is_some_and(Cancel::is_cancelled);
     let mut on_bytes = |n| progress.read(n);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(DigestError::Open)?;
+    // Counted while open, as a lane's file is: a file of another list
+    // line that finds no descriptor free waits for this one to close.
+    let mut file = LaneFile::open(|| {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)
+    })
+    .map_err(DigestError::Open)?;
     let file_type = file.metadata().map_err(DigestError::Open)?.file_type();
     if file_type.is_file() {
         with_digester(chunk, |d| {
             d.set_algorithm(algorithm);
-            d.digest_reader(&mut file, &cancelled, &mut on_bytes)
+            d.digest_reader(&mut *file, &cancelled, &mut on_bytes)
         })
     } else if file_type.is_char_device() {
         digest_device(&mut file, algorithm, &cancelled).map_err(|err| match err {
