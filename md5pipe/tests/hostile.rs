@@ -648,6 +648,26 @@ fn check_lists_of_other_algorithms_wait_for_a_free_descriptor_not_fail() {
 }
 
 #[test]
+fn async_reads_wait_for_a_free_descriptor_not_fail() {
+    // `--io async` opened its files uncounted and did not wait when an
+    // open found no descriptor free: under `ulimit -n` 14, 12 and 10 with
+    // eight digesters it reported most of 200 files ("Too many open
+    // files", exit 1). Its files are counted and wait as the blocking
+    // digesters' do. (At 10 and 11 this tree's directories, held by the
+    // walk's queued entries and not counted, can still leave no file to
+    // wait for; the blocking digesters pass there.)
+    let (dir, names) = files_of_256_kib(20, 0x68e3_1da4);
+    let expected = md5sum_of(dir.path(), &[], &names);
+    for limit in [16, 13] {
+        let script = format!(r#"ulimit -n {limit}; exec "$0" "$@""#);
+        let out = shell(dir.path(), &script, &["-j", "8", "--io", "async", "."]);
+        assert_eq!(show(&out.stderr), "", "ulimit -n {limit}");
+        assert_eq!(out.status.code(), Some(0), "ulimit -n {limit}");
+        assert_eq!(show(&out.stdout), show(&expected), "ulimit -n {limit}");
+    }
+}
+
+#[test]
 fn files_of_two_roots_wait_for_descriptors_held_for_long() {
     // Two roots of twelve 4 MiB files, so each root's descriptor is held
     // beside the files, and files stay open long enough for many waiters

@@ -56,7 +56,12 @@ const WAIT_MAX: Duration = Duration::from_millis(10);
 /// A file open for a lane, counted in the process's lane files until it
 /// is dropped (closed).
 #[derive(Debug)]
-pub(crate) struct LaneFile(Option<File>);
+pub(crate) struct LaneFile {
+    // Fields drop in this order: the file is closed before it is
+    // uncounted (see `Counted`'s drop).
+    file: File,
+    count: Counted,
+}
 
 impl LaneFile {
     /// Opens a file for a lane with `open`, counted as a lane file from
@@ -68,7 +73,10 @@ impl LaneFile {
         match open() {
             Ok(file) => {
                 OPEN.fetch_sub(count - ONE, SeqCst);
-                Ok(LaneFile(Some(file)))
+                Ok(LaneFile {
+                    file,
+                    count: Counted,
+                })
             }
             Err(err) => {
                 OPEN.fetch_sub(count, SeqCst);
@@ -76,30 +84,37 @@ impl LaneFile {
             }
         }
     }
+
+    /// The file, and its place in the count, for a reader that must own
+    /// the [`File`] (`async-fs`). The caller drops the file (closes it)
+    /// before the [`Counted`].
+    pub(crate) fn into_parts(self) -> (File, Counted) {
+        (self.file, self.count)
+    }
 }
 
 impl std::ops::Deref for LaneFile {
     type Target = File;
 
     fn deref(&self) -> &File {
-        self.0
-            .as_ref()
-            .expect("a lane file stays open until it is dropped")
+        &self.file
     }
 }
 
 impl std::ops::DerefMut for LaneFile {
     fn deref_mut(&mut self) -> &mut File {
-        self.0
-            .as_mut()
-            .expect("a lane file stays open until it is dropped")
+        &mut self.file
     }
 }
 
-impl Drop for LaneFile {
+/// One file's place in the count of lane files, given up on drop: after
+/// the file is closed, so that a waiter told of the close finds its
+/// descriptor free.
+#[derive(Debug)]
+pub(crate) struct Counted;
+
+impl Drop for Counted {
     fn drop(&mut self) {
-        // Closed first: a waiter told of the close finds the descriptor free.
-        drop(self.0.take());
         // A waiter counts itself before it tries its open (both SeqCst):
         // either it is seen here, or its open comes after this close.
         if WAITERS.load(SeqCst) > 0 {

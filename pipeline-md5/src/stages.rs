@@ -317,15 +317,31 @@ async fn digest_async(
         })
         .await;
     }
-    let opened = entry.clone();
-    let mut file = async_fs::File::from(
-        smol::unblock(move || {
-            crate::pause::before_open(&opened.display);
-            opened.open()
-        })
-        .await
-        .map_err(DigestError::Open)?,
-    );
+    let (opened, cancel_owned) = (entry.clone(), cancel.cloned());
+    let lane_file = smol::unblock(move || {
+        crate::pause::before_open(&opened.display);
+        let open = || LaneFile::open(|| opened.open()).map_err(DigestError::Open);
+        let no_descriptor = |r: &Result<LaneFile, DigestError>| {
+            r.as_ref().is_err_and(DigestError::out_of_descriptors)
+        };
+        let first = open();
+        if !no_descriptor(&first) {
+            return first;
+        }
+        // Other files being digested hold the descriptors: wait for one of
+        // them to close, as the blocking digesters do.
+        let cancelled = || cancel_owned.as_ref().is_some_and(Cancel::is_cancelled);
+        match reopened(&cancelled, no_descriptor, open) {
+            Some(again) => again,
+            None if cancelled() => Err(DigestError::Cancelled),
+            None => first,
+        }
+    })
+    .await?;
+    // Counted as open until the file is closed: `file` is declared after
+    // `_count`, so it is dropped first.
+    let (file, _count) = lane_file.into_parts();
+    let mut file = async_fs::File::from(file);
     let file_type = file
         .metadata()
         .await
