@@ -199,7 +199,7 @@ struct Args {
     group: Option<usize>,
 
     /// How digesters read: blocking (std::fs on a blocking pool) or async
-    /// (async-fs).
+    /// (an async reader, one chunk ahead).
     #[arg(long, value_name = "IO", default_value = "blocking", value_parser = parse_io)]
     io: Io,
 

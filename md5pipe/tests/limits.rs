@@ -62,6 +62,46 @@ fn a_2gib_file_is_digested_in_little_memory() {
     assert!(rss_kib < 64 * 1024, "peak RSS {rss_kib} KiB");
 }
 
+#[test]
+#[allow(clippy::zombie_processes)] // reaped by `wait_rss`, with wait4
+fn async_digesters_read_ahead_one_chunk_not_megabytes() {
+    // `--io async` read through `async-fs`'s `File`, which reads up to
+    // 8 MiB ahead of the reader for each open file: 32 digesters on 32
+    // files of 32 MiB peaked at 270 MiB. Each digester holds one chunk
+    // of read-ahead now.
+    let dir = open_tempdir();
+    let mut names = Vec::new();
+    for i in 0..32 {
+        let name = format!("f{i:02}");
+        fs::File::create(dir.path().join(&name))
+            .unwrap()
+            .set_len(32 << 20)
+            .unwrap();
+        names.push(name.into_bytes());
+    }
+    let expected = md5sum_of(dir.path(), &[], &names);
+    let mut child = md5pipe()
+        .args(["--io", "async", "-j", "32", "."])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    let (status, rss_kib) = wait_rss(&child);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "status {status}"
+    );
+    assert_eq!(show(&stdout), show(&expected));
+    assert!(rss_kib < 64 * 1024, "peak RSS {rss_kib} KiB");
+}
+
 /// Bytes the process has read so far (`rchar` of /proc/PID/io).
 fn bytes_read(pid: u32) -> u64 {
     let io = fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();

@@ -95,7 +95,8 @@ pipeline! {
 }
 
 pipeline! {
-    /// [`Md5Bounded`] with the digesters reading through `async-fs`.
+    /// [`Md5Bounded`] with async digesters: each file read through an async
+    /// reader on smol's blocking pool.
     pub(crate) Md5BoundedAsync(job: Job, digesters: usize) -> FileDigest {
         walk:   source blocking {
             let job = job.clone();

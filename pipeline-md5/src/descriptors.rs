@@ -86,7 +86,7 @@ impl LaneFile {
     }
 
     /// The file, and its place in the count, for a reader that must own
-    /// the [`File`] (`async-fs`). The caller drops the file (closes it)
+    /// the [`File`] (an async reader). The caller drops the file (closes it)
     /// before the [`Counted`].
     pub(crate) fn into_parts(self) -> (File, Counted) {
         (self.file, self.count)

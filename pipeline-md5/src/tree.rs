@@ -56,8 +56,9 @@ pub enum Io {
     /// default: measured faster (see the crate docs).
     #[default]
     Blocking,
-    /// `async-fs` in an async stage, one file at a time: one hop to its
-    /// thread pool per open and per read.
+    /// An async stage, one file at a time, reading through `smol::Unblock`
+    /// (the reader `async-fs` is built on) with one chunk of read-ahead:
+    /// one hop to the blocking pool per open and per chunk.
     Async,
 }
 
@@ -121,7 +122,7 @@ pub struct Options {
     /// more. In the bounded design on `std::fs` ([`Io::Blocking`]) it is
     /// counted in groups: a large file is handed on to later groups
     /// only while it lags fewer than `window` groups of files behind
-    /// them; the `async-fs` design counts it in files.
+    /// them; the async design counts it in files.
     pub window: Option<usize>,
     /// Bytes read at a time; memory per digester.
     pub chunk: usize,
