@@ -24,7 +24,8 @@ script says so and stops). Then ROUNDS rounds of (full, update, md5sum
 [, base]).
 
 Printed: a markdown table with each command's median wall time, median
-CPU time (user + sys) and peak RSS (the largest over its runs, through GNU
+CPU time (user + sys; each timed run started straight from Python) and
+peak RSS (the largest of three more runs after the rounds, through GNU
 time when /usr/bin/time is installed, else as wait4 reports it, with the
 ~10 MiB of the Python parent it was forked from counted), then the medians
 over rounds of full / update (the target: at least 10), md5sum / update
@@ -47,8 +48,16 @@ import tempfile
 from timing import timed
 
 def run(cmd, out=subprocess.DEVNULL):
-    """Wall seconds, CPU seconds (user + sys) and peak RSS in KiB."""
-    return timed(cmd, "cache_ratio", out=out, rss=True)
+    """Wall seconds and CPU seconds (user + sys), the command started
+    straight from Python: GNU time's own start-up (about 1 ms) would count
+    in a 10 ms update's time."""
+    wall, cpu, _ = timed(cmd, "cache_ratio", out=out)
+    return wall, cpu
+
+
+def peak_rss(cmd):
+    """Peak RSS in KiB of one more, untimed, run (through GNU time)."""
+    return timed(cmd, "cache_ratio", rss=True)[2]
 
 
 def digest_of(cmd):
@@ -123,8 +132,8 @@ def main():
             ts = times[name]
             wall = statistics.median(t[0] for t in ts)
             cpu = statistics.median(t[1] for t in ts)
-            rss = max(t[2] for t in ts)
-            print(f"| {label} | {wall:.3f} s | {cpu:.3f} s | {rss / 1024:.1f} MiB |")
+            rss = max(peak_rss(commands[name]) or 0 for _ in range(3))
+            print(f"| {label} | {wall:.4f} s | {cpu:.4f} s | {rss / 1024:.1f} MiB |")
         print()
         for name in ["full", "md5sum", "base"]:
             if name not in times:

@@ -133,7 +133,6 @@ pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
 pub(crate) fn executor() -> &'static Executor<'static> {
     EXECUTOR.get_or_init(|| {
         let ex: &'static Executor<'static> = Box::leak(Box::new(Executor::new()));
-        crate::stats::calibrate_clock();
         for i in 0..threads() {
             std::thread::Builder::new()
                 .name(format!("pipeline-{i}"))
