@@ -706,3 +706,36 @@ fn an_unchanged_tree_leaves_its_cache_untouched_and_a_change_rewrites_it_whole()
         "{s:?}"
     );
 }
+
+/// A file root `d/f` is opened by its path when read, after the walk took
+/// its key. If `d` is swapped for another directory in between, the run
+/// reads another file (`e/f`) and the cache pairs the digest of that file
+/// with the key of `d/f`. Once the directories are swapped back (a
+/// directory's rename changes the times of neither file), the next run
+/// finds `d/f`'s key unchanged and prints the other file's digest for it:
+/// a wrong digest, status 0, on a tree whose files were never written
+/// after the first run. A record must pair a digest with the key of the
+/// file it was read from (fstat of the opened file against the walk's).
+#[test]
+fn a_directory_swapped_between_the_stat_and_the_open_never_pairs_a_digest_with_the_wrong_key() {
+    let dir = open_tempdir();
+    let d = dir.path();
+    file(d, b"d/f", b"AAAA\n");
+    file(d, b"e/f", b"BBBB\n");
+    settle(d);
+    let (child, _fifo_dir, handshake) = paused_at(d, &["--cache", "c", "d/f"], &[], "d/f");
+    fs::rename(d.join("d"), d.join("tmp")).unwrap();
+    fs::rename(d.join("e"), d.join("d")).unwrap();
+    let go = go_on(&handshake);
+    let first = child.wait_with_output().unwrap();
+    drop(go);
+    assert!(first.status.success(), "{first:?}");
+    // Back as it was: d/f is the file the first run took the key of,
+    // untouched.
+    fs::rename(d.join("d"), d.join("e")).unwrap();
+    fs::rename(d.join("tmp"), d.join("d")).unwrap();
+    let want = show(&md5sum_of(d, &[], &[b"d/f".to_vec()]));
+    let out = md5pipe_in(d, &["--cache", "c", "d/f"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(show(&out.stdout), want, "the digest of d/f as it is");
+}
