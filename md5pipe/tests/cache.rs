@@ -491,12 +491,21 @@ fn paused_at(
     env: &[(&str, &str)],
     at: &str,
 ) -> (std::process::Child, tempfile::TempDir, std::path::PathBuf) {
+    let mut cmd = md5pipe();
+    cmd.args(args).envs(env.iter().copied());
+    paused_cmd_at(cmd, dir, at)
+}
+
+/// As [`paused_at`], for a command made by the caller.
+fn paused_cmd_at(
+    mut cmd: std::process::Command,
+    dir: &Path,
+    at: &str,
+) -> (std::process::Child, tempfile::TempDir, std::path::PathBuf) {
     let fifo_dir = tempfile::tempdir().unwrap();
     let handshake = fifo_dir.path().join("pause");
     fifo(&handshake);
-    let child = md5pipe()
-        .args(args)
-        .envs(env.iter().copied())
+    let child = cmd
         .current_dir(dir)
         .env("MD5PIPE_TEST_PAUSE_BEFORE_OPEN", at)
         .env("MD5PIPE_TEST_PAUSE_FIFO", &handshake)
@@ -738,4 +747,46 @@ fn a_directory_swapped_between_the_stat_and_the_open_never_pairs_a_digest_with_t
     let out = md5pipe_in(d, &["--cache", "c", "d/f"]);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(show(&out.stdout), want, "the digest of d/f as it is");
+}
+
+/// As above, inside a directory root: under `ulimit -n 64` the walk holds
+/// no directory descriptor, so `t/d/f` is opened by its path below the
+/// root, after the walk took its key. `t/d` and `t/e` are swapped while
+/// the run waits to open `t/d/f`, and swapped back after it: the next run
+/// prints `t/e/f`'s digest for `t/d/f`, whose file was never written.
+#[test]
+fn a_directory_swapped_below_the_root_never_pairs_a_digest_with_the_wrong_key() {
+    use std::os::unix::process::CommandExt;
+    let dir = open_tempdir();
+    let d = dir.path();
+    file(d, b"t/d/f", b"AAAA\n");
+    file(d, b"t/e/f", b"BBBB\n");
+    settle(d);
+    let swap = || {
+        fs::rename(d.join("t/d"), d.join("t/tmp")).unwrap();
+        fs::rename(d.join("t/e"), d.join("t/d")).unwrap();
+        fs::rename(d.join("t/tmp"), d.join("t/e")).unwrap();
+    };
+    let mut cmd = md5pipe();
+    cmd.args(["--cache", "c", "t"]);
+    // SAFETY: setrlimit is async-signal-safe and touches no memory of ours.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit { rlim_cur: 64, rlim_max: 64 };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let (child, _fifo_dir, handshake) = paused_cmd_at(cmd, d, "t/d/f");
+    swap();
+    let go = go_on(&handshake);
+    let first = child.wait_with_output().unwrap();
+    drop(go);
+    assert!(first.status.success(), "{first:?}");
+    swap();
+    let out = md5pipe_in(d, &["--cache", "c", "t"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(show(&out.stdout), show(&oracle(d)), "the digests of t as it is");
 }
