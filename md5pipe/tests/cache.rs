@@ -790,3 +790,44 @@ fn a_directory_swapped_below_the_root_never_pairs_a_digest_with_the_wrong_key() 
     assert!(out.status.success(), "{out:?}");
     assert_eq!(show(&out.stdout), show(&oracle(d)), "the digests of t as it is");
 }
+
+/// A cache written by a user who can read every file (root), used by one
+/// who cannot read `t/s` (nobody, with the cache shared to it): a cold
+/// run as nobody says `t/s: Permission denied` and exits 1, and `--diff`
+/// marks it `!`; the cached run prints its digest, exits 0, and `--diff`
+/// calls it `=`: a key hit never opens the file, so the denial is never
+/// seen. The output should be what a cold run prints.
+#[test]
+fn a_file_the_user_cannot_read_is_not_served_from_a_cache_someone_else_wrote() {
+    use std::os::unix::fs::PermissionsExt;
+    if !is_root() {
+        eprintln!("skipped: needs root to switch to nobody");
+        return;
+    }
+    let dir = open_tempdir();
+    let root = dir.path();
+    file(root, b"t/p", b"public\n");
+    file(root, b"t/s", b"secret\n");
+    fs::set_permissions(root, fs::Permissions::from_mode(0o777)).unwrap();
+    fs::set_permissions(root.join("t/s"), fs::Permissions::from_mode(0o600)).unwrap();
+    settle(root);
+    let manifest = md5pipe_in(root, &["--cache", "c", "t"]);
+    assert!(manifest.status.success(), "{manifest:?}");
+    fs::write(root.join("m"), &manifest.stdout).unwrap();
+    fs::set_permissions(root.join("c"), fs::Permissions::from_mode(0o666)).unwrap();
+    let nobody = || as_nobody(std::ffi::OsStr::new(env!("CARGO_BIN_EXE_md5pipe")));
+    let mut cold = nobody();
+    cold.arg("t");
+    let cold = run_in(cold, root);
+    assert_eq!(cold.status.code(), Some(1), "{cold:?}");
+    let mut warm = nobody();
+    warm.args(["--cache", "c", "t"]);
+    let warm = run_in(warm, root);
+    assert_eq!(show(&warm.stdout), show(&cold.stdout), "what a cold run prints");
+    assert_eq!(warm.status.code(), Some(1), "{warm:?}");
+    let mut audit = nobody();
+    audit.args(["--cache", "c", "--diff", "m", "t"]);
+    let audit = run_in(audit, root);
+    assert_eq!(show(&audit.stdout), "= t/p\n! t/s\n");
+    assert_eq!(audit.status.code(), Some(1), "{audit:?}");
+}
