@@ -307,3 +307,31 @@ fn signals_end_a_diff_waiting_for_its_manifest_on_a_fifo_or_a_pipe() {
         drop(stdin);
     }
 }
+
+#[test]
+fn a_sorted_manifest_that_lists_a_file_twice_with_another_digest_is_not_a_match() {
+    // The manifest names t/a twice: with its digest, then with another
+    // one (md5sum -c reports `t/a: FAILED` and exits 1). It stays in path
+    // order, so md5pipe reads it as a file in its sorted path; the same
+    // bytes on stdin go through the sorting path. Both must call t/a
+    // changed, never `=` with exit 0.
+    let dir = open_tempdir();
+    file(dir.path(), b"t/a", b"a");
+    file(dir.path(), b"t/b", b"b");
+    let good = show(&md5sum_of(dir.path(), &[], &[b"t/a".to_vec(), b"t/b".to_vec()]));
+    let mut lines: Vec<&str> = good.lines().collect();
+    let bad = "00000000000000000000000000000000  t/a";
+    lines.insert(1, bad);
+    let manifest = lines.join("\n") + "\n";
+    fs::write(dir.path().join("m"), &manifest).unwrap();
+    let from_stdin = diff(dir.path(), &["-", "t"], manifest.as_bytes());
+    let from_file = diff(dir.path(), &["m", "t"], b"");
+    assert_eq!(show(&from_stdin.stdout), "* t/a\n= t/b\n");
+    assert_eq!(from_stdin.status.code(), Some(1));
+    assert_eq!(
+        show(&from_file.stdout),
+        show(&from_stdin.stdout),
+        "the same manifest from a file and from stdin"
+    );
+    assert_eq!(from_file.status.code(), Some(1), "{}", show(&from_file.stderr));
+}

@@ -491,12 +491,21 @@ fn paused_at(
     env: &[(&str, &str)],
     at: &str,
 ) -> (std::process::Child, tempfile::TempDir, std::path::PathBuf) {
+    let mut cmd = md5pipe();
+    cmd.args(args).envs(env.iter().copied());
+    paused_cmd_at(cmd, dir, at)
+}
+
+/// As [`paused_at`], for a command made by the caller.
+fn paused_cmd_at(
+    mut cmd: std::process::Command,
+    dir: &Path,
+    at: &str,
+) -> (std::process::Child, tempfile::TempDir, std::path::PathBuf) {
     let fifo_dir = tempfile::tempdir().unwrap();
     let handshake = fifo_dir.path().join("pause");
     fifo(&handshake);
-    let child = md5pipe()
-        .args(args)
-        .envs(env.iter().copied())
+    let child = cmd
         .current_dir(dir)
         .env("MD5PIPE_TEST_PAUSE_BEFORE_OPEN", at)
         .env("MD5PIPE_TEST_PAUSE_FIFO", &handshake)
@@ -705,4 +714,120 @@ fn an_unchanged_tree_leaves_its_cache_untouched_and_a_change_rewrites_it_whole()
         (0, 6, 6, 0),
         "{s:?}"
     );
+}
+
+/// A file root `d/f` is opened by its path when read, after the walk took
+/// its key. If `d` is swapped for another directory in between, the run
+/// reads another file (`e/f`) and the cache pairs the digest of that file
+/// with the key of `d/f`. Once the directories are swapped back (a
+/// directory's rename changes the times of neither file), the next run
+/// finds `d/f`'s key unchanged and prints the other file's digest for it:
+/// a wrong digest, status 0, on a tree whose files were never written
+/// after the first run. A record must pair a digest with the key of the
+/// file it was read from (fstat of the opened file against the walk's).
+#[test]
+fn a_directory_swapped_between_the_stat_and_the_open_never_pairs_a_digest_with_the_wrong_key() {
+    let dir = open_tempdir();
+    let d = dir.path();
+    file(d, b"d/f", b"AAAA\n");
+    file(d, b"e/f", b"BBBB\n");
+    settle(d);
+    let (child, _fifo_dir, handshake) = paused_at(d, &["--cache", "c", "d/f"], &[], "d/f");
+    fs::rename(d.join("d"), d.join("tmp")).unwrap();
+    fs::rename(d.join("e"), d.join("d")).unwrap();
+    let go = go_on(&handshake);
+    let first = child.wait_with_output().unwrap();
+    drop(go);
+    assert!(first.status.success(), "{first:?}");
+    // Back as it was: d/f is the file the first run took the key of,
+    // untouched.
+    fs::rename(d.join("d"), d.join("e")).unwrap();
+    fs::rename(d.join("tmp"), d.join("d")).unwrap();
+    let want = show(&md5sum_of(d, &[], &[b"d/f".to_vec()]));
+    let out = md5pipe_in(d, &["--cache", "c", "d/f"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(show(&out.stdout), want, "the digest of d/f as it is");
+}
+
+/// As above, inside a directory root: under `ulimit -n 64` the walk holds
+/// no directory descriptor, so `t/d/f` is opened by its path below the
+/// root, after the walk took its key. `t/d` and `t/e` are swapped while
+/// the run waits to open `t/d/f`, and swapped back after it: the next run
+/// prints `t/e/f`'s digest for `t/d/f`, whose file was never written.
+#[test]
+fn a_directory_swapped_below_the_root_never_pairs_a_digest_with_the_wrong_key() {
+    use std::os::unix::process::CommandExt;
+    let dir = open_tempdir();
+    let d = dir.path();
+    file(d, b"t/d/f", b"AAAA\n");
+    file(d, b"t/e/f", b"BBBB\n");
+    settle(d);
+    let swap = || {
+        fs::rename(d.join("t/d"), d.join("t/tmp")).unwrap();
+        fs::rename(d.join("t/e"), d.join("t/d")).unwrap();
+        fs::rename(d.join("t/tmp"), d.join("t/e")).unwrap();
+    };
+    let mut cmd = md5pipe();
+    cmd.args(["--cache", "c", "t"]);
+    // SAFETY: setrlimit is async-signal-safe and touches no memory of ours.
+    unsafe {
+        cmd.pre_exec(|| {
+            let lim = libc::rlimit { rlim_cur: 64, rlim_max: 64 };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let (child, _fifo_dir, handshake) = paused_cmd_at(cmd, d, "t/d/f");
+    swap();
+    let go = go_on(&handshake);
+    let first = child.wait_with_output().unwrap();
+    drop(go);
+    assert!(first.status.success(), "{first:?}");
+    swap();
+    let out = md5pipe_in(d, &["--cache", "c", "t"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(show(&out.stdout), show(&oracle(d)), "the digests of t as it is");
+}
+
+/// A cache written by a user who can read every file (root), used by one
+/// who cannot read `t/s` (nobody, with the cache shared to it): a cold
+/// run as nobody says `t/s: Permission denied` and exits 1, and `--diff`
+/// marks it `!`; the cached run prints its digest, exits 0, and `--diff`
+/// calls it `=`: a key hit never opens the file, so the denial is never
+/// seen. The output should be what a cold run prints.
+#[test]
+fn a_file_the_user_cannot_read_is_not_served_from_a_cache_someone_else_wrote() {
+    use std::os::unix::fs::PermissionsExt;
+    if !is_root() {
+        eprintln!("skipped: needs root to switch to nobody");
+        return;
+    }
+    let dir = open_tempdir();
+    let root = dir.path();
+    file(root, b"t/p", b"public\n");
+    file(root, b"t/s", b"secret\n");
+    fs::set_permissions(root, fs::Permissions::from_mode(0o777)).unwrap();
+    fs::set_permissions(root.join("t/s"), fs::Permissions::from_mode(0o600)).unwrap();
+    settle(root);
+    let manifest = md5pipe_in(root, &["--cache", "c", "t"]);
+    assert!(manifest.status.success(), "{manifest:?}");
+    fs::write(root.join("m"), &manifest.stdout).unwrap();
+    fs::set_permissions(root.join("c"), fs::Permissions::from_mode(0o666)).unwrap();
+    let nobody = || as_nobody(std::ffi::OsStr::new(env!("CARGO_BIN_EXE_md5pipe")));
+    let mut cold = nobody();
+    cold.arg("t");
+    let cold = run_in(cold, root);
+    assert_eq!(cold.status.code(), Some(1), "{cold:?}");
+    let mut warm = nobody();
+    warm.args(["--cache", "c", "t"]);
+    let warm = run_in(warm, root);
+    assert_eq!(show(&warm.stdout), show(&cold.stdout), "what a cold run prints");
+    assert_eq!(warm.status.code(), Some(1), "{warm:?}");
+    let mut audit = nobody();
+    audit.args(["--cache", "c", "--diff", "m", "t"]);
+    let audit = run_in(audit, root);
+    assert_eq!(show(&audit.stdout), "= t/p\n! t/s\n");
+    assert_eq!(audit.status.code(), Some(1), "{audit:?}");
 }

@@ -142,3 +142,50 @@ fn filters_are_refused_in_check_mode() {
     cmd.args(["-c", "--exclude", "x", "list"]);
     assert_eq!(run_in(cmd, dir.path()).status.code(), Some(2));
 }
+
+/// `*/` (or `**/`) in a `.gitignore` ignores the directories below the
+/// one it is in, not that directory itself: git lists the files beside
+/// the `.gitignore` (`t/.gitignore` and `t/top`; with it in `t/x`, also
+/// `t/x/.gitignore` and `t/x/f`). md5pipe applies the pattern to the
+/// directory holding the `.gitignore` (even to the PATH, which is never
+/// filtered): those files are dropped silently, status 0.
+#[test]
+fn a_gitignore_of_star_slash_ignores_the_directories_below_it_not_its_own() {
+    for (at, rules) in [("t", "*/\n"), ("t", "**/\n"), ("t/x", "*/\n")] {
+        let dir = open_tempdir();
+        let d = dir.path();
+        file(d, b"t/top", b"top\n");
+        file(d, b"t/x/f", b"f\n");
+        file(d, b"t/x/y/g", b"g\n");
+        fs::write(d.join(at).join(".gitignore"), rules).unwrap();
+        // What git lists, with the tree as a repository for a moment.
+        let git = |args: &[&str]| {
+            let out = Command::new("git")
+                .args(args)
+                .current_dir(d.join("t"))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "git {args:?}: {}", show(&out.stderr));
+            out.stdout
+        };
+        if Command::new("git").arg("--version").output().is_err() {
+            eprintln!("skipped: no git");
+            return;
+        }
+        git(&["init", "-q", "--template="]);
+        let listed = git(&["ls-files", "-co", "--exclude-standard", "-z"]);
+        fs::remove_dir_all(d.join("t/.git")).unwrap();
+        let mut want: Vec<String> = listed
+            .split(|&b| b == 0)
+            .filter(|n| !n.is_empty())
+            .map(|n| format!("t/{}", show(n)))
+            .collect();
+        want.sort();
+        assert!(!want.is_empty(), "{at}/.gitignore {rules:?}: git lists files");
+        assert_eq!(
+            ours(d, &["--ignore-vcs"]),
+            want,
+            "{at}/.gitignore {rules:?}"
+        );
+    }
+}
