@@ -30,7 +30,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -68,7 +68,37 @@ pub struct Entry {
     /// Its digest, known from a cache whose entry matches `key`: then the
     /// file is not read.
     pub(crate) known: Option<Sum>,
+    /// Raised by [`Entry::open`] when the file opened is not the one the
+    /// walk stat'ed, or has changed since (a directory swapped between the
+    /// two, a write): its digest is then not kept in a cache under `key`.
+    pub(crate) drift: Drift,
 }
+
+/// See [`Entry::drift`]: a flag shared with the cache's record of the
+/// entry, for entries a cache will record; equal to every other (it is no
+/// part of what the entry names).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Drift(Option<Arc<AtomicBool>>);
+
+impl Drift {
+    /// A flag to watch.
+    pub(crate) fn watched() -> Drift {
+        Drift(Some(Arc::default()))
+    }
+
+    /// Whether the file opened was not the one stat'ed.
+    pub(crate) fn raised(&self) -> bool {
+        self.0.as_ref().is_some_and(|flag| flag.load(Ordering::Relaxed))
+    }
+}
+
+impl PartialEq for Drift {
+    fn eq(&self, _: &Drift) -> bool {
+        true
+    }
+}
+
+impl Eq for Drift {}
 
 /// A path the walk could not read. The walk goes on after it.
 #[derive(Debug, thiserror::Error)]
@@ -307,6 +337,7 @@ impl Entry {
             source: Source::Path,
             key: None,
             known: None,
+            drift: Drift::default(),
         }
     }
 
@@ -351,7 +382,15 @@ impl Entry {
                 rustix::io::fcntl_dupfd_cloexec(stdin, 3)?
             }
         };
-        Ok(fs::File::from(fd))
+        let file = fs::File::from(fd);
+        if let (Some(key), Some(flag)) = (self.key, &self.drift.0) {
+            // The key the cache will keep must be the key of what is read.
+            let opened = file.metadata().map(|meta| Key::of_metadata(&meta));
+            if opened.map_or(true, |opened| opened != key) {
+                flag.store(true, Ordering::Relaxed);
+            }
+        }
+        Ok(file)
     }
 }
 
@@ -544,6 +583,7 @@ impl Walk {
                 source: Source::Stdin,
                 key: None,
                 known: None,
+                drift: Drift::default(),
             }));
         }
         let meta = match fs::metadata(&self.root) {
@@ -663,6 +703,7 @@ impl Iterator for Walk {
                         source,
                         key,
                         known: None,
+                        drift: Drift::default(),
                     }));
                 }
                 Kind::Failed(source) => return Some(Err(io_error(display, source))),

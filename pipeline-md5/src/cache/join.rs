@@ -21,7 +21,7 @@ use super::{open_old, os_reason, Found, Key, Record, Summary};
 use crate::algorithm::Hash;
 use crate::digest::Sum;
 use crate::error::Error;
-use crate::walk::{clean, io_reason, Entry, WalkError};
+use crate::walk::{clean, io_reason, Drift, Entry, WalkError};
 use crate::FileDigest;
 
 /// What the walk and the consumer of a run share: the old cache, read by
@@ -49,8 +49,9 @@ pub(crate) struct Shared {
 #[derive(Debug)]
 enum Pending {
     /// The key of a file walked, for the consumer to write with its
-    /// digest, and whether that digest is the old record's.
-    Key(Vec<u8>, Key, bool),
+    /// digest, whether that digest is the old record's, and the flag its
+    /// digester raises if the file it read was not the one with that key.
+    Key(Vec<u8>, Key, bool, Drift),
     /// An old record at or below a path the walk could not read, kept as
     /// it was.
     Kept(Record),
@@ -167,7 +168,11 @@ impl Walking<'_> {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         let hit = entry.known.is_some();
-        pending.push_back(Pending::Key(entry.display.clone(), key, hit));
+        if !hit {
+            entry.drift = Drift::watched();
+        }
+        let drift = entry.drift.clone();
+        pending.push_back(Pending::Key(entry.display.clone(), key, hit, drift));
         true
     }
 
@@ -400,8 +405,8 @@ impl Recorder {
                         // Walked, not handed out: it failed.
                         _ => unsent = true,
                     },
-                    Some(Pending::Key(p, key, hit)) if p.as_slice() == path => {
-                        let key = (*key, *hit);
+                    Some(Pending::Key(p, key, hit, drift)) if p.as_slice() == path => {
+                        let key = (*key, *hit, drift.raised());
                         pending.pop_front();
                         break Some(key);
                     }
@@ -417,8 +422,8 @@ impl Recorder {
             }
             key
         };
-        let Some((key, hit)) = key else { return };
-        if !key.settled(self.start) || key.size != digest.size {
+        let Some((key, hit, drifted)) = key else { return };
+        if drifted || !key.settled(self.start) || key.size != digest.size {
             self.recent += 1;
             self.differs();
             return;
