@@ -78,6 +78,15 @@
 //! The checks find accidents, not forgeries: whoever can write the cache
 //! can make md5pipe print a digest a file does not have, as whoever can
 //! write a manifest can.
+//!
+//! A record's file is not opened, so a record could tell a user the
+//! digest of a file they may not read. A cache's records are used only by
+//! the user who owns the cache file (its writer), and by root: a cache of
+//! another user's is read as no cache (every file is read, with a
+//! warning) and replaced by the run's own. A file made unreadable since
+//! its record was written (`chmod`) has a new change time, so it is read
+//! again and its error reported; a user who has since lost a group that
+//! let them read a file still gets its record.
 
 mod file;
 mod join;
@@ -260,6 +269,14 @@ fn open_old(path: &Path) -> Result<Found, String> {
     let mode = Some(meta.mode());
     if meta.len() == 0 {
         return Ok(Found::new(None, mode, None));
+    }
+    // A record's file is not opened, so a cache another user wrote could
+    // give this one the digests of files they cannot read: its records
+    // serve only the user who wrote it, and root, who reads every file.
+    let user = rustix::process::geteuid();
+    if !user.is_root() && meta.uid() != user.as_raw() {
+        let warning = "written by another user, not used; every file was read".to_string();
+        return Ok(Found::new(None, mode, Some(warning)));
     }
     match Reader::start(file).map_err(|err| io_reason(&err))? {
         Start::Cache(reader) => Ok(Found {
