@@ -134,13 +134,17 @@ impl<M: Iterator<Item = io::Result<Entry>>> Join<M> {
                 }
                 Ordering::Equal => {
                     let (_, expected) = self.manifest.next().unwrap()?;
-                    found = Some(expected);
-                    // A path listed twice counts once: the first line.
-                    while self
+                    // A path listed twice counts once, and matches only if
+                    // every line gives its digest (as `md5sum -c` fails a
+                    // file if one of its lines does not match).
+                    let mut agree = true;
+                    while let Some(Ok((_, also))) = self
                         .manifest
                         .next_if(|e| e.as_ref().is_ok_and(|(n, _)| n == path))
-                        .is_some()
-                    {}
+                    {
+                        agree &= also == expected;
+                    }
+                    found = Some((expected, agree));
                     break;
                 }
                 Ordering::Greater => break,
@@ -149,7 +153,7 @@ impl<M: Iterator<Item = io::Result<Entry>>> Join<M> {
         let mark = match (found, digest) {
             (None, _) => Mark::New,
             (Some(_), None) => Mark::Unreadable,
-            (Some(expected), Some(got)) if expected == *got => Mark::Same,
+            (Some((expected, true)), Some(got)) if expected == *got => Mark::Same,
             (Some(_), Some(_)) => Mark::Changed,
         };
         self.mark(mark, path, out);
@@ -498,6 +502,17 @@ mod tests {
         let (got, counts) = join(&[("a", 1), ("a", 1), ("b", 2), ("b", 2)], &[("a", Some(1))]);
         assert_eq!(got, ["= a", "- b"]);
         assert_eq!(counts.missing, 1);
+    }
+
+    #[test]
+    fn a_path_listed_twice_with_two_digests_never_matches() {
+        for manifest in [[("a", 1), ("a", 2)], [("a", 2), ("a", 1)]] {
+            for got in [1, 2] {
+                let (marks, counts) = join(&manifest, &[("a", Some(got))]);
+                assert_eq!(marks, ["* a"], "{manifest:?} against {got}");
+                assert_eq!(counts.changed, 1);
+            }
+        }
     }
 
     #[test]
