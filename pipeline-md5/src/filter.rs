@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use ignore::gitignore::{Glob, Gitignore, GitignoreBuilder};
 use ignore::Match;
 
 /// The walk's filters; the default keeps everything.
@@ -148,7 +148,7 @@ impl Filter {
             for rule in rules.iter().rev() {
                 // Each rule is rooted at its directory's path below the
                 // walk's root, an ancestor of `rel`.
-                match rule.matched_path_or_any_parents(rel, is_dir) {
+                match matched_below(rule, rel, is_dir) {
                     Match::Ignore(_) => return true,
                     Match::Whitelist(_) => break,
                     Match::None => {}
@@ -161,6 +161,29 @@ impl Filter {
                 .as_ref()
                 .is_some_and(|m| !m.matched(rel, false).is_ignore())
     }
+}
+
+/// What `rule` says of `rel` (a directory if `is_dir`) or of the first of
+/// its parent directories it says something of, up to but not including
+/// the directory of the `.gitignore` itself: git applies a `.gitignore` to
+/// the paths below its directory only. (`Gitignore::
+/// matched_path_or_any_parents` goes on up to that directory, as the
+/// empty path, which `*/` and `**/` match: every file below it was
+/// dropped.)
+fn matched_below<'a>(rule: &'a Gitignore, rel: &Path, is_dir: bool) -> Match<&'a Glob> {
+    let root = rule.path();
+    let (mut path, mut is_dir) = (rel, is_dir);
+    while path != root && path.starts_with(root) {
+        match rule.matched(path, is_dir) {
+            Match::None => {}
+            found => return found,
+        }
+        match path.parent() {
+            Some(parent) => (path, is_dir) = (parent, true),
+            None => break,
+        }
+    }
+    Match::None
 }
 
 /// The `.gitignore` rules of the directory `dir` (on disk), rooted at
