@@ -318,7 +318,11 @@ fn a_sorted_manifest_that_lists_a_file_twice_with_another_digest_is_not_a_match(
     let dir = open_tempdir();
     file(dir.path(), b"t/a", b"a");
     file(dir.path(), b"t/b", b"b");
-    let good = show(&md5sum_of(dir.path(), &[], &[b"t/a".to_vec(), b"t/b".to_vec()]));
+    let good = show(&md5sum_of(
+        dir.path(),
+        &[],
+        &[b"t/a".to_vec(), b"t/b".to_vec()],
+    ));
     let mut lines: Vec<&str> = good.lines().collect();
     let bad = "00000000000000000000000000000000  t/a";
     lines.insert(1, bad);
@@ -333,5 +337,10 @@ fn a_sorted_manifest_that_lists_a_file_twice_with_another_digest_is_not_a_match(
         show(&from_stdin.stdout),
         "the same manifest from a file and from stdin"
     );
-    assert_eq!(from_file.status.code(), Some(1), "{}", show(&from_file.stderr));
+    assert_eq!(
+        from_file.status.code(),
+        Some(1),
+        "{}",
+        show(&from_file.stderr)
+    );
 }

@@ -772,7 +772,10 @@ fn a_directory_swapped_below_the_root_never_pairs_a_digest_with_the_wrong_key() 
     // SAFETY: setrlimit is async-signal-safe and touches no memory of ours.
     unsafe {
         cmd.pre_exec(|| {
-            let lim = libc::rlimit { rlim_cur: 64, rlim_max: 64 };
+            let lim = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
@@ -788,7 +791,11 @@ fn a_directory_swapped_below_the_root_never_pairs_a_digest_with_the_wrong_key() 
     swap();
     let out = md5pipe_in(d, &["--cache", "c", "t"]);
     assert!(out.status.success(), "{out:?}");
-    assert_eq!(show(&out.stdout), show(&oracle(d)), "the digests of t as it is");
+    assert_eq!(
+        show(&out.stdout),
+        show(&oracle(d)),
+        "the digests of t as it is"
+    );
 }
 
 /// A cache written by a user who can read every file (root), used by one
@@ -823,7 +830,11 @@ fn a_file_the_user_cannot_read_is_not_served_from_a_cache_someone_else_wrote() {
     let mut warm = nobody();
     warm.args(["--cache", "c", "t"]);
     let warm = run_in(warm, root);
-    assert_eq!(show(&warm.stdout), show(&cold.stdout), "what a cold run prints");
+    assert_eq!(
+        show(&warm.stdout),
+        show(&cold.stdout),
+        "what a cold run prints"
+    );
     assert_eq!(warm.status.code(), Some(1), "{warm:?}");
     let mut audit = nobody();
     audit.args(["--cache", "c", "--diff", "m", "t"]);

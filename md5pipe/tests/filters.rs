@@ -181,7 +181,10 @@ fn a_gitignore_of_star_slash_ignores_the_directories_below_it_not_its_own() {
             .map(|n| format!("t/{}", show(n)))
             .collect();
         want.sort();
-        assert!(!want.is_empty(), "{at}/.gitignore {rules:?}: git lists files");
+        assert!(
+            !want.is_empty(),
+            "{at}/.gitignore {rules:?}: git lists files"
+        );
         assert_eq!(
             ours(d, &["--ignore-vcs"]),
             want,

@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use ignore::gitignore::{Glob, Gitignore, GitignoreBuilder};
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::Match;
 
 /// The walk's filters; the default keeps everything.
@@ -145,10 +145,18 @@ impl Filter {
             if is_dir && rel.file_name().is_some_and(|n| n == ".git") {
                 return true;
             }
+            // The deepest `.gitignore` that says something of `rel` itself
+            // decides, as in git. Its parent directories were decided when
+            // the walk came to them: an ignored one is not entered, and a
+            // `.gitignore` never speaks of its own directory. (Asking of
+            // the parents here, as `matched_path_or_any_parents` does, let
+            // a `!*/` of a deeper file take back a file a `*.t` above
+            // ignored, and took a `*/` for a rule on the file's own
+            // directory, the empty path: every file below was dropped.)
             for rule in rules.iter().rev() {
                 // Each rule is rooted at its directory's path below the
                 // walk's root, an ancestor of `rel`.
-                match matched_below(rule, rel, is_dir) {
+                match rule.matched(rel, is_dir) {
                     Match::Ignore(_) => return true,
                     Match::Whitelist(_) => break,
                     Match::None => {}
@@ -161,29 +169,6 @@ impl Filter {
                 .as_ref()
                 .is_some_and(|m| !m.matched(rel, false).is_ignore())
     }
-}
-
-/// What `rule` says of `rel` (a directory if `is_dir`) or of the first of
-/// its parent directories it says something of, up to but not including
-/// the directory of the `.gitignore` itself: git applies a `.gitignore` to
-/// the paths below its directory only. (`Gitignore::
-/// matched_path_or_any_parents` goes on up to that directory, as the
-/// empty path, which `*/` and `**/` match: every file below it was
-/// dropped.)
-fn matched_below<'a>(rule: &'a Gitignore, rel: &Path, is_dir: bool) -> Match<&'a Glob> {
-    let root = rule.path();
-    let (mut path, mut is_dir) = (rel, is_dir);
-    while path != root && path.starts_with(root) {
-        match rule.matched(path, is_dir) {
-            Match::None => {}
-            found => return found,
-        }
-        match path.parent() {
-            Some(parent) => (path, is_dir) = (parent, true),
-            None => break,
-        }
-    }
-    Match::None
 }
 
 /// The `.gitignore` rules of the directory `dir` (on disk), rooted at

@@ -88,7 +88,9 @@ impl Drift {
 
     /// Whether the file opened was not the one stat'ed.
     pub(crate) fn raised(&self) -> bool {
-        self.0.as_ref().is_some_and(|flag| flag.load(Ordering::Relaxed))
+        self.0
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::Relaxed))
     }
 }
 

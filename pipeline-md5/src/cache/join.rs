@@ -422,7 +422,9 @@ impl Recorder {
             }
             key
         };
-        let Some((key, hit, drifted)) = key else { return };
+        let Some((key, hit, drifted)) = key else {
+            return;
+        };
         if drifted || !key.settled(self.start) || key.size != digest.size {
             self.recent += 1;
             self.differs();
