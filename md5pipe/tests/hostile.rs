@@ -806,16 +806,16 @@ fn a_run_stopped_from_inside_with_nothing_asking_is_a_failure_not_a_short_output
     // (what a bug that ends a run early looks like, made here by the test
     // hook: the pause's byte `c` cancels the run just before an open)
     // must not end with status 0 and part of the files: it says so and
-    // exits 1, in digest, audit and tree-digest modes.
+    // exits 1, in digest, check, audit and tree-digest modes.
     let dir = small_tree(40);
     let lists = open_tempdir();
     let names: Vec<Vec<u8>> = (0..40).map(|i| format!("f{i:05}").into_bytes()).collect();
     let list = lists.path().join("list.md5");
     std::fs::write(&list, md5sum_of(dir.path(), &[], &names)).unwrap();
     let list = list.to_str().expect("a temporary path in UTF-8");
-    // (Check mode opens its files without the pause hook.)
-    let modes: [&[&str]; 3] = [
+    let modes: [&[&str]; 4] = [
         &["-j", "1", "."],
+        &["-j", "1", "-c", list],
         &["-j", "1", "--diff", list, "."],
         &["-j", "1", "--tree-digest", "."],
     ];

@@ -201,6 +201,7 @@ fn open_listed(
     cancel: Option<&Cancel>,
     progress: &Progress,
 ) -> Opened {
+    crate::pause::before_open(path.as_os_str().as_bytes());
     if algorithm != Algorithm::Md5 {
         return Opened::Done(digest_listed(path, algorithm, chunk, cancel, progress));
     }

@@ -1,9 +1,10 @@
 //! A rendezvous before an open, so that tests can change the tree at
 //! exactly the moment between the walk and the open.
 //!
-//! `MD5PIPE_TEST_PAUSE_BEFORE_OPEN=PATH` names a display path (as printed)
-//! and `MD5PIPE_TEST_PAUSE_FIFO=FIFO` a FIFO. Just before md5pipe opens
-//! that path (a file to digest, or a directory to list), it opens the FIFO
+//! `MD5PIPE_TEST_PAUSE_BEFORE_OPEN=PATH` names a display path (as printed,
+//! or as a check list names it) and `MD5PIPE_TEST_PAUSE_FIFO=FIFO` a FIFO.
+//! Just before md5pipe opens that path (a file to digest or to check, or a
+//! directory to list), it opens the FIFO
 //! for writing (which waits until the test opens it for reading: "I am
 //! here"), closes it, then opens it for reading and reads one byte (which
 //! waits until the test has opened it for writing and written: "go on").
