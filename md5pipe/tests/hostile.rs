@@ -668,6 +668,29 @@ fn async_reads_wait_for_a_free_descriptor_not_fail() {
 }
 
 #[test]
+fn async_waiters_leave_the_pool_its_threads() {
+    // An async digester that found no descriptor free waited on a thread
+    // of smol's blocking pool, the pool whose tasks read and close the
+    // files that hold the descriptors: with the pool capped at 4 threads,
+    // 16 digesters under `ulimit -n 20` took every thread to wait, no
+    // file was closed again, and the run hung with no output. Its waits
+    // are timers now.
+    let dir = open_tempdir();
+    let mut names = Vec::new();
+    for i in 0..600 {
+        let name = format!("f{i:03}");
+        file(dir.path(), name.as_bytes(), name.repeat(400).as_bytes());
+        names.push(name.into_bytes());
+    }
+    let expected = md5sum_of(dir.path(), &[], &names);
+    let script = r#"ulimit -n 20; BLOCKING_MAX_THREADS=4 exec "$0" "$@""#;
+    let out = shell(dir.path(), script, &["--io", "async", "-j", "16", "."]);
+    assert_eq!(show(&out.stderr), "");
+    assert_eq!(out.status.code(), Some(0), "killed by the guard: hung");
+    assert_eq!(show(&out.stdout), show(&expected));
+}
+
+#[test]
 fn files_of_two_roots_wait_for_descriptors_held_for_long() {
     // Two roots of twelve 4 MiB files, so each root's descriptor is held
     // beside the files, and files stay open long enough for many waiters

@@ -229,6 +229,51 @@ pub(crate) fn reopened<T>(
     })
 }
 
+/// [`reopened`] for an async caller: each `open` runs on smol's blocking
+/// pool, and the waits between them are timers of [`WAIT_MAX`], not
+/// threads: the files that hold the descriptors are read and closed by
+/// tasks of that same pool, so a waiter that held one of its threads
+/// could, with enough of them, leave those tasks no thread to run on
+/// (`--io async -j 1024` under `ulimit -n 128` hung so with 500 waiting
+/// threads).
+pub(crate) async fn reopened_async<T, F>(
+    cancelled: &(dyn Fn() -> bool + Sync),
+    no_descriptor: impl Fn(&T) -> bool,
+    open: F,
+) -> Option<T>
+where
+    T: Send + 'static,
+    F: Fn() -> T + Send + Sync + 'static,
+{
+    let open = std::sync::Arc::new(open);
+    let _waiting = Waiting::start();
+    loop {
+        let seen = *closed();
+        if cancelled() {
+            return None;
+        }
+        let attempt = open.clone();
+        let got = smol::unblock(move || {
+            ATTEMPTING.set(true);
+            let got = attempt();
+            ATTEMPTING.set(false);
+            got
+        })
+        .await;
+        if !no_descriptor(&got) {
+            return Some(got);
+        }
+        // As in `when_freed`: a close since `seen` may have freed one.
+        if *closed() != seen {
+            continue;
+        }
+        if lane_files_open() == 0 {
+            return None;
+        }
+        smol::Timer::after(WAIT_MAX).await;
+    }
+}
+
 /// Counts a caller in [`WAITERS`] while it lives.
 struct Waiting;
 

@@ -12,7 +12,7 @@ use pipeline::{Cancel, Cancelled, Emitter};
 
 use crate::algorithm::Algorithm;
 use crate::bounded::Job;
-use crate::descriptors::{reopened, LaneFile};
+use crate::descriptors::{reopened, reopened_async, LaneFile};
 use crate::digest::{DigestError, Digester, Sum};
 use crate::error::Error;
 use crate::lanes::Opened;
@@ -318,29 +318,34 @@ async fn digest_async(
         })
         .await;
     }
-    let (opened, cancel_owned) = (entry.clone(), cancel.cloned());
-    let lane_file = smol::unblock(move || {
-        crate::pause::before_open(&opened.display);
-        let open = || LaneFile::open(|| opened.open()).map_err(DigestError::Open);
-        let no_descriptor = |r: &Result<LaneFile, DigestError>| {
-            r.as_ref().is_err_and(DigestError::out_of_descriptors)
-        };
-        let first = open();
-        if !no_descriptor(&first) {
-            return first;
+    let opened = entry.clone();
+    let open = move || LaneFile::open(|| opened.open()).map_err(DigestError::Open);
+    let no_descriptor =
+        |r: &Result<LaneFile, DigestError>| r.as_ref().is_err_and(DigestError::out_of_descriptors);
+    let display = entry.display.clone();
+    let first = smol::unblock({
+        let open = open.clone();
+        move || {
+            crate::pause::before_open(&display);
+            open()
         }
+    })
+    .await;
+    let lane_file = if no_descriptor(&first) {
         // Other files being digested hold the descriptors: wait for one of
-        // them to close, as the blocking digesters do.
-        let cancelled = || cancel_owned.as_ref().is_some_and(Cancel::is_cancelled);
-        match reopened(&cancelled, no_descriptor, open) {
+        // them to close, as the blocking digesters do, on timers.
+        let cancelled = || cancel.is_some_and(Cancel::is_cancelled);
+        match reopened_async(&cancelled, no_descriptor, open).await {
             Some(again) => again,
             None if cancelled() => Err(DigestError::Cancelled),
             None => first,
         }
-    })
-    .await?;
-    // Counted as open until the file is closed: `file` is declared after
-    // `_count`, so it is dropped first.
+    } else {
+        first
+    }?;
+    // Counted as open until the file is closed (`file` is declared after
+    // `_count`, so it is dropped first); but for a cancel in the middle of
+    // a read, when the read in flight on the pool closes it a moment after.
     let (file, _count) = lane_file.into_parts();
     // Read ahead by one chunk on the blocking pool while the last is
     // hashed. (`async-fs`'s `File` reads ahead up to 8 MiB per open file:
