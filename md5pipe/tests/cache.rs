@@ -842,3 +842,31 @@ fn a_file_the_user_cannot_read_is_not_served_from_a_cache_someone_else_wrote() {
     assert_eq!(show(&audit.stdout), "= t/p\n! t/s\n");
     assert_eq!(audit.status.code(), Some(1), "{audit:?}");
 }
+
+#[test]
+fn a_file_of_another_user_that_is_no_cache_is_left_as_it_is() {
+    // The check of a cache's owner came before the check that the file is
+    // a cache at all: another user's notes given as `--cache`, in a
+    // directory the user may write, were replaced by a cache (status 0)
+    // instead of refused and left as they were.
+    use std::os::unix::fs::PermissionsExt;
+    if !is_root() {
+        eprintln!("skipped: needs root to switch to nobody");
+        return;
+    }
+    let dir = open_tempdir();
+    let root = dir.path();
+    file(root, b"t/a", b"a\n");
+    fs::set_permissions(root, fs::Permissions::from_mode(0o777)).unwrap();
+    fs::write(root.join("c"), "notes, not a cache\n").unwrap();
+    let mut run = as_nobody(std::ffi::OsStr::new(env!("CARGO_BIN_EXE_md5pipe")));
+    run.args(["--cache", "c", "t"]);
+    let out = run_in(run, root);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        show(&out.stderr).contains("not an md5pipe cache; left as it is"),
+        "{}",
+        show(&out.stderr)
+    );
+    assert_eq!(fs::read(root.join("c")).unwrap(), b"notes, not a cache\n");
+}

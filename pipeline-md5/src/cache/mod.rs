@@ -270,15 +270,16 @@ fn open_old(path: &Path) -> Result<Found, String> {
     if meta.len() == 0 {
         return Ok(Found::new(None, mode, None));
     }
-    // A record's file is not opened, so a cache another user wrote could
-    // give this one the digests of files they cannot read: its records
-    // serve only the user who wrote it, and root, who reads every file.
-    let user = rustix::process::geteuid();
-    if !user.is_root() && meta.uid() != user.as_raw() {
-        let warning = "written by another user, not used; every file was read".to_string();
-        return Ok(Found::new(None, mode, Some(warning)));
-    }
     match Reader::start(file).map_err(|err| io_reason(&err))? {
+        // A record's file is not opened, so a cache another user wrote
+        // could give this one the digests of files they cannot read: its
+        // records serve only the user who wrote it, and root, who reads
+        // every file. (Asked of a cache only: what is not one is refused
+        // below, whoever owns it.)
+        Start::Cache(_) if !owned_by_us(&meta) => {
+            let warning = "written by another user, not used; every file was read".to_string();
+            Ok(Found::new(None, mode, Some(warning)))
+        }
         Start::Cache(reader) => Ok(Found {
             id: Some((meta.dev(), meta.ino())),
             ..Found::new(Some(reader), mode, None)
@@ -293,6 +294,12 @@ fn open_old(path: &Path) -> Result<Found, String> {
         }
         Start::Damaged(damage) => Ok(Found::new(None, mode, Some(format!("{damage}; not used")))),
     }
+}
+
+/// Whether this process's user owns the file of `meta`, or is root.
+fn owned_by_us(meta: &std::fs::Metadata) -> bool {
+    let user = rustix::process::geteuid();
+    user.is_root() || meta.uid() == user.as_raw()
 }
 
 #[cfg(test)]
