@@ -128,10 +128,7 @@ impl<M: Iterator<Item = io::Result<Entry>>> Join<M> {
                 Err(_) => return Err(self.manifest.next().and_then(Result::err).unwrap()),
             };
             match name.as_slice().cmp(path) {
-                Ordering::Less => {
-                    let (name, _) = self.manifest.next().unwrap()?;
-                    self.mark(Mark::Missing, &name, out);
-                }
+                Ordering::Less => self.missing(out)?,
                 Ordering::Equal => {
                     let (_, expected) = self.manifest.next().unwrap()?;
                     // A path listed twice counts once, and matches only if
@@ -172,10 +169,7 @@ impl<M: Iterator<Item = io::Result<Entry>>> Join<M> {
             match self.manifest.peek() {
                 None => break false,
                 Some(Err(_)) => return Err(self.manifest.next().and_then(Result::err).unwrap()),
-                Some(Ok((name, _))) if name.as_slice() < path => {
-                    let (name, _) = self.manifest.next().unwrap()?;
-                    self.mark(Mark::Missing, &name, out);
-                }
+                Some(Ok((name, _))) if name.as_slice() < path => self.missing(out)?,
                 Some(Ok((name, _))) => break name.as_slice() == path,
             }
         };
@@ -193,15 +187,23 @@ impl<M: Iterator<Item = io::Result<Entry>>> Join<M> {
     ///
     /// A manifest that cannot be read.
     pub fn finish(mut self, out: &mut impl FnMut(Mark, &[u8])) -> io::Result<Counts> {
-        let mut previous: Option<Vec<u8>> = None;
-        while let Some(entry) = self.manifest.next() {
-            let (name, _) = entry?;
-            if previous.as_ref() != Some(&name) {
-                self.mark(Mark::Missing, &name, out);
-            }
-            previous = Some(name);
+        while self.manifest.peek().is_some() {
+            self.missing(out)?;
         }
         Ok(self.counts)
+    }
+
+    /// The manifest's next path, which the tree lacks: marked missing
+    /// once, however many lines list it.
+    fn missing(&mut self, out: &mut impl FnMut(Mark, &[u8])) -> io::Result<()> {
+        let (name, _) = self.manifest.next().expect("a path to mark")?;
+        while self
+            .manifest
+            .next_if(|e| e.as_ref().is_ok_and(|(n, _)| *n == name))
+            .is_some()
+        {}
+        self.mark(Mark::Missing, &name, out);
+        Ok(())
     }
 
     fn mark(&mut self, mark: Mark, path: &[u8], out: &mut impl FnMut(Mark, &[u8])) {
@@ -502,6 +504,14 @@ mod tests {
         let (got, counts) = join(&[("a", 1), ("a", 1), ("b", 2), ("b", 2)], &[("a", Some(1))]);
         assert_eq!(got, ["= a", "- b"]);
         assert_eq!(counts.missing, 1);
+    }
+
+    #[test]
+    fn a_missing_path_listed_twice_is_marked_once_wherever_it_sorts() {
+        let manifest = [("a", 1), ("a", 2), ("c", 3), ("c", 3), ("e", 4), ("e", 4)];
+        let (marks, counts) = join(&manifest, &[("b", Some(9)), ("d", Some(8))]);
+        assert_eq!(marks, ["- a", "+ b", "- c", "+ d", "- e"]);
+        assert_eq!(counts.missing, 3);
     }
 
     #[test]
