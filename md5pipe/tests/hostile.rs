@@ -606,10 +606,13 @@ fn check_lists_of_other_algorithms_wait_for_a_free_descriptor_not_fail() {
     // A line of a check list that is not MD5 is digested outside the
     // lanes. Its file was not counted as open, so under a low `ulimit -n`
     // another line's open that found no descriptor free saw no file to
-    // wait for and reported its file (`ulimit -n 12`, eight verifiers:
-    // "Too many open files" for about half of 200 files in 3 runs of 3).
-    // A sha256sum list, and one that mixes md5sum lines with `cksum -a
-    // sha256` tagged lines, must verify every file.
+    // wait for and reported its file (`ulimit -n` 32 and 24, 32
+    // verifiers, 2,000 lines: "Too many open files" in 3 runs of 3 at
+    // each). A sha256sum list, and one that mixes md5sum lines with `cksum
+    // -a sha256` tagged lines, each naming 200 files ten times, must
+    // verify every line. (Limits with room for the process's own
+    // descriptors: at 12, the list itself could not always be opened on
+    // a loaded machine.)
     let (dir, names) = files_of_256_kib(20, 0x1b87_3593);
     let md5 = md5sum_of(dir.path(), &[], &names);
     let mut sha256 = Command::new("sha256sum");
@@ -632,14 +635,15 @@ fn check_lists_of_other_algorithms_wait_for_a_free_descriptor_not_fail() {
     let checked: String = names
         .iter()
         .map(|name| format!("{}: OK\n", show(name)))
-        .collect();
+        .collect::<String>()
+        .repeat(10);
     for (name, text) in [("sha256", sha256.stdout), ("mixed", mixed.into_bytes())] {
         let list = lists.path().join(name);
-        fs::write(&list, text).unwrap();
+        fs::write(&list, text.repeat(10)).unwrap();
         let list = list.to_str().expect("a temporary path in UTF-8");
-        for limit in [16, 12] {
+        for limit in [48, 24] {
             let script = format!(r#"ulimit -n {limit}; exec "$0" "$@""#);
-            let out = shell(dir.path(), &script, &["-j", "8", "-c", list]);
+            let out = shell(dir.path(), &script, &["-j", "32", "-c", list]);
             assert_eq!(show(&out.stderr), "", "{name}, ulimit -n {limit}");
             assert_eq!(out.status.code(), Some(0), "{name}, ulimit -n {limit}");
             assert_eq!(show(&out.stdout), checked, "{name}, ulimit -n {limit}");
@@ -650,17 +654,17 @@ fn check_lists_of_other_algorithms_wait_for_a_free_descriptor_not_fail() {
 #[test]
 fn async_reads_wait_for_a_free_descriptor_not_fail() {
     // `--io async` opened its files uncounted and did not wait when an
-    // open found no descriptor free: under `ulimit -n` 14, 12 and 10 with
-    // eight digesters it reported most of 200 files ("Too many open
-    // files", exit 1). Its files are counted and wait as the blocking
-    // digesters' do. (At 10 and 11 this tree's directories, held by the
-    // walk's queued entries and not counted, can still leave no file to
-    // wait for; the blocking digesters pass there.)
+    // open found no descriptor free: under `ulimit -n` 32 and 24 with 32
+    // digesters it reported files ("Too many open files", exit 1) in 3
+    // runs of 3. Its files are counted and wait as the blocking
+    // digesters' do. (Limits with room for the process's own descriptors
+    // and the walk's directories, which are not counted: at 13, a loaded
+    // machine saw the walk wait its 2 s for them.)
     let (dir, names) = files_of_256_kib(20, 0x68e3_1da4);
     let expected = md5sum_of(dir.path(), &[], &names);
-    for limit in [16, 13] {
+    for limit in [32, 24] {
         let script = format!(r#"ulimit -n {limit}; exec "$0" "$@""#);
-        let out = shell(dir.path(), &script, &["-j", "8", "--io", "async", "."]);
+        let out = shell(dir.path(), &script, &["-j", "32", "--io", "async", "."]);
         assert_eq!(show(&out.stderr), "", "ulimit -n {limit}");
         assert_eq!(out.status.code(), Some(0), "ulimit -n {limit}");
         assert_eq!(show(&out.stdout), show(&expected), "ulimit -n {limit}");
@@ -672,7 +676,7 @@ fn async_waiters_leave_the_pool_its_threads() {
     // An async digester that found no descriptor free waited on a thread
     // of smol's blocking pool, the pool whose tasks read and close the
     // files that hold the descriptors: with the pool capped at 4 threads,
-    // 16 digesters under `ulimit -n 20` took every thread to wait, no
+    // 32 digesters under `ulimit -n 24` took every thread to wait, no
     // file was closed again, and the run hung with no output. Its waits
     // are timers now.
     let dir = open_tempdir();
@@ -683,8 +687,8 @@ fn async_waiters_leave_the_pool_its_threads() {
         names.push(name.into_bytes());
     }
     let expected = md5sum_of(dir.path(), &[], &names);
-    let script = r#"ulimit -n 20; BLOCKING_MAX_THREADS=4 exec "$0" "$@""#;
-    let out = shell(dir.path(), script, &["--io", "async", "-j", "16", "."]);
+    let script = r#"ulimit -n 24; BLOCKING_MAX_THREADS=4 exec "$0" "$@""#;
+    let out = shell(dir.path(), script, &["--io", "async", "-j", "32", "."]);
     assert_eq!(show(&out.stderr), "");
     assert_eq!(out.status.code(), Some(0), "killed by the guard: hung");
     assert_eq!(show(&out.stdout), show(&expected));
