@@ -75,6 +75,7 @@ fn git_lists(dir: &Path) -> Option<Vec<String>> {
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("HOME", dir)
+            .env("XDG_CONFIG_HOME", dir)
             .output()
             .ok()?;
         assert!(out.status.success(), "git {args:?}: {}", show(&out.stderr));
