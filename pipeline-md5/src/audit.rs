@@ -92,6 +92,9 @@ pub struct Join<M: Iterator<Item = io::Result<Entry>>> {
     manifest: std::iter::Peekable<M>,
     counts: Counts,
     last: Option<Vec<u8>>,
+    /// The last path that could not be read, with a `/`: the manifest's
+    /// paths below it are unreadable now, not missing.
+    shut: Option<Vec<u8>>,
 }
 
 impl<M: Iterator<Item = io::Result<Entry>>> Join<M> {
@@ -101,6 +104,7 @@ impl<M: Iterator<Item = io::Result<Entry>>> Join<M> {
             manifest: manifest.peekable(),
             counts: Counts::default(),
             last: None,
+            shut: None,
         }
     }
 
@@ -157,9 +161,11 @@ impl<M: Iterator<Item = io::Result<Entry>>> Join<M> {
         Ok(())
     }
 
-    /// A path of the tree that could not be read (a file, or a directory
-    /// whose files are then missing): `!` if the manifest lists it,
-    /// nothing otherwise (its error is reported apart).
+    /// A path of the tree that could not be read (a file, or a directory):
+    /// `!` if the manifest lists it, nothing otherwise (its error is
+    /// reported apart); the manifest's paths below it (the files of a
+    /// directory that could not be listed) are `!` too, not `-`: they are
+    /// not known to be gone.
     ///
     /// # Errors
     ///
@@ -173,6 +179,7 @@ impl<M: Iterator<Item = io::Result<Entry>>> Join<M> {
                 Some(Ok((name, _))) => break name.as_slice() == path,
             }
         };
+        self.shut = Some([path, b"/"].concat());
         if listed {
             self.file(path, None, out)
         } else {
@@ -194,7 +201,8 @@ impl<M: Iterator<Item = io::Result<Entry>>> Join<M> {
     }
 
     /// The manifest's next path, which the tree lacks: marked missing
-    /// once, however many lines list it.
+    /// once, however many lines list it; unreadable if it lies below the
+    /// last path that could not be read.
     fn missing(&mut self, out: &mut impl FnMut(Mark, &[u8])) -> io::Result<()> {
         let (name, _) = self.manifest.next().expect("a path to mark")?;
         while self
@@ -202,7 +210,16 @@ impl<M: Iterator<Item = io::Result<Entry>>> Join<M> {
             .next_if(|e| e.as_ref().is_ok_and(|(n, _)| *n == name))
             .is_some()
         {}
-        self.mark(Mark::Missing, &name, out);
+        let shut = self
+            .shut
+            .as_ref()
+            .is_some_and(|shut| name.starts_with(shut));
+        let mark = if shut {
+            Mark::Unreadable
+        } else {
+            Mark::Missing
+        };
+        self.mark(mark, &name, out);
         Ok(())
     }
 
@@ -543,12 +560,12 @@ mod tests {
         let mut got = Vec::new();
         let mut out = |mark: Mark, p: &[u8]| got.push((mark, p.to_vec()));
         j.unreadable(b"a", &mut out).unwrap();
-        j.unreadable(b"d", &mut out).unwrap(); // a directory: its files are missing
+        j.unreadable(b"d", &mut out).unwrap(); // a directory: its files are unreadable
         j.file(b"e", Some(&d(3)), &mut out).unwrap();
         j.finish(&mut out).unwrap();
         let want: Vec<(Mark, Vec<u8>)> = vec![
             (Mark::Unreadable, b"a".to_vec()),
-            (Mark::Missing, b"d/x".to_vec()),
+            (Mark::Unreadable, b"d/x".to_vec()),
             (Mark::Same, b"e".to_vec()),
         ];
         assert_eq!(got, want);
