@@ -1,7 +1,7 @@
 //! `--exclude`, `--include`, `--max-depth` and `--ignore-vcs` against the
 //! tools that define them: `find` (`-name ... -prune`, `-maxdepth`) and
 //! `git ls-files --exclude-standard`, on seeded random trees.
-//! `MD5PIPE_FUZZ_CASES` and `MD5PIPE_FUZZ_SEED` run it longer by hand.
+//! `MD5PIPE_FUZZ_CASES` and `MD5PIPE_FUZZ_SEED` run them longer by hand.
 
 mod common;
 
@@ -40,6 +40,37 @@ fn theirs(dir: &Path, program: &str, args: &[&str]) -> Vec<String> {
     let mut names: Vec<String> = show(&out.stdout).lines().map(str::to_owned).collect();
     names.sort();
     names
+}
+
+/// The files git lists below `t` in `dir` (`git ls-files -co
+/// --exclude-standard`, the tree made a repository for a moment), as
+/// `t/...`, sorted; `None` without git. No user's or system's excludes
+/// are read: the tree's `.gitignore` files only.
+fn git_lists(dir: &Path) -> Option<Vec<String>> {
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir.join("t"))
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", dir)
+            .env("XDG_CONFIG_HOME", dir)
+            .output()
+            .ok()?;
+        assert!(out.status.success(), "git {args:?}: {}", show(&out.stderr));
+        Some(out.stdout)
+    };
+    git(&["init", "-q", "--template="])?;
+    let listed = git(&["ls-files", "-co", "--exclude-standard", "-z"])?;
+    fs::remove_dir_all(dir.join("t/.git")).unwrap();
+    let mut names: Vec<String> = listed
+        .split(|&b| b == 0)
+        .filter(|n| !n.is_empty())
+        .map(|n| format!("t/{}", show(n)))
+        .filter(|n| !n.contains("/.git/"))
+        .collect();
+    names.sort();
+    Some(names)
 }
 
 fn random_tree(rng: &mut Rng) -> tempfile::TempDir {
@@ -107,25 +138,7 @@ fn filters_pick_what_find_and_git_pick() {
                 let rules = rng.pick(&["*.log\n", "build/\n", "/a*\n!a1*\n", "c.rs*\n", "n m*\n"]);
                 fs::write(d.join(sub).join(".gitignore"), rules).unwrap();
             }
-            let git = |args: &[&str]| {
-                let out = Command::new("git")
-                    .args(args)
-                    .current_dir(d.join("t"))
-                    .output()
-                    .unwrap();
-                assert!(out.status.success(), "git {args:?}: {}", show(&out.stderr));
-                out.stdout
-            };
-            git(&["init", "-q", "--template="]);
-            let listed = git(&["ls-files", "-co", "--exclude-standard", "-z"]);
-            fs::remove_dir_all(d.join("t/.git")).unwrap();
-            let mut want: Vec<String> = listed
-                .split(|&b| b == 0)
-                .filter(|n| !n.is_empty())
-                .map(|n| format!("t/{}", show(n)))
-                .filter(|n| !n.contains("/.git/"))
-                .collect();
-            want.sort();
+            let want = git_lists(d).expect("git ran before");
             assert_eq!(
                 ours(d, &["--ignore-vcs"]),
                 want,
@@ -146,9 +159,9 @@ fn filters_are_refused_in_check_mode() {
 /// `*/` (or `**/`) in a `.gitignore` ignores the directories below the
 /// one it is in, not that directory itself: git lists the files beside
 /// the `.gitignore` (`t/.gitignore` and `t/top`; with it in `t/x`, also
-/// `t/x/.gitignore` and `t/x/f`). md5pipe applies the pattern to the
+/// `t/x/.gitignore` and `t/x/f`). md5pipe applied the pattern to the
 /// directory holding the `.gitignore` (even to the PATH, which is never
-/// filtered): those files are dropped silently, status 0.
+/// filtered): those files were dropped silently, status 0.
 #[test]
 fn a_gitignore_of_star_slash_ignores_the_directories_below_it_not_its_own() {
     for (at, rules) in [("t", "*/\n"), ("t", "**/\n"), ("t/x", "*/\n")] {
@@ -158,29 +171,10 @@ fn a_gitignore_of_star_slash_ignores_the_directories_below_it_not_its_own() {
         file(d, b"t/x/f", b"f\n");
         file(d, b"t/x/y/g", b"g\n");
         fs::write(d.join(at).join(".gitignore"), rules).unwrap();
-        // What git lists, with the tree as a repository for a moment.
-        let git = |args: &[&str]| {
-            let out = Command::new("git")
-                .args(args)
-                .current_dir(d.join("t"))
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "git {args:?}: {}", show(&out.stderr));
-            out.stdout
-        };
-        if Command::new("git").arg("--version").output().is_err() {
+        let Some(want) = git_lists(d) else {
             eprintln!("skipped: no git");
             return;
-        }
-        git(&["init", "-q", "--template="]);
-        let listed = git(&["ls-files", "-co", "--exclude-standard", "-z"]);
-        fs::remove_dir_all(d.join("t/.git")).unwrap();
-        let mut want: Vec<String> = listed
-            .split(|&b| b == 0)
-            .filter(|n| !n.is_empty())
-            .map(|n| format!("t/{}", show(n)))
-            .collect();
-        want.sort();
+        };
         assert!(
             !want.is_empty(),
             "{at}/.gitignore {rules:?}: git lists files"
@@ -189,6 +183,80 @@ fn a_gitignore_of_star_slash_ignores_the_directories_below_it_not_its_own() {
             ours(d, &["--ignore-vcs"]),
             want,
             "{at}/.gitignore {rules:?}"
+        );
+    }
+}
+
+// A differential fuzzer of `--ignore-vcs` alone: random trees with random
+// `.gitignore` files in random directories, from a small alphabet of
+// names and patterns so that they match often (stars, double stars, `?`,
+// classes, anchors, directory-only patterns, negations), against git.
+// A failure prints the seed, the case and the `.gitignore` files.
+
+const NAMES: &[&str] = &["a", "b", "ab", "x.t", "y.t", ".h", "d", "dd"];
+
+/// One pattern: one to three parts joined by `/`, each a name, a star,
+/// a double star, a `?` or a class; anchored, directory-only or negated
+/// at random.
+fn pattern(rng: &mut Rng) -> String {
+    const PARTS: &[&str] = &[
+        "a", "b", "ab", "d", "dd", "*", "**", "*.t", "?", "a*", "[ab]", "d*", ".h",
+    ];
+    let parts: Vec<&str> = (0..1 + rng.below(3)).map(|_| rng.pick(PARTS)).collect();
+    let mut p = parts.join("/");
+    if rng.chance(20) {
+        p.insert(0, '/');
+    }
+    if rng.chance(25) {
+        p.push('/');
+    }
+    if rng.chance(20) {
+        p.insert(0, '!');
+    }
+    p
+}
+
+/// Fills `dir` with files and directories from [`NAMES`], and now and
+/// then a `.gitignore`; returns the `.gitignore` files written.
+fn grow(rng: &mut Rng, root: &Path, rel: &str, depth: u32, ignores: &mut Vec<String>) {
+    let dir = root.join(rel);
+    fs::create_dir_all(&dir).unwrap();
+    if rng.chance(45) {
+        let rules: Vec<String> = (0..1 + rng.below(3)).map(|_| pattern(rng)).collect();
+        let text = rules.join("\n") + "\n";
+        fs::write(dir.join(".gitignore"), &text).unwrap();
+        ignores.push(format!("{rel}/.gitignore: {text:?}"));
+    }
+    for name in NAMES {
+        if !rng.chance(45) {
+            continue;
+        }
+        let child = format!("{rel}/{name}");
+        if depth < 3 && rng.chance(40) {
+            grow(rng, root, &child, depth + 1, ignores);
+        } else {
+            fs::write(root.join(&child), name).unwrap();
+        }
+    }
+}
+
+#[test]
+fn ignore_vcs_keeps_the_files_git_lists() {
+    let seed = env_u64("MD5PIPE_FUZZ_SEED", 0x5eed_0917);
+    let cases = env_u64("MD5PIPE_FUZZ_CASES", 40);
+    let mut rng = Rng(seed);
+    for case in 0..cases {
+        let dir = open_tempdir();
+        let mut ignores = Vec::new();
+        grow(&mut rng, dir.path(), "t", 0, &mut ignores);
+        let Some(want) = git_lists(dir.path()) else {
+            eprintln!("skipped: no git");
+            return;
+        };
+        assert_eq!(
+            ours(dir.path(), &["--ignore-vcs"]),
+            want,
+            "seed {seed:#x}, case {case}; .gitignore files: {ignores:#?}"
         );
     }
 }
