@@ -30,16 +30,13 @@ fn wait_rss(child: &Child) -> (libc::c_int, i64) {
     (status, usage.ru_maxrss)
 }
 
-#[test]
+/// Runs md5pipe with `args` in `dir`, which must exit 0; its stdout and
+/// peak RSS in KiB.
 #[allow(clippy::zombie_processes)] // reaped by `wait_rss`, with wait4
-fn a_2gib_file_is_digested_in_little_memory() {
-    let dir = open_tempdir();
-    let f = fs::File::create(dir.path().join("sparse")).unwrap();
-    f.set_len(2 << 30).unwrap();
-    file(dir.path(), b"small", b"x");
+fn run_for_rss(args: &[&str], dir: &std::path::Path) -> (Vec<u8>, i64) {
     let mut child = md5pipe()
-        .arg(".")
-        .current_dir(dir.path())
+        .args(args)
+        .current_dir(dir)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -53,8 +50,18 @@ fn a_2gib_file_is_digested_in_little_memory() {
     let (status, rss_kib) = wait_rss(&child);
     assert!(
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "status {status}"
+        "{args:?}: status {status}"
     );
+    (stdout, rss_kib)
+}
+
+#[test]
+fn a_2gib_file_is_digested_in_little_memory() {
+    let dir = open_tempdir();
+    let f = fs::File::create(dir.path().join("sparse")).unwrap();
+    f.set_len(2 << 30).unwrap();
+    file(dir.path(), b"small", b"x");
+    let (stdout, rss_kib) = run_for_rss(&["."], dir.path());
     assert_eq!(
         show(&stdout),
         format!("9dd4e461268c8034f5c8564e155c67a6  small\n{ZEROS_2G}  sparse\n"),
@@ -63,7 +70,6 @@ fn a_2gib_file_is_digested_in_little_memory() {
 }
 
 #[test]
-#[allow(clippy::zombie_processes)] // reaped by `wait_rss`, with wait4
 fn async_digesters_read_ahead_one_chunk_not_megabytes() {
     // `--io async` read through `async-fs`'s `File`, which reads up to
     // 8 MiB ahead of the reader for each open file: 32 digesters on 32
@@ -80,24 +86,7 @@ fn async_digesters_read_ahead_one_chunk_not_megabytes() {
         names.push(name.into_bytes());
     }
     let expected = md5sum_of(dir.path(), &[], &names);
-    let mut child = md5pipe()
-        .args(["--io", "async", "-j", "32", "."])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = Vec::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_end(&mut stdout)
-        .unwrap();
-    let (status, rss_kib) = wait_rss(&child);
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "status {status}"
-    );
+    let (stdout, rss_kib) = run_for_rss(&["--io", "async", "-j", "32", "."], dir.path());
     assert_eq!(show(&stdout), show(&expected));
     assert!(rss_kib < 64 * 1024, "peak RSS {rss_kib} KiB");
 }
