@@ -173,6 +173,16 @@ impl std::fmt::Display for ItemTimeout {
 impl std::error::Error for ItemTimeout {}
 
 /// The text of a panic payload.
+/// Drops a panic's payload, catching a panic of its own `Drop` (a payload
+/// of the user's type may panic as it is dropped): that second payload is
+/// leaked rather than dropped, so that nothing unwinds out of the run.
+pub(crate) fn drop_payload(payload: Box<dyn std::any::Any + Send>) {
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
+    if let Err(again) = dropped {
+        std::mem::forget(again);
+    }
+}
+
 pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()

@@ -84,8 +84,11 @@ impl Stop {
     /// Fails the run with [`Error::Panic`] naming `stage`, whose function
     /// (or source, iterator or sink) panicked with `payload`: a panic is
     /// an error, and the first error wins. Returns whether it won.
-    pub(crate) fn fail_panicked(&self, stage: Arc<str>, payload: &(dyn Any + Send)) -> bool {
-        let message = panic_message(payload);
+    /// The payload is dropped here, where a panic of its own `Drop` is
+    /// caught too ([`drop_payload`](crate::error::drop_payload)).
+    pub(crate) fn fail_panicked(&self, stage: Arc<str>, payload: Box<dyn Any + Send>) -> bool {
+        let message = panic_message(&*payload);
+        crate::error::drop_payload(payload);
         crate::trace::stage_panic(&stage, &message);
         self.fail(Error::Panic { stage, message })
     }
@@ -194,7 +197,7 @@ mod tests {
         let handle = stop.cancel().clone();
         handle.cancel();
         assert!(!stop.fail(stage_error("echo of the cancel")));
-        assert!(!stop.fail_panicked("stage".into(), &"echo"));
+        assert!(!stop.fail_panicked("stage".into(), Box::new("echo")));
         assert!(matches!(stop.outcome(), Err(Error::Cancelled)));
     }
 

@@ -381,6 +381,6 @@ fn unbatched(cfg: &StageConfig) -> StageConfig {
 /// Catches a panic of a source task and makes it the run's error.
 async fn guard_panics(name: Arc<str>, stop: Stop, fut: impl Future<Output = ()>) {
     if let Err(p) = AssertUnwindSafe(fut).catch_unwind().await {
-        stop.fail_panicked(name, &*p);
+        stop.fail_panicked(name, p);
     }
 }

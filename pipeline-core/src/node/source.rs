@@ -119,7 +119,7 @@ where
     match res {
         Ok(Ok(())) => {}
         Ok(Err(p)) => {
-            stop.fail_panicked(name, &*p);
+            stop.fail_panicked(name, p);
         }
         Err(unstarted) => {
             stop.fail(Error::Stage {
@@ -161,6 +161,6 @@ where
     })
     .await;
     if let Some(Err(p)) = ran {
-        stop.fail_panicked(name, &*p);
+        stop.fail_panicked(name, p);
     }
 }

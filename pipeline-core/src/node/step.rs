@@ -123,7 +123,7 @@ pub(crate) fn step<U>(called: Called<U>, name: &Arc<str>, ctx: &RunCtx) -> Step<
             Raised::Fails(err) => Step::Fail(err),
         },
         Err(payload) => {
-            ctx.stop.fail_panicked(name.clone(), &*payload);
+            ctx.stop.fail_panicked(name.clone(), payload);
             Step::Stop
         }
     }
@@ -147,7 +147,7 @@ pub(crate) async fn emit<U: Send + 'static>(
             Err(Stop::Stopped) => false,
             Err(Stop::Panicked(payload)) => {
                 stats.errors += 1;
-                ctx.stop.fail_panicked(name.clone(), &*payload);
+                ctx.stop.fail_panicked(name.clone(), payload);
                 false
             }
             Err(Stop::Unstarted(err)) => {

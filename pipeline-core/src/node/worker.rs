@@ -179,7 +179,10 @@ fn spawn_one(
 ) -> Task<()> {
     if own {
         let fut = crate::trace::instrument(worker_of(cfg, index), fut);
-        ctx.spawn(own_thread::run(cfg.name.clone(), ctx.clone(), fut))
+        ctx.spawn(
+            &cfg.name,
+            own_thread::run(cfg.name.clone(), ctx.clone(), fut),
+        )
     } else {
         ctx.spawn_worker(worker_of(cfg, index), fut)
     }
@@ -310,28 +313,31 @@ mod tests {
             policy: ErrorPolicy::FailFast,
         };
         let stats = || Local::new(StageStats::new("sq".into(), Kind::Stage, 1));
-        let work = ctx.spawn(worker(
-            Arc::new(Inline(MapOp(|n: u64| n * n))),
-            Reader::new(
-                LinkRx {
-                    rx: rx_in,
-                    permits: None,
-                },
-                stop.clone(),
+        let work = ctx.spawn(
+            "sq",
+            worker(
+                Arc::new(Inline(MapOp(|n: u64| n * n))),
+                Reader::new(
+                    LinkRx {
+                        rx: rx_in,
+                        permits: None,
+                    },
+                    stop.clone(),
+                ),
+                Writer::new(
+                    LinkTx {
+                        tx: tx_out,
+                        permits: None,
+                    },
+                    stop.clone(),
+                    4,
+                    false,
+                ),
+                "sq".into(),
+                ctx.clone(),
+                stats(),
             ),
-            Writer::new(
-                LinkTx {
-                    tx: tx_out,
-                    permits: None,
-                },
-                stop.clone(),
-                4,
-                false,
-            ),
-            "sq".into(),
-            ctx.clone(),
-            stats(),
-        ));
+        );
         let mut got = Vec::new();
         let mut out_at = Vec::new();
         for k in 0..4u64 {

@@ -1,6 +1,9 @@
 //! What a run hands every task it spawns: its stop (signal, first
 //! reason, link closers), its live-task count and its error policy.
 
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
 use smol::Task;
 
 use crate::build::ErrorPolicy;
@@ -25,16 +28,28 @@ impl RunCtx {
     }
 
     /// Spawns one task of the run, with the run's signal as
-    /// [`Cancel::current`] while it is polled.
+    /// [`Cancel::current`] while it is polled. A panic that reaches the
+    /// task's top is the run's error, naming `stage`: the stages catch
+    /// their functions' panics themselves, but not one raised as they drop
+    /// the user's code (a call's future dropped at a cancel), which would
+    /// otherwise unwind through the join into the caller of `run()`.
     pub(crate) fn spawn(
         &self,
+        stage: &str,
         fut: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Task<()> {
+        let stop = self.stop.clone();
+        let stage: std::sync::Arc<str> = stage.into();
+        let guarded = async move {
+            if let Err(payload) = AssertUnwindSafe(fut).catch_unwind().await {
+                stop.fail_panicked(stage, payload);
+            }
+        };
         spawn_counted(
             &self.live,
             WithCancel {
                 cancel: self.cancel().clone(),
-                fut: Box::pin(fut),
+                fut: Box::pin(guarded),
             },
         )
     }
@@ -46,6 +61,6 @@ impl RunCtx {
         worker: Worker<'_>,
         fut: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Task<()> {
-        self.spawn(crate::trace::instrument(worker, fut))
+        self.spawn(worker.stage, crate::trace::instrument(worker, fut))
     }
 }

@@ -67,7 +67,7 @@ impl Watch {
             return Watch(None);
         }
         let stop = ctx.stop.clone();
-        Watch(Some(ctx.spawn(async move {
+        Watch(Some(ctx.spawn("deadline", async move {
             let timer = async {
                 let (at, after) = deadline?;
                 Timer::at(at).await;

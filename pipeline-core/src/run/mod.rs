@@ -198,7 +198,7 @@ impl<O: Send + 'static> Run<O> {
                 Some((out, end))
             }
             Err(p) => {
-                ctx.stop.fail_panicked(self.name.clone(), &*p);
+                ctx.stop.fail_panicked(self.name.clone(), p);
                 None
             }
         };
