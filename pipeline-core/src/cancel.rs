@@ -123,6 +123,13 @@ impl Cancel {
         self.inner.close();
     }
 
+    /// The flag alone, for a loop that looks at it after every call and
+    /// asks [`is_cancelled`](Self::is_cancelled) once it is set.
+    #[inline(always)]
+    pub(crate) fn flag(&self) -> &AtomicBool {
+        &self.inner.flag
+    }
+
     /// Whether the signal has been closed. One atomic load.
     #[inline]
     pub fn is_cancelled(&self) -> bool {

@@ -141,10 +141,7 @@
 //!    `run()` return [`Error::Config`] naming its stage; nothing runs.
 //!
 //! The sink is a stage: once the run is cancelled or has failed, the sink
-//! function (`for_each`, `fold`) is not called again (a quick function
-//! fed long batches is looked after once every 64 calls, see
-//! [`Flow::fold`]; one that cancels the run or sees it cancelled is never
-//! called again), and
+//! function (`for_each`, `fold`) is not called again, and
 //! [`RunIter`]/[`RunStream`] hand out nothing more but the outcome (they
 //! are fused). A sink that has what it asked for (`first`, `take`) has
 //! succeeded, whatever the rest of the run does after.

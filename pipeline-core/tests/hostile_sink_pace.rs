@@ -1,10 +1,10 @@
 //! Hostile: the sink is a stage, so once the run is cancelled its function
 //! is not called again (DESIGN, "The sink is a stage"). The sink's pacer
-//! lets a function it judged quick on an earlier batch run a stride of
+//! let a function it judged quick on an earlier batch run a stride of
 //! up to 64 calls without looking at the run's signal, on the ground that
 //! such a stride lasts "a quarter of a microsecond". A function that was
 //! quick on the last batch and then waits on one call is still in its
-//! stride: a cancel made meanwhile, however long before, is followed by
+//! stride: a cancel made meanwhile, however long before, was followed by
 //! the rest of the stride's calls.
 //!
 //! The pacer judges a function quick below 4 ns a call, which an

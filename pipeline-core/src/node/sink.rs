@@ -49,13 +49,11 @@ impl<T: Send + 'static> Flow<T> {
     /// [`iter`](Self::iter), which runs on the caller's thread.
     ///
     /// The sink is a stage: once the run is cancelled or has failed, `f`
-    /// is not called again, not even for items already received. The sink
-    /// looks at the signal before every call, except while `f` is quick
-    /// (a few nanoseconds a call) and fed long batches: then it looks once
-    /// every 64 calls, so a cancel made on another thread may be followed
-    /// by at most 63 quick calls. An `f` that cancels the run itself, or
-    /// sees it cancelled through a [`Cancel`], is never
-    /// called again.
+    /// is not called again, not even for items already received: the sink
+    /// looks at the signal between every two calls (while `f` is quick, a
+    /// few nanoseconds a call, with one relaxed load in a loop the
+    /// compiler keeps tight). An `f` that cancels the run itself, or sees
+    /// it cancelled through a [`Cancel`], is never called again either.
     pub fn for_each<F>(self, mut f: F) -> Run<()>
     where
         F: FnMut(T) + Send + 'static,
@@ -71,9 +69,7 @@ impl<T: Send + 'static> Flow<T> {
 
     /// Ends the pipeline: folds every item into an accumulator. As with
     /// [`for_each`](Self::for_each), `f` is not called once the run is
-    /// cancelled or has failed (a quick `f` fed long batches: within 64
-    /// calls of a cancel made elsewhere, and never after one it made or
-    /// saw).
+    /// cancelled or has failed.
     pub fn fold<A, F>(self, init: A, mut f: F) -> Run<A>
     where
         A: Send + 'static,
