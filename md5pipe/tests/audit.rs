@@ -345,3 +345,51 @@ fn a_sorted_manifest_that_lists_a_file_twice_with_another_digest_is_not_a_match(
         show(&from_file.stderr)
     );
 }
+
+#[test]
+fn a_closed_stdout_mid_diff_ends_it_quietly_without_calling_the_rest_missing() {
+    // `md5pipe --diff m t | head -1`: the reader goes away part way. The
+    // run ends with 141 and, as the contract says of a closed stdout,
+    // quietly. It printed the counts instead, with every manifest entry
+    // not reached yet counted as missing (`md5pipe: 20 same, 0 changed,
+    // 0 new, 20 missing, 0 unreadable` for a tree with none missing), in
+    // every mode and with --io async. Made deterministic with the pause
+    // hook: stdout is closed while md5pipe waits before opening t/f20.
+    let dir = open_tempdir();
+    let names: Vec<Vec<u8>> = (0..40).map(|i| format!("t/f{i:02}").into_bytes()).collect();
+    for name in &names {
+        file(dir.path(), name, name);
+    }
+    fs::write(dir.path().join("m"), md5sum_of(dir.path(), &[], &names)).unwrap();
+    let designs: [&[&str]; 4] = [
+        &["--mode", "bounded"],
+        &["--mode", "bounded", "--io", "async"],
+        &["--mode", "parallel"],
+        &["--mode", "serial", "--io", "async"],
+    ];
+    for design in designs {
+        let fifo_dir = open_tempdir();
+        let handshake = fifo_dir.path().join("pause");
+        fifo(&handshake);
+        let mut child = md5pipe()
+            .args(["-j", "1", "--diff", "m"])
+            .args(design)
+            .arg("t")
+            .current_dir(dir.path())
+            .env("MD5PIPE_TEST_PAUSE_BEFORE_OPEN", "t/f20")
+            .env("MD5PIPE_TEST_PAUSE_FIFO", &handshake)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_for_pause(&handshake);
+        drop(child.stdout.take());
+        let go = go_on(&handshake);
+        let out = child.wait_with_output().unwrap();
+        drop(go);
+        let stderr = show(&out.stderr);
+        assert!(!stderr.contains("missing"), "{design:?}: {stderr}");
+        assert_eq!(stderr, "", "{design:?}");
+        assert_eq!(out.status.code(), Some(141), "{design:?}: {stderr}");
+    }
+}
