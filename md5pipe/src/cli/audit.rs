@@ -100,13 +100,17 @@ pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
     run.cancel_signal().cancel();
     failed |= super::cache::keep(&mut run, cmd.common.stats, &bar);
     let interrupted = interrupts.exit_status().is_some();
+    // A reader that went away (`| head -1`) ends the run quietly, as a
+    // signal does: the files not reached are not missing, and no counts
+    // are printed. (The output's own thread may see the closed pipe
+    // before any write here fails.)
+    let closed = out_closed.load(Ordering::SeqCst);
     // Stopped with nothing asking: the files not reached are not missing.
-    let unasked =
-        stopped && super::stopped_unasked(interrupts, out_closed.load(Ordering::SeqCst), &bar);
+    let unasked = stopped && super::stopped_unasked(interrupts, closed, &bar);
     failed |= unasked;
     let counts = match broken {
         Some(err) => Err(err),
-        None if interrupted || unasked || wrote.is_err() => Ok(Counts::default()),
+        None if interrupted || unasked || closed || wrote.is_err() => Ok(Counts::default()),
         None => join.finish(&mut |m, p| emit(&mut wrote, m, p)),
     };
     let stats = run.stats();
@@ -118,7 +122,7 @@ pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
             bar.warn(format!("{name}: {reason}").as_bytes());
             failed = true;
         }
-        Ok(counts) if !interrupted && !unasked && wrote.is_ok() => {
+        Ok(counts) if !interrupted && !unasked && !closed && wrote.is_ok() => {
             failed |= !counts.agree();
             bar.warn(summary(&counts).as_bytes());
         }
