@@ -113,6 +113,13 @@ pub fn run_audit(cmd: &AuditCommand, interrupts: &Interrupts) -> i32 {
         None if interrupted || unasked || closed || wrote.is_err() => Ok(Counts::default()),
         None => join.finish(&mut |m, p| emit(&mut wrote, m, p)),
     };
+    // The marks still buffered go out before the counts: a reader found
+    // gone now ends the run as quietly (the counts would speak of marks
+    // nobody read).
+    if wrote.is_ok() {
+        wrote = out.flush();
+    }
+    let closed = closed || out.is_closed();
     let stats = run.stats();
     drop(run);
     match counts {
