@@ -14,6 +14,14 @@ use common::*;
 /// Upper bound on any wait that only a hung md5pipe would exceed.
 const GUARD: Duration = Duration::from_secs(60);
 
+/// Asserts that `out` is a run that printed `want`, nothing on stderr,
+/// and ended with status 0; `what` names the case.
+fn succeeded(out: &std::process::Output, want: &str, what: &str) {
+    assert_eq!(show(&out.stderr), "", "{what}");
+    assert_eq!(out.status.code(), Some(0), "{what}");
+    assert_eq!(show(&out.stdout), want, "{what}");
+}
+
 /// `sh -c SCRIPT md5pipe ARGS...` in `dir`: the script runs the binary as
 /// `"$0" "$@"` after changing what it inherits. Killed after two minutes,
 /// so that a hang fails the test instead of stalling the suite.
@@ -225,9 +233,7 @@ fn directories_held_for_their_files_stay_under_the_descriptor_limit() {
         for mode in ["bounded", "serial", "parallel"] {
             let script = format!(r#"ulimit {limit}; exec "$0" "$@""#);
             let out = shell(dir.path(), &script, &["--mode", mode, "."]);
-            assert_eq!(show(&out.stderr), "", "ulimit {limit}, {mode}");
-            assert_eq!(out.status.code(), Some(0), "ulimit {limit}, {mode}");
-            assert_eq!(show(&out.stdout), show(&expected), "ulimit {limit}, {mode}");
+            succeeded(&out, &show(&expected), &format!("ulimit {limit}, {mode}"));
         }
     }
 }
@@ -550,9 +556,7 @@ fn a_digester_waits_for_a_descriptor_its_own_lanes_hold() {
     for limit in [16, 20, 24] {
         let script = format!(r#"ulimit -n {limit}; MD5PIPE_ENGINE=avx2-dual exec "$0" "$@""#);
         let out = shell(dir.path(), &script, &["-j", "1", "--mode", "bounded", "."]);
-        assert_eq!(show(&out.stderr), "", "ulimit -n {limit}");
-        assert_eq!(out.status.code(), Some(0), "ulimit -n {limit}");
-        assert_eq!(show(&out.stdout), show(&expected), "ulimit -n {limit}");
+        succeeded(&out, &show(&expected), &format!("ulimit -n {limit}"));
     }
 }
 
@@ -586,18 +590,14 @@ fn more_lanes_than_descriptors_wait_for_a_free_descriptor_not_fail() {
         let script = format!(r#"ulimit -n {limit}; MD5PIPE_ENGINE=avx2-dual exec "$0" "$@""#);
         for mode in ["bounded", "parallel"] {
             let out = shell(dir.path(), &script, &["-j", "8", "--mode", mode, "."]);
-            assert_eq!(show(&out.stderr), "", "{mode}, ulimit -n {limit}");
-            assert_eq!(out.status.code(), Some(0), "{mode}, ulimit -n {limit}");
-            assert_eq!(
-                show(&out.stdout),
-                show(&expected),
-                "{mode}, ulimit -n {limit}"
+            succeeded(
+                &out,
+                &show(&expected),
+                &format!("{mode}, ulimit -n {limit}"),
             );
         }
         let out = shell(dir.path(), &script, &["-j", "8", "-c", list]);
-        assert_eq!(show(&out.stderr), "", "check, ulimit -n {limit}");
-        assert_eq!(out.status.code(), Some(0), "check, ulimit -n {limit}");
-        assert_eq!(show(&out.stdout), checked, "check, ulimit -n {limit}");
+        succeeded(&out, &checked, &format!("check, ulimit -n {limit}"));
     }
 }
 
@@ -644,9 +644,7 @@ fn check_lists_of_other_algorithms_wait_for_a_free_descriptor_not_fail() {
         for limit in [48, 24] {
             let script = format!(r#"ulimit -n {limit}; exec "$0" "$@""#);
             let out = shell(dir.path(), &script, &["-j", "32", "-c", list]);
-            assert_eq!(show(&out.stderr), "", "{name}, ulimit -n {limit}");
-            assert_eq!(out.status.code(), Some(0), "{name}, ulimit -n {limit}");
-            assert_eq!(show(&out.stdout), checked, "{name}, ulimit -n {limit}");
+            succeeded(&out, &checked, &format!("{name}, ulimit -n {limit}"));
         }
     }
 }
@@ -665,9 +663,7 @@ fn async_reads_wait_for_a_free_descriptor_not_fail() {
     for limit in [32, 24] {
         let script = format!(r#"ulimit -n {limit}; exec "$0" "$@""#);
         let out = shell(dir.path(), &script, &["-j", "32", "--io", "async", "."]);
-        assert_eq!(show(&out.stderr), "", "ulimit -n {limit}");
-        assert_eq!(out.status.code(), Some(0), "ulimit -n {limit}");
-        assert_eq!(show(&out.stdout), show(&expected), "ulimit -n {limit}");
+        succeeded(&out, &show(&expected), &format!("ulimit -n {limit}"));
     }
 }
 
@@ -689,9 +685,7 @@ fn async_waiters_leave_the_pool_its_threads() {
     let expected = md5sum_of(dir.path(), &[], &names);
     let script = r#"ulimit -n 24; BLOCKING_MAX_THREADS=4 exec "$0" "$@""#;
     let out = shell(dir.path(), script, &["--io", "async", "-j", "32", "."]);
-    assert_eq!(show(&out.stderr), "");
-    assert_eq!(out.status.code(), Some(0), "killed by the guard: hung");
-    assert_eq!(show(&out.stdout), show(&expected));
+    succeeded(&out, &show(&expected), "killed by the guard: hung");
 }
 
 #[test]
@@ -727,12 +721,10 @@ fn files_of_two_roots_wait_for_descriptors_held_for_long() {
         for mode in modes {
             let script = format!(r#"ulimit -n {limit}; MD5PIPE_ENGINE=scalar exec "$0" "$@""#);
             let out = shell(dir.path(), &script, &["-j", "8", "--mode", mode, "a", "b"]);
-            assert_eq!(show(&out.stderr), "", "{mode}, ulimit -n {limit}");
-            assert_eq!(out.status.code(), Some(0), "{mode}, ulimit -n {limit}");
-            assert_eq!(
-                show(&out.stdout),
-                show(&expected),
-                "{mode}, ulimit -n {limit}"
+            succeeded(
+                &out,
+                &show(&expected),
+                &format!("{mode}, ulimit -n {limit}"),
             );
         }
     }
@@ -820,9 +812,7 @@ fn directories_opened_while_lanes_hold_the_descriptors_wait_for_one() {
         for j in ["1", "8", "1024"] {
             let out = shell(dir.path(), script, &["-j", j, "."]);
             let said = format!("-j {j}, round {round}");
-            assert_eq!(show(&out.stderr), "", "{said}");
-            assert_eq!(out.status.code(), Some(0), "{said}");
-            assert_eq!(show(&out.stdout), show(&expected), "{said}");
+            succeeded(&out, &show(&expected), &said);
         }
     }
 }
